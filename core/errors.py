@@ -1,0 +1,74 @@
+"""The one error hierarchy of Pocket Studio.
+
+Expected outcomes are values (a deny is a ``Decision``, a forged image is a ``Verdict``);
+broken invariants and failed steps raise a subclass of :class:`PocketStudioError`, each with
+a message a user can act on.
+"""
+
+from __future__ import annotations
+
+
+class PocketStudioError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(PocketStudioError):
+    """Settings, data directory or database are unusable."""
+
+
+class StoreError(PocketStudioError):
+    """The database could not be opened, migrated or written."""
+
+
+class KeyMaterialError(PocketStudioError):
+    """Keys or certificates are missing, unreadable, expired or do not match."""
+
+
+class ModelLoadError(PocketStudioError):
+    """A generator checkpoint folder is missing, incomplete or not a diffusers LCM model."""
+
+
+class GenerationError(PocketStudioError):
+    """The generator failed or was asked for something it cannot do (bad size, steps, device)."""
+
+
+class InvalidImageError(PocketStudioError):
+    """An input image is corrupt, empty, of an unsupported format or too large."""
+
+
+class WatermarkError(PocketStudioError):
+    """Embedding the watermark failed or did not read back."""
+
+
+class SigningError(PocketStudioError):
+    """The C2PA manifest could not be built, signed or embedded."""
+
+
+class PolicyError(PocketStudioError):
+    """The policy set is malformed or fails schema validation."""
+
+
+class AuditError(PocketStudioError):
+    """The audit log could not be written, or its chain does not verify."""
+
+
+class ReleaseBlocked(PocketStudioError):
+    """A release step failed: no image was written (fail-closed)."""
+
+    def __init__(self, step: str, reason: str, decision_id: str | None = None):
+        self.step = step
+        self.reason = reason
+        self.decision_id = decision_id
+        super().__init__(f"release blocked at step '{step}': {reason}")
+
+
+class PolicyDenied(PocketStudioError):
+    """The policy engine denied the request; carries the audited ``Decision``."""
+
+    exit_code = 3
+
+    def __init__(self, decision):
+        self.decision = decision
+        super().__init__(f"denied by policy ({', '.join(decision.rule_ids) or 'default deny'}): {decision.reason}")
