@@ -1,0 +1,160 @@
+"""The one SQLite database of a data directory, through SQLAlchemy Core.
+
+The schema is versioned: ``MIGRATIONS`` is an append-only list, applied in order inside one
+transaction when the store opens. SQL stays portable (no SQLite-only column types) so that the
+same schema can run on PostgreSQL when a deployment outgrows one machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from .errors import StoreError
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", sa.String(40), nullable=False),
+)
+
+# C2PA manifest stores of released images, keyed by the asset id that the watermark carries,
+# so that a stripped image can get its manifest back (durable content credentials).
+manifests = sa.Table(
+    "manifests", metadata,
+    sa.Column("asset_id", sa.String(32), primary_key=True),
+    sa.Column("watermark_alg", sa.String(80), nullable=False),
+    sa.Column("manifest", sa.LargeBinary, nullable=False),
+    sa.Column("manifest_sha256", sa.String(64), nullable=False),
+    sa.Column("manifest_label", sa.String(200), nullable=False),
+    sa.Column("mime_type", sa.String(40), nullable=False),
+    sa.Column("decision_id", sa.String(64), nullable=False),
+    sa.Column("model_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+# Hash-linked audit log: one row per decision, allow or deny, released or blocked.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("decision_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.String(40), nullable=False, index=True),
+    sa.Column("effect", sa.String(10), nullable=False, index=True),
+    sa.Column("asset_id", sa.String(32), index=True),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+)
+
+# Salts and clear text behind the log's commitments: kept apart so they can be forgotten.
+audit_openings = sa.Table(
+    "audit_openings", metadata,
+    sa.Column("decision_id", sa.String(64), primary_key=True),
+    sa.Column("openings", sa.Text, nullable=False),
+)
+
+# Registered likenesses: names and aliases that must not be depicted without consent.
+persons = sa.Table(
+    "persons", metadata,
+    sa.Column("person_id", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("aliases", sa.Text, nullable=False, default="[]"),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+# Consent grants from a registered person to a requester (first version: unsigned rows;
+# the consent issue makes them signed by the person's own key).
+consent_grants = sa.Table(
+    "consent_grants", metadata,
+    sa.Column("grant_id", sa.String(64), primary_key=True),
+    sa.Column("person_id", sa.String(64), sa.ForeignKey("persons.person_id"), nullable=False),
+    sa.Column("grantee", sa.String(200), nullable=False),
+    sa.Column("purposes", sa.Text, nullable=False),
+    sa.Column("not_before", sa.String(40), nullable=False),
+    sa.Column("not_after", sa.String(40), nullable=False),
+    sa.Column("revoked_at", sa.String(40)),
+)
+
+
+def _migration_1(conn: sa.Connection) -> None:
+    for table in (manifests, audit_log, audit_openings, persons, consent_grants):
+        table.create(conn)
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass
+class Store:
+    """An open database: the engine plus the schema version it was migrated to."""
+
+    engine: sa.Engine
+    path: Path
+
+    @classmethod
+    def open(cls, path: str | Path, now_iso: Callable[[], str] | None = None) -> "Store":
+        """Open (creating if needed) the database at ``path`` and apply pending migrations."""
+        path = Path(path)
+        if path.exists() and path.is_dir():
+            raise StoreError(f"{path} is a directory, not a database file")
+        engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            # The driver's own transaction handling is replaced by explicit BEGIN IMMEDIATE below,
+            # so that concurrent writers serialise instead of failing on upgrade.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        store = cls(engine=engine, path=path)
+        try:
+            store._migrate(now_iso)
+        except sa.exc.DatabaseError as exc:
+            engine.dispose()
+            raise StoreError(f"cannot open database {path}: {exc.orig}") from exc
+        return store
+
+    def _migrate(self, now_iso: Callable[[], str] | None) -> None:
+        from datetime import datetime, timezone
+
+        stamp = now_iso or (lambda: datetime.now(timezone.utc).isoformat())
+        with self.engine.begin() as conn:
+            schema_version.create(conn, checkfirst=True)
+            current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"database {self.path} has schema version {current}, newer than this program's "
+                    f"{SCHEMA_VERSION}: upgrade pocketstudio"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version - 1](conn)
+                conn.execute(schema_version.insert().values(version=version, applied_at=stamp()))
+
+    def version(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+
+    def begin(self):
+        """A write transaction (``BEGIN IMMEDIATE``): commits on success, rolls back on error."""
+        return self.engine.begin()
+
+    def connect(self):
+        return self.engine.connect()
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,377 @@
+"""Keys and certificates: a local root CA, a C2PA claim-signing leaf, the watermark key.
+
+Certificate profile (DESIGN.md §3): root with BasicConstraints CA (critical), keyCertSign and
+SKI; leaf with CA:FALSE, digitalSignature, EKU c2pa-kp-claimSigning plus emailProtection (so
+readers with default settings accept it), AKI and SKI. The chain PEM is leaf first.
+
+Private keys are PKCS#8 encrypted at rest (mode 0600). The passphrase comes from
+``POCKETSTUDIO_KEY_PASSPHRASE``; without it a random master secret is created beside the keys
+(mode 0600), which protects copies of the key files that leave without it (backups, sync), not
+an attacker who can read the whole data directory — SECURITY.md says so.
+
+The signer is an interface: anything with ``alg``, ``chain_pem`` and ``sign(data)`` signs
+manifests, so a key held in an HSM or an OS keystore plugs in through :class:`CallbackSigner`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from ..core.config import PASSPHRASE_ENV, SIGNING_ALGS, Settings
+from ..core.errors import KeyMaterialError
+
+C2PA_CLAIM_SIGNING_EKU = "1.3.6.1.4.1.62558.2.1"
+EMAIL_PROTECTION_EKU = ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string
+# EKUs a verifier accepts for a claim signer (written into c2pa's trust_config).
+ACCEPTED_SIGNER_EKUS = (C2PA_CLAIM_SIGNING_EKU, EMAIL_PROTECTION_EKU)
+
+ROOT_CERT = "root-ca.pem"
+ROOT_KEY = "root-ca.key.pem"
+CLAIM_CHAIN = "claim-signing.chain.pem"
+CLAIM_KEY = "claim-signing.key.pem"
+WATERMARK_KEY = "watermark.key"
+MASTER_SECRET = "master.secret"
+
+ROOT_LIFETIME = dt.timedelta(days=3650)
+LEAF_LIFETIME = dt.timedelta(days=730)
+
+
+class ClaimSigner(Protocol):
+    """What C2PA signing needs: an algorithm name, the chain (leaf first) and a signing function."""
+
+    alg: str
+    chain_pem: str
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class CallbackSigner:
+    """A claim signer whose key lives elsewhere (HSM, OS keystore): ``callback(data) -> signature``.
+
+    For ES256 the callback may return DER or raw r‖s; c2pa accepts both.
+    """
+
+    alg: str
+    chain_pem: str
+    callback: Callable[[bytes], bytes]
+
+    def sign(self, data: bytes) -> bytes:
+        return self.callback(data)
+
+
+@dataclass(frozen=True)
+class LocalKeySigner:
+    """A claim signer over a private key held in this process."""
+
+    alg: str
+    chain_pem: str
+    private_key: object
+
+    def sign(self, data: bytes) -> bytes:
+        key = self.private_key
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            digest = hashes.SHA384() if self.alg == "es384" else hashes.SHA256()
+            return key.sign(data, ec.ECDSA(digest))
+        if isinstance(key, ed25519.Ed25519PrivateKey):
+            return key.sign(data)
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key.sign(data, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
+        raise KeyMaterialError(f"unsupported private key type {type(key).__name__}")
+
+
+def _utc(now: dt.datetime | None) -> dt.datetime:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Pocket Studio (local)"),
+    ])
+
+
+def _new_key(alg: str):
+    if alg == "es256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if alg == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise KeyMaterialError(f"unknown signing algorithm {alg!r}; choose one of {', '.join(SIGNING_ALGS)}")
+
+
+def _alg_of(key) -> str:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return {"secp256r1": "es256", "secp384r1": "es384"}.get(key.curve.name) or _unsupported(key)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "ed25519"
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "ps256"
+    return _unsupported(key)
+
+
+def _unsupported(key):
+    raise KeyMaterialError(f"unsupported private key type {type(key).__name__}")
+
+
+def make_root_ca(now: dt.datetime | None = None, cn: str = "Pocket Studio Local Root CA"):
+    """A self-signed ECDSA P-256 root for claim-signing certificates."""
+    now = _utc(now)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(cn)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + ROOT_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def make_claim_signing_cert(root_key, root_cert: x509.Certificate, alg: str = "es256",
+                            now: dt.datetime | None = None,
+                            lifetime: dt.timedelta = LEAF_LIFETIME,
+                            cn: str = "Pocket Studio Claim Signer"):
+    """A leaf certificate with the C2PA claim-signing profile, issued by ``root_cert``."""
+    now = _utc(now)
+    key = _new_key(alg)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn)).issuer_name(root_cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + lifetime)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ObjectIdentifier(C2PA_CLAIM_SIGNING_EKU),
+                                              ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def check_claim_signing_chain(chain: list[x509.Certificate], key, now: dt.datetime) -> None:
+    """Refuse a chain c2pa readers would reject: wrong order, key mismatch, expiry, missing EKU/KU."""
+    if not chain:
+        raise KeyMaterialError("certificate chain is empty")
+    leaf = chain[0]
+    if leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
+            key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
+        raise KeyMaterialError("the private key does not belong to the first certificate of the chain (leaf first)")
+    for cert in chain:
+        if now < cert.not_valid_before_utc:
+            raise KeyMaterialError(f"certificate '{cert.subject.rfc4514_string()}' is not valid before {cert.not_valid_before_utc.isoformat()}")
+        if now > cert.not_valid_after_utc:
+            raise KeyMaterialError(f"certificate '{cert.subject.rfc4514_string()}' expired on {cert.not_valid_after_utc.isoformat()}")
+    try:
+        bc = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if bc.ca:
+            raise KeyMaterialError("the leaf certificate is a CA certificate; C2PA claim signers must not be")
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        ku = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not ku.digital_signature:
+            raise KeyMaterialError("the leaf certificate lacks the digitalSignature key usage")
+    except x509.ExtensionNotFound:
+        raise KeyMaterialError("the leaf certificate has no KeyUsage extension") from None
+    try:
+        ekus = {o.dotted_string for o in leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value}
+    except x509.ExtensionNotFound:
+        raise KeyMaterialError("the leaf certificate has no ExtendedKeyUsage (needs c2pa-kp-claimSigning)") from None
+    if not ekus & set(ACCEPTED_SIGNER_EKUS):
+        raise KeyMaterialError(f"the leaf certificate's EKUs {sorted(ekus)} include neither c2pa-kp-claimSigning nor emailProtection")
+    for child, parent in zip(chain, chain[1:]):
+        try:
+            child.verify_directly_issued_by(parent)
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise KeyMaterialError(f"'{child.subject.rfc4514_string()}' is not issued by the next certificate in the chain: {exc}") from exc
+
+
+class KeyStore:
+    """The keys folder of a data directory."""
+
+    def __init__(self, settings: Settings, passphrase: bytes | None = None):
+        self.settings = settings
+        self.dir = settings.keys_dir
+        env_pass = os.environ.get(PASSPHRASE_ENV)
+        self._passphrase = passphrase or (env_pass.encode() if env_pass else None)
+
+    # -- at-rest protection -------------------------------------------------------------------
+    def _secret(self) -> bytes:
+        if self._passphrase:
+            return self._passphrase
+        path = self.dir / MASTER_SECRET
+        if not path.exists():
+            _write_private(path, base64.b64encode(secrets.token_bytes(32)))
+        return path.read_bytes().strip()
+
+    def _encryption(self):
+        return serialization.BestAvailableEncryption(self._secret())
+
+    def _load_private(self, name: str):
+        path = self.dir / name
+        if not path.exists():
+            raise KeyMaterialError(f"private key {path} is missing; run 'pocketstudio init' or 'pocketstudio keys import'")
+        try:
+            return serialization.load_pem_private_key(path.read_bytes(), password=self._secret())
+        except (ValueError, TypeError) as exc:
+            raise KeyMaterialError(f"cannot decrypt {path}: wrong passphrase ({PASSPHRASE_ENV}) or corrupt file") from exc
+
+    def _save_private(self, name: str, key) -> None:
+        data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, self._encryption())
+        _write_private(self.dir / name, data)
+
+    def _seal(self, data: bytes) -> bytes:
+        salt = secrets.token_bytes(16)
+        nonce = secrets.token_bytes(12)
+        kek = Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(self._secret())
+        return b"PSSEAL1" + salt + nonce + AESGCM(kek).encrypt(nonce, data, b"pocketstudio")
+
+    def _unseal(self, blob: bytes, what: str) -> bytes:
+        if not blob.startswith(b"PSSEAL1") or len(blob) < 7 + 16 + 12 + 16:
+            raise KeyMaterialError(f"{what} is not a sealed key file")
+        salt, nonce, body = blob[7:23], blob[23:35], blob[35:]
+        kek = Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(self._secret())
+        try:
+            return AESGCM(kek).decrypt(nonce, body, b"pocketstudio")
+        except Exception as exc:
+            raise KeyMaterialError(f"cannot decrypt {what}: wrong passphrase or corrupt file") from exc
+
+    # -- creation -----------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.dir / CLAIM_CHAIN).exists() and (self.dir / CLAIM_KEY).exists()
+
+    def ensure(self, now: dt.datetime | None = None, alg: str | None = None) -> None:
+        """Create the root CA, claim-signing leaf and watermark key if they are missing."""
+        self.settings.ensure_home()
+        now = _utc(now)
+        if not self.exists():
+            root_key, root_cert = make_root_ca(now)
+            leaf_key, leaf_cert = make_claim_signing_cert(root_key, root_cert, alg or self.settings.signing_alg, now)
+            self._save_private(ROOT_KEY, root_key)
+            _write_public(self.dir / ROOT_CERT, pem(root_cert))
+            self._save_private(CLAIM_KEY, leaf_key)
+            _write_public(self.dir / CLAIM_CHAIN, pem(leaf_cert) + pem(root_cert))
+        if not (self.dir / WATERMARK_KEY).exists():
+            _write_private(self.dir / WATERMARK_KEY, self._seal(secrets.token_bytes(32)))
+
+    def rotate_claim_signer(self, alg: str, now: dt.datetime | None = None) -> None:
+        """Issue a fresh leaf from the local root (e.g. to switch between ES256 and Ed25519)."""
+        now = _utc(now)
+        root_key = self._load_private(ROOT_KEY)
+        root_cert = x509.load_pem_x509_certificate((self.dir / ROOT_CERT).read_bytes())
+        leaf_key, leaf_cert = make_claim_signing_cert(root_key, root_cert, alg, now)
+        self._save_private(CLAIM_KEY, leaf_key)
+        _write_public(self.dir / CLAIM_CHAIN, pem(leaf_cert) + pem(root_cert))
+
+    def import_chain(self, chain_pem: bytes, key_pem: bytes, key_password: bytes | None = None,
+                     now: dt.datetime | None = None) -> x509.Certificate:
+        """Use a user's own claim-signing chain (leaf first) and key; the chain's root becomes trusted."""
+        now = _utc(now)
+        try:
+            chain = x509.load_pem_x509_certificates(chain_pem)
+        except ValueError as exc:
+            raise KeyMaterialError(f"cannot parse the certificate chain: {exc}") from exc
+        try:
+            key = serialization.load_pem_private_key(key_pem, password=key_password)
+        except (ValueError, TypeError) as exc:
+            raise KeyMaterialError(f"cannot load the private key (wrong password?): {exc}") from exc
+        _alg_of(key)
+        check_claim_signing_chain(chain, key, now)
+        self.settings.ensure_home()
+        self._save_private(CLAIM_KEY, key)
+        _write_public(self.dir / CLAIM_CHAIN, b"".join(pem(c) for c in chain))
+        anchor = chain[-1]
+        _write_public(self.settings.trust_dir / f"imported-{anchor.fingerprint(hashes.SHA256()).hex()[:16]}.pem", pem(anchor))
+        if not (self.dir / WATERMARK_KEY).exists():
+            _write_private(self.dir / WATERMARK_KEY, self._seal(secrets.token_bytes(32)))
+        return chain[0]
+
+    # -- use ------------------------------------------------------------------------------------
+    def chain(self) -> list[x509.Certificate]:
+        path = self.dir / CLAIM_CHAIN
+        if not path.exists():
+            raise KeyMaterialError(f"certificate chain {path} is missing; run 'pocketstudio init'")
+        return x509.load_pem_x509_certificates(path.read_bytes())
+
+    def claim_signer(self, now: dt.datetime | None = None) -> LocalKeySigner:
+        """The local claim signer, refusing an expired or mismatched chain (fail closed)."""
+        now = _utc(now)
+        chain = self.chain()
+        key = self._load_private(CLAIM_KEY)
+        check_claim_signing_chain(chain, key, now)
+        return LocalKeySigner(alg=_alg_of(key), chain_pem=b"".join(pem(c) for c in chain).decode(), private_key=key)
+
+    def watermark_key(self) -> bytes:
+        path = self.dir / WATERMARK_KEY
+        if not path.exists():
+            raise KeyMaterialError(f"watermark key {path} is missing; run 'pocketstudio init'")
+        return self._unseal(path.read_bytes(), str(path))
+
+    def trust_anchors_pem(self) -> str:
+        """The local root plus every anchor in keys/trust and the settings' extra anchor files."""
+        parts: list[bytes] = []
+        root = self.dir / ROOT_CERT
+        if root.exists():
+            parts.append(root.read_bytes())
+        if self.settings.trust_dir.exists():
+            parts += [p.read_bytes() for p in sorted(self.settings.trust_dir.glob("*.pem"))]
+        for extra in self.settings.trust_anchor_files:
+            try:
+                data = Path(extra).read_bytes()
+                x509.load_pem_x509_certificates(data)
+            except (OSError, ValueError) as exc:
+                raise KeyMaterialError(f"trust anchor file {extra} is unreadable: {exc}") from exc
+            parts.append(data)
+        return b"\n".join(p.strip() for p in parts).decode() + "\n" if parts else ""
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a secret file atomically with mode 0600 from its first byte."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
