@@ -1,0 +1,173 @@
+"""The policy engine: Cedar (cedarpy) over findings and consent grants, fail-closed.
+
+One ``generate`` request per generation and one ``depict`` request per depicted registered
+person (per grant on file); every one must allow. Any engine error, schema violation or missing
+input is a deny with a reason — never an allow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import cedarpy
+
+from ..core.errors import PolicyError
+
+DEFAULT_POLICY_DIR = Path(__file__).parent / "policies"
+SCHEMA_FILE = "schema.cedarschema"
+
+
+@dataclass(frozen=True)
+class ConsentFacts:
+    """A consent grant as the policy sees it (times as Unix seconds)."""
+
+    grant_id: str
+    grantee: str
+    purposes: tuple[str, ...]
+    not_before: int
+    not_after: int
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class DepictedPerson:
+    """A registered person a check found (by prompt or face), with the grants on file for them."""
+
+    person_id: str
+    grants: tuple[ConsentFacts, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one policy evaluation: a value, audited whether it allows or denies."""
+
+    decision_id: str
+    effect: str  # "allow" | "deny"
+    rule_ids: tuple[str, ...]
+    reason: str
+    policy_set_hash: str
+    stage: str
+    decided_at: str
+    consent_grant_ids: tuple[str, ...] = field(default_factory=tuple)
+    persons_checked: int = 0
+
+    @property
+    def allowed(self) -> bool:
+        return self.effect == "allow"
+
+
+def new_decision_id() -> str:
+    return uuid.uuid4().hex
+
+
+class PolicyEngine:
+    """A loaded, schema-validated policy set."""
+
+    def __init__(self, policy_dir: str | Path | None = None, extend_defaults: bool = False):
+        folders = [DEFAULT_POLICY_DIR] if policy_dir is None else ([DEFAULT_POLICY_DIR] if extend_defaults else []) + [Path(policy_dir)]
+        texts: list[tuple[str, str]] = []
+        schema_text = None
+        for folder in folders:
+            if not folder.is_dir():
+                raise PolicyError(f"policy folder {folder} does not exist")
+            for path in sorted(folder.glob("*.cedar")):
+                texts.append((f"{folder.name}/{path.name}", path.read_text(encoding="utf-8")))
+            if (folder / SCHEMA_FILE).exists():
+                schema_text = (folder / SCHEMA_FILE).read_text(encoding="utf-8")
+        if not texts:
+            raise PolicyError(f"no *.cedar policies in {', '.join(map(str, folders))}")
+        if schema_text is None:
+            schema_text = (DEFAULT_POLICY_DIR / SCHEMA_FILE).read_text(encoding="utf-8")
+        self.policies = "\n".join(text for _, text in texts)
+        self.schema_text = schema_text
+        try:
+            self._schema = cedarpy.Schema.from_str(schema_text) if hasattr(cedarpy, "Schema") else schema_text
+            result = cedarpy.validate_policies(self.policies, self._schema)
+        except Exception as exc:
+            raise PolicyError(f"policy set or schema does not parse: {exc}") from exc
+        if not result.validation_passed:
+            errors = "; ".join(str(e) for e in result.errors)
+            raise PolicyError(f"policy set fails schema validation: {errors}")
+        ids = [i for i in _id_annotations(self.policies)]
+        if len(ids) != len(set(ids)):
+            raise PolicyError("two policies share an @id")
+        self._policy_set = cedarpy.PolicySet.from_str(self.policies) if hasattr(cedarpy, "PolicySet") else self.policies
+        digest = hashlib.sha256()
+        for name, text in texts + [(SCHEMA_FILE, schema_text)]:
+            digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+        self.policy_set_hash = digest.hexdigest()
+
+    def _ask(self, request: dict) -> tuple[bool, list[str], list[str]]:
+        try:
+            result = cedarpy.is_authorized(request, self._policy_set, [], schema=self._schema)
+            reasons = result.diagnostics.reasons
+            by_reason = result.diagnostics.id_annotations_by_reason if hasattr(result.diagnostics, "id_annotations_by_reason") else {}
+            rule_ids = [by_reason.get(r, r) for r in reasons]
+            return result.allowed, rule_ids, list(result.diagnostics.errors)
+        except Exception as exc:  # any engine failure is a deny
+            return False, [], [f"policy engine error: {exc}"]
+
+    def evaluate(self, *, requester: str, purpose: str, persons: Iterable[DepictedPerson],
+                 now: dt.datetime, stage: str, decision_id: str | None = None) -> Decision:
+        """Decide a generation at ``stage`` ("pre" or "post"): allow only if every request allows."""
+        if not requester or not purpose:
+            return self._decision("deny", (), "missing requester or purpose", stage, now, decision_id)
+        base = {"requester": requester, "purpose": purpose, "now": int(now.timestamp()), "stage": stage}
+        principal = {"type": "User", "id": requester}
+        allowed, rules, errors = self._ask({
+            "principal": principal, "action": 'Action::"generate"',
+            "resource": {"type": "Generation", "id": decision_id or "request"}, "context": base})
+        all_rules = list(rules)
+        if not allowed:
+            return self._decision("deny", all_rules, "; ".join(errors) or "generation not permitted", stage, now, decision_id)
+        used_grants: list[str] = []
+        persons = list(persons)
+        for person in persons:
+            person_ok = False
+            person_rules: list[str] = []
+            person_errors: list[str] = []
+            for grant in person.grants or (None,):
+                context = dict(base)
+                if grant is not None:
+                    context["consent"] = {
+                        "grant_id": grant.grant_id, "grantee": grant.grantee, "purposes": list(grant.purposes),
+                        "not_before": grant.not_before, "not_after": grant.not_after, "revoked": grant.revoked}
+                ok, rules, errors = self._ask({
+                    "principal": principal, "action": 'Action::"depict"',
+                    "resource": {"type": "Person", "id": person.person_id}, "context": context})
+                person_errors += errors
+                if ok:
+                    person_ok = True
+                    person_rules = rules
+                    used_grants.append(grant.grant_id)
+                    break
+                person_rules = rules or person_rules
+            all_rules += person_rules
+            if not person_ok:
+                # No identification oracle: the reason never says whose likeness it was.
+                reason = "a registered likeness without valid consent was found"
+                if person_errors:
+                    reason += " (policy evaluation error: denied)"
+                return self._decision("deny", person_rules or ["default-deny"], reason, stage, now,
+                                      decision_id, persons_checked=len(persons))
+        return self._decision("allow", all_rules, "all checks allowed", stage, now, decision_id,
+                              tuple(used_grants), len(persons))
+
+    def _decision(self, effect, rule_ids, reason, stage, now, decision_id, grants=(), persons_checked=0) -> Decision:
+        return Decision(
+            decision_id=decision_id or new_decision_id(), effect=effect,
+            rule_ids=tuple(dict.fromkeys(rule_ids)), reason=reason, policy_set_hash=self.policy_set_hash,
+            stage=stage, decided_at=now.astimezone(dt.timezone.utc).isoformat(),
+            consent_grant_ids=tuple(grants), persons_checked=persons_checked)
+
+
+def _id_annotations(policies: str) -> list[str]:
+    import re
+
+    return re.findall(r'@id\("([^"]+)"\)', policies)
