@@ -1,0 +1,299 @@
+"""The release flow: prompt → checks → LCD generation → watermark → C2PA → audit → release.
+
+Fail-closed: every step either succeeds or the request ends with no bytes handed back and no
+file written. A policy deny is a value (``PolicyDenied`` carries the audited ``Decision``); a
+failed step raises ``ReleaseBlocked`` after recording the failure in the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+
+from ..policy.audit import AuditLog, AuditRecord
+from ..policy.engine import Decision, DepictedPerson, PolicyEngine, new_decision_id
+from ..provenance.keys import ClaimSigner, KeyStore
+from ..provenance.manifest import ManifestFacts, build_manifest
+from ..provenance.resolution import ManifestRepository, StoredManifest
+from ..provenance.sign import MIME_TYPES, sign_image
+from ..provenance.watermark import Watermarker, WatermarkPayload, make_watermarker, new_asset_id
+from ..safety.consent import ConsentBook
+from ..safety.likeness import Finding, LikenessChecker
+from ..safety.registry import Registry
+from .config import Settings
+from .errors import AuditError, GenerationError, PocketStudioError, PolicyDenied, ReleaseBlocked, WatermarkError
+from .store import Store
+
+MAX_OUTPUT_SIDE = 4096
+JPEG_QUALITY = 95
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    requester: str
+    purpose: str = "general"
+    size: int | None = None  # side of the square output; None = settings' default
+    steps: int = 4
+    seed: int | None = None
+    guidance: float | None = None
+    format: str = "png"
+
+
+@dataclass(frozen=True)
+class Release:
+    """What leaves the studio: the signed bytes and everything needed to trace them."""
+
+    data: bytes
+    path: Path | None
+    mime_type: str
+    asset_id: str
+    decision: Decision
+    audit_seq: int
+    manifest_label: str
+    manifest_sha256: str
+    watermark_alg: str
+    model_name: str
+    model_sha256: str
+    seed: int
+    steps: int
+    width: int
+    height: int
+
+
+def audit_origin(keys: KeyStore) -> str:
+    """The log's name: stable per data directory, derived from its root certificate."""
+    root = keys.dir / "root-ca.pem"
+    tag = hashlib.sha256(root.read_bytes()).hexdigest()[:16] if root.exists() else "unknown"
+    return f"pocketstudio.local/audit/{tag}"
+
+
+class Studio:
+    """One data directory's release flow. Components are injectable (tests force failures)."""
+
+    def __init__(self, settings: Settings, *, store: Store | None = None, keys: KeyStore | None = None,
+                 generator=None, generator_factory: Callable[[], object] | None = None,
+                 watermarker: Watermarker | None = None, claim_signer: ClaimSigner | None = None,
+                 policy: PolicyEngine | None = None, likeness: LikenessChecker | None = None,
+                 manifests: ManifestRepository | None = None, audit: AuditLog | None = None,
+                 now: Callable[[], dt.datetime] | None = None):
+        settings.ensure_home()
+        self.settings = settings
+        self.store = store or Store.open(settings.db_path)
+        self.keys = keys or KeyStore(settings)
+        self.keys.ensure()
+        self._generator = generator
+        self._generator_factory = generator_factory
+        self.watermarker = watermarker or make_watermarker(settings.watermark_engine, self.keys.watermark_key())
+        self._claim_signer = claim_signer
+        self.policy = policy or PolicyEngine()
+        registry = Registry(self.store)
+        self.likeness = likeness or LikenessChecker(registry)
+        self.consent = ConsentBook(self.store)
+        self.manifests = manifests or ManifestRepository(self.store)
+        self.audit = audit or AuditLog(self.store, audit_origin(self.keys))
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            if self._generator_factory is None:
+                from .generator import load_generator
+
+                self._generator = load_generator(None)
+            else:
+                self._generator = self._generator_factory()
+        return self._generator
+
+    def _persons(self, findings: list[Finding]) -> list[DepictedPerson]:
+        ids = list(dict.fromkeys(f.person_id for f in findings))
+        return [DepictedPerson(pid, self.consent.facts_for(pid)) for pid in ids]
+
+    def generate(self, request: GenerationRequest, out_path: str | Path | None = None,
+                 now: dt.datetime | None = None) -> Release:
+        now = now or dt.datetime.now(dt.timezone.utc)
+        decision_id = new_decision_id()
+        ctx = _Attempt(self, request, now, decision_id)
+
+        # 1. Validate the request before anything is spent on it.
+        fmt = request.format.lower()
+        if fmt == "jpg":
+            fmt = "jpeg"
+        if fmt not in MIME_TYPES:
+            raise GenerationError(f"unknown output format {request.format!r}; use png or jpeg")
+        if not request.prompt or not request.prompt.strip():
+            raise GenerationError("the prompt is empty")
+        size = request.size or self.settings.default_size
+        if not 64 <= size <= MAX_OUTPUT_SIDE:
+            raise GenerationError(f"size {size} is outside 64..{MAX_OUTPUT_SIDE}")
+        out_path = Path(out_path) if out_path is not None else None
+        if out_path is not None and not out_path.parent.is_dir():
+            raise GenerationError(f"output folder {out_path.parent} does not exist")
+
+        # 2. Pre-checks: registered names in the prompt.
+        pre_findings = ctx.step("prompt-check", lambda: self.likeness.check_prompt(request.prompt))
+
+        # 3. Policy before any pixel exists; a deny is audited and ends here.
+        pre = ctx.step("policy-pre", lambda: self.policy.evaluate(
+            requester=request.requester, purpose=request.purpose, persons=self._persons(pre_findings),
+            now=now, stage="pre", decision_id=decision_id))
+        ctx.evaluations.append(pre)
+        if not pre.allowed:
+            ctx.deny(pre)
+
+        # 4. Generate at the model's native size, then bring it to the requested size.
+        generated = ctx.step("generate", lambda: self.generator.generate(
+            request.prompt, steps=request.steps, seed=request.seed, guidance=request.guidance))
+        ctx.model_sha256 = generated.model_sha256
+        image = generated.image.convert("RGB")
+        if image.size != (size, size):
+            # Interim resampling; the learned super-resolution stage replaces it (generator issue).
+            image = image.resize((size, size), Image.Resampling.LANCZOS)
+
+        # 5. Output check, then the policy again with what the image shows.
+        post_check = ctx.step("output-check", lambda: self.likeness.check_image(image, stage="post"))
+        post = ctx.step("policy-post", lambda: self.policy.evaluate(
+            requester=request.requester, purpose=request.purpose,
+            persons=self._persons(pre_findings + list(post_check.findings)), now=now, stage="post",
+            decision_id=decision_id))
+        ctx.evaluations.append(post)
+        if not post.allowed:
+            ctx.deny(post)
+
+        # 6. Watermark a fresh asset id.
+        asset_id = new_asset_id()
+        ctx.asset_id = asset_id
+        payload = WatermarkPayload(asset_id, self.watermarker.alg)
+        marked = ctx.step("watermark", lambda: self.watermarker.embed(image, payload))
+
+        # 7. Encode and sign the C2PA manifest; the signed bytes must carry the same watermark id.
+        mime = MIME_TYPES[fmt]
+        title = out_path.name if out_path else f"{asset_id}.{'png' if fmt == 'png' else 'jpg'}"
+        facts = ManifestFacts(
+            title=title, mime_type=mime, asset_id=asset_id, watermark_alg=self.watermarker.alg,
+            model_name=generated.model_name, model_sha256=generated.model_sha256, steps=generated.steps,
+            guidance=float(generated.guidance), seed=int(generated.seed), width=marked.width, height=marked.height,
+            decision_id=decision_id, policy_set_hash=post.policy_set_hash, audit_origin=self.audit.origin)
+
+        def sign():
+            raw = io.BytesIO()
+            if fmt == "png":
+                marked.save(raw, "PNG")
+            else:
+                marked.save(raw, "JPEG", quality=JPEG_QUALITY)
+            signer = self._claim_signer or self.keys.claim_signer(now)
+            signed = sign_image(raw.getvalue(), mime, build_manifest(facts), signer)
+            readback = self.watermarker.detect(Image.open(io.BytesIO(signed.data)))
+            if readback.asset_id != asset_id:
+                raise WatermarkError("the encoded image does not read back its own watermark id")
+            return signed
+
+        signed = ctx.step("sign", sign)
+        ctx.manifest_sha256 = signed.manifest_sha256
+        watermark = {"alg": self.watermarker.alg, "id": asset_id}
+
+        # 8. Stage the file, then commit manifest + audit record together, then publish the file.
+        tmp = ctx.step("write", lambda: _stage(out_path, signed.data)) if out_path else None
+        try:
+            def commit():
+                with self.store.begin() as conn:
+                    ctx.current = "store-manifest"
+                    self.manifests.put(conn, StoredManifest(
+                        asset_id=asset_id, watermark_alg=self.watermarker.alg, manifest=signed.manifest,
+                        manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
+                        mime_type=mime, decision_id=decision_id, model_sha256=generated.model_sha256,
+                        created_at=ManifestRepository.stamp(now)))
+                    ctx.current = "audit"
+                    return self.audit.append(
+                        post, outcome="released", now=now, prompt=request.prompt, requester=request.requester,
+                        purpose=request.purpose, evaluations=ctx.evaluations, asset_id=asset_id,
+                        manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
+                        watermark=watermark, model_sha256=generated.model_sha256, conn=conn)
+
+            record: AuditRecord = ctx.step("store-manifest", commit)
+            if tmp is not None:
+                ctx.step("publish", lambda: os.replace(tmp, out_path))
+                tmp = None
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+
+        return Release(
+            data=signed.data, path=out_path, mime_type=mime, asset_id=asset_id, decision=post,
+            audit_seq=record.seq, manifest_label=signed.manifest_label, manifest_sha256=signed.manifest_sha256,
+            watermark_alg=self.watermarker.alg, model_name=generated.model_name,
+            model_sha256=generated.model_sha256, seed=int(generated.seed), steps=generated.steps,
+            width=marked.width, height=marked.height)
+
+
+def _stage(out_path: Path, data: bytes) -> str:
+    """Write ``data`` next to ``out_path`` under a temporary name, synced, not yet visible."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".partial", dir=out_path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+class _Attempt:
+    """Bookkeeping of one request: runs steps, and audits a deny or a failure before raising."""
+
+    def __init__(self, studio: Studio, request: GenerationRequest, now: dt.datetime, decision_id: str):
+        self.studio, self.request, self.now, self.decision_id = studio, request, now, decision_id
+        self.evaluations: list[Decision] = []
+        self.asset_id: str | None = None
+        self.manifest_sha256: str | None = None
+        self.model_sha256: str | None = None
+        self.current = ""
+
+    def step(self, name: str, fn):
+        self.current = name
+        try:
+            return fn()
+        except PolicyDenied:
+            raise
+        except Exception as exc:  # noqa: BLE001 — every failure of a step blocks the release
+            step = self.current or name
+            reason = str(exc) or type(exc).__name__
+            self._record_failure(step, reason)
+            raise ReleaseBlocked(step, reason, self.decision_id) from exc
+
+    def _record_failure(self, step: str, reason: str) -> None:
+        base = self.evaluations[-1] if self.evaluations else None
+        failed = Decision(
+            decision_id=self.decision_id, effect="deny", rule_ids=base.rule_ids if base else (),
+            reason=f"release failed at step '{step}': {reason}",
+            policy_set_hash=base.policy_set_hash if base else self.studio.policy.policy_set_hash,
+            stage=step, decided_at=self.now.astimezone(dt.timezone.utc).isoformat())
+        try:
+            self.studio.audit.append(
+                failed, outcome=f"failed:{step}", now=self.now, prompt=self.request.prompt,
+                requester=self.request.requester, purpose=self.request.purpose,
+                evaluations=self.evaluations or [failed], asset_id=self.asset_id,
+                manifest_sha256=self.manifest_sha256, model_sha256=self.model_sha256, failure=reason)
+        except (AuditError, PocketStudioError, Exception) as exc:  # noqa: BLE001
+            # The release is blocked either way; say that the failure itself could not be logged.
+            raise ReleaseBlocked(step, f"{reason}; and the failure could not be audited: {exc}", self.decision_id) from exc
+
+    def deny(self, decision: Decision) -> None:
+        self.current = "audit-deny"
+        try:
+            self.studio.audit.append(
+                decision, outcome="denied", now=self.now, prompt=self.request.prompt,
+                requester=self.request.requester, purpose=self.request.purpose, evaluations=self.evaluations,
+                model_sha256=self.model_sha256)
+        except Exception as exc:  # noqa: BLE001
+            raise ReleaseBlocked("audit", f"denied, and the deny could not be audited: {exc}", self.decision_id) from exc
+        raise PolicyDenied(decision)
