@@ -1,0 +1,254 @@
+"""The ``pocketstudio`` command line (typer). Every command takes ``--home`` / POCKETSTUDIO_HOME.
+
+Exit codes: 0 success, 1 an error (message on stderr), 2 usage, 3 denied by policy,
+4 verification found no trusted provenance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import Settings
+from .errors import PocketStudioError, PolicyDenied, ReleaseBlocked
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Pocket Studio: generate signed, watermarked, audited images, and verify them.")
+audit_app = typer.Typer(no_args_is_help=True, help="Read and check the audit log.")
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys and certificates.")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+HomeOpt = typer.Option(None, "--home", envvar="POCKETSTUDIO_HOME", help="Data directory (database, keys).")
+
+
+def _settings(home: Optional[Path]) -> Settings:
+    return Settings.load(home)
+
+
+def _fail(exc: Exception, code: int = 1):
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def init(home: Optional[Path] = HomeOpt,
+         alg: str = typer.Option("es256", help="Claim-signing algorithm: es256 or ed25519.")):
+    """Create the data directory, database, root CA, claim-signing certificate and watermark key."""
+    from ..provenance.keys import KeyStore
+    from .store import Store
+
+    try:
+        settings = _settings(home).with_(signing_alg=alg)
+        settings.ensure_home()
+        store = Store.open(settings.db_path)
+        KeyStore(settings).ensure(alg=alg)
+        out.print(f"data directory: {settings.home}\ndatabase: {settings.db_path} (schema v{store.version()})\n"
+                  f"keys: {settings.keys_dir}")
+    except PocketStudioError as exc:
+        _fail(exc)
+
+
+@app.command()
+def generate(prompt: str = typer.Argument(..., help="What to draw."),
+             output: Path = typer.Option(..., "-o", "--output", help="Where to write the signed image."),
+             size: Optional[int] = typer.Option(None, help="Output side in pixels (default 512)."),
+             steps: int = typer.Option(4, help="LCM steps, 1-8."),
+             seed: Optional[int] = typer.Option(None, help="Seed; random if omitted (and reported)."),
+             guidance: Optional[float] = typer.Option(None, help="Guidance scale (model default if omitted)."),
+             model: Optional[Path] = typer.Option(None, help="A diffusers-format LCM checkpoint folder."),
+             device: str = typer.Option("cpu", help="cpu or cuda."),
+             fmt: Optional[str] = typer.Option(None, "--format", help="png or jpeg (default: from the file name)."),
+             requester: Optional[str] = typer.Option(None, help="Who asks (default: settings)."),
+             purpose: Optional[str] = typer.Option(None, help="What for (consent is per purpose)."),
+             json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+             home: Optional[Path] = HomeOpt):
+    """Generate an image and release it only if every gate passes."""
+    from .studio import GenerationRequest, Studio
+
+    if fmt is None:
+        fmt = "jpeg" if output.suffix.lower() in (".jpg", ".jpeg") else "png"
+    try:
+        settings = _settings(home)
+
+        def factory():
+            from .generator import load_generator
+
+            return load_generator(model, device=device)
+
+        studio = Studio(settings, generator_factory=factory)
+        request = GenerationRequest(prompt=prompt, requester=requester or settings.default_requester,
+                                    purpose=purpose or settings.default_purpose, size=size, steps=steps,
+                                    seed=seed, guidance=guidance, format=fmt)
+        release = studio.generate(request, output)
+    except PolicyDenied as exc:
+        d = exc.decision
+        if json_out:
+            print(json.dumps({"released": False, "decision_id": d.decision_id, "effect": d.effect,
+                              "rule_ids": list(d.rule_ids), "reason": d.reason}))
+        err.print(f"[bold red]denied:[/] {d.reason} (decision {d.decision_id}, rules: {', '.join(d.rule_ids)})")
+        raise typer.Exit(3)
+    except ReleaseBlocked as exc:
+        _fail(f"{exc} — no file was written (decision {exc.decision_id})")
+    except PocketStudioError as exc:
+        _fail(exc)
+    result = {"released": True, "path": str(release.path), "asset_id": release.asset_id,
+              "decision_id": release.decision.decision_id, "effect": release.decision.effect,
+              "rule_ids": list(release.decision.rule_ids), "audit_seq": release.audit_seq,
+              "manifest": release.manifest_label, "watermark": release.watermark_alg,
+              "model": release.model_name, "model_sha256": release.model_sha256, "seed": release.seed,
+              "steps": release.steps, "size": [release.width, release.height]}
+    if json_out:
+        print(json.dumps(result))
+        return
+    out.print(f"wrote {release.path} ({release.width}x{release.height}, {release.mime_type})")
+    out.print(f"asset id: {release.asset_id}")
+    out.print(f"decision: {release.decision.effect} ({', '.join(release.decision.rule_ids)}) id {release.decision.decision_id}")
+    out.print(f"model: {release.model_name} sha256 {release.model_sha256[:16]}… seed {release.seed}, {release.steps} steps")
+
+
+@app.command()
+def verify(image: Path = typer.Argument(..., exists=False),
+           json_out: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+           trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable)."),
+           home: Optional[Path] = HomeOpt):
+    """Say where an image came from: C2PA manifest, watermark, and the manifest recovered by it."""
+    from ..provenance.keys import KeyStore
+    from ..provenance.resolution import ManifestRepository
+    from ..provenance.verify import Status, Verifier
+    from ..provenance.watermark import all_detectors
+    from .store import Store
+
+    try:
+        settings = _settings(home).with_(trust_anchor_files=tuple(trust))
+        if not image.is_file():
+            raise PocketStudioError(f"{image}: no such file")
+        keys = KeyStore(settings)
+        keys.ensure()
+        verifier = Verifier(keys, all_detectors(keys.watermark_key()), ManifestRepository(Store.open(settings.db_path)))
+        verdict = verifier.verify_bytes(image.read_bytes())
+    except PocketStudioError as exc:
+        _fail(exc)
+    if json_out:
+        print(json.dumps(verdict.to_json(), indent=2, default=str))
+    else:
+        colour = {"trusted": "green", "recovered-via-watermark": "green", "valid-untrusted-signer": "yellow",
+                  "watermark-only": "yellow"}.get(verdict.status.value, "red")
+        out.print(f"[bold {colour}]{verdict.status.value}[/]: {verdict.summary}", highlight=False)
+        if verdict.asset_id:
+            out.print(f"asset id: {verdict.asset_id}")
+        m = verdict.manifest or {}
+        if m:
+            model = m.get("model") or {}
+            out.print(f"generator: {', '.join(filter(None, m.get('claim_generator') or []))}; model: {model.get('name')} "
+                      f"({(model.get('sha256') or '')[:16]}…); signer: {m.get('signer')} / {m.get('issuer')}")
+            out.print(f"decision: {m.get('decision_id')}  source type: {m.get('digital_source_type')}")
+        for c in verdict.checks:
+            mark = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[dim]--[/]"}[c.ok]
+            out.print(f"  {mark} {c.name}: {c.summary}", highlight=False)
+    if verdict.status not in (Status.TRUSTED, Status.RECOVERED):
+        raise typer.Exit(4)
+
+
+@audit_app.command("list")
+def audit_list(effect: Optional[str] = typer.Option(None, help="allow or deny"),
+               since: Optional[str] = typer.Option(None, help="ISO time, inclusive"),
+               until: Optional[str] = typer.Option(None, help="ISO time, exclusive"),
+               json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt):
+    """List audit records, oldest first."""
+    log = _audit_log(home)
+    records = log.records(effect=effect, since=since, until=until)
+    if json_out:
+        print(json.dumps([r.to_json() for r in records], indent=2))
+        return
+    table = Table("seq", "time", "decision", "effect", "outcome", "rules", "asset")
+    for r in records:
+        table.add_row(str(r.seq), r.created_at[:19], r.decision_id[:12], r.effect, r.outcome,
+                      ",".join(r.record.get("rule_ids", [])), r.asset_id or "")
+    out.print(table)
+
+
+@audit_app.command("show")
+def audit_show(ref: str = typer.Argument(..., help="Decision id, asset id or sequence number."),
+               json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt):
+    """Show one audit record."""
+    try:
+        record = _audit_log(home).get(ref)
+    except PocketStudioError as exc:
+        _fail(exc)
+    print(json.dumps(record.to_json(), indent=2 if json_out else 2))
+
+
+@audit_app.command("verify")
+def audit_verify(home: Optional[Path] = HomeOpt):
+    """Recompute the hash chain of the whole log."""
+    try:
+        count = _audit_log(home).verify_chain()
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"audit log intact: {count} records")
+
+
+def _audit_log(home):
+    from ..policy.audit import AuditLog
+    from ..provenance.keys import KeyStore
+    from .store import Store
+    from .studio import audit_origin
+
+    settings = _settings(home)
+    if not settings.db_path.exists():
+        _fail(f"no database at {settings.db_path}; run 'pocketstudio init' first")
+    return AuditLog(Store.open(settings.db_path), audit_origin(KeyStore(settings)))
+
+
+@keys_app.command("import")
+def keys_import(chain: Path = typer.Option(..., help="PEM chain, leaf first."),
+                key: Path = typer.Option(..., help="PEM private key of the leaf."),
+                key_password: Optional[str] = typer.Option(None, envvar="POCKETSTUDIO_IMPORT_KEY_PASSWORD",
+                                                           help="Password of the key file, if encrypted."),
+                home: Optional[Path] = HomeOpt):
+    """Sign with your own claim-signing certificate chain and key; its root becomes trusted."""
+    from ..provenance.keys import KeyStore
+
+    try:
+        leaf = KeyStore(_settings(home)).import_chain(chain.read_bytes(), key.read_bytes(),
+                                                      key_password.encode() if key_password else None)
+    except (OSError, PocketStudioError) as exc:
+        _fail(exc)
+    out.print(f"imported claim signer: {leaf.subject.rfc4514_string()} (valid until {leaf.not_valid_after_utc:%Y-%m-%d})")
+
+
+@keys_app.command("show")
+def keys_show(home: Optional[Path] = HomeOpt):
+    """Show the claim-signing chain in use."""
+    from ..provenance.keys import KeyStore
+
+    try:
+        chain = KeyStore(_settings(home)).chain()
+    except PocketStudioError as exc:
+        _fail(exc)
+    for cert in chain:
+        out.print(f"{cert.subject.rfc4514_string()}  issuer={cert.issuer.rfc4514_string()}  "
+                  f"valid {cert.not_valid_before_utc:%Y-%m-%d}..{cert.not_valid_after_utc:%Y-%m-%d}")
+
+
+def main() -> None:
+    try:
+        app()
+    except PocketStudioError as exc:  # anything a command did not turn into a message itself
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

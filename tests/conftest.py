@@ -1,0 +1,88 @@
+"""Shared fixtures: a fresh data directory per test, a tiny random LCM model per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pocketstudio.core.config import Settings
+
+NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.load(tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from pocketstudio.core.generator.tiny import build_tiny_random_model
+
+    path = tmp_path_factory.mktemp("tiny-lcm")
+    build_tiny_random_model(path, seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tiny_model_dir):
+    from pocketstudio.core.generator import load_generator
+
+    return load_generator(tiny_model_dir)
+
+
+@pytest.fixture
+def studio(settings, tiny_generator):
+    from pocketstudio.core.studio import Studio
+
+    return Studio(settings, generator=tiny_generator)
+
+
+def textured_image(size: int = 512, seed: int = 0) -> Image.Image:
+    """A smooth random colour field, like an upscaled generated image."""
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray((rng.random((size // 16, size // 16, 3)) * 255).astype(np.uint8))
+    return small.resize((size, size), Image.Resampling.BICUBIC)
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, pos = [], 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        chunks.append((kind, data[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    return chunks
+
+
+def png_from_chunks(chunks) -> bytes:
+    out = [b"\x89PNG\r\n\x1a\n"]
+    for kind, body in chunks:
+        out.append(struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    return b"".join(out)
+
+
+def change_one_pixel_keep_manifest(signed_png: bytes) -> bytes:
+    """Flip one pixel of a signed PNG while keeping its C2PA chunk (caBX) in place."""
+    image = np.array(Image.open(io.BytesIO(signed_png)).convert("RGB"))
+    image[10, 10, 0] ^= 0x01
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "PNG")
+    new_idat = [c for c in png_chunks(buf.getvalue()) if c[0] == b"IDAT"]
+    rebuilt, placed = [], False
+    for kind, body in png_chunks(signed_png):
+        if kind == b"IDAT":
+            if not placed:
+                rebuilt += new_idat
+                placed = True
+            continue
+        rebuilt.append((kind, body))
+    return png_from_chunks(rebuilt)

@@ -1,0 +1,323 @@
+"""The LCM generator wrapper, on tiny random checkpoints and on the embedded default model."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pocketstudio.core.errors import GenerationError, ModelLoadError
+from pocketstudio.core.generator import DEFAULT_MODEL_DIR, GeneratedImage, load_generator, model_sha256
+from pocketstudio.core.generator.tiny import build_tiny_random_model
+from pocketstudio.core.training.dataset import render_scene
+
+PROMPT = "a red circle on the left, on a blue background"
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    return build_tiny_random_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_dir):
+    return load_generator(tiny_dir)
+
+
+@pytest.fixture()
+def tiny_copy(tiny_dir, tmp_path) -> Path:
+    dst = tmp_path / "copy"
+    shutil.copytree(tiny_dir, dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def default():
+    return load_generator()
+
+
+def pixels(result: GeneratedImage) -> np.ndarray:
+    return np.asarray(result.image)
+
+
+# --- tiny random model: the save_pretrained / from_pretrained round trip -------------------
+
+
+def test_tiny_model_generates_rgb_image_of_native_size_with_metadata(tiny, tiny_dir):
+    r = tiny.generate(PROMPT, steps=2, seed=7, guidance=3.0)
+    assert isinstance(r, GeneratedImage)
+    assert isinstance(r.image, Image.Image) and r.image.mode == "RGB"
+    assert tiny.native_size == 64
+    assert r.image.size == (64, 64) and (r.width, r.height) == (64, 64)
+    assert r.model_name == "tiny-random-lcm" == tiny.model_name
+    assert r.model_sha256 == tiny.model_sha256 == model_sha256(tiny_dir)
+    assert len(r.model_sha256) == 64 and int(r.model_sha256, 16) >= 0
+    assert (r.steps, r.seed, r.guidance, r.device) == (2, 7, 3.0, "cpu")
+    assert r.seconds > 0
+
+
+def test_generated_image_is_frozen(tiny):
+    r = tiny.generate(PROMPT, seed=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.seed = 2
+
+
+def test_guidance_defaults_to_the_models_declared_value(tiny):
+    assert tiny.generate(PROMPT, seed=1).guidance == 4.0
+
+
+def test_same_seed_gives_identical_pixels(tiny):
+    a = tiny.generate(PROMPT, seed=1234)
+    b = tiny.generate(PROMPT, seed=1234)
+    assert np.array_equal(pixels(a), pixels(b))
+
+
+def test_different_seed_gives_different_pixels(tiny):
+    a = tiny.generate(PROMPT, seed=1)
+    b = tiny.generate(PROMPT, seed=2)
+    assert not np.array_equal(pixels(a), pixels(b))
+
+
+def test_random_seed_is_drawn_reported_and_reproduces(tiny):
+    a = tiny.generate(PROMPT)
+    b = tiny.generate(PROMPT)
+    assert 0 <= a.seed < 2**63 and 0 <= b.seed < 2**63
+    assert a.seed != b.seed
+    again = tiny.generate(PROMPT, seed=a.seed)
+    assert np.array_equal(pixels(a), pixels(again))
+
+
+@pytest.mark.parametrize("steps", [1, 8])
+def test_steps_at_the_bounds_are_accepted(tiny, steps):
+    assert tiny.generate(PROMPT, steps=steps, seed=0).steps == steps
+
+
+@pytest.mark.parametrize("steps", [0, 9, -1, 2.0, True, "4"])
+def test_steps_out_of_bounds_or_not_int_are_refused(tiny, steps):
+    with pytest.raises(GenerationError, match="steps"):
+        tiny.generate(PROMPT, steps=steps, seed=0)
+
+
+def test_steps_change_the_image(tiny):
+    assert not np.array_equal(pixels(tiny.generate(PROMPT, steps=1, seed=3)), pixels(tiny.generate(PROMPT, steps=4, seed=3)))
+
+
+def test_explicit_size_is_honoured(tiny):
+    r = tiny.generate(PROMPT, size=96, seed=0)
+    assert r.image.size == (96, 96) and (r.width, r.height) == (96, 96)
+
+
+@pytest.mark.parametrize("size", [100, 60, 0, -64, 1032, 2048, 64.0])
+def test_bad_sizes_are_refused(tiny, size):
+    with pytest.raises(GenerationError, match="size"):
+        tiny.generate(PROMPT, size=size, seed=0)
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", None])
+def test_empty_prompt_is_refused(tiny, prompt):
+    with pytest.raises(GenerationError, match="prompt"):
+        tiny.generate(prompt, seed=0)
+
+
+@pytest.mark.parametrize("guidance", [0.5, 25.0, float("nan")])
+def test_guidance_out_of_range_is_refused(tiny, guidance):
+    with pytest.raises(GenerationError, match="guidance"):
+        tiny.generate(PROMPT, guidance=guidance, seed=0)
+
+
+def test_guidance_changes_the_image(tiny):
+    a = tiny.generate(PROMPT, guidance=1.5, seed=5)
+    b = tiny.generate(PROMPT, guidance=9.0, seed=5)
+    assert not np.array_equal(pixels(a), pixels(b))
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 1.5])
+def test_bad_seed_is_refused(tiny, seed):
+    with pytest.raises(GenerationError, match="seed"):
+        tiny.generate(PROMPT, seed=seed)
+
+
+def test_negative_prompt_is_refused_not_ignored(tiny):
+    with pytest.raises(GenerationError, match="negative"):
+        tiny.generate(PROMPT, seed=0, negative_prompt="blurry")
+
+
+# --- model identity ---------------------------------------------------------------------------
+
+
+def test_sha256_is_stable_across_loads(tiny_dir, tiny):
+    again = load_generator(tiny_dir)
+    assert again.model_sha256 == tiny.model_sha256
+
+
+def test_sha256_changes_when_a_weight_changes(tiny_copy, tiny):
+    from safetensors.torch import load_file, save_file
+
+    path = tiny_copy / "unet" / "diffusion_pytorch_model.safetensors"
+    assert load_generator(tiny_copy).model_sha256 == tiny.model_sha256
+    tensors = load_file(path)
+    name = sorted(tensors)[0]
+    tensors[name] = tensors[name] + 1e-3
+    save_file(tensors, path)
+    changed = load_generator(tiny_copy)
+    assert changed.model_sha256 != tiny.model_sha256
+    assert changed.model_sha256 == model_sha256(tiny_copy)
+
+
+def test_sha256_depends_on_file_placement(tiny_copy, tiny):
+    # same bytes under another relative path are another model
+    (tiny_copy / "unet" / "diffusion_pytorch_model.safetensors").rename(tiny_copy / "unet" / "extra.safetensors")
+    assert model_sha256(tiny_copy) != tiny.model_sha256
+
+
+def test_model_name_falls_back_to_folder_name(tiny_copy):
+    (tiny_copy / "pocketstudio.json").unlink()
+    renamed = tiny_copy.rename(tiny_copy.parent / "my-lcm-checkpoint")
+    gen = load_generator(renamed)
+    assert gen.model_name == "my-lcm-checkpoint"
+    assert gen.generate(PROMPT, seed=0).model_name == "my-lcm-checkpoint"
+
+
+# --- load failures ----------------------------------------------------------------------------
+
+
+def test_missing_folder_raises_model_load_error(tmp_path):
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_generator(tmp_path / "nope")
+
+
+def test_folder_without_model_index_raises(tmp_path):
+    with pytest.raises(ModelLoadError, match="model_index.json"):
+        load_generator(tmp_path)
+
+
+def test_folder_missing_unet_raises(tiny_copy):
+    shutil.rmtree(tiny_copy / "unet")
+    with pytest.raises(ModelLoadError, match="unet"):
+        load_generator(tiny_copy)
+
+
+def test_component_without_weights_raises(tiny_copy):
+    (tiny_copy / "vae" / "diffusion_pytorch_model.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="no weights"):
+        load_generator(tiny_copy)
+
+
+def test_non_lcm_scheduler_raises(tiny_copy):
+    cfg_path = tiny_copy / "scheduler" / "scheduler_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["_class_name"] = "DDIMScheduler"
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="LCMScheduler"):
+        load_generator(tiny_copy)
+
+
+def test_unet_without_guidance_embedding_raises(tiny_copy):
+    cfg_path = tiny_copy / "unet" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["time_cond_proj_dim"] = None
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="time_cond_proj_dim"):
+        load_generator(tiny_copy)
+
+
+def test_corrupt_weights_raise_model_load_error(tiny_copy):
+    (tiny_copy / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        load_generator(tiny_copy)
+
+
+def test_unknown_device_raises(tiny_dir):
+    with pytest.raises(ModelLoadError, match="device"):
+        load_generator(tiny_dir, device="quantum")
+
+
+def test_cuda_generates_when_available_else_clear_error(tiny_dir):
+    if torch.cuda.is_available():
+        r = load_generator(tiny_dir, device="cuda").generate(PROMPT, seed=0)
+        assert r.device.startswith("cuda") and r.image.size == (64, 64)
+    else:
+        with pytest.raises(ModelLoadError, match="CUDA is not available"):
+            load_generator(tiny_dir, device="cuda")
+
+
+# --- the embedded default model -------------------------------------------------------------
+
+
+def test_default_model_generates_native_size_image_that_names_it(default):
+    info = json.loads((DEFAULT_MODEL_DIR / "pocketstudio.json").read_text())
+    r = default.generate(PROMPT, steps=4, seed=0)
+    assert default.native_size == info["native_size"] == 128
+    assert r.image.size == (128, 128) and r.image.mode == "RGB"
+    assert r.model_name == info["name"] == "pocketstudio-lcd-tiny"
+    assert r.model_sha256 == model_sha256(DEFAULT_MODEL_DIR)
+    assert r.steps == 4 and r.seed == 0
+
+
+def test_default_model_follows_the_caption_colours(default):
+    # the background colour named in the prompt dominates the image corners
+    for colour, rgb in (("blue", (30, 60, 220)), ("yellow", (245, 215, 30)), ("green", (30, 170, 50))):
+        img = np.asarray(default.generate(f"a white circle in the center, on a {colour} background", seed=0).image).astype(float)
+        corners = np.concatenate([img[:16, :16].reshape(-1, 3), img[-16:, -16:].reshape(-1, 3)]).mean(axis=0)
+        assert np.abs(corners - np.array(rgb)).mean() < 60, (colour, corners)
+
+
+def test_shipped_sha256sums_match_the_weights():
+    listed = {}
+    for line in (DEFAULT_MODEL_DIR / "SHA256SUMS").read_text().splitlines():
+        digest, rel = line.split("  ", 1)
+        listed[rel] = digest
+    on_disk = {
+        p.relative_to(DEFAULT_MODEL_DIR).as_posix(): p
+        for p in DEFAULT_MODEL_DIR.rglob("*")
+        if p.suffix in (".safetensors", ".bin")
+    }
+    assert set(listed) == set(on_disk)
+    assert {"unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors"} <= set(listed)
+    for rel, path in on_disk.items():
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == listed[rel], rel
+
+
+def test_default_model_weights_stay_small():
+    total = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.rglob("*.safetensors"))
+    assert total < 25 * 2**20
+
+
+# --- training data ------------------------------------------------------------------------------
+
+
+def test_scenes_are_deterministic_and_captioned():
+    a, b = render_scene(5, 17), render_scene(5, 17)
+    assert a.caption == b.caption and np.array_equal(np.asarray(a.image), np.asarray(b.image))
+    other = render_scene(5, 18)
+    assert other.caption != a.caption or not np.array_equal(np.asarray(a.image), np.asarray(other.image))
+    assert a.image.size == (128, 128)
+
+
+def test_scene_background_matches_caption():
+    palette = {"red": (220, 30, 30), "blue": (30, 60, 220), "yellow": (245, 215, 30), "green": (30, 170, 50)}
+    checked = 0
+    for i in range(200):
+        s = render_scene(0, i)
+        for name, rgb in palette.items():
+            if s.caption.endswith(f"on a {name} background") and "pip" not in s.caption:
+                px = np.asarray(s.image)[1, 1]
+                assert np.abs(px.astype(int) - rgb).max() <= 2, (s.caption, px)
+                checked += 1
+    assert checked > 10
+
+
+def test_shipped_tokenizer_knows_every_caption_word(default):
+    from pocketstudio.core.training.dataset import all_caption_words
+
+    tok = default._pipe.tokenizer
+    for word in all_caption_words():
+        ids = tok(word).input_ids
+        assert len(ids) == 3, (word, tok.convert_ids_to_tokens(ids))  # <start> word </w> <end>
