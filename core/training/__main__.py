@@ -1,0 +1,53 @@
+"""``python -m pocketstudio.core.training <stage> [--run-dir runs/default] [--max-minutes M]``
+
+Stages, in order: ``data`` → ``vae`` → ``teacher`` → ``distill`` → ``export``. Each training stage
+resumes from its checkpoint in the run folder, so a stage can be continued in chunks by running
+it again; ``--max-minutes`` bounds one invocation, ``--steps`` the stage's total step count.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+STAGES = ("data", "vae", "teacher", "distill", "export", "sample")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m pocketstudio.core.training")
+    p.add_argument("stage", choices=STAGES)
+    p.add_argument("--run-dir", default="runs/default", type=Path)
+    p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--steps", type=int, default=None, help="stop once the stage has this many steps in total")
+    p.add_argument("--out", type=Path, default=None, help="export: target folder (default: the embedded model)")
+    args = p.parse_args(argv)
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+
+    if args.stage == "data":
+        from . import data
+
+        data.run(args.run_dir)
+    elif args.stage == "vae":
+        from . import vae
+
+        vae.run(args.run_dir, args.max_minutes, args.steps)
+    elif args.stage == "teacher":
+        from . import teacher
+
+        teacher.run(args.run_dir, args.max_minutes, args.steps)
+    elif args.stage == "distill":
+        from . import distill
+
+        distill.run(args.run_dir, args.max_minutes, args.steps)
+    elif args.stage == "export":
+        from . import export
+
+        export.run(args.run_dir, args.out)
+    elif args.stage == "sample":
+        from . import export
+
+        export.sample_grid(args.run_dir, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Stage ``distill``: latent consistency distillation (LCD) of the teacher into a few-step student.
+
+The recipe of diffusers' ``examples/consistency_distillation/train_lcm_distill_sd_wds.py``:
+
+* student = teacher UNet + guidance embedding (``time_cond_proj_dim``; its projection starts at
+  zero so the student starts as the teacher); target = EMA copy of the student (decay 0.95);
+* skipping-step DDIM solver on N = 50 timesteps (k = 20): t_n ∈ {19, 39, …, 999};
+* boundary conditions c_skip = σ²/((10t)² + σ²), c_out = 10t/√((10t)² + σ²), σ = 0.5;
+* per step: x at t_n; student f(x, t_n, w); teacher CFG ε = ε_c + w(ε_c − ε_∅) → x̂0 and one DDIM
+  step to t_n − k; target f at the new point; pseudo-Huber loss (c = 0.001);
+* w ~ U[W_MIN, W_MAX] (the pipeline embeds ``guidance_scale − 1``, so guidance 1 + w).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .common import Deadline, load_state, log, rng_state, save_state, set_rng_state, setup
+from .teacher import load_trained as load_teacher
+from .teacher import make_scheduler, make_unet, tokenize
+
+SEED = 3
+BATCH = 32
+LR = 2e-4
+EMA_DECAY = 0.95
+NUM_DDIM = 50
+W_MIN, W_MAX = 1.0, 7.0
+W_EMBED_DIM = 256
+HUBER_C = 0.001
+CHECKPOINT_SECONDS = 120
+TIMESTEP_SCALING = 10.0
+SIGMA_DATA = 0.5
+
+
+def guidance_scale_embedding(w: torch.Tensor, embedding_dim: int) -> torch.Tensor:
+    """Same as ``LatentConsistencyModelPipeline.get_guidance_scale_embedding``."""
+    w = w * 1000.0
+    half_dim = embedding_dim // 2
+    emb = math.log(10000.0) / (half_dim - 1)
+    emb = torch.exp(torch.arange(half_dim, dtype=torch.float32) * -emb)
+    emb = w.to(torch.float32)[:, None] * emb[None, :]
+    emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=1)
+    if embedding_dim % 2 == 1:
+        emb = torch.nn.functional.pad(emb, (0, 1))
+    return emb
+
+
+def boundary_scalings(t: torch.Tensor):
+    scaled = t.float() * TIMESTEP_SCALING
+    c_skip = SIGMA_DATA**2 / (scaled**2 + SIGMA_DATA**2)
+    c_out = scaled / (scaled**2 + SIGMA_DATA**2) ** 0.5
+    return c_skip, c_out
+
+
+def _b(x: torch.Tensor) -> torch.Tensor:
+    return x.view(-1, 1, 1, 1)
+
+
+def make_student(teacher_unet):
+    student = make_unet(time_cond_proj_dim=W_EMBED_DIM)
+    missing, unexpected = student.load_state_dict(teacher_unet.state_dict(), strict=False)
+    assert not unexpected and all("cond_proj" in k for k in missing), (missing, unexpected)
+    torch.nn.init.zeros_(student.time_embedding.cond_proj.weight)
+    return student
+
+
+def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> None:
+    setup(SEED)
+    deadline = Deadline(max_minutes)
+    data = load_state(run_dir / "latents.pt")
+    tokenizer, text_encoder, teacher, _ = load_teacher(run_dir)
+    latents = data["latents"].float()
+    n = len(latents)
+    with torch.no_grad():
+        # the text encoder is frozen now: embed every caption once
+        ids = tokenize(tokenizer, data["captions"])
+        embeds = torch.cat([text_encoder(ids[i : i + 256])[0] for i in range(0, n, 256)])
+        uncond = text_encoder(tokenize(tokenizer, [""]))[0]
+
+    sched = make_scheduler()
+    alphas_cumprod = sched.alphas_cumprod
+    alpha = alphas_cumprod.sqrt()
+    sigma = (1 - alphas_cumprod).sqrt()
+    step_ratio = 1000 // NUM_DDIM
+    ddim_t = torch.from_numpy((np.arange(1, NUM_DDIM + 1) * step_ratio).round().astype(np.int64) - 1)
+    ddim_prev_ac = torch.cat([alphas_cumprod[:1], alphas_cumprod[ddim_t[:-1]]])
+
+    student = make_student(teacher)
+    target = copy.deepcopy(student).requires_grad_(False)
+    opt = torch.optim.AdamW(student.parameters(), lr=LR, weight_decay=1e-2)
+    out = run_dir / "distill"
+    state = load_state(out / "state.pt")
+    step, seconds = 0, 0.0
+    if state is not None:
+        student.load_state_dict(state["student"])
+        target.load_state_dict(state["target"])
+        opt.load_state_dict(state["opt"])
+        set_rng_state(state["rng"])
+        step, seconds = state["step"], state["seconds"]
+    student.train()
+    t_chunk = last_ckpt = time.monotonic()
+    losses: list[float] = []
+
+    def checkpoint():
+        nonlocal seconds, t_chunk
+        seconds += time.monotonic() - t_chunk
+        t_chunk = time.monotonic()
+        save_state(
+            out / "state.pt",
+            {"student": student.state_dict(), "target": target.state_dict(), "opt": opt.state_dict(), "rng": rng_state(), "step": step, "seconds": seconds},
+        )
+        log(run_dir, "distill", step=step, seconds=round(seconds, 1), loss=round(float(np.mean(losses[-100:])), 6) if losses else None)
+
+    while not deadline.passed() and (total_steps is None or step < total_steps):
+        idx = torch.randint(0, n, (BATCH,))
+        x0 = latents[idx]
+        cond = embeds[idx]
+        # 1. timesteps t_n and t_{n-k} on the skipping-step DDIM grid
+        index = torch.randint(0, NUM_DDIM, (BATCH,))
+        t_start = ddim_t[index]
+        t_end = (t_start - step_ratio).clamp(min=0)
+        c_skip_start, c_out_start = boundary_scalings(t_start)
+        c_skip, c_out = boundary_scalings(t_end)
+        # 2. noisy latents at t_n
+        noise = torch.randn_like(x0)
+        xt = _b(alpha[t_start]) * x0 + _b(sigma[t_start]) * noise
+        # 3. guidance scale and its embedding
+        w = W_MIN + (W_MAX - W_MIN) * torch.rand(BATCH)
+        w_emb = guidance_scale_embedding(w, W_EMBED_DIM)
+        wb = _b(w)
+        # 4. online student prediction, with boundary conditions
+        eps = student(xt, t_start, timestep_cond=w_emb, encoder_hidden_states=cond).sample
+        pred_x0 = (xt - _b(sigma[t_start]) * eps) / _b(alpha[t_start])
+        model_pred = _b(c_skip_start) * xt + _b(c_out_start) * pred_x0
+        with torch.no_grad():
+            # 5. teacher with CFG, one DDIM step t_n -> t_{n-k}
+            both = teacher(
+                torch.cat([xt, xt]), torch.cat([t_start, t_start]), encoder_hidden_states=torch.cat([cond, uncond.expand(BATCH, -1, -1)])
+            ).sample
+            eps_c, eps_u = both.chunk(2)
+            x0_c = (xt - _b(sigma[t_start]) * eps_c) / _b(alpha[t_start])
+            x0_u = (xt - _b(sigma[t_start]) * eps_u) / _b(alpha[t_start])
+            t_x0 = x0_c + wb * (x0_c - x0_u)
+            t_eps = eps_c + wb * (eps_c - eps_u)
+            a_prev = _b(ddim_prev_ac[index])
+            x_prev = a_prev.sqrt() * t_x0 + (1 - a_prev).sqrt() * t_eps
+            # 6. target network at the new point
+            eps_t = target(x_prev, t_end, timestep_cond=w_emb, encoder_hidden_states=cond).sample
+            tx0 = (x_prev - _b(sigma[t_end]) * eps_t) / _b(alpha[t_end])
+            target_pred = _b(c_skip) * x_prev + _b(c_out) * tx0
+        # 7. pseudo-Huber loss
+        loss = torch.mean(torch.sqrt((model_pred - target_pred) ** 2 + HUBER_C**2) - HUBER_C)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        # 8. EMA target
+        with torch.no_grad():
+            for tp, sp in zip(target.parameters(), student.parameters()):
+                tp.lerp_(sp, 1.0 - EMA_DECAY)
+        step += 1
+        losses.append(float(loss.detach()))
+        if time.monotonic() - last_ckpt > CHECKPOINT_SECONDS:
+            checkpoint()
+            last_ckpt = time.monotonic()
+    checkpoint()
+
+
+def load_trained(run_dir: Path, which: str = "target"):
+    """The distilled student (``which`` = "target", the EMA network, or "student", the online one)."""
+    state = load_state(run_dir / "distill" / "state.pt")
+    if state is None:
+        raise SystemExit("no distillation checkpoint: run the 'distill' stage first")
+    unet = make_unet(time_cond_proj_dim=W_EMBED_DIM)
+    unet.load_state_dict(state[which])
+    return unet.eval().requires_grad_(False), state

@@ -1,0 +1,141 @@
+"""Stage ``export``: assemble the distilled student, VAE, text encoder, tokenizer and an
+``LCMScheduler`` into a ``LatentConsistencyModelPipeline`` folder (fp16 safetensors), with
+``pocketstudio.json`` (name, version, native size, how it was trained) and ``SHA256SUMS``.
+
+Stage ``sample``: a PNG grid of fixed prompts through :func:`load_generator` (4 steps).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from ..generator.hashing import file_sha256, weight_files
+from ..generator.pipeline import DEFAULT_MODEL_DIR, quiet_libraries
+from .common import DATA_SEED, IMAGE_SIZE, NUM_TRAIN_IMAGES, log
+
+MODEL_NAME = "pocketstudio-lcd-tiny"
+MODEL_VERSION = "0.1.0"
+DEFAULT_GUIDANCE = 4.0
+SAMPLE_PROMPTS = [
+    "a red circle in the center, on a blue background",
+    "a yellow square on the left and a green triangle on the right, on a purple background",
+    "a white star at the top, on a black background",
+    "pip the robot wearing a red hat, on a yellow background",
+    "pip the robot wearing a blue hat on the left, on a white background",
+    "a blue circle at the bottom, on a orange and pink gradient background",
+    "an orange triangle on the right, on a green background",
+    "a pink circle on the left and a black square on the right, on a white background",
+]
+
+
+def make_lcm_scheduler():
+    from diffusers import LCMScheduler
+
+    return LCMScheduler(
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        prediction_type="epsilon",
+        original_inference_steps=50,
+        clip_sample=False,
+        timestep_scaling=10.0,
+    )
+
+
+def _stage_log(run_dir: Path) -> dict:
+    """Last logged step count and training seconds per stage."""
+    out: dict = {}
+    path = run_dir / "log.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            rec = json.loads(line)
+            if "step" in rec and "seconds" in rec:
+                out[rec["stage"]] = {"steps": rec["step"], "seconds": rec["seconds"]}
+            elif rec["stage"] == "latents":
+                out["latents"] = {"seconds": rec["seconds"]}
+    return out
+
+
+def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
+    from diffusers import LatentConsistencyModelPipeline
+
+    from .data import write_vocab_merges
+    from .distill import load_trained as load_student
+    from .teacher import load_trained as load_teacher
+    from .vae import load_trained as load_vae
+
+    out = Path(out or DEFAULT_MODEL_DIR)
+    tokenizer, text_encoder, _, scaling = load_teacher(run_dir)
+    unet, _ = load_student(run_dir, which)
+    vae = load_vae(run_dir)
+    vae.register_to_config(scaling_factor=scaling)
+    pipe = LatentConsistencyModelPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=make_lcm_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.to(torch.float16)
+    if out.exists():
+        shutil.rmtree(out)
+    with quiet_libraries():
+        pipe.save_pretrained(out, safe_serialization=True)
+    write_vocab_merges(tokenizer, out / "tokenizer")
+    stages = _stage_log(run_dir)
+    info = {
+        "name": MODEL_NAME,
+        "version": MODEL_VERSION,
+        "native_size": IMAGE_SIZE,
+        "default_steps": 4,
+        "default_guidance": DEFAULT_GUIDANCE,
+        "weights_dtype": "float16",
+        "data": {"generator": "pocketstudio.core.training.dataset", "seed": DATA_SEED, "images": NUM_TRAIN_IMAGES, "mirrored": True},
+        "training": {
+            "commands": [
+                "python -m pocketstudio.core.training data",
+                "python -m pocketstudio.core.training vae --max-minutes M",
+                "python -m pocketstudio.core.training teacher --max-minutes M",
+                "python -m pocketstudio.core.training distill --max-minutes M",
+                "python -m pocketstudio.core.training export",
+            ],
+            "stages": stages,
+            "exported_unet": which,
+        },
+    }
+    (out / "pocketstudio.json").write_text(json.dumps(info, indent=2) + "\n")
+    lines = [f"{file_sha256(p)}  {p.relative_to(out).as_posix()}" for p in weight_files(out)]
+    (out / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    size = sum(p.stat().st_size for p in weight_files(out))
+    log(run_dir, "export", out=str(out), weight_bytes=size, stages=stages)
+    return out
+
+
+def sample_grid(run_dir: Path, model: Path | None, seeds=(0, 1), path: Path | None = None) -> Path:
+    """Generate ``SAMPLE_PROMPTS`` × ``seeds`` at 4 steps and save a captioned-order grid PNG."""
+    from PIL import Image
+
+    from ..generator import load_generator
+
+    gen = load_generator(model)
+    tiles = []
+    for seed in seeds:
+        for prompt in SAMPLE_PROMPTS:
+            tiles.append(gen.generate(prompt, steps=4, seed=seed).image)
+    s = gen.native_size
+    cols = len(SAMPLE_PROMPTS)
+    grid = Image.new("RGB", (cols * s, len(seeds) * s))
+    for i, im in enumerate(tiles):
+        grid.paste(im, ((i % cols) * s, (i // cols) * s))
+    path = path or run_dir / "samples.png"
+    grid.save(path)
+    print(path)
+    return path

@@ -1,0 +1,263 @@
+"""Stage ``teacher``: text-conditioned latent diffusion teacher, trained jointly with a tiny CLIP text encoder.
+
+* Latents: the scenes (and their mirror images, with "left"/"right" swapped in the caption) are
+  encoded once with the frozen VAE's posterior mean; the scaling factor makes them unit-variance
+  (``RUN/latents.pt``).
+* Text: ``CLIPTextModel`` 4 layers × 256-d, trained from scratch together with the UNet.
+* UNet: ``UNet2DConditionModel`` (32, 64, 128), cross-attention 256, epsilon prediction,
+  ``DDPMScheduler`` with SD's scaled-linear betas, min-SNR-5 loss weighting, 10 % caption dropout
+  (the empty caption) so that classifier-free guidance works. An EMA copy (0.999) of both networks
+  is what the distillation stage uses.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .common import Deadline, load_state, log, rng_state, save_state, set_rng_state, setup
+
+SEED = 2
+BATCH = 32
+LR = 5e-4
+WARMUP = 200
+NOMINAL_STEPS = 6000  # cosine LR horizon
+EMA_DECAY = 0.999
+CAPTION_DROPOUT = 0.1
+MIN_SNR_GAMMA = 5.0
+CHECKPOINT_SECONDS = 150
+LATENT_SIZE = 16
+TEXT_DIM = 256
+
+
+def make_scheduler():
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        prediction_type="epsilon",
+        clip_sample=False,
+    )
+
+
+def make_text_encoder(vocab_size: int, bos: int, eos: int, pad: int):
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    cfg = CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=TEXT_DIM,
+        intermediate_size=1024,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        projection_dim=TEXT_DIM,
+        bos_token_id=bos,
+        eos_token_id=eos,
+        pad_token_id=pad,
+    )
+    return CLIPTextModel(cfg)
+
+
+def make_unet(time_cond_proj_dim: int | None = None):
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=LATENT_SIZE,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=2,
+        block_out_channels=(32, 64, 128),
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=TEXT_DIM,
+        attention_head_dim=8,
+        norm_num_groups=16,
+        time_cond_proj_dim=time_cond_proj_dim,
+    )
+
+
+def load_tokenizer(run_dir: Path):
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer.from_pretrained(run_dir / "tokenizer")
+
+
+def tokenize(tokenizer, captions: list[str]) -> torch.Tensor:
+    return tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+
+
+def _mirror_caption(c: str) -> str:
+    return c.replace("the left", "the\0").replace("the right", "the left").replace("the\0", "the right")
+
+
+def encode_latents(run_dir: Path) -> dict:
+    """Encode every scene and its mirror with the frozen VAE (cached in ``RUN/latents.pt``)."""
+    path = run_dir / "latents.pt"
+    cached = load_state(path)
+    if cached is not None:
+        return cached
+    from .vae import load_trained, to_tensor
+
+    t0 = time.monotonic()
+    vae = load_trained(run_dir)
+    images = np.load(run_dir / "data" / "images.npy", mmap_mode="r")
+    captions = json.loads((run_dir / "data" / "captions.json").read_text())
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), 64):
+            x = to_tensor(np.ascontiguousarray(images[i : i + 64]))
+            out.append(vae.encode(x).latent_dist.mean)
+            out.append(vae.encode(torch.flip(x, dims=[3])).latent_dist.mean)
+    # interleave back: [orig batch, mirrored batch, ...] -> all originals then all mirrors
+    orig = torch.cat(out[0::2])
+    mirr = torch.cat(out[1::2])
+    latents = torch.cat([orig, mirr])
+    caps = captions + [_mirror_caption(c) for c in captions]
+    scaling = float(1.0 / latents.std())
+    state = {"latents": (latents * scaling).half(), "captions": caps, "scaling_factor": scaling}
+    save_state(path, state)
+    log(run_dir, "latents", count=len(caps), scaling_factor=round(scaling, 5), seconds=round(time.monotonic() - t0, 1))
+    return state
+
+
+@torch.no_grad()
+def ema_update(target: torch.nn.Module, source: torch.nn.Module, decay: float) -> None:
+    for t, s in zip(target.parameters(), source.parameters()):
+        t.lerp_(s, 1.0 - decay)
+
+
+def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> None:
+    setup(SEED)
+    deadline = Deadline(max_minutes)
+    data = encode_latents(run_dir)
+    tokenizer = load_tokenizer(run_dir)
+    ids = tokenize(tokenizer, data["captions"])
+    empty_ids = tokenize(tokenizer, [""])
+    latents = data["latents"].float()
+    n = len(latents)
+
+    text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    unet = make_unet()
+    sched = make_scheduler()
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=LR, weight_decay=1e-2)
+    ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
+    out = run_dir / "teacher"
+    state = load_state(out / "state.pt")
+    step, seconds = 0, 0.0
+    if state is not None:
+        unet.load_state_dict(state["unet"])
+        text_encoder.load_state_dict(state["text"])
+        ema_unet.load_state_dict(state["ema_unet"])
+        ema_text.load_state_dict(state["ema_text"])
+        opt.load_state_dict(state["opt"])
+        set_rng_state(state["rng"])
+        step, seconds = state["step"], state["seconds"]
+    alphas_cumprod = sched.alphas_cumprod
+    snr = alphas_cumprod / (1 - alphas_cumprod)
+    weights = torch.clamp(snr, max=MIN_SNR_GAMMA) / snr
+
+    unet.train()
+    text_encoder.train()
+    t_chunk = last_ckpt = time.monotonic()
+    losses: list[float] = []
+
+    def checkpoint():
+        nonlocal seconds, t_chunk
+        seconds += time.monotonic() - t_chunk
+        t_chunk = time.monotonic()
+        save_state(
+            out / "state.pt",
+            {
+                "unet": unet.state_dict(),
+                "text": text_encoder.state_dict(),
+                "ema_unet": ema_unet.state_dict(),
+                "ema_text": ema_text.state_dict(),
+                "opt": opt.state_dict(),
+                "rng": rng_state(),
+                "step": step,
+                "seconds": seconds,
+            },
+        )
+        log(run_dir, "teacher", step=step, seconds=round(seconds, 1), loss=round(float(np.mean(losses[-100:])), 5) if losses else None)
+
+    while not deadline.passed() and (total_steps is None or step < total_steps):
+        idx = torch.randint(0, n, (BATCH,))
+        x0 = latents[idx]
+        tok = ids[idx].clone()
+        drop = torch.rand(BATCH) < CAPTION_DROPOUT
+        tok[drop] = empty_ids
+        lr = LR * min(1.0, (step + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / NOMINAL_STEPS, 1.0))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, 1000, (BATCH,))
+        xt = sched.add_noise(x0, noise, t)
+        cond = text_encoder(tok)[0]
+        pred = unet(xt, t, encoder_hidden_states=cond).sample
+        loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weights[t]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema_update(ema_unet, unet, min(EMA_DECAY, (1 + step) / (10 + step)))
+        ema_update(ema_text, text_encoder, min(EMA_DECAY, (1 + step) / (10 + step)))
+        step += 1
+        losses.append(float(loss))
+        if time.monotonic() - last_ckpt > CHECKPOINT_SECONDS:
+            checkpoint()
+            last_ckpt = time.monotonic()
+    checkpoint()
+
+
+def load_trained(run_dir: Path):
+    """The EMA teacher: (tokenizer, text_encoder, unet, scaling_factor), frozen."""
+    tokenizer = load_tokenizer(run_dir)
+    state = load_state(run_dir / "teacher" / "state.pt")
+    if state is None:
+        raise SystemExit("no teacher checkpoint: run the 'teacher' stage first")
+    text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    unet = make_unet()
+    text_encoder.load_state_dict(state["ema_text"])
+    unet.load_state_dict(state["ema_unet"])
+    scaling = load_state(run_dir / "latents.pt")["scaling_factor"]
+    return tokenizer, text_encoder.eval().requires_grad_(False), unet.eval().requires_grad_(False), scaling
+
+
+@torch.no_grad()
+def teacher_grid(run_dir: Path, prompts: list[str], seed: int = 0, steps: int = 25, cfg: float = 5.0, path: Path | None = None) -> Path:
+    """DDIM + CFG samples of the EMA teacher (a check of the teacher before distilling)."""
+    from diffusers import DDIMScheduler
+    from PIL import Image
+
+    from .vae import load_trained as load_vae
+
+    tokenizer, text_encoder, unet, scaling = load_trained(run_dir)
+    vae = load_vae(run_dir)
+    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False)
+    sched.set_timesteps(steps)
+    cond = text_encoder(tokenize(tokenizer, prompts))[0]
+    uncond = text_encoder(tokenize(tokenizer, [""] * len(prompts)))[0]
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn((len(prompts), 4, LATENT_SIZE, LATENT_SIZE), generator=g)
+    for t in sched.timesteps:
+        eps = unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([cond, uncond])).sample
+        ec, eu = eps.chunk(2)
+        x = sched.step(eu + cfg * (ec - eu), t, x).prev_sample
+    img = vae.decode(x / scaling).sample.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    s = img.shape[1]
+    grid = Image.new("RGB", (s * len(prompts), s))
+    for i, im in enumerate(img):
+        grid.paste(Image.fromarray(im), (i * s, 0))
+    path = path or run_dir / "teacher_samples.png"
+    grid.save(path)
+    return path
