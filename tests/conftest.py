@@ -14,7 +14,8 @@ from PIL import Image
 
 from pocketstudio.core.config import Settings
 
-NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
+# Real time: c2pa checks certificate validity against the clock, so the keys are made "now".
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
 @pytest.fixture

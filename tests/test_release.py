@@ -1,0 +1,204 @@
+"""The release flow end to end on real components (tiny random LCM, real c2pa, real SQLite)."""
+
+import datetime as dt
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from pocketstudio.core.errors import GenerationError, PolicyDenied, ReleaseBlocked
+from pocketstudio.core.store import manifests
+from pocketstudio.core.studio import GenerationRequest, Studio
+from pocketstudio.policy.audit import AuditLog
+from pocketstudio.provenance.keys import CallbackSigner
+from pocketstudio.provenance.resolution import ManifestRepository
+from pocketstudio.provenance.verify import Status, Verifier
+from pocketstudio.provenance.watermark import all_detectors
+from pocketstudio.safety.likeness import LikenessChecker
+from pocketstudio.safety.registry import Registry
+
+from .conftest import NOW, change_one_pixel_keep_manifest
+
+
+def verifier(studio):
+    return Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests)
+
+
+def request(prompt="a red circle on a blue background", **kw):
+    return GenerationRequest(prompt=prompt, requester="alice", **kw)
+
+
+def test_release_verifies_trusted_with_matching_ids(studio, tmp_path):
+    out = tmp_path / "out.png"
+    release = studio.generate(request(seed=7, size=256), out, now=NOW)
+    assert out.read_bytes() == release.data
+    verdict = verifier(studio).verify_bytes(out.read_bytes())
+    assert verdict.status is Status.TRUSTED
+    assert verdict.asset_id == release.asset_id
+    assert verdict.manifest["soft_binding"]["value"] == release.asset_id
+    assert verdict.manifest["decision_id"] == release.decision.decision_id
+    assert verdict.manifest["model"] == {"name": release.model_name, "sha256": release.model_sha256}
+    assert verdict.manifest["digital_source_type"].endswith("trainedAlgorithmicMedia")
+    assert verdict.manifest["actions"] == ["c2pa.created"]
+    assert verdict.check("soft-binding").ok
+    record = studio.audit.get(release.decision.decision_id)
+    assert record.outcome == "released" and record.effect == "allow"
+    assert record.record["asset_id"] == release.asset_id
+    assert record.record["manifest_sha256"] == release.manifest_sha256
+    assert record.record["watermark"] == {"alg": release.watermark_alg, "id": release.asset_id}
+    assert record.record["evaluations"][0]["stage"] == "pre" and record.record["evaluations"][1]["stage"] == "post"
+    assert "red circle" not in json.dumps(record.record)
+
+
+def test_jpeg_reencode_strips_manifest_and_recovers_it_via_watermark(studio, tmp_path):
+    release = studio.generate(request(seed=3), tmp_path / "a.png", now=NOW)
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(release.data)).convert("RGB").save(buf, "JPEG", quality=90)
+    verdict = verifier(studio).verify_bytes(buf.getvalue())
+    assert verdict.status is Status.RECOVERED
+    assert verdict.recovered and verdict.asset_id == release.asset_id
+    assert verdict.check("c2pa").ok is None  # nothing embedded any more
+    assert verdict.check("recovery").evidence["trusted"] is True
+    assert verdict.manifest["decision_id"] == release.decision.decision_id
+
+
+def test_one_pixel_change_is_tampered(studio, tmp_path):
+    release = studio.generate(request(seed=5), tmp_path / "a.png", now=NOW)
+    verdict = verifier(studio).verify_bytes(change_one_pixel_keep_manifest(release.data))
+    assert verdict.status is Status.TAMPERED
+    assert "assertion.dataHash.mismatch" in verdict.check("c2pa").evidence["failure_codes"]
+
+
+def test_jpeg_output_is_signed_too(studio, tmp_path):
+    release = studio.generate(request(format="jpeg"), tmp_path / "a.jpg", now=NOW)
+    assert release.data[:2] == b"\xff\xd8"
+    assert verifier(studio).verify_bytes(release.data).status is Status.TRUSTED
+
+
+def test_unrelated_image_has_no_provenance(studio):
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 300), (20, 120, 200)).save(buf, "PNG")
+    assert verifier(studio).verify_bytes(buf.getvalue()).status is Status.NO_PROVENANCE
+
+
+def test_registered_name_without_consent_is_denied_before_generation(studio, tmp_path):
+    Registry(studio.store).register("Jane Example", ["Janey"])
+    out = tmp_path / "x.png"
+    with pytest.raises(PolicyDenied) as denied:
+        studio.generate(request("a portrait of jane EXAMPLE at the beach"), out, now=NOW)
+    assert not out.exists() and not list(tmp_path.glob("*.png")) and not list(tmp_path.glob(".*partial"))
+    decision = denied.value.decision
+    assert "likeness.no-consent" in decision.rule_ids and "Jane" not in str(denied.value)
+    record = studio.audit.get(decision.decision_id)
+    assert record.outcome == "denied" and record.effect == "deny" and record.asset_id is None
+    assert len(record.record["evaluations"]) == 1  # no pixels were generated
+
+
+def test_consent_lets_the_grantee_through_and_is_audited(studio, tmp_path):
+    person = Registry(studio.store).register("Jane Example", ["Janey"])
+    grant_id = studio.consent.grant(person.person_id, "alice", ["general"], NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=1))
+    release = studio.generate(request("Janey waving"), tmp_path / "ok.png", now=NOW)
+    assert release.decision.consent_grant_ids == (grant_id,)
+    assert studio.audit.get(release.asset_id).record["consent_grant_ids"] == [grant_id]
+    studio.consent.revoke(grant_id, NOW)
+    with pytest.raises(PolicyDenied):
+        studio.generate(request("Janey waving"), tmp_path / "again.png", now=NOW)
+
+
+# -- forcing a failure in each release step ---------------------------------------------------------
+
+class _Boom(RuntimeError):
+    pass
+
+
+class FailingGenerator:
+    def __init__(self, real):
+        self.real = real
+
+    def generate(self, *a, **kw):
+        raise GenerationError("forced generator failure")
+
+
+class FailingLikeness(LikenessChecker):
+    def check_image(self, image, stage):
+        raise _Boom("forced output-check failure")
+
+
+class FailingRepository(ManifestRepository):
+    def put(self, conn, item):
+        raise _Boom("forced manifest-store failure")
+
+
+class FailingAudit(AuditLog):
+    def append(self, decision, *, outcome, **kw):
+        if outcome == "released":
+            raise _Boom("forced audit failure")
+        return super().append(decision, outcome=outcome, **kw)
+
+
+class FailingWatermarker:
+    def __init__(self, real, mode):
+        self.real, self.mode, self.alg = real, mode, real.alg
+
+    def embed(self, image, payload):
+        if self.mode == "raise":
+            raise _Boom("forced watermark failure")
+        return image  # "silent": claims success but marks nothing
+
+    def detect(self, image):
+        return self.real.detect(image)
+
+
+def _failing_studio(settings, tiny_generator, step):
+    base = Studio(settings, generator=tiny_generator)
+    kw = dict(generator=tiny_generator, store=base.store, keys=base.keys)
+    if step == "generate":
+        kw["generator"] = FailingGenerator(tiny_generator)
+    elif step == "output-check":
+        kw["likeness"] = FailingLikeness(Registry(base.store))
+    elif step in ("watermark", "watermark-silent"):
+        kw["watermarker"] = FailingWatermarker(base.watermarker, "raise" if step == "watermark" else "silent")
+    elif step == "sign":
+        kw["claim_signer"] = CallbackSigner("es256", base.keys.claim_signer().chain_pem,
+                                            lambda data: (_ for _ in ()).throw(_Boom("forced signing failure")))
+    elif step == "store-manifest":
+        kw["manifests"] = FailingRepository(base.store)
+    elif step == "audit":
+        kw["audit"] = FailingAudit(base.store, base.audit.origin)
+    return Studio(settings, **kw)
+
+
+@pytest.mark.parametrize("step,blocked_at", [
+    ("generate", "generate"), ("output-check", "output-check"), ("watermark", "watermark"),
+    ("watermark-silent", "sign"), ("sign", "sign"), ("store-manifest", "store-manifest"), ("audit", "audit"),
+])
+def test_a_failing_step_writes_nothing_and_is_audited(settings, tiny_generator, tmp_path, step, blocked_at):
+    studio = _failing_studio(settings, tiny_generator, step)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    with pytest.raises(ReleaseBlocked) as blocked:
+        studio.generate(request(seed=1), outdir / "x.png", now=NOW)
+    assert blocked.value.step == blocked_at
+    assert list(outdir.iterdir()) == []  # no file, no partial file
+    record = studio.audit.get(blocked.value.decision_id)
+    assert record.outcome == f"failed:{blocked_at}" and record.effect == "deny"
+    with studio.store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(manifests)).scalar() == 0
+    assert studio.audit.verify_chain() == 1
+
+
+def test_bad_requests_are_typed_errors(studio, tmp_path):
+    with pytest.raises(GenerationError, match="empty"):
+        studio.generate(request("   "), tmp_path / "a.png")
+    with pytest.raises(GenerationError, match="format"):
+        studio.generate(request(format="gif"), tmp_path / "a.gif")
+    with pytest.raises(GenerationError, match="size"):
+        studio.generate(request(size=10_000), tmp_path / "a.png")
+    with pytest.raises(GenerationError, match="folder"):
+        studio.generate(request(), tmp_path / "missing" / "a.png")
+    with pytest.raises(ReleaseBlocked) as blocked:
+        studio.generate(request(steps=20), tmp_path / "a.png")
+    assert blocked.value.step == "generate"
+    assert list(tmp_path.glob("*.png")) == []
