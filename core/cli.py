@@ -26,8 +26,8 @@ keys_app = typer.Typer(no_args_is_help=True, help="Signing keys and certificates
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 HomeOpt = typer.Option(None, "--home", envvar="POCKETSTUDIO_HOME", help="Data directory (database, keys).")
 

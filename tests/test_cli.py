@@ -1,0 +1,111 @@
+"""The command line as a user runs it (typer's runner over the real app, real data directory)."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from pocketstudio.core.cli import app
+from pocketstudio.core.config import Settings
+from pocketstudio.core.store import Store
+from pocketstudio.safety.registry import Registry
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_init_creates_database_and_keys(tmp_path):
+    home = tmp_path / "home"
+    result = run("init", "--home", home, "--alg", "ed25519")
+    assert result.exit_code == 0, result.output
+    assert (home / "pocketstudio.db").exists() and (home / "keys" / "claim-signing.chain.pem").exists()
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    leaf = x509.load_pem_x509_certificates((home / "keys" / "claim-signing.chain.pem").read_bytes())[0]
+    assert isinstance(leaf.public_key(), ed25519.Ed25519PublicKey)
+    assert "Claim Signer" in run("keys", "show", "--home", home).output
+
+
+def test_generate_verify_and_audit_from_the_command_line(tmp_path, tiny_model_dir):
+    home, out = tmp_path / "home", tmp_path / "pic.png"
+    result = run("generate", "a green star", "-o", out, "--model", tiny_model_dir, "--seed", "11", "--home", home, "--json")
+    assert result.exit_code == 0, result.output
+    released = json.loads(result.stdout)
+    assert released["released"] and out.exists() and released["seed"] == 11
+
+    verdict = run("verify", out, "--home", home, "--json")
+    assert verdict.exit_code == 0
+    parsed = json.loads(verdict.stdout)
+    assert parsed["status"] == "trusted" and parsed["asset_id"] == released["asset_id"]
+
+    human = run("verify", out, "--home", home)
+    assert "trusted" in human.stdout and released["asset_id"] in human.stdout
+
+    listing = json.loads(run("audit", "list", "--home", home, "--json").stdout)
+    assert [r["decision_id"] for r in listing] == [released["decision_id"]]
+    shown = json.loads(run("audit", "show", released["asset_id"], "--home", home).stdout)
+    assert shown["manifest_label"] == released["manifest"]
+    assert "intact: 1 records" in run("audit", "verify", "--home", home).stdout
+
+
+def test_denied_generation_exits_3_and_writes_nothing(tmp_path, tiny_model_dir):
+    home = tmp_path / "home"
+    run("init", "--home", home)
+    Registry(Store.open(Settings.load(home).db_path)).register("Jane Example")
+    out = tmp_path / "jane.png"
+    result = run("generate", "Jane Example smiling", "-o", out, "--model", tiny_model_dir, "--home", home)
+    assert result.exit_code == 3 and not out.exists()
+    assert "without valid consent" in result.output and "Jane" not in result.output.split("denied:")[1]
+    denied = json.loads(run("audit", "list", "--effect", "deny", "--json", "--home", home).stdout)
+    assert len(denied) == 1 and denied[0]["outcome"] == "denied"
+
+
+def test_bad_inputs_get_clear_errors(tmp_path, tiny_model_dir):
+    home = tmp_path / "home"
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    result = run("verify", corrupt, "--home", home)
+    assert result.exit_code == 1 and "not a readable image" in result.output
+    result = run("verify", tmp_path / "missing.png", "--home", home)
+    assert result.exit_code == 1 and "no such file" in result.output
+    result = run("generate", "x", "-o", tmp_path / "x.png", "--model", tmp_path / "no-model", "--home", home)
+    assert result.exit_code == 1 and not (tmp_path / "x.png").exists()
+    result = run("audit", "show", "nope", "--home", home)
+    assert result.exit_code == 1
+
+
+def test_stripped_image_verifies_as_recovered(tmp_path, tiny_model_dir):
+    home, out = tmp_path / "home", tmp_path / "pic.png"
+    released = json.loads(run("generate", "a blue square", "-o", out, "--model", tiny_model_dir, "--home", home, "--json").stdout)
+    stripped = tmp_path / "stripped.jpg"
+    Image.open(out).convert("RGB").save(stripped, "JPEG", quality=90)
+    parsed = json.loads(run("verify", stripped, "--home", home, "--json").stdout)
+    assert parsed["status"] == "recovered-via-watermark" and parsed["asset_id"] == released["asset_id"]
+
+
+def test_console_script_with_the_embedded_default_model(tmp_path):
+    """The README's main job: the installed `pocketstudio` script, the shipped model, a trusted verdict."""
+    env = dict(os.environ, POCKETSTUDIO_HOME=str(tmp_path / "home"))
+    exe = os.path.join(os.path.dirname(sys.executable), "pocketstudio")
+    out = tmp_path / "default.png"
+    gen = subprocess.run([exe, "generate", "a red circle on a blue background", "-o", str(out), "--json"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert gen.returncode == 0, gen.stderr
+    released = json.loads(gen.stdout)
+    from pocketstudio.core.generator import DEFAULT_MODEL_DIR
+
+    shipped = json.loads((DEFAULT_MODEL_DIR / "pocketstudio.json").read_text())["name"]
+    assert released["model"] == shipped
+    ver = subprocess.run([exe, "verify", str(out), "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert ver.returncode == 0, ver.stderr
+    verdict = json.loads(ver.stdout)
+    assert verdict["status"] == "trusted" and verdict["manifest"]["model"]["name"] == shipped
+    assert verdict["asset_id"] == released["asset_id"]
