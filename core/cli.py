@@ -71,6 +71,8 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
              fmt: Optional[str] = typer.Option(None, "--format", help="png or jpeg (default: from the file name)."),
              requester: Optional[str] = typer.Option(None, help="Who asks (default: settings)."),
              purpose: Optional[str] = typer.Option(None, help="What for (consent is per purpose)."),
+             policy: Optional[Path] = typer.Option(None, "--policy", help="Cedar policy folder replacing the defaults."),
+             policy_extends: bool = typer.Option(False, "--policy-extends", help="Add --policy to the defaults instead."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
              home: Optional[Path] = HomeOpt):
     """Generate an image and release it only if every gate passes."""
@@ -79,7 +81,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
     if fmt is None:
         fmt = "jpeg" if output.suffix.lower() in (".jpg", ".jpeg") else "png"
     try:
-        settings = _settings(home)
+        settings = _settings(home).with_(policy_dir=policy, policy_extends=policy_extends)
 
         def factory():
             from .generator import load_generator
@@ -123,20 +125,13 @@ def verify(image: Path = typer.Argument(..., exists=False),
            trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable)."),
            home: Optional[Path] = HomeOpt):
     """Say where an image came from: C2PA manifest, watermark, and the manifest recovered by it."""
-    from ..provenance.keys import KeyStore
-    from ..provenance.resolution import ManifestRepository
-    from ..provenance.verify import Status, Verifier
-    from ..provenance.watermark import all_detectors
-    from .store import Store
+    from ..provenance.verify import Status
 
     try:
         settings = _settings(home).with_(trust_anchor_files=tuple(trust))
         if not image.is_file():
             raise PocketStudioError(f"{image}: no such file")
-        keys = KeyStore(settings)
-        keys.ensure()
-        verifier = Verifier(keys, all_detectors(keys.watermark_key()), ManifestRepository(Store.open(settings.db_path)))
-        verdict = verifier.verify_bytes(image.read_bytes())
+        verdict = _verifier(settings).verify_bytes(image.read_bytes())
     except PocketStudioError as exc:
         _fail(exc)
     if json_out:
@@ -164,10 +159,10 @@ def verify(image: Path = typer.Argument(..., exists=False),
 def audit_list(effect: Optional[str] = typer.Option(None, help="allow or deny"),
                since: Optional[str] = typer.Option(None, help="ISO time, inclusive"),
                until: Optional[str] = typer.Option(None, help="ISO time, exclusive"),
+               rule: Optional[str] = typer.Option(None, help="Only records a rule with this @id decided"),
                json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt):
     """List audit records, oldest first."""
-    log = _audit_log(home)
-    records = log.records(effect=effect, since=since, until=until)
+    records = _audit_log(home).records(effect=effect, since=since, until=until, rule=rule)
     if json_out:
         print(json.dumps([r.to_json() for r in records], indent=2))
         return
@@ -181,34 +176,113 @@ def audit_list(effect: Optional[str] = typer.Option(None, help="allow or deny"),
 @audit_app.command("show")
 def audit_show(ref: str = typer.Argument(..., help="Decision id, asset id or sequence number."),
                json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt):
-    """Show one audit record."""
+    """Show one audit record (and whether its commitments can still be opened)."""
     try:
-        record = _audit_log(home).get(ref)
+        log = _audit_log(home)
+        record = log.get(ref)
     except PocketStudioError as exc:
         _fail(exc)
-    print(json.dumps(record.to_json(), indent=2 if json_out else 2))
+    shown = record.to_json()
+    shown["openable"] = log.openings(record.decision_id) is not None
+    print(json.dumps(shown, indent=2))
 
 
 @audit_app.command("verify")
 def audit_verify(home: Optional[Path] = HomeOpt):
-    """Recompute the hash chain of the whole log."""
+    """Recompute the tree, check every record signature, checkpoint and their consistency."""
     try:
-        count = _audit_log(home).verify_chain()
+        result = _audit_log(home).verify()
+    except PocketStudioError as exc:
+        _fail(f"audit log does NOT verify: {exc}")
+    out.print(f"audit log intact: {result['records']} records, {result['checkpoints']} checkpoints, root {result['root']}")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(home: Optional[Path] = HomeOpt):
+    """Sign a checkpoint of the log as it is now and print it (a C2SP signed note)."""
+    try:
+        _, note = _audit_log(home).checkpoint(dt.datetime.now(dt.timezone.utc))
     except PocketStudioError as exc:
         _fail(exc)
-    out.print(f"audit log intact: {count} records")
+    sys.stdout.write(note)
+
+
+@audit_app.command("prove")
+def audit_prove(ref: str = typer.Argument(..., help="Asset id, decision id, sequence number or an image file."),
+                output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the bundle here."),
+                home: Optional[Path] = HomeOpt):
+    """Write an offline proof bundle: the record, its inclusion proof and a signed checkpoint."""
+    try:
+        log = _audit_log(home)
+        if Path(ref).is_file():
+            ref = _asset_of_image(Path(ref), home)
+        bundle = log.prove(ref, dt.datetime.now(dt.timezone.utc))
+    except PocketStudioError as exc:
+        _fail(exc)
+    text = json.dumps(bundle, indent=2)
+    if output:
+        output.write_text(text)
+        out.print(f"wrote {output} (leaf {bundle['leaf_index']} of {bundle['tree_size']}); log key: {bundle['log_key']}")
+    else:
+        print(text)
+
+
+@audit_app.command("verify-proof")
+def audit_verify_proof(bundle: Path = typer.Argument(..., help="A bundle from 'audit prove'."),
+                       key: Path = typer.Option(..., "--key", help="The log's public key (keys/audit-log.pub).")):
+    """Check a proof bundle offline with nothing but the log's public key."""
+    from ..policy.audit import verify_proof_bundle
+    from ..policy.checkpoint import CheckpointError, NoteVerifier
+
+    try:
+        verifier = NoteVerifier.from_text(key.read_text())
+        record = verify_proof_bundle(json.loads(bundle.read_text()), verifier)
+    except (OSError, ValueError, CheckpointError, PocketStudioError) as exc:
+        _fail(f"proof does NOT verify: {exc}")
+    out.print(f"proof verifies: decision {record['decision_id']} ({record['effect']}, {record['outcome']}) "
+              f"is leaf {record['seq'] - 1} of log {record['log_origin']}")
+
+
+@audit_app.command("forget")
+def audit_forget(ref: str = typer.Argument(..., help="Decision id, asset id or sequence number."),
+                 home: Optional[Path] = HomeOpt):
+    """Delete the salts and clear text behind a record; the log and its proofs stay valid."""
+    try:
+        record = _audit_log(home).forget(ref)
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"forgot the openings of decision {record.decision_id}; its commitments can no longer be opened")
 
 
 def _audit_log(home):
     from ..policy.audit import AuditLog
     from ..provenance.keys import KeyStore
     from .store import Store
-    from .studio import audit_origin
 
     settings = _settings(home)
     if not settings.db_path.exists():
         _fail(f"no database at {settings.db_path}; run 'pocketstudio init' first")
-    return AuditLog(Store.open(settings.db_path), audit_origin(KeyStore(settings)))
+    return AuditLog(Store.open(settings.db_path), KeyStore(settings).audit_signer(),
+                    retention=dt.timedelta(days=settings.audit_retention_days))
+
+
+def _asset_of_image(path: Path, home) -> str:
+    verdict = _verifier(_settings(home)).verify_bytes(path.read_bytes())
+    if not verdict.asset_id:
+        raise PocketStudioError(f"{path} carries no manifest or watermark that names an asset")
+    return verdict.asset_id
+
+
+def _verifier(settings):
+    from ..provenance.keys import KeyStore
+    from ..provenance.resolution import ManifestRepository
+    from ..provenance.verify import Verifier
+    from ..provenance.watermark import all_detectors
+    from .store import Store
+
+    keys = KeyStore(settings)
+    keys.ensure()
+    return Verifier(keys, all_detectors(keys.watermark_key()), ManifestRepository(Store.open(settings.db_path)))
 
 
 @keys_app.command("import")

@@ -29,6 +29,11 @@ class Settings:
     default_requester: str = "local-user"
     default_purpose: str = "general"
     default_size: int = 512
+    # How long the salts and clear text behind audit commitments are kept.
+    audit_retention_days: int = 365
+    # A policy folder replacing (or, with policy_extends, extending) the default Cedar policies.
+    policy_dir: Path | None = None
+    policy_extends: bool = False
     # Extra PEM trust anchors (files) a verifier accepts besides the local root.
     trust_anchor_files: tuple[Path, ...] = field(default_factory=tuple)
 

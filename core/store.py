@@ -39,24 +39,44 @@ manifests = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
 )
 
-# Hash-linked audit log: one row per decision, allow or deny, released or blocked.
+# The audit log: one row per decision (allow or deny, released or blocked), each a leaf of an
+# RFC 6962 Merkle tree. ``record`` is the RFC 8785 canonical JSON the leaf hash covers.
 audit_log = sa.Table(
     "audit_log", metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),  # leaf index + 1
     sa.Column("decision_id", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.String(40), nullable=False, index=True),
     sa.Column("effect", sa.String(10), nullable=False, index=True),
     sa.Column("asset_id", sa.String(32), index=True),
     sa.Column("record", sa.Text, nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("signature", sa.String(100), nullable=False),
+    sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
 )
 
-# Salts and clear text behind the log's commitments: kept apart so they can be forgotten.
+# Hashes of the perfect subtrees of the audit tree, so proofs cost O(log n) lookups.
+merkle_nodes = sa.Table(
+    "merkle_nodes", metadata,
+    sa.Column("level", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+
+# Signed checkpoints (C2SP tlog-checkpoint notes) issued for the audit tree.
+checkpoints = sa.Table(
+    "checkpoints", metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+# Salts and clear text behind the log's commitments: kept apart, with an expiry, so that they
+# can be forgotten while every proof still verifies.
 audit_openings = sa.Table(
     "audit_openings", metadata,
     sa.Column("decision_id", sa.String(64), primary_key=True),
     sa.Column("openings", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.String(40), nullable=False, index=True),
 )
 
 # Registered likenesses: names and aliases that must not be depicted without consent.
@@ -83,7 +103,7 @@ consent_grants = sa.Table(
 
 
 def _migration_1(conn: sa.Connection) -> None:
-    for table in (manifests, audit_log, audit_openings, persons, consent_grants):
+    for table in (manifests, audit_log, merkle_nodes, checkpoints, audit_openings, persons, consent_grants):
         table.create(conn)
 
 

@@ -8,7 +8,6 @@ failed step raises ``ReleaseBlocked`` after recording the failure in the audit l
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import os
 import tempfile
@@ -69,13 +68,6 @@ class Release:
     height: int
 
 
-def audit_origin(keys: KeyStore) -> str:
-    """The log's name: stable per data directory, derived from its root certificate."""
-    root = keys.dir / "root-ca.pem"
-    tag = hashlib.sha256(root.read_bytes()).hexdigest()[:16] if root.exists() else "unknown"
-    return f"pocketstudio.local/audit/{tag}"
-
-
 class Studio:
     """One data directory's release flow. Components are injectable (tests force failures)."""
 
@@ -94,12 +86,15 @@ class Studio:
         self._generator_factory = generator_factory
         self.watermarker = watermarker or make_watermarker(settings.watermark_engine, self.keys.watermark_key())
         self._claim_signer = claim_signer
-        self.policy = policy or PolicyEngine()
+        self.policy = policy or PolicyEngine(settings.policy_dir, extend_defaults=settings.policy_extends)
         registry = Registry(self.store)
         self.likeness = likeness or LikenessChecker(registry)
         self.consent = ConsentBook(self.store)
         self.manifests = manifests or ManifestRepository(self.store)
-        self.audit = audit or AuditLog(self.store, audit_origin(self.keys))
+        self.audit = audit or AuditLog(self.store, self.keys.audit_signer(),
+                                       retention=dt.timedelta(days=settings.audit_retention_days))
+        # Openings (salts + clear text) past their retention are deleted on every start.
+        self.audit.purge_expired((now or (lambda: dt.datetime.now(dt.timezone.utc)))())
 
     @property
     def generator(self):

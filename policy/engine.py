@@ -56,6 +56,9 @@ class Decision:
     decided_at: str
     consent_grant_ids: tuple[str, ...] = field(default_factory=tuple)
     persons_checked: int = 0
+    # The requests the engine evaluated (opaque ids only); the audit log stores a salted
+    # commitment to them, never the clear values.
+    inputs: tuple = field(default_factory=tuple, compare=False)
 
     @property
     def allowed(self) -> bool:
@@ -109,7 +112,10 @@ class PolicyEngine:
             reasons = result.diagnostics.reasons
             by_reason = result.diagnostics.id_annotations_by_reason if hasattr(result.diagnostics, "id_annotations_by_reason") else {}
             rule_ids = [by_reason.get(r, r) for r in reasons]
-            return result.allowed, rule_ids, list(result.diagnostics.errors)
+            errors = list(result.diagnostics.errors)
+            # Cedar skips a policy whose evaluation errors, which would let an erroring `forbid`
+            # fall silent: any evaluation error is a deny here.
+            return result.allowed and not errors, rule_ids, errors
         except Exception as exc:  # any engine failure is a deny
             return False, [], [f"policy engine error: {exc}"]
 
@@ -118,14 +124,22 @@ class PolicyEngine:
         """Decide a generation at ``stage`` ("pre" or "post"): allow only if every request allows."""
         if not requester or not purpose:
             return self._decision("deny", (), "missing requester or purpose", stage, now, decision_id)
+        decision_id = decision_id or new_decision_id()
         base = {"requester": requester, "purpose": purpose, "now": int(now.timestamp()), "stage": stage}
         principal = {"type": "User", "id": requester}
-        allowed, rules, errors = self._ask({
+        asked: list[dict] = []
+
+        def ask(request: dict):
+            asked.append(request)
+            return self._ask(request)
+
+        allowed, rules, errors = ask({
             "principal": principal, "action": 'Action::"generate"',
-            "resource": {"type": "Generation", "id": decision_id or "request"}, "context": base})
+            "resource": {"type": "Generation", "id": decision_id}, "context": base})
         all_rules = list(rules)
         if not allowed:
-            return self._decision("deny", all_rules, "; ".join(errors) or "generation not permitted", stage, now, decision_id)
+            return self._decision("deny", all_rules, "; ".join(errors) or "generation not permitted", stage, now,
+                                  decision_id, inputs=asked)
         used_grants: list[str] = []
         persons = list(persons)
         for person in persons:
@@ -138,7 +152,7 @@ class PolicyEngine:
                     context["consent"] = {
                         "grant_id": grant.grant_id, "grantee": grant.grantee, "purposes": list(grant.purposes),
                         "not_before": grant.not_before, "not_after": grant.not_after, "revoked": grant.revoked}
-                ok, rules, errors = self._ask({
+                ok, rules, errors = ask({
                     "principal": principal, "action": 'Action::"depict"',
                     "resource": {"type": "Person", "id": person.person_id}, "context": context})
                 person_errors += errors
@@ -155,16 +169,17 @@ class PolicyEngine:
                 if person_errors:
                     reason += " (policy evaluation error: denied)"
                 return self._decision("deny", person_rules or ["default-deny"], reason, stage, now,
-                                      decision_id, persons_checked=len(persons))
+                                      decision_id, persons_checked=len(persons), inputs=asked)
         return self._decision("allow", all_rules, "all checks allowed", stage, now, decision_id,
-                              tuple(used_grants), len(persons))
+                              tuple(used_grants), len(persons), inputs=asked)
 
-    def _decision(self, effect, rule_ids, reason, stage, now, decision_id, grants=(), persons_checked=0) -> Decision:
+    def _decision(self, effect, rule_ids, reason, stage, now, decision_id, grants=(), persons_checked=0,
+                  inputs=()) -> Decision:
         return Decision(
             decision_id=decision_id or new_decision_id(), effect=effect,
             rule_ids=tuple(dict.fromkeys(rule_ids)), reason=reason, policy_set_hash=self.policy_set_hash,
             stage=stage, decided_at=now.astimezone(dt.timezone.utc).isoformat(),
-            consent_grant_ids=tuple(grants), persons_checked=persons_checked)
+            consent_grant_ids=tuple(grants), persons_checked=persons_checked, inputs=tuple(inputs))
 
 
 def _id_annotations(policies: str) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ ROOT_KEY = "root-ca.key.pem"
 CLAIM_CHAIN = "claim-signing.chain.pem"
 CLAIM_KEY = "claim-signing.key.pem"
 WATERMARK_KEY = "watermark.key"
+AUDIT_KEY = "audit-log.key.pem"
+AUDIT_PUBLIC = "audit-log.pub"
 MASTER_SECRET = "master.secret"
 
 ROOT_LIFETIME = dt.timedelta(days=3650)
@@ -286,6 +289,9 @@ class KeyStore:
             _write_public(self.dir / CLAIM_CHAIN, pem(leaf_cert) + pem(root_cert))
         if not (self.dir / WATERMARK_KEY).exists():
             _write_private(self.dir / WATERMARK_KEY, self._seal(secrets.token_bytes(32)))
+        if not (self.dir / AUDIT_KEY).exists():
+            self._save_private(AUDIT_KEY, ed25519.Ed25519PrivateKey.generate())
+            (self.dir / AUDIT_PUBLIC).unlink(missing_ok=True)
 
     def rotate_claim_signer(self, alg: str, now: dt.datetime | None = None) -> None:
         """Issue a fresh leaf from the local root (e.g. to switch between ES256 and Ed25519)."""
@@ -339,6 +345,22 @@ class KeyStore:
         if not path.exists():
             raise KeyMaterialError(f"watermark key {path} is missing; run 'pocketstudio init'")
         return self._unseal(path.read_bytes(), str(path))
+
+    def audit_origin(self) -> str:
+        """The audit log's name: stable per data directory, derived from its root certificate."""
+        root = self.dir / ROOT_CERT
+        tag = hashlib.sha256(root.read_bytes()).hexdigest()[:16] if root.exists() else "unconfigured"
+        return f"pocketstudio.local/audit/{tag}"
+
+    def audit_signer(self):
+        """The Ed25519 note signer of the audit log (records and checkpoints)."""
+        from ..policy.checkpoint import NoteSigner
+
+        signer = NoteSigner(self.audit_origin(), self._load_private(AUDIT_KEY))
+        public = self.dir / AUDIT_PUBLIC
+        if not public.exists():
+            _write_public(public, (signer.verifier.to_text() + "\n").encode())
+        return signer
 
     def trust_anchors_pem(self) -> str:
         """The local root plus every anchor in keys/trust and the settings' extra anchor files."""

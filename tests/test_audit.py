@@ -1,78 +1,175 @@
+"""The audit log on a real SQLite file: tamper evidence, concurrency, privacy, offline proofs."""
+
+import base64
+import re
 import json
+import multiprocessing as mp
 import threading
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from pocketstudio.core.errors import AuditError
-from pocketstudio.core.store import Store, audit_log, audit_openings
-from pocketstudio.policy.audit import AuditLog, commit
+from pocketstudio.core.store import Store, audit_openings
+from pocketstudio.policy import merkle
+from pocketstudio.policy.audit import AuditLog, PendingEntry, commit, verify_proof_bundle
+from pocketstudio.policy.checkpoint import Checkpoint, NoteSigner, NoteVerifier
 from pocketstudio.policy.engine import PolicyEngine
 
 from .conftest import NOW
 
+ORIGIN = "test.example/audit"
+
+
+def _signer(seed=b"\x01" * 32):
+    return NoteSigner(ORIGIN, ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+
 
 @pytest.fixture
 def log(tmp_path):
-    return AuditLog(Store.open(tmp_path / "audit.db"), "test/origin")
+    return AuditLog(Store.open(tmp_path / "audit.db"), _signer())
 
 
-def _fill(log, n=5):
-    engine = PolicyEngine()
-    for i in range(n):
-        d = engine.evaluate(requester=f"user{i}", purpose="general", persons=[], now=NOW, stage="post")
-        log.append(d, outcome="released", now=NOW, prompt=f"secret prompt {i}", requester=f"user{i}",
-                   purpose="general", asset_id=f"{i:016x}", manifest_sha256="ab" * 32,
-                   watermark={"alg": "a", "id": f"{i:016x}"})
+def _entry(i, engine=PolicyEngine()):
+    d = engine.evaluate(requester=f"user{i}", purpose="general", persons=[], now=NOW, stage="post")
+    return PendingEntry(d, "released", NOW, f"secret prompt {i}", f"user{i}", "general", (d,), f"{i:016x}",
+                        "ab" * 32, None, {"alg": "a", "id": f"{i:016x}"})
 
 
-def test_chain_verifies_and_holds_commitments_not_clear_text(log):
-    _fill(log)
-    assert log.verify_chain() == 5
-    with log.store.connect() as conn:
-        raw = " ".join(r.record for r in conn.execute(sa.select(audit_log)))
-        openings = {r.decision_id: json.loads(r.openings) for r in conn.execute(sa.select(audit_openings))}
-    assert "secret prompt" not in raw and "user1" not in raw
-    rec = log.get("1")
-    opening = openings[rec.decision_id]["prompt"]
-    assert commit(opening["value"], bytes.fromhex(opening["salt"])) == rec.record["commitments"]["prompt"]
+def _fill(log, n=8):
+    return log.append_many([_entry(i) for i in range(n)])
 
 
-def _tamper(log, statement):
+def test_tree_matches_a_reference_tree_and_records_hide_clear_text(log):
+    records = _fill(log, 13)
+    reference = merkle.MemoryTree([json.dumps(r.record, separators=(",", ":"), sort_keys=True).encode() for r in records])
+    assert log.root() == reference.root()
+    assert log.verify() == {"records": 13, "root": reference.root().hex(), "checkpoints": 0}
+    raw = json.dumps([r.record for r in log.records()])
+    assert "secret prompt" not in raw and "user3" not in raw
+    opening = log.openings(records[3].decision_id)["prompt"]
+    assert commit(opening["value"], bytes.fromhex(opening["salt"])) == records[3].record["commitments"]["prompt"]
+    assert "inputs" in records[3].record["commitments"]
+
+
+def _tamper(log, statements):
     with log.store.begin() as conn:
-        for part in statement.split(";"):
-            conn.exec_driver_sql(part)
+        for statement in statements.split(";"):
+            conn.exec_driver_sql(statement)
 
 
-@pytest.mark.parametrize("statement,message", [
-    ("UPDATE audit_log SET record = replace(record, '\"effect\":\"allow\"', '\"effect\":\"deny\"') WHERE seq = 3", "content"),
-    ("UPDATE audit_log SET effect = 'deny' WHERE seq = 2", "indexed"),
-    ("DELETE FROM audit_log WHERE seq = 3", "sequence"),
-    ("DELETE FROM audit_log WHERE seq = 1", "sequence"),
+@pytest.mark.parametrize("statements,where", [
+    ("UPDATE audit_log SET record = replace(record, '\"outcome\":\"released\"', '\"outcome\":\"denied\"') WHERE seq = 3",
+     "record 3: signature"),
+    ("UPDATE audit_log SET record = replace(record, '{\"asset_id\"', '{ \"asset_id\"') WHERE seq = 2", "record 2: not in canonical"),
+    ("UPDATE audit_log SET effect = 'deny' WHERE seq = 2", "record 2: indexed columns"),
+    ("DELETE FROM audit_log WHERE seq = 3", "record 3 is missing"),
+    ("DELETE FROM audit_log WHERE seq = 8", "node"),
     ("UPDATE audit_log SET seq = 99 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 4;"
-     " UPDATE audit_log SET seq = 4 WHERE seq = 99", "sequence"),
-    ("UPDATE audit_log SET prev_hash = record_hash WHERE seq = 5", "link"),
-], ids=["edit-record", "edit-indexed-column", "delete-middle", "delete-first", "swap-rows", "relink"])
-def test_any_edit_delete_or_reorder_is_detected(log, statement, message):
+     " UPDATE audit_log SET seq = 4 WHERE seq = 99", "record 2: carries sequence 4"),
+    ("UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 1", "node (level 1, index 1)"),
+    ("UPDATE audit_log SET leaf_hash = zeroblob(32) WHERE seq = 5", "record 5: stored leaf hash"),
+], ids=["edit-record", "reformat-record", "edit-indexed-column", "delete-middle", "delete-last", "swap-rows",
+        "edit-tree-node", "edit-leaf-hash"])
+def test_any_edit_delete_or_reorder_fails_verify_and_says_where(log, statements, where):
     _fill(log)
-    _tamper(log, statement)
-    with pytest.raises(AuditError, match=message):
-        log.verify_chain()
+    log.checkpoint(NOW)
+    _tamper(log, statements)
+    with pytest.raises(AuditError, match=re.escape(where)):
+        log.verify()
 
 
-def test_concurrent_appends_never_lose_or_duplicate(tmp_path):
+def test_replaced_or_forged_checkpoint_fails_verify(log):
+    _fill(log, 4)
+    log.checkpoint(NOW)
+    log.append_many([_entry(10), _entry(11)])
+    cp, note = log.checkpoint(NOW)
+    assert log.verify()["checkpoints"] == 2
+    forged = Checkpoint(ORIGIN, 6, b"\x00" * 32).sign(_signer(b"\x02" * 32))  # another key
+    _tamper(log, "UPDATE checkpoints SET note = '" + forged.replace("'", "''") + "' WHERE size = 6")
+    with pytest.raises(AuditError, match="checkpoint at size 6"):
+        log.verify()
+
+
+def test_checkpoint_signed_by_our_key_over_a_wrong_root_fails(log):
+    _fill(log, 4)
+    wrong = Checkpoint(ORIGIN, 4, b"\x11" * 32).sign(log.signer)
+    with log.store.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO checkpoints VALUES (4, ?, ?, 'now')", (b"\x11" * 32, wrong))
+    with pytest.raises(AuditError, match="root does not match"):
+        log.verify()
+
+
+def test_proof_bundle_verifies_offline_with_only_the_public_key(log):
+    records = _fill(log, 11)
+    bundle = json.loads(json.dumps(log.prove(records[6].decision_id, NOW)))  # through text, as on disk
+    verifier = NoteVerifier.from_text(log.verifier.to_text())
+    assert verify_proof_bundle(bundle, verifier)["decision_id"] == records[6].decision_id
+    log.append_many([_entry(20)])  # the log grows; the old bundle still verifies
+    assert verify_proof_bundle(bundle, verifier)["seq"] == 7
+
+
+@pytest.mark.parametrize("corruption", ["record-edited", "signature-swapped", "proof-element-flipped",
+                                        "checkpoint-from-other-key", "leaf-index-shifted", "wrong-public-key"])
+def test_corrupted_bundles_are_rejected(log, corruption):
+    records = _fill(log, 9)
+    bundle = log.prove(records[2].decision_id, NOW)
+    other = log.prove(records[3].decision_id, NOW)
+    verifier = log.verifier
+    if corruption == "record-edited":
+        bundle["record"] = bundle["record"].replace('"released"', '"denied"')
+    elif corruption == "signature-swapped":
+        bundle["record_signature"] = other["record_signature"]
+    elif corruption == "proof-element-flipped":
+        first = bytearray(base64.b64decode(bundle["inclusion_proof"][0]))
+        first[0] ^= 1
+        bundle["inclusion_proof"][0] = base64.b64encode(bytes(first)).decode()
+    elif corruption == "checkpoint-from-other-key":
+        cp = Checkpoint.parse(bundle["checkpoint"].split("\n\n")[0] + "\n")
+        bundle["checkpoint"] = cp.sign(_signer(b"\x03" * 32))
+    elif corruption == "leaf-index-shifted":
+        bundle["leaf_index"] += 1
+    elif corruption == "wrong-public-key":
+        verifier = _signer(b"\x04" * 32).verifier
+    with pytest.raises(AuditError, match="rejected"):
+        verify_proof_bundle(bundle, verifier)
+
+
+def test_forget_removes_openings_but_proofs_still_verify(log):
+    records = _fill(log, 5)
+    root = log.root()
+    bundle = log.prove(records[1].decision_id, NOW)
+    log.forget(records[1].decision_id)
+    assert log.openings(records[1].decision_id) is None
+    assert log.openings(records[2].decision_id) is not None
+    assert log.root() == root and log.verify()["records"] == 5
+    assert verify_proof_bundle(bundle, log.verifier)["decision_id"] == records[1].decision_id
+
+
+def test_retention_purges_expired_openings(tmp_path):
+    import datetime as dt
+
+    log = AuditLog(Store.open(tmp_path / "a.db"), _signer(), retention=dt.timedelta(days=30))
+    _fill(log, 3)
+    assert log.purge_expired(NOW + dt.timedelta(days=29)) == 0
+    assert log.purge_expired(NOW + dt.timedelta(days=31)) == 3
+    with log.store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(audit_openings)).scalar() == 0
+    assert log.verify()["records"] == 3
+
+
+def test_concurrent_threads_never_lose_duplicate_or_reorder(tmp_path):
     path = tmp_path / "audit.db"
     Store.open(path)
-    engine = PolicyEngine()
     errors = []
 
     def worker(k):
         try:
-            log = AuditLog(Store.open(path), "test/origin")
+            log = AuditLog(Store.open(path), _signer())
             for i in range(10):
-                d = engine.evaluate(requester="u", purpose="general", persons=[], now=NOW, stage="post")
-                log.append(d, outcome="released", now=NOW, prompt=f"{k}-{i}", requester="u", purpose="general")
-        except Exception as exc:  # pragma: no cover - reported below
+                log.append_many([_entry(k * 100 + i)])
+        except Exception as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
@@ -81,9 +178,30 @@ def test_concurrent_appends_never_lose_or_duplicate(tmp_path):
     for t in threads:
         t.join()
     assert not errors
-    log = AuditLog(Store.open(path), "test/origin")
-    assert log.verify_chain() == 40
+    log = AuditLog(Store.open(path), _signer())
+    assert log.verify()["records"] == 40
     assert len(set(log.iter_ids())) == 40
+
+
+def _process_worker(path, k):
+    log = AuditLog(Store.open(path), _signer())
+    for i in range(8):
+        log.append_many([_entry(k * 100 + i)])
+
+
+def test_concurrent_processes_never_lose_duplicate_or_reorder(tmp_path):
+    path = str(tmp_path / "audit.db")
+    Store.open(path)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_process_worker, args=(path, k)) for k in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    log = AuditLog(Store.open(path), _signer())
+    assert log.verify()["records"] == 24
+    assert len(set(log.iter_ids())) == 24
 
 
 def test_unknown_reference_is_a_typed_error(log):

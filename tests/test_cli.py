@@ -109,3 +109,44 @@ def test_console_script_with_the_embedded_default_model(tmp_path):
     verdict = json.loads(ver.stdout)
     assert verdict["status"] == "trusted" and verdict["manifest"]["model"]["name"] == shipped
     assert verdict["asset_id"] == released["asset_id"]
+
+
+def test_audit_checkpoint_prove_verify_proof_and_forget(tmp_path, tiny_model_dir):
+    home, out = tmp_path / "home", tmp_path / "pic.png"
+    released = json.loads(run("generate", "a cat", "-o", out, "--model", tiny_model_dir, "--home", home, "--json").stdout)
+    note = run("audit", "checkpoint", "--home", home).stdout
+    assert note.startswith("pocketstudio.local/audit/") and "\n\n\u2014 " in note
+
+    bundle = tmp_path / "proof.json"
+    assert run("audit", "prove", out, "-o", bundle, "--home", home).exit_code == 0  # by image
+    # On "another machine": only the bundle and the public key file travel.
+    key = tmp_path / "audit-log.pub"
+    key.write_text((home / "keys" / "audit-log.pub").read_text())
+    ok = run("audit", "verify-proof", bundle, "--key", key)
+    assert ok.exit_code == 0 and released["decision_id"] in ok.stdout
+
+    tampered = json.loads(bundle.read_text())
+    tampered["record"] = tampered["record"].replace('"allow"', '"deny"')
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(tampered))
+    result = run("audit", "verify-proof", bad, "--key", key)
+    assert result.exit_code == 1 and "does NOT verify" in result.output
+
+    assert json.loads(run("audit", "list", "--rule", "generate.default-allow", "--json", "--home", home).stdout)
+    assert json.loads(run("audit", "list", "--rule", "likeness.no-consent", "--json", "--home", home).stdout) == []
+    assert run("audit", "forget", released["asset_id"], "--home", home).exit_code == 0
+    assert json.loads(run("audit", "show", released["asset_id"], "--home", home).stdout)["openable"] is False
+    assert run("audit", "verify-proof", bundle, "--key", key).exit_code == 0
+    assert "intact: 1 records, 1 checkpoints" in run("audit", "verify", "--home", home).stdout
+
+
+def test_audit_verify_says_where_the_database_was_edited(tmp_path, tiny_model_dir):
+    home = tmp_path / "home"
+    for i in range(3):
+        run("generate", f"a dog {i}", "-o", tmp_path / f"d{i}.png", "--model", tiny_model_dir, "--home", home)
+    import sqlite3
+
+    with sqlite3.connect(home / "pocketstudio.db") as conn:
+        conn.execute("DELETE FROM audit_log WHERE seq = 2")
+    result = run("audit", "verify", "--home", home)
+    assert result.exit_code == 1 and "record 2 is missing" in result.output

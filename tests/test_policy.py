@@ -98,3 +98,30 @@ def test_missing_folder_and_hash_tracks_content(tmp_path):
         PolicyEngine(tmp_path / "nope")
     changed = PolicyEngine(_copy_defaults(tmp_path, "\n// a comment changes the hash\n"))
     assert changed.policy_set_hash != PolicyEngine().policy_set_hash
+
+
+def test_a_policy_that_errors_at_evaluation_denies(tmp_path):
+    # Validates against the schema, but overflows at run time: Cedar would skip the erroring
+    # forbid and allow; the engine must deny instead.
+    folder = _copy_defaults(tmp_path, '\n@id("overflowing-stop")\nforbid (principal, action, resource)\n'
+                                      'when { context.now + 9223372036854775807 > 0 };\n')
+    d = decide(PolicyEngine(folder), [])
+    assert not d.allowed and "error" in d.reason
+
+
+def test_user_policies_extend_the_defaults(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "extra.cedar").write_text('@id("no-ads")\nforbid (principal, action, resource) when { context.purpose == "advertising" };\n')
+    engine = PolicyEngine(folder, extend_defaults=True)
+    assert decide(engine, []).allowed
+    assert decide(engine, [], purpose="advertising").rule_ids == ("no-ads",)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PolicyError, match="no \\*.cedar"):
+        PolicyEngine(tmp_path / "empty")
+
+
+def test_decision_records_what_the_engine_saw(engine):
+    d = decide(engine, [DepictedPerson("person_x", (grant(),))])
+    assert [r["action"] for r in d.inputs] == ['Action::"generate"', 'Action::"depict"']
+    assert d.inputs[1]["resource"] == {"type": "Person", "id": "person_x"}
