@@ -136,6 +136,17 @@ class Generator:
         self.native_size: int = int(pipe.unet.config.sample_size) * self.vae_scale_factor
         self.default_guidance: float = float(info.get("default_guidance", FALLBACK_GUIDANCE))
 
+    def _img2img(self):
+        """The image-to-image pipeline over the same loaded components (built once)."""
+        if getattr(self, "_img2img_pipe", None) is None:
+            from diffusers import LatentConsistencyModelImg2ImgPipeline
+
+            with quiet_libraries():
+                pipe = LatentConsistencyModelImg2ImgPipeline(**self._pipe.components, requires_safety_checker=False)
+            pipe.set_progress_bar_config(disable=True)
+            self._img2img_pipe = pipe
+        return self._img2img_pipe
+
     def __repr__(self) -> str:
         return f"Generator(model_name={self.model_name!r}, native_size={self.native_size}, device={self.device!r})"
 
@@ -175,24 +186,34 @@ class Generator:
         size: int | None = None,
         guidance: float | None = None,
         negative_prompt: str | None = None,
+        init_image: Image.Image | None = None,
+        strength: float = 0.6,
     ) -> GeneratedImage:
-        """Generate one square RGB image of ``size`` pixels (the model's native size by default)."""
+        """Generate one square RGB image of ``size`` pixels (the model's native size by default).
+
+        With ``init_image`` the same components run image-to-image
+        (``LatentConsistencyModelImg2ImgPipeline``): the reference is resized to ``size`` and
+        ``strength`` (0 < s <= 1) says how far the result may move away from it.
+        """
         import torch
 
         size, seed, guidance = self._check(prompt, steps, seed, size, guidance, negative_prompt)
+        if init_image is not None:
+            if not isinstance(strength, (int, float)) or not 0.0 < strength <= 1.0:
+                raise GenerationError(f"strength must be in (0, 1], got {strength!r}")
+            if int(steps * strength) < 1:
+                raise GenerationError(f"{steps} steps at strength {strength} leave no denoising step")
         with self._lock:
             start = time.perf_counter()
             try:
                 gen = torch.Generator(device=self.device).manual_seed(seed)
-                out = self._pipe(
-                    prompt=prompt,
-                    num_inference_steps=steps,
-                    guidance_scale=guidance,
-                    height=size,
-                    width=size,
-                    generator=gen,
-                    output_type="pil",
-                )
+                common = dict(prompt=prompt, num_inference_steps=steps, guidance_scale=guidance,
+                              generator=gen, output_type="pil")
+                if init_image is None:
+                    out = self._pipe(height=size, width=size, **common)
+                else:
+                    reference = init_image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
+                    out = self._img2img()(image=reference, strength=float(strength), **common)
                 image = out.images[0].convert("RGB")
             except Exception as exc:  # the pipeline's failures become our typed error
                 raise GenerationError(f"generation failed: {type(exc).__name__}: {exc}") from exc
