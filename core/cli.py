@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -23,7 +24,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Pocket Studio: generate signed, watermarked, audited images, and verify them.")
 audit_app = typer.Typer(no_args_is_help=True, help="Read and check the audit log.")
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys and certificates.")
+consent_app = typer.Typer(no_args_is_help=True, help="Register likenesses and manage consent grants.")
 app.add_typer(audit_app, name="audit")
+app.add_typer(consent_app, name="consent")
 app.add_typer(keys_app, name="keys")
 
 out = Console(soft_wrap=True)
@@ -71,6 +74,8 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
              fmt: Optional[str] = typer.Option(None, "--format", help="png or jpeg (default: from the file name)."),
              requester: Optional[str] = typer.Option(None, help="Who asks (default: settings)."),
              purpose: Optional[str] = typer.Option(None, help="What for (consent is per purpose)."),
+             reference: list[Path] = typer.Option([], "--reference", help="Reference image (repeatable); the first drives image-to-image."),
+             strength: float = typer.Option(0.6, help="Image-to-image strength (0-1]: how far from the reference."),
              policy: Optional[Path] = typer.Option(None, "--policy", help="Cedar policy folder replacing the defaults."),
              policy_extends: bool = typer.Option(False, "--policy-extends", help="Add --policy to the defaults instead."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -88,10 +93,14 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
 
             return load_generator(model, device=device)
 
+        from ..safety.registry import load_image
+
+        references = tuple(load_image(p) for p in reference)
         studio = Studio(settings, generator_factory=factory)
         request = GenerationRequest(prompt=prompt, requester=requester or settings.default_requester,
                                     purpose=purpose or settings.default_purpose, size=size, steps=steps,
-                                    seed=seed, guidance=guidance, format=fmt)
+                                    seed=seed, guidance=guidance, format=fmt, references=references,
+                                    strength=strength)
         release = studio.generate(request, output)
     except PolicyDenied as exc:
         d = exc.decision
@@ -314,6 +323,142 @@ def keys_show(home: Optional[Path] = HomeOpt):
     for cert in chain:
         out.print(f"{cert.subject.rfc4514_string()}  issuer={cert.issuer.rfc4514_string()}  "
                   f"valid {cert.not_valid_before_utc:%Y-%m-%d}..{cert.not_valid_after_utc:%Y-%m-%d}")
+
+
+def _consent_parts(home):
+    from ..provenance.keys import KeyStore
+    from ..safety.consent import ConsentBook
+    from ..safety.registry import Registry
+    from .store import Store
+
+    settings = _settings(home)
+    keys = KeyStore(settings)
+    keys.ensure()
+    store = Store.open(settings.db_path)
+    return Registry(store, template_key=keys.registry_key()), ConsentBook(store)
+
+
+def _when(value: Optional[str], default: dt.datetime) -> dt.datetime:
+    if value is None:
+        return default
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise PocketStudioError(f"{value!r} is not an ISO date or time (e.g. 2027-01-31 or 2027-01-31T12:00+00:00)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+@consent_app.command("enroll")
+def consent_enroll(name: str = typer.Option(..., "--name", help="Full name as it would appear in prompts."),
+                   alias: list[str] = typer.Option([], "--alias", help="Another name or nickname (repeatable)."),
+                   photo: list[Path] = typer.Option([], "--photo", help="Enrolment photo with exactly one face (repeatable)."),
+                   key_out: Optional[Path] = typer.Option(None, "--key-out", help="Create the person's signing key here (they keep it)."),
+                   public_key: Optional[str] = typer.Option(None, "--public-key", help="The person's own Ed25519 public key (base64)."),
+                   home: Optional[Path] = HomeOpt):
+    """Register a likeness: names for prompt checks, face templates (photos are not kept), the person's key."""
+    from cryptography.hazmat.primitives import serialization
+
+    from ..safety.registry import load_image, new_person_key
+
+    try:
+        registry, _ = _consent_parts(home)
+        images = [load_image(p) for p in photo]
+        private = None
+        if key_out is not None:
+            if key_out.exists():
+                raise PocketStudioError(f"{key_out} exists; refusing to overwrite a key")
+            private, public_key = new_person_key()
+        person = registry.register(name, alias, public_key=public_key, photos=images, photo_names=[str(p) for p in photo])
+        if private is not None:
+            fd = os.open(key_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"registered {person.person_id}: {len(photo)} face template(s), {len(person.aliases)} alias(es)"
+              + (f"; signing key written to {key_out} (give it to the person; it is not kept here)" if key_out else ""))
+
+
+@consent_app.command("grant")
+def consent_grant(person_id: str = typer.Argument(...),
+                  key: Path = typer.Option(..., "--key", help="The person's signing key (PEM)."),
+                  grantee: str = typer.Option(..., "--grantee", help="Requester id allowed, or '*' for anyone."),
+                  purpose: list[str] = typer.Option(..., "--purpose", help="Purpose allowed (repeatable)."),
+                  not_before: Optional[str] = typer.Option(None, "--from", help="ISO start (default now)."),
+                  not_after: str = typer.Option(..., "--until", help="ISO end (exclusive)."),
+                  home: Optional[Path] = HomeOpt):
+    """Record a consent grant signed with the person's key."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        _, book = _consent_parts(home)
+        try:
+            private = serialization.load_pem_private_key(key.read_bytes(), password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise PocketStudioError(f"cannot read the person's key {key}: {exc}") from exc
+        now = dt.datetime.now(dt.timezone.utc)
+        grant = book.grant(person_id, private, grantee=grantee, purposes=purpose,
+                           not_before=_when(not_before, now), not_after=_when(not_after, now), now=now)
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"granted {grant.grant_id}: {grant.grantee} may depict {person_id} for {', '.join(grant.purposes)} "
+              f"from {grant.not_before.isoformat()} until {grant.not_after.isoformat()}")
+
+
+@consent_app.command("revoke")
+def consent_revoke(grant_id: str = typer.Argument(...), home: Optional[Path] = HomeOpt):
+    """Revoke a grant; the next request is decided without it."""
+    try:
+        _, book = _consent_parts(home)
+        grant = book.revoke(grant_id, dt.datetime.now(dt.timezone.utc))
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"revoked {grant.grant_id} at {grant.revoked_at.isoformat()}")
+
+
+@consent_app.command("list")
+def consent_list(person: Optional[str] = typer.Option(None, "--person"), json_out: bool = typer.Option(False, "--json"),
+                 home: Optional[Path] = HomeOpt):
+    """List registered people (ids, template counts) and their grants."""
+    registry, book = _consent_parts(home)
+    now = dt.datetime.now(dt.timezone.utc)
+    people = [p for p in registry.all() if person in (None, p.person_id)]
+    rows = [{"person_id": p.person_id, "grants": [
+        {"grant_id": g.grant_id, "grantee": g.grantee, "purposes": list(g.purposes), "status": g.status(now),
+         "not_after": g.not_after.isoformat()} for g in book.list(p.person_id)]} for p in people]
+    if json_out:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("person", "grant", "grantee", "purposes", "status", "until")
+    for row in rows:
+        for g in row["grants"] or [{}]:
+            table.add_row(row["person_id"], g.get("grant_id", "-"), g.get("grantee", ""), ",".join(g.get("purposes", [])),
+                          g.get("status", ""), g.get("not_after", "")[:19])
+    out.print(table)
+
+
+@consent_app.command("show")
+def consent_show(ref: str = typer.Argument(..., help="A person id or a grant id."), home: Optional[Path] = HomeOpt):
+    """Show a registered person (names, aliases, template count, grants) or one grant."""
+    from ..safety.consent import ConsentError
+
+    registry, book = _consent_parts(home)
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        if ref.startswith("grant_"):
+            g = book.get(ref)
+            print(json.dumps({"grant_id": g.grant_id, "person_id": g.person_id, "grantee": g.grantee,
+                              "purposes": list(g.purposes), "not_before": g.not_before.isoformat(),
+                              "not_after": g.not_after.isoformat(), "status": g.status(now),
+                              "signature_valid": g in book.verified(g.person_id)}, indent=2))
+            return
+        p = registry.get(ref)
+    except (ConsentError, PocketStudioError) as exc:
+        _fail(exc)
+    print(json.dumps({"person_id": p.person_id, "display_name": p.display_name, "aliases": list(p.aliases),
+                      "has_key": p.public_key is not None,
+                      "grants": [g.grant_id for g in book.list(p.person_id)]}, indent=2))
 
 
 def main() -> None:

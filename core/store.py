@@ -79,31 +79,44 @@ audit_openings = sa.Table(
     sa.Column("expires_at", sa.String(40), nullable=False, index=True),
 )
 
-# Registered likenesses: names and aliases that must not be depicted without consent.
+# Registered likenesses: names and aliases for prompt matching, the person's own public key
+# (consent grants must carry their signature), never a photo.
 persons = sa.Table(
     "persons", metadata,
     sa.Column("person_id", sa.String(64), primary_key=True),
     sa.Column("display_name", sa.String(200), nullable=False),
     sa.Column("aliases", sa.Text, nullable=False, default="[]"),
+    sa.Column("public_key", sa.String(100)),  # base64 Ed25519, pinned at enrolment
     sa.Column("created_at", sa.String(40), nullable=False),
 )
 
-# Consent grants from a registered person to a requester (first version: unsigned rows;
-# the consent issue makes them signed by the person's own key).
+# Face templates (128-d descriptors), AES-GCM encrypted with the registry key.
+face_templates = sa.Table(
+    "face_templates", metadata,
+    sa.Column("template_id", sa.String(64), primary_key=True),
+    sa.Column("person_id", sa.String(64), sa.ForeignKey("persons.person_id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+# Consent grants, each signed by the person's key over its canonical payload.
 consent_grants = sa.Table(
     "consent_grants", metadata,
     sa.Column("grant_id", sa.String(64), primary_key=True),
-    sa.Column("person_id", sa.String(64), sa.ForeignKey("persons.person_id"), nullable=False),
+    sa.Column("person_id", sa.String(64), sa.ForeignKey("persons.person_id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("grantee", sa.String(200), nullable=False),
     sa.Column("purposes", sa.Text, nullable=False),
     sa.Column("not_before", sa.String(40), nullable=False),
     sa.Column("not_after", sa.String(40), nullable=False),
+    sa.Column("signature", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("revoked_at", sa.String(40)),
 )
 
 
 def _migration_1(conn: sa.Connection) -> None:
-    for table in (manifests, audit_log, merkle_nodes, checkpoints, audit_openings, persons, consent_grants):
+    for table in (manifests, audit_log, merkle_nodes, checkpoints, audit_openings, persons, face_templates,
+                  consent_grants):
         table.create(conn)
 
 

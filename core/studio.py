@@ -45,6 +45,9 @@ class GenerationRequest:
     seed: int | None = None
     guidance: float | None = None
     format: str = "png"
+    # Images that enter generation as input (image-to-image); each is checked like the output.
+    references: tuple[Image.Image, ...] = ()
+    strength: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class Studio:
         self.watermarker = watermarker or make_watermarker(settings.watermark_engine, self.keys.watermark_key())
         self._claim_signer = claim_signer
         self.policy = policy or PolicyEngine(settings.policy_dir, extend_defaults=settings.policy_extends)
-        registry = Registry(self.store)
+        registry = Registry(self.store, template_key=self.keys.registry_key())
         self.likeness = likeness or LikenessChecker(registry)
         self.consent = ConsentBook(self.store)
         self.manifests = manifests or ManifestRepository(self.store)
@@ -132,8 +135,14 @@ class Studio:
         if out_path is not None and not out_path.parent.is_dir():
             raise GenerationError(f"output folder {out_path.parent} does not exist")
 
-        # 2. Pre-checks: registered names in the prompt.
+        # 2. Pre-checks: registered names in the prompt, registered faces in every reference image.
         pre_findings = ctx.step("prompt-check", lambda: self.likeness.check_prompt(request.prompt))
+        for i, reference in enumerate(request.references, start=1):
+            checked = ctx.step("reference-check", lambda: self.likeness.check_image(reference, stage="pre",
+                                                                                 source=f"reference-{i}"))
+            pre_findings += list(checked.findings)
+            ctx.image_checks.append({"source": f"reference-{i}", "faces": checked.faces, "too_small": checked.too_small})
+        ctx.findings = list(pre_findings)
 
         # 3. Policy before any pixel exists; a deny is audited and ends here.
         pre = ctx.step("policy-pre", lambda: self.policy.evaluate(
@@ -144,8 +153,9 @@ class Studio:
             ctx.deny(pre)
 
         # 4. Generate at the model's native size, then bring it to the requested size.
+        init = {"init_image": request.references[0], "strength": request.strength} if request.references else {}
         generated = ctx.step("generate", lambda: self.generator.generate(
-            request.prompt, steps=request.steps, seed=request.seed, guidance=request.guidance))
+            request.prompt, steps=request.steps, seed=request.seed, guidance=request.guidance, **init))
         ctx.model_sha256 = generated.model_sha256
         image = generated.image.convert("RGB")
         if image.size != (size, size):
@@ -153,7 +163,9 @@ class Studio:
             image = image.resize((size, size), Image.Resampling.LANCZOS)
 
         # 5. Output check, then the policy again with what the image shows.
-        post_check = ctx.step("output-check", lambda: self.likeness.check_image(image, stage="post"))
+        post_check = ctx.step("output-check", lambda: self.likeness.check_image(image, stage="post", source="output"))
+        ctx.findings += list(post_check.findings)
+        ctx.image_checks.append({"source": "output", "faces": post_check.faces, "too_small": post_check.too_small})
         post = ctx.step("policy-post", lambda: self.policy.evaluate(
             requester=request.requester, purpose=request.purpose,
             persons=self._persons(pre_findings + list(post_check.findings)), now=now, stage="post",
@@ -175,7 +187,8 @@ class Studio:
             title=title, mime_type=mime, asset_id=asset_id, watermark_alg=self.watermarker.alg,
             model_name=generated.model_name, model_sha256=generated.model_sha256, steps=generated.steps,
             guidance=float(generated.guidance), seed=int(generated.seed), width=marked.width, height=marked.height,
-            decision_id=decision_id, policy_set_hash=post.policy_set_hash, audit_origin=self.audit.origin)
+            decision_id=decision_id, policy_set_hash=post.policy_set_hash, audit_origin=self.audit.origin,
+            consent_grant_ids=post.consent_grant_ids)
 
         def sign():
             raw = io.BytesIO()
@@ -210,7 +223,8 @@ class Studio:
                         post, outcome="released", now=now, prompt=request.prompt, requester=request.requester,
                         purpose=request.purpose, evaluations=ctx.evaluations, asset_id=asset_id,
                         manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
-                        watermark=watermark, model_sha256=generated.model_sha256, conn=conn)
+                        watermark=watermark, model_sha256=generated.model_sha256, findings=ctx.findings,
+                        image_checks=ctx.image_checks, conn=conn)
 
             record: AuditRecord = ctx.step("store-manifest", commit)
             if tmp is not None:
@@ -251,6 +265,8 @@ class _Attempt:
         self.asset_id: str | None = None
         self.manifest_sha256: str | None = None
         self.model_sha256: str | None = None
+        self.findings: list[Finding] = []
+        self.image_checks: list[dict] = []
         self.current = ""
 
     def step(self, name: str, fn):
@@ -277,7 +293,8 @@ class _Attempt:
                 failed, outcome=f"failed:{step}", now=self.now, prompt=self.request.prompt,
                 requester=self.request.requester, purpose=self.request.purpose,
                 evaluations=self.evaluations or [failed], asset_id=self.asset_id,
-                manifest_sha256=self.manifest_sha256, model_sha256=self.model_sha256, failure=reason)
+                manifest_sha256=self.manifest_sha256, model_sha256=self.model_sha256, failure=reason,
+                findings=self.findings, image_checks=self.image_checks)
         except (AuditError, PocketStudioError, Exception) as exc:  # noqa: BLE001
             # The release is blocked either way; say that the failure itself could not be logged.
             raise ReleaseBlocked(step, f"{reason}; and the failure could not be audited: {exc}", self.decision_id) from exc
@@ -288,7 +305,7 @@ class _Attempt:
             self.studio.audit.append(
                 decision, outcome="denied", now=self.now, prompt=self.request.prompt,
                 requester=self.request.requester, purpose=self.request.purpose, evaluations=self.evaluations,
-                model_sha256=self.model_sha256)
+                model_sha256=self.model_sha256, findings=self.findings, image_checks=self.image_checks)
         except Exception as exc:  # noqa: BLE001
             raise ReleaseBlocked("audit", f"denied, and the deny could not be audited: {exc}", self.decision_id) from exc
         raise PolicyDenied(decision)

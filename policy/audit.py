@@ -85,6 +85,8 @@ class PendingEntry:
     watermark: dict | None = None
     model_sha256: str | None = None
     failure: str | None = None
+    findings: tuple = ()  # safety.likeness.Finding; person ids enter the log only as commitments
+    image_checks: tuple = ()  # {"source", "faces", "too_small"} per checked image
 
 
 def verify_proof_bundle(bundle: dict, verifier: NoteVerifier) -> dict:
@@ -130,10 +132,12 @@ class AuditLog:
                purpose: str, evaluations: Iterable[Decision] | None = None, asset_id: str | None = None,
                manifest_sha256: str | None = None, manifest_label: str | None = None,
                watermark: dict | None = None, model_sha256: str | None = None,
-               failure: str | None = None, conn: sa.Connection | None = None) -> AuditRecord:
+               failure: str | None = None, findings=(), image_checks=(),
+               conn: sa.Connection | None = None) -> AuditRecord:
         """Append one record; inside ``conn``'s transaction if given, else in a transaction of its own."""
         entry = PendingEntry(decision, outcome, now, prompt, requester, purpose, tuple(evaluations or (decision,)),
-                             asset_id, manifest_sha256, manifest_label, watermark, model_sha256, failure)
+                             asset_id, manifest_sha256, manifest_label, watermark, model_sha256, failure,
+                             tuple(findings), tuple(image_checks))
         return self.append_many([entry], conn=conn)[0]
 
     def append_many(self, entries: list[PendingEntry], conn: sa.Connection | None = None) -> list[AuditRecord]:
@@ -173,6 +177,9 @@ class AuditLog:
         salts = {k: secrets.token_bytes(16) for k in ("prompt", "requester", "inputs")}
         inputs = canonical([list(d.inputs) for d in e.evaluations]).decode()
         clear = {"prompt": e.prompt, "requester": e.requester, "inputs": inputs}
+        person_salts = [secrets.token_bytes(16) for _ in e.findings]
+        findings = [{"kind": f.kind, "stage": f.stage, "band": f.band, "source": f.source, "distance": f.distance,
+                     "person": commit(f.person_id, salt)} for f, salt in zip(e.findings, person_salts)]
         d = e.decision
         record: dict[str, Any] = {
             "v": RECORD_VERSION,
@@ -190,6 +197,8 @@ class AuditLog:
             "consent_grant_ids": list(d.consent_grant_ids),
             "purpose": e.purpose,
             "commitments": {k: commit(v, salts[k]) for k, v in clear.items()},
+            "findings": findings,
+            "image_checks": list(e.image_checks),
             "asset_id": e.asset_id,
             "manifest_sha256": e.manifest_sha256,
             "manifest_label": e.manifest_label,
@@ -197,7 +206,9 @@ class AuditLog:
             "model_sha256": e.model_sha256,
             "failure": e.failure,
         }
-        return record, {k: {"salt": salts[k].hex(), "value": v} for k, v in clear.items()}
+        openings = {k: {"salt": salts[k].hex(), "value": v} for k, v in clear.items()}
+        openings["findings"] = [{"salt": salt.hex(), "value": f.person_id} for f, salt in zip(e.findings, person_salts)]
+        return record, openings
 
     # -- tree ---------------------------------------------------------------------------------
     def _node(self, conn):

@@ -45,6 +45,7 @@ ROOT_KEY = "root-ca.key.pem"
 CLAIM_CHAIN = "claim-signing.chain.pem"
 CLAIM_KEY = "claim-signing.key.pem"
 WATERMARK_KEY = "watermark.key"
+REGISTRY_KEY = "registry.key"
 AUDIT_KEY = "audit-log.key.pem"
 AUDIT_PUBLIC = "audit-log.pub"
 MASTER_SECRET = "master.secret"
@@ -277,7 +278,7 @@ class KeyStore:
         return (self.dir / CLAIM_CHAIN).exists() and (self.dir / CLAIM_KEY).exists()
 
     def ensure(self, now: dt.datetime | None = None, alg: str | None = None) -> None:
-        """Create the root CA, claim-signing leaf and watermark key if they are missing."""
+        """Create whatever is missing: root CA, claim-signing leaf, watermark, registry and audit keys."""
         self.settings.ensure_home()
         now = _utc(now)
         if not self.exists():
@@ -287,8 +288,9 @@ class KeyStore:
             _write_public(self.dir / ROOT_CERT, pem(root_cert))
             self._save_private(CLAIM_KEY, leaf_key)
             _write_public(self.dir / CLAIM_CHAIN, pem(leaf_cert) + pem(root_cert))
-        if not (self.dir / WATERMARK_KEY).exists():
-            _write_private(self.dir / WATERMARK_KEY, self._seal(secrets.token_bytes(32)))
+        for sealed in (WATERMARK_KEY, REGISTRY_KEY):
+            if not (self.dir / sealed).exists():
+                _write_private(self.dir / sealed, self._seal(secrets.token_bytes(32)))
         if not (self.dir / AUDIT_KEY).exists():
             self._save_private(AUDIT_KEY, ed25519.Ed25519PrivateKey.generate())
             (self.dir / AUDIT_PUBLIC).unlink(missing_ok=True)
@@ -321,8 +323,7 @@ class KeyStore:
         _write_public(self.dir / CLAIM_CHAIN, b"".join(pem(c) for c in chain))
         anchor = chain[-1]
         _write_public(self.settings.trust_dir / f"imported-{anchor.fingerprint(hashes.SHA256()).hex()[:16]}.pem", pem(anchor))
-        if not (self.dir / WATERMARK_KEY).exists():
-            _write_private(self.dir / WATERMARK_KEY, self._seal(secrets.token_bytes(32)))
+        self.ensure(now)  # the other keys (watermark, registry, audit) if this is a fresh directory
         return chain[0]
 
     # -- use ------------------------------------------------------------------------------------
@@ -340,16 +341,23 @@ class KeyStore:
         check_claim_signing_chain(chain, key, now)
         return LocalKeySigner(alg=_alg_of(key), chain_pem=b"".join(pem(c) for c in chain).decode(), private_key=key)
 
-    def watermark_key(self) -> bytes:
-        path = self.dir / WATERMARK_KEY
+    def _sealed_secret(self, name: str) -> bytes:
+        path = self.dir / name
         if not path.exists():
-            raise KeyMaterialError(f"watermark key {path} is missing; run 'pocketstudio init'")
+            raise KeyMaterialError(f"key {path} is missing; run 'pocketstudio init'")
         return self._unseal(path.read_bytes(), str(path))
+
+    def watermark_key(self) -> bytes:
+        return self._sealed_secret(WATERMARK_KEY)
+
+    def registry_key(self) -> bytes:
+        """The key that encrypts face templates at rest."""
+        return self._sealed_secret(REGISTRY_KEY)
 
     def audit_origin(self) -> str:
         """The audit log's name: stable per data directory, derived from its root certificate."""
-        root = self.dir / ROOT_CERT
-        tag = hashlib.sha256(root.read_bytes()).hexdigest()[:16] if root.exists() else "unconfigured"
+        anchor = self.dir / ROOT_CERT if (self.dir / ROOT_CERT).exists() else self.dir / CLAIM_CHAIN
+        tag = hashlib.sha256(anchor.read_bytes()).hexdigest()[:16] if anchor.exists() else "unconfigured"
         return f"pocketstudio.local/audit/{tag}"
 
     def audit_signer(self):

@@ -35,6 +35,7 @@ class ManifestFacts:
     decision_id: str
     policy_set_hash: str
     audit_origin: str
+    consent_grant_ids: tuple[str, ...] = ()
 
 
 def build_manifest(facts: ManifestFacts) -> dict:
@@ -68,7 +69,8 @@ def build_manifest(facts: ManifestFacts) -> dict:
             {
                 "label": DECISION_LABEL,
                 "data": {"decision_id": facts.decision_id, "policy_set_hash": facts.policy_set_hash,
-                         "audit_log_origin": facts.audit_origin},
+                         "audit_log_origin": facts.audit_origin,
+                         "consent_grant_ids": list(facts.consent_grant_ids)},
             },
         ],
     }

@@ -1,18 +1,21 @@
-"""The likeness checker: turns a prompt or an image into ``Finding``s about registered people.
+"""The likeness checker: a prompt or an image in, ``Finding``s about registered people out.
 
-First version: the prompt is checked against registered names and aliases. Face matching on
-reference images and on the output arrives with the face registry (likeness issue); until then
-the registry holds no face templates, so an image can match nobody and ``check_image`` reports
-that it compared against zero templates rather than pretending to have looked.
+Faces are compared by the minimum distance over each person's templates: at most
+``MATCH_DISTANCE`` is a match, up to ``PROBABLE_DISTANCE`` a probable match; both become a finding
+for that person, so the policy lets the image through only with valid consent. Faces too small to
+judge are counted and reported. The descriptor of a face that matches nobody is dropped at once:
+nothing about unregistered people is kept.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
-from .prompt import mentions
+from .faces import MATCH_DISTANCE, PROBABLE_DISTANCE
+from .prompt import find
 from .registry import Registry
 
 
@@ -22,13 +25,17 @@ class Finding:
 
     kind: str  # "prompt-name" | "face"
     person_id: str
-    stage: str  # "pre" | "post"
-    score: float = 1.0
+    stage: str  # "pre" (prompt, references) | "post" (output)
+    band: str = "match"  # "match" | "probable"
+    distance: float | None = None
+    source: str = "prompt"  # "prompt", "reference-1", ..., "output"
 
 
 @dataclass(frozen=True)
 class ImageCheck:
     findings: tuple[Finding, ...]
+    faces: int
+    too_small: int
     templates_compared: int
 
 
@@ -37,8 +44,29 @@ class LikenessChecker:
         self.registry = registry
 
     def check_prompt(self, prompt: str) -> list[Finding]:
-        return [Finding("prompt-name", p.person_id, "pre") for p in self.registry.all()
-                if any(mentions(prompt, name) for name in p.names)]
+        names = {p.person_id: p.names for p in self.registry.all()}
+        return [Finding("prompt-name", pid, "pre") for pid in find(prompt, names)]
 
-    def check_image(self, image: Image.Image, stage: str) -> ImageCheck:
-        return ImageCheck(findings=(), templates_compared=0)
+    def check_image(self, image: Image.Image, stage: str, source: str = "output") -> ImageCheck:
+        templates = self.registry.templates()
+        count = sum(len(t) for t in templates.values())
+        if not templates:
+            # Nobody has a face on file: no face can match, and no face analysis is needed.
+            return ImageCheck((), 0, 0, 0)
+        faces = self.registry.analyzer.analyze(image)
+        findings: list[Finding] = []
+        too_small = 0
+        for face in faces:
+            if face.too_small:
+                too_small += 1
+                continue
+            best_pid, best = None, float("inf")
+            for pid, mat in templates.items():
+                d = float(np.min(np.linalg.norm(mat - face.descriptor, axis=1)))
+                if d < best:
+                    best_pid, best = pid, d
+            if best <= PROBABLE_DISTANCE:
+                band = "match" if best <= MATCH_DISTANCE else "probable"
+                findings.append(Finding("face", best_pid, stage, band, round(best, 4), source))
+            # Unmatched: the descriptor goes out of scope here and is never stored or logged.
+        return ImageCheck(tuple(findings), len(faces), too_small, count)

@@ -1,24 +1,38 @@
-"""The likeness registry, first version: people with a display name and aliases.
+"""The likeness registry: people, their names and aliases, their face templates, their public key.
 
-Person ids are opaque (random); the display name is used for matching only and never appears
-in a decision, a manifest or the audit log.
+A person has an opaque random id. Face templates are 128-d descriptors from enrolment photos,
+AES-256-GCM encrypted with the registry key (kept with the other keys); the photos themselves are
+never stored. The person's Ed25519 public key is pinned at enrolment: consent grants must carry
+a signature by the matching private key, which the person (not the operator) holds.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from PIL import Image
 
-from ..core.errors import PocketStudioError
-from ..core.store import Store, persons
+from ..core.errors import InvalidImageError, PocketStudioError
+from ..core.store import Store, face_templates, persons
+from .faces import FaceAnalyzer
 
 
 class UnknownPerson(PocketStudioError):
     """No registered person has that id."""
+
+
+class EnrollmentError(PocketStudioError):
+    """An enrolment photo cannot make a template (no face, several faces, too small, unreadable)."""
 
 
 @dataclass(frozen=True)
@@ -26,33 +40,126 @@ class Person:
     person_id: str
     display_name: str
     aliases: tuple[str, ...]
+    public_key: str | None = None  # base64 raw Ed25519
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.display_name, *self.aliases)
 
+    def verifying_key(self) -> ed25519.Ed25519PublicKey | None:
+        if not self.public_key:
+            return None
+        return ed25519.Ed25519PublicKey.from_public_bytes(base64.b64decode(self.public_key))
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Open an image file, turning any decoding failure into InvalidImageError."""
+    try:
+        image = Image.open(path)
+        image.load()
+        return image
+    except FileNotFoundError:
+        raise InvalidImageError(f"{path}: no such file") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise InvalidImageError(f"{path}: not a readable image ({exc})") from exc
+
+
+def new_person_key() -> tuple[ed25519.Ed25519PrivateKey, str]:
+    key = ed25519.Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return key, base64.b64encode(public).decode()
+
 
 class Registry:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, template_key: bytes | None = None, analyzer: FaceAnalyzer | None = None):
         self.store = store
+        self._aead = AESGCM(template_key) if template_key else None
+        self._analyzer = analyzer
 
-    def register(self, display_name: str, aliases: list[str] | tuple[str, ...] = (), now: dt.datetime | None = None) -> Person:
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        if self._analyzer is None:
+            self._analyzer = FaceAnalyzer()
+        return self._analyzer
+
+    # -- enrolment ---------------------------------------------------------------------------------
+    def register(self, display_name: str, aliases: list[str] | tuple[str, ...] = (), *,
+                 public_key: str | None = None, photos: list[Image.Image] | None = None,
+                 photo_names: list[str] | None = None, now: dt.datetime | None = None) -> Person:
+        """Register a person; every photo must show exactly one judgeable face (else EnrollmentError)."""
         if not display_name.strip():
-            raise ValueError("a registered person needs a display name")
+            raise EnrollmentError("a registered person needs a display name")
         now = now or dt.datetime.now(dt.timezone.utc)
-        person = Person("person_" + secrets.token_hex(8), display_name.strip(), tuple(a.strip() for a in aliases if a.strip()))
+        descriptors = self._descriptors(photos or [], photo_names)
+        person = Person("person_" + secrets.token_hex(8), display_name.strip(),
+                        tuple(a.strip() for a in aliases if a.strip()), public_key)
         with self.store.begin() as conn:
-            conn.execute(persons.insert().values(person_id=person.person_id, display_name=person.display_name,
-                                                 aliases=json.dumps(list(person.aliases)), created_at=now.isoformat()))
+            conn.execute(persons.insert().values(
+                person_id=person.person_id, display_name=person.display_name, aliases=json.dumps(list(person.aliases)),
+                public_key=public_key, created_at=now.isoformat()))
+            for descriptor in descriptors:
+                conn.execute(face_templates.insert().values(
+                    template_id="tpl_" + secrets.token_hex(8), person_id=person.person_id,
+                    ciphertext=self._seal(descriptor, person.person_id), created_at=now.isoformat()))
         return person
 
+    def _descriptors(self, photos: list[Image.Image], names: list[str] | None) -> list[np.ndarray]:
+        if photos and self._aead is None:
+            raise EnrollmentError("face templates need the registry key")
+        out = []
+        for i, photo in enumerate(photos):
+            label = names[i] if names else f"photo {i + 1}"
+            faces = self.analyzer.analyze(photo)
+            if not faces:
+                raise EnrollmentError(f"{label}: no face found; use a clear, frontal photo of one person")
+            if len(faces) > 1:
+                raise EnrollmentError(f"{label}: {len(faces)} faces found; an enrolment photo must show one person only")
+            if faces[0].too_small:
+                raise EnrollmentError(f"{label}: the face is too small ({faces[0].size_px} px); use a closer photo")
+            out.append(faces[0].descriptor)
+        return out
+
+    def _seal(self, descriptor: np.ndarray, person_id: str) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + self._aead.encrypt(nonce, descriptor.astype("<f4").tobytes(), person_id.encode())
+
+    def _open(self, blob: bytes, person_id: str) -> np.ndarray:
+        return np.frombuffer(self._aead.decrypt(blob[:12], blob[12:], person_id.encode()), dtype="<f4")
+
+    # -- reading ----------------------------------------------------------------------------------
     def all(self) -> list[Person]:
         with self.store.connect() as conn:
-            rows = conn.execute(sa.select(persons).order_by(persons.c.created_at)).all()
-        return [Person(r.person_id, r.display_name, tuple(json.loads(r.aliases))) for r in rows]
+            rows = conn.execute(sa.select(persons).order_by(persons.c.created_at, persons.c.person_id)).all()
+        return [Person(r.person_id, r.display_name, tuple(json.loads(r.aliases)), r.public_key) for r in rows]
 
     def get(self, person_id: str) -> Person:
-        for person in self.all():
-            if person.person_id == person_id:
-                return person
-        raise UnknownPerson(f"no registered person {person_id!r}")
+        with self.store.connect() as conn:
+            r = conn.execute(sa.select(persons).where(persons.c.person_id == person_id)).first()
+        if r is None:
+            raise UnknownPerson(f"no registered person {person_id!r}")
+        return Person(r.person_id, r.display_name, tuple(json.loads(r.aliases)), r.public_key)
+
+    def templates(self) -> dict[str, np.ndarray]:
+        """person id → (k, 128) matrix of that person's decrypted templates."""
+        if self._aead is None:
+            return {}
+        with self.store.connect() as conn:
+            rows = conn.execute(sa.select(face_templates)).all()
+        grouped: dict[str, list[np.ndarray]] = {}
+        for r in rows:
+            grouped.setdefault(r.person_id, []).append(self._open(r.ciphertext, r.person_id))
+        return {pid: np.stack(v) for pid, v in grouped.items()}
+
+    def template_count(self) -> int:
+        with self.store.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(face_templates)).scalar()
+
+    def remove(self, person_id: str) -> None:
+        """Delete a person, their templates and grants (the right to be forgotten)."""
+        from ..core.store import consent_grants
+
+        self.get(person_id)
+        with self.store.begin() as conn:
+            conn.execute(consent_grants.delete().where(consent_grants.c.person_id == person_id))
+            conn.execute(face_templates.delete().where(face_templates.c.person_id == person_id))
+            conn.execute(persons.delete().where(persons.c.person_id == person_id))

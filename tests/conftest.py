@@ -23,6 +23,34 @@ def settings(tmp_path) -> Settings:
     return Settings.load(tmp_path / "home")
 
 
+FACE_RECOGNITION_SDIST = "face_recognition==1.3.0"
+
+
+@pytest.fixture(scope="session")
+def face_photos() -> dict[str, Path]:
+    """Real face photos obtained offline-reproducibly: the face_recognition 1.3.0 sdist's test images
+    (fetched once through pip into a cache) plus scikit-image's public-domain astronaut."""
+    import os
+    import subprocess
+    import sys
+    import tarfile
+
+    import skimage
+
+    cache = Path(os.environ.get("POCKETSTUDIO_TEST_CACHE", Path.home() / ".cache" / "pocketstudio-tests"))
+    images = cache / "face_recognition-1.3.0" / "tests" / "test_images"
+    if not images.is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                        FACE_RECOGNITION_SDIST, "-d", str(cache)], check=True, timeout=600)
+        with tarfile.open(next(cache.glob("face_recognition-1.3.0.tar.gz"))) as tar:
+            members = [m for m in tar.getmembers() if "/tests/test_images/" in m.name and m.isfile()]
+            tar.extractall(cache, members=members, filter="data")
+    photos = {p.name: p for p in images.iterdir()}
+    photos["astronaut.png"] = Path(skimage.__file__).parent / "data" / "astronaut.png"
+    return photos
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     from pocketstudio.core.generator.tiny import build_tiny_random_model

@@ -150,3 +150,36 @@ def test_audit_verify_says_where_the_database_was_edited(tmp_path, tiny_model_di
         conn.execute("DELETE FROM audit_log WHERE seq = 2")
     result = run("audit", "verify", "--home", home)
     assert result.exit_code == 1 and "record 2 is missing" in result.output
+
+
+def test_consent_enroll_grant_reference_and_revoke(tmp_path, tiny_model_dir, face_photos):
+    home, key = tmp_path / "home", tmp_path / "person.key"
+    bad = run("consent", "enroll", "--name", "Eileen Collins", "--photo", face_photos["astronaut.png"], "--home", home)
+    assert bad.exit_code == 1 and "2 faces found" in bad.output
+    enrolled = run("consent", "enroll", "--name", "Barack Obama", "--alias", "Barry O", "--photo", face_photos["obama.jpg"],
+                   "--photo", face_photos["obama2.jpg"], "--key-out", key, "--home", home)
+    assert enrolled.exit_code == 0, enrolled.output
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    person_id = enrolled.stdout.split()[1].rstrip(":")
+
+    gen = ["generate", "a portrait", "-o", tmp_path / "p.png", "--model", tiny_model_dir, "--size", "256",
+           "--reference", face_photos["obama3.jpg"], "--requester", "alice", "--home", home]
+    denied = run(*gen)
+    assert denied.exit_code == 3 and not (tmp_path / "p.png").exists() and "Obama" not in denied.output
+
+    granted = run("consent", "grant", person_id, "--key", key, "--grantee", "alice", "--purpose", "general",
+                  "--until", "2099-01-01", "--home", home)
+    assert granted.exit_code == 0, granted.output
+    grant_id = granted.stdout.split()[1].rstrip(":")
+    assert run(*gen).exit_code == 0 and (tmp_path / "p.png").exists()
+    shown = json.loads(run("consent", "show", grant_id, "--home", home).stdout)
+    assert shown["status"] == "valid" and shown["signature_valid"] is True
+    listed = json.loads(run("consent", "list", "--json", "--home", home).stdout)
+    assert listed[0]["person_id"] == person_id and listed[0]["grants"][0]["grant_id"] == grant_id
+
+    assert run("consent", "revoke", grant_id, "--home", home).exit_code == 0
+    (tmp_path / "p.png").unlink()
+    assert run(*gen).exit_code == 3 and not (tmp_path / "p.png").exists()
+    missing = run("generate", "x", "-o", tmp_path / "q.png", "--model", tiny_model_dir,
+                  "--reference", tmp_path / "nope.jpg", "--home", home)
+    assert missing.exit_code == 1 and "no such file" in missing.output

@@ -97,8 +97,12 @@ def test_registered_name_without_consent_is_denied_before_generation(studio, tmp
 
 
 def test_consent_lets_the_grantee_through_and_is_audited(studio, tmp_path):
-    person = Registry(studio.store).register("Jane Example", ["Janey"])
-    grant_id = studio.consent.grant(person.person_id, "alice", ["general"], NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=1))
+    from pocketstudio.safety.registry import new_person_key
+
+    key, public = new_person_key()
+    person = Registry(studio.store).register("Jane Example", ["Janey"], public_key=public)
+    grant_id = studio.consent.grant(person.person_id, key, grantee="alice", purposes=["general"],
+                                    not_before=NOW - dt.timedelta(days=1), not_after=NOW + dt.timedelta(days=1)).grant_id
     release = studio.generate(request("Janey waving"), tmp_path / "ok.png", now=NOW)
     assert release.decision.consent_grant_ids == (grant_id,)
     assert studio.audit.get(release.asset_id).record["consent_grant_ids"] == [grant_id]
