@@ -52,12 +52,19 @@ class Person:
         return ed25519.Ed25519PublicKey.from_public_bytes(base64.b64decode(self.public_key))
 
 
+MAX_INPUT_PIXELS = 8192 * 8192
+
+
 def load_image(path: str | Path) -> Image.Image:
-    """Open an image file, turning any decoding failure into InvalidImageError."""
+    """Open an input image file (reference, enrolment photo); bad or huge input is InvalidImageError."""
     try:
         image = Image.open(path)
+        if image.width * image.height > MAX_INPUT_PIXELS:
+            raise InvalidImageError(f"{path}: {image.width}x{image.height} pixels is more than {MAX_INPUT_PIXELS}")
         image.load()
         return image
+    except InvalidImageError:
+        raise
     except FileNotFoundError:
         raise InvalidImageError(f"{path}: no such file") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:

@@ -187,3 +187,16 @@ def test_output_showing_a_registered_face_is_blocked_before_watermarking(setting
     assert [e["stage"] for e in record.record["evaluations"]] == ["pre", "post"]
     assert record.record["findings"][0]["source"] == "output" and record.asset_id is None
     assert not (tmp_path / "x.png").exists()
+
+
+def test_corrupt_or_huge_input_images_are_typed_errors(tmp_path):
+    from pocketstudio.core.errors import InvalidImageError
+
+    corrupt = tmp_path / "c.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 50)
+    with pytest.raises(InvalidImageError, match="not a readable image"):
+        load_image(corrupt)
+    huge = tmp_path / "h.png"
+    Image.new("1", (9000, 8000)).save(huge)  # 72 MP, tiny file
+    with pytest.raises(InvalidImageError, match="more than"):
+        load_image(huge)
