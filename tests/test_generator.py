@@ -261,14 +261,6 @@ def test_default_model_generates_native_size_image_that_names_it(default):
     assert r.steps == 4 and r.seed == 0
 
 
-def test_default_model_follows_the_caption_colours(default):
-    # the background colour named in the prompt dominates the image corners
-    for colour, rgb in (("blue", (30, 60, 220)), ("yellow", (245, 215, 30)), ("green", (30, 170, 50))):
-        img = np.asarray(default.generate(f"a white circle in the center, on a {colour} background", seed=0).image).astype(float)
-        corners = np.concatenate([img[:16, :16].reshape(-1, 3), img[-16:, -16:].reshape(-1, 3)]).mean(axis=0)
-        assert np.abs(corners - np.array(rgb)).mean() < 60, (colour, corners)
-
-
 def test_shipped_sha256sums_match_the_weights():
     listed = {}
     for line in (DEFAULT_MODEL_DIR / "SHA256SUMS").read_text().splitlines():

@@ -1,6 +1,7 @@
 """``python -m pocketstudio.core.training <stage> [--run-dir runs/default] [--max-minutes M]``
 
-Stages, in order: ``data`` → ``vae`` → ``teacher`` → ``distill`` → ``export``. Each training stage
+Stages, in order: ``data`` → ``vae`` → ``teacher`` → ``distill`` → ``export`` (``vae-decoder``,
+any time after ``teacher`` has encoded the latents, fine-tunes the decoder alone; ``sample`` draws a grid). Each training stage
 resumes from its checkpoint in the run folder, so a stage can be continued in chunks by running
 it again; ``--max-minutes`` bounds one invocation, ``--steps`` the stage's total step count.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-STAGES = ("data", "vae", "teacher", "distill", "export", "sample")
+STAGES = ("data", "vae", "vae-decoder", "teacher", "distill", "export", "sample")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> None:
         from . import vae
 
         vae.run(args.run_dir, args.max_minutes, args.steps)
+    elif args.stage == "vae-decoder":
+        from . import vae
+
+        vae.run_decoder(args.run_dir, args.max_minutes, args.steps)
     elif args.stage == "teacher":
         from . import teacher
 

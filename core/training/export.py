@@ -26,7 +26,7 @@ SAMPLE_PROMPTS = [
     "a white star at the top, on a black background",
     "pip the robot wearing a red hat, on a yellow background",
     "pip the robot wearing a blue hat on the left, on a white background",
-    "a blue circle at the bottom, on a orange and pink gradient background",
+    "a blue circle at the bottom, on an orange and pink gradient background",
     "an orange triangle on the right, on a green background",
     "a pink circle on the left and a black square on the right, on a white background",
 ]

@@ -20,7 +20,8 @@ BATCH = 16
 LR = 1e-3
 KL_WEIGHT = 1e-6
 CHECKPOINT_SECONDS = 120
-NOMINAL_STEPS = 700  # cosine LR horizon (about 8.5 min at 0.73 s/step here)
+MEAN_FROM_STEP = 687  # see the training loop
+NOMINAL_STEPS = 1500  # cosine LR horizon. The shipped VAE ran its first 511 steps with 700, then this.
 
 
 def make_vae():
@@ -79,7 +80,10 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         for g in opt.param_groups:
             g["lr"] = lr
         post = vae.encode(x).latent_dist
-        z = post.sample()
+        # Sampling the posterior (std ~1 at init, shrunk only by the tiny KL weight) drowned the
+        # latents in noise and stalled learning; from MEAN_FROM_STEP on, the decoder learns from
+        # the posterior mean, the only latent the generator ever decodes.
+        z = post.sample() if step < MEAN_FROM_STEP else post.mean
         rec = vae.decode(z).sample
         loss_rec = F.l1_loss(rec, x) + F.mse_loss(rec, x)
         kl = post.kl().mean() / (x.shape[1] * x.shape[2] * x.shape[3])
@@ -89,7 +93,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
         step += 1
-        losses.append(float(loss_rec))
+        losses.append(float(loss_rec.detach()))
         if time.monotonic() - last_ckpt > CHECKPOINT_SECONDS:
             checkpoint()
             last_ckpt = time.monotonic()
@@ -97,10 +101,74 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
 
 
 def load_trained(run_dir: Path):
+    """The trained VAE; with the decoder fine-tune of stage ``vae-decoder`` when there is one
+    (its encoder is the ``vae`` stage's, unchanged)."""
     vae = make_vae()
-    state = load_state(run_dir / "vae" / "state.pt")
+    state = load_state(run_dir / "vae_decoder" / "state.pt") or load_state(run_dir / "vae" / "state.pt")
     if state is None:
         raise SystemExit("no VAE checkpoint: run the 'vae' stage first")
     vae.load_state_dict(state["model"])
     vae.eval().requires_grad_(False)
     return vae
+
+
+DECODER_LR = 5e-4
+DECODER_NOMINAL_STEPS = 1500
+
+
+def run_decoder(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> None:
+    """Stage ``vae-decoder``: fine-tune only the decoder (encoder frozen, so the latents the
+    teacher was trained on stay valid). Starts from ``RUN/vae``; state in ``RUN/vae_decoder``."""
+    setup(SEED + 100)
+    out = run_dir / "vae_decoder"
+    images = np.load(run_dir / "data" / "images.npy", mmap_mode="r")
+    state = load_state(out / "state.pt")
+    vae = make_vae()
+    base = load_state(run_dir / "vae" / "state.pt")
+    if base is None:
+        raise SystemExit("no VAE checkpoint: run the 'vae' stage first")
+    vae.load_state_dict(base["model"] if state is None else state["model"])
+    vae.encoder.requires_grad_(False)
+    vae.quant_conv.requires_grad_(False)
+    params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    opt = torch.optim.AdamW(params, lr=DECODER_LR, weight_decay=0.0)
+    step, seconds = 0, 0.0
+    if state is not None:
+        opt.load_state_dict(state["opt"])
+        set_rng_state(state["rng"])
+        step, seconds = state["step"], state["seconds"]
+    deadline = Deadline(max_minutes)
+    vae.train()
+    t_chunk = last_ckpt = time.monotonic()
+    losses: list[float] = []
+    n = len(images)
+
+    def checkpoint():
+        nonlocal seconds, t_chunk
+        seconds += time.monotonic() - t_chunk
+        t_chunk = time.monotonic()
+        save_state(out / "state.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "rng": rng_state(), "step": step, "seconds": seconds})
+        log(run_dir, "vae_decoder", step=step, seconds=round(seconds, 1), loss=round(float(np.mean(losses[-50:])), 5) if losses else None)
+
+    while not deadline.passed() and (total_steps is None or step < total_steps):
+        idx = np.sort(np.random.randint(0, n, size=BATCH))
+        x = to_tensor(images[idx])
+        if np.random.rand() < 0.5:  # mirrored scenes are in the teacher's data too
+            x = torch.flip(x, dims=[3])
+        lr = DECODER_LR * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / DECODER_NOMINAL_STEPS, 1.0))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        with torch.no_grad():
+            z = vae.encode(x).latent_dist.mean
+        rec = vae.decode(z).sample
+        loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        losses.append(float(loss.detach()))
+        if time.monotonic() - last_ckpt > CHECKPOINT_SECONDS:
+            checkpoint()
+            last_ckpt = time.monotonic()
+    checkpoint()
