@@ -462,6 +462,9 @@ def consent_show(ref: str = typer.Argument(..., help="A person id or a grant id.
 
 
 def main() -> None:
+    # transformers warns at exit that torchvision is absent (it is not needed: no image processors
+    # are used); keep the terminal for our own messages.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         app()
     except PocketStudioError as exc:  # anything a command did not turn into a message itself
