@@ -2,8 +2,11 @@
 
 from .base import FALSE_POSITIVE_RATE, Detection, PayloadCodec, Watermarker, WatermarkPayload, new_asset_id
 from .dwtdctsvd import DwtDctSvdWatermarker
+from .spread import SpreadSpectrumWatermarker
 
-ENGINES = {"dwtdctsvd": DwtDctSvdWatermarker}
+# Name in settings → engine class (taking the watermark key). The verifier tries them all, in this
+# order, so that images marked by an older default still verify.
+ENGINES = {"spread-spectrum": SpreadSpectrumWatermarker, "dwtdctsvd": DwtDctSvdWatermarker}
 
 
 def make_watermarker(engine: str, key: bytes) -> Watermarker:
@@ -19,5 +22,5 @@ def all_detectors(key: bytes) -> list[Watermarker]:
     return [cls(key) for cls in ENGINES.values()]
 
 
-__all__ = ["Detection", "DwtDctSvdWatermarker", "FALSE_POSITIVE_RATE", "PayloadCodec", "Watermarker",
-           "WatermarkPayload", "all_detectors", "make_watermarker", "new_asset_id"]
+__all__ = ["Detection", "DwtDctSvdWatermarker", "FALSE_POSITIVE_RATE", "PayloadCodec", "SpreadSpectrumWatermarker",
+           "Watermarker", "WatermarkPayload", "all_detectors", "make_watermarker", "new_asset_id"]

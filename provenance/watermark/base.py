@@ -46,16 +46,27 @@ class WatermarkPayload:
 
 @dataclass(frozen=True)
 class Detection:
-    """A detector's answer. ``asset_id`` is set only when the keyed tag checks."""
+    """A detector's answer. ``asset_id`` is set only when the keyed tag checks.
+
+    ``tag_bits_matching`` and ``p_value`` are each engine's own numbers: for the dwtDctSvd engine,
+    the matching tag bits of 32 and P(at least that many agree on an unmarked image); for the
+    spread-spectrum engine, the matching bits of its 24-bit tag and the bound on P(an unmarked
+    image reaches the observed presence statistic). Smaller ``p_value`` is stronger evidence.
+    ``false_positive_rate`` is the engine's stated rate for one image. The optional fields are set
+    by engines that have them: ``statistic`` (presence statistic), ``threshold`` (what it was held
+    to) and ``bits_corrected`` (coded bits the error-correcting code fixed).
+    """
 
     found: bool
     alg: str
     asset_id: str | None = None
     tag_bits_matching: int = 0
-    # P(at least this many of the 32 tag bits agree on an unmarked image): smaller is stronger.
     p_value: float = 1.0
     false_positive_rate: float = FALSE_POSITIVE_RATE
     reason: str = ""
+    statistic: float | None = None
+    threshold: float | None = None
+    bits_corrected: int | None = None
 
     @property
     def confidence(self) -> float:
