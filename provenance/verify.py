@@ -36,7 +36,7 @@ TAMPER_CODES = {"assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "
                 "assertion.hashedURI.mismatch", "claimSignature.mismatch", "assertion.hashedURI.missing",
                 "claim.missing", "assertion.missing", "assertion.dataHash.malformed"}
 HARD_BINDING_CODES = {"assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "assertion.bmffHash.mismatch"}
-_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "GIF": "image/gif"}
+_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "GIF": "image/gif"}
 
 
 class Status(str, enum.Enum):
@@ -88,11 +88,27 @@ def _codes(results: dict | None, kind: str) -> list[str]:
     return [item.get("code", "") for item in active.get(kind, [])]
 
 
-def _ingredient_failures(results: dict | None) -> list[str]:
+_FAILURE_SUFFIXES = (".mismatch", ".missing", ".malformed", ".invalid", ".expired", ".revoked", ".outsideValidity")
+
+
+def _ingredient_failures(reader: c2pa.Reader) -> list[str]:
+    """Failure codes recorded for the active manifest's ingredients (their own provenance).
+
+    An untrusted ingredient signer is not a failure of the ingredient (it is reported for the
+    active manifest already); a signature, hash or claim problem inside an ingredient is.
+    """
+    results = reader.get_validation_results() or {}
     out = []
-    for delta in (results or {}).get("ingredientDeltas", []) or []:
+    for delta in results.get("ingredientDeltas", []) or []:
         out += [i.get("code", "") for i in (delta.get("validationDeltas") or {}).get("failure", [])]
-    return out
+    store = json.loads(reader.json())
+    active = store.get("manifests", {}).get(store.get("active_manifest"), {})
+    for ingredient in active.get("ingredients", []) or []:
+        for status in ingredient.get("validation_status") or []:
+            code = status.get("code", "")
+            if code.endswith(_FAILURE_SUFFIXES):
+                out.append(f"{code} (ingredient {ingredient.get('title', '?')})")
+    return [c for c in dict.fromkeys(out) if not c.startswith("signingCredential.untrusted")]
 
 
 def _summarise_manifest(reader: c2pa.Reader) -> dict:
@@ -160,11 +176,17 @@ class Verifier:
         if reader is not None:
             results = reader.get_validation_results()
             state = reader.get_validation_state()
-            failures = _codes(results, "failure") + _ingredient_failures(results)
+            failures = list(dict.fromkeys(_codes(results, "failure")))
+            ingredient_failures = _ingredient_failures(reader)
             manifest_summary = _summarise_manifest(reader)
+            if ingredient_failures:
+                checks.append(CheckResult("ingredients", False,
+                                          "an ingredient's own provenance fails: " + ", ".join(ingredient_failures),
+                                          {"failure_codes": ingredient_failures}))
             checks.append(CheckResult("c2pa", state in ("Trusted", "Valid") and not failures,
                                       f"C2PA manifest {state}" + (f": {', '.join(failures)}" if failures else ""),
                                       {"state": state, "failure_codes": failures,
+                                       "ingredient_failure_codes": ingredient_failures,
                                        "success_codes": _codes(results, "success"),
                                        "informational_codes": _codes(results, "informational"),
                                        "manifest": manifest_summary}))
@@ -241,13 +263,17 @@ class Verifier:
     def _status(embedded, state, failures, detection, recovered, checks) -> tuple[Status, str]:
         if any(c.name == "soft-binding" and c.ok is False for c in checks):
             return Status.TAMPERED, "the watermark in the pixels does not belong to this manifest"
+        ingredients = next((c for c in checks if c.name == "ingredients"), None)
         if embedded:
+            if set(failures) & TAMPER_CODES:
+                return Status.TAMPERED, "the image or its manifest changed after signing: " + ", ".join(failures)
+            if ingredients is not None:
+                codes = {c.split(" (ingredient")[0] for c in ingredients.evidence["failure_codes"]}
+                return (Status.TAMPERED if codes & TAMPER_CODES else Status.INVALID), ingredients.summary
             if state == "Trusted" and not failures:
                 return Status.TRUSTED, "C2PA manifest valid and signed by a trusted signer"
             if state == "Valid" and not [f for f in failures if f != "signingCredential.untrusted"]:
                 return Status.VALID_UNTRUSTED, "C2PA manifest valid, but the signer is not on the trust list"
-            if set(failures) & TAMPER_CODES:
-                return Status.TAMPERED, "the image or its manifest changed after signing: " + ", ".join(failures)
             return Status.INVALID, "C2PA manifest invalid: " + ", ".join(failures or [str(state)])
         if failures:
             return Status.INVALID, "C2PA manifest present but unreadable"
