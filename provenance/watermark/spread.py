@@ -63,14 +63,14 @@ ALG = "io.pocketstudio.watermark.spread-spectrum.v1"
 WORK_SIDE = 256           # working image short side (px)
 WORK_MAX_LONG = 1024      # cap on the working image's long side (very wide panoramas)
 CHIP = 2                  # chip side in working px (4 px of a 512² image, 8 px of a 4K one)
-TILE_CHIPS = 24           # chips per tile side
+TILE_CHIPS = 27           # chips per tile side
 TILE = CHIP * TILE_CHIPS  # tile period in working px (48: not a simple fraction of the side)
 N_CHIPS = TILE_CHIPS * TILE_CHIPS
 MIN_EMBED_SIDE = 64
 MIN_DETECT_SIDE = 64
 
 # Payload
-N_PILOT = 160             # pilot chips per tile; the other 416 carry the coded payload
+N_PILOT = 204             # pilot chips per tile; the other 416 carry the coded payload
 TAG_BITS = 24
 N_INFO = ID_BITS + TAG_BITS
 N_CODED = ecc.coded_length(N_INFO)  # 288
@@ -110,7 +110,7 @@ N_DIHEDRAL = 8
 N_HYPOTHESES = N_LATTICE_CANDIDATES * len(PHASES) ** 2 * N_DIHEDRAL * N_SHIFTS
 Z_THRESHOLD = 7.5
 N_LINE_HYPOTHESES = N_LINE_LATTICES * len(PHASES) ** 2 * N_SHIFTS
-Z_LINE_THRESHOLD = 7.9
+Z_LINE_THRESHOLD = 8.0
 FPR_STATISTIC_BOUND = (N_HYPOTHESES * math.exp(-Z_THRESHOLD ** 2 / 2)
                        + N_LINE_HYPOTHESES * math.exp(-Z_LINE_THRESHOLD ** 2 / 2))
 N_DECODES = N_LATTICE_CANDIDATES + N_LINE_DECODES
