@@ -329,19 +329,18 @@ _LATTICE_PTS = _half_plane(LATTICE_REACH)
 _HALF_PTS = np.concatenate([_LATTICE_PTS + (0.5, 0), _LATTICE_PTS + (0, 0.5)])
 
 
-def _lattice_scores(smooth: np.ndarray, periods: np.ndarray, angles: np.ndarray, reach: float) -> np.ndarray:
-    """Lattice score for every (period, angle) pair of the two broadcastable arrays."""
-    P, A = np.broadcast_arrays(periods, angles)
-    c, s = np.cos(A)[..., None], np.sin(A)[..., None]
+def _lattice_scores(smooth: np.ndarray, ax, ay, bx, by, reach: tuple[float, float]) -> np.ndarray:
+    """Lattice score for every basis (a, b) given by the broadcastable component arrays."""
+    ax, ay, bx, by = (np.asarray(v, dtype=np.float64)[..., None] for v in np.broadcast_arrays(ax, ay, bx, by))
 
     def gather(pts, positive=False):
         m, k = pts[:, 0], pts[:, 1]
-        x = P[..., None] * (m * c - k * s)
-        y = P[..., None] * (m * s + k * c)
+        x = m * ax + k * bx
+        y = m * ay + k * by
         v = _sample(smooth, y, x)
         if positive:
             v = np.maximum(v, 0)
-        inside = (np.hypot(x, y) <= reach).astype(np.float32)  # lags the image can show
+        inside = ((np.abs(x) <= reach[0]) & (np.abs(y) <= reach[1])).astype(np.float32)  # lags the image shows
         return (v * inside).sum(axis=-1), inside.sum(axis=-1)
 
     # Half-lattice points must not be peaks too (that is a finer periodic structure, e.g. JPEG's
@@ -359,38 +358,56 @@ def _basis(period: float, angle: float) -> np.ndarray:
     return np.array([[period * c, -period * s], [period * s, period * c]])
 
 
-def _top(sc: np.ndarray, periods: np.ndarray, angles: np.ndarray, n: int, taken: list) -> list[np.ndarray]:
-    """Best n (period, angle) cells of a score grid, at least 6 % in period or 3 degrees apart."""
-    P, A = np.broadcast_arrays(periods, angles)
+def _top(sc: np.ndarray, bases: np.ndarray, n: int, taken: list) -> list[np.ndarray]:
+    """The n best-scoring bases (bases[..., 2, 2] aligned with sc), each at least 5 % of its
+    period away from every basis already taken."""
+    flat_sc, flat_b = sc.ravel(), bases.reshape(-1, 2, 2)
     out = []
-    for idx in np.argsort(sc.ravel())[::-1][:400]:
-        if len(out) == n or not np.isfinite(sc.ravel()[idx]):
+    for idx in np.argsort(np.nan_to_num(flat_sc, nan=-np.inf))[::-1][:400]:
+        if len(out) == n or not np.isfinite(flat_sc[idx]):
             break
-        p, a = float(P.ravel()[idx]), float(A.ravel()[idx])
-        if any(abs(math.log(p / q)) < 0.06 and abs(a - b) < 0.05 for q, b in taken):
+        b = flat_b[idx]
+        if any(np.abs(b - t).max() < 0.05 * np.abs(t).max() for t in taken):
             continue
-        taken.append((p, a))
-        out.append(_basis(p, a))
+        taken.append(b)
+        out.append(b)
     return out
 
 
-def _lattice_candidates(ac: np.ndarray, n: int, reach: float, unmoved: float) -> list[np.ndarray]:
-    """Lattice candidates from the autocorrelation: the best scale with no rotation (a crop or
-    a resize), the best rotation at the unmoved scale (a rotation on the same canvas), then the
-    best of a joint grid over scale and rotation; n in all, distinct."""
+def _conformal(periods: np.ndarray, angles: np.ndarray):
+    P, A = np.broadcast_arrays(periods, angles)
+    c, s = np.cos(A), np.sin(A)
+    return P * c, P * s, -P * s, P * c
+
+
+def _lattice_candidates(ac: np.ndarray, n: int, reach: tuple[float, float], unmoved: float) -> list[np.ndarray]:
+    """Lattice candidates from the autocorrelation: the best scale with no rotation (a crop or a
+    resize), the best rotation at the unmoved scale (a rotation on the same canvas), the best
+    pair of scales along x and y (an aspect-ratio change), then the best of a joint grid over
+    scale and rotation; n in all, distinct."""
     # Peaks are measured above the local background of the autocorrelation (texture makes it
     # positive over wide areas), and a 3x3 max filter lets the coarse grid land anywhere near one.
     peaks = ac - cv2.GaussianBlur(ac, (0, 0), BACKGROUND_SIGMA)
     smooth = cv2.dilate(peaks, np.ones((3, 3), np.uint8))
     lo, hi = PERIOD_RANGE
-    taken: list = [(unmoved, 0.0)]
-    fine_periods = TILE * np.exp(np.arange(math.log(lo), math.log(hi), 0.003))
-    out = _top(_lattice_scores(smooth, fine_periods, np.zeros(1), reach), fine_periods, np.zeros(1), 1, taken)
+    taken: list = [np.eye(2) * unmoved]
+    out = []
+
+    def family(ax, ay, bx, by, count, allowed=True):
+        sc = np.where(allowed, _lattice_scores(smooth, ax, ay, bx, by, reach), -np.inf)
+        bases = np.stack(np.broadcast_arrays(ax, bx, ay, by), -1).reshape(*sc.shape, 2, 2)
+        out.extend(_top(sc, bases, count, taken))
+
+    zero = np.zeros(1)
+    fine = TILE * np.exp(np.arange(math.log(lo), math.log(hi), 0.003))
+    family(*_conformal(fine, zero), 1)
     fine_angles = np.deg2rad(np.arange(-ROTATION_RANGE_DEG, ROTATION_RANGE_DEG + 1e-9, 0.15))
-    out += _top(_lattice_scores(smooth, np.array([unmoved]), fine_angles, reach), np.array([unmoved]), fine_angles, 1, taken)
-    periods = (TILE * np.exp(np.arange(math.log(lo), math.log(hi), 0.008)))[:, None]
-    angles = np.deg2rad(np.arange(-ROTATION_RANGE_DEG, ROTATION_RANGE_DEG + 1e-9, 0.4))[None, :]
-    out += _top(_lattice_scores(smooth, periods, angles, reach), periods, angles, n - len(out), taken)
+    family(*_conformal(np.array([unmoved]), fine_angles), 1)
+    coarse = TILE * np.exp(np.arange(math.log(lo), math.log(hi), 0.008))
+    px, py = coarse[:, None], coarse[None, :]
+    family(px, 0.0, 0.0, py, 1, allowed=np.abs(np.log(px / py)) <= math.log(1.5))
+    angles = np.deg2rad(np.arange(-ROTATION_RANGE_DEG, ROTATION_RANGE_DEG + 1e-9, 0.4))
+    family(*_conformal(coarse[:, None], angles[None, :]), n - len(out))
     return out
 
 
@@ -401,15 +418,15 @@ def _ac_noise(ac: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(body - np.median(body)))) + 1e-12
 
 
-def _refine(ac: np.ndarray, basis: np.ndarray, radius: float, noise: float) -> np.ndarray:
+def _refine(ac: np.ndarray, basis: np.ndarray, reach: tuple[float, float], noise: float) -> np.ndarray:
     """Least-squares lattice basis (columns = period vectors, (x, y)) from sub-pixel peak positions."""
-    rng = int(radius // max(np.linalg.norm(basis, axis=0).min(), 1.0)) + 1
+    rng = int(max(reach) // max(np.linalg.norm(basis, axis=0).min(), 1.0)) + 1
     mm, kk = np.meshgrid(np.arange(-rng, rng + 1), np.arange(0, rng + 1), indexing="ij")
     q = np.stack([mm.ravel(), kk.ravel()], 1).astype(float)
     q = q[(q[:, 1] > 0) | (q[:, 0] > 0)]
     for win in (2, 1, 1):
         pred = q @ basis.T  # (n, 2) as (x, y)
-        keep = np.hypot(pred[:, 0], pred[:, 1]) <= radius
+        keep = (np.abs(pred[:, 0]) <= reach[0]) & (np.abs(pred[:, 1]) <= reach[1])
         qk, pk = q[keep], pred[keep]
         if len(qk) < 2:
             return basis
@@ -641,7 +658,7 @@ class SpreadSpectrumWatermarker:
         r = _whiten(_resize(y.astype(np.float32), shape))
         if float(np.mean(r * r)) < 1e-4:
             return
-        radius = 0.45 * min(shape)
+        reach = (0.45 * shape[1], 0.45 * shape[0])  # lags (x, y) whose peaks the image can show
         # The period this image's tiles had if it was embedded at its present size.
         unmoved = np.eye(2) * TILE * shape[0] / _working_shape(h, w, allow_upsample=False)[0]
 
@@ -649,13 +666,14 @@ class SpreadSpectrumWatermarker:
             yield unmoved  # first: most handling (re-encoding, filters, resizes) moves nothing
             ac = _autocorrelation(r)
             noise = _ac_noise(ac)
-            refined = _refine(ac, unmoved, radius, noise)
+            refined = _refine(ac, unmoved, reach, noise)
             n = 1
-            if np.abs(refined - unmoved).max() * radius / TILE > 0.1:
+            if np.abs(refined - unmoved).max() * max(reach) / TILE > 0.1:
                 n += 1
                 yield refined
-            for candidate in _lattice_candidates(ac, N_LATTICE_CANDIDATES - n, 0.6 * min(shape), unmoved[0, 0]):
-                yield _refine(ac, candidate, radius, noise)
+            wide = (0.6 * shape[1], 0.6 * shape[0])
+            for candidate in _lattice_candidates(ac, N_LATTICE_CANDIDATES - n, wide, unmoved[0, 0]):
+                yield _refine(ac, candidate, reach, noise)
 
         def best(basis, flips):
             return max((_best_alignment(self._keyed, _fold(r, basis, (py, px)), flips)
