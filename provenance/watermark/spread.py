@@ -89,6 +89,7 @@ HOST_SHARE = 0.6          # most of the energy budget the cancellation may take
 HP_SIGMA = 1.0            # whitening high-pass (working px)
 LOCAL_SIGMA, LOCAL_FLOOR = 3.0, 0.5  # local contrast normalisation
 PHASES = (0.0, 0.5)       # sub-pixel fold offsets tried per axis
+PHASE_PRETEST = 5.0       # ... the other three only if phase (0, 0) reaches this statistic
 PERIOD_RANGE = (0.6, 3.0)           # detectable tile period, relative to the embedded one
 ROTATION_RANGE_DEG = 10.0           # detectable rotation (±, on top of the 8 flips/quarter-turns)
 N_LATTICE_CANDIDATES = 12           # key-independent lattices tried per image
@@ -337,7 +338,7 @@ def _lattice_scores(smooth: np.ndarray, ax, ay, bx, by, reach: tuple[float, floa
         m, k = pts[:, 0], pts[:, 1]
         x = m * ax + k * bx
         y = m * ay + k * by
-        v = _sample(smooth, y, x)
+        v = smooth[np.rint(y).astype(np.int64) % smooth.shape[0], np.rint(x).astype(np.int64) % smooth.shape[1]]
         if positive:
             v = np.maximum(v, 0)
         inside = ((np.abs(x) <= reach[0]) & (np.abs(y) <= reach[1])).astype(np.float32)  # lags the image shows
@@ -393,8 +394,8 @@ def _lattice_candidates(ac: np.ndarray, n: int, reach: tuple[float, float], unmo
     taken: list = [np.eye(2) * unmoved]
     out = []
 
-    def family(ax, ay, bx, by, count, allowed=True):
-        sc = np.where(allowed, _lattice_scores(smooth, ax, ay, bx, by, reach), -np.inf)
+    def family(ax, ay, bx, by, count):
+        sc = _lattice_scores(smooth, ax, ay, bx, by, reach)
         bases = np.stack(np.broadcast_arrays(ax, bx, ay, by), -1).reshape(*sc.shape, 2, 2)
         out.extend(_top(sc, bases, count, taken))
 
@@ -404,8 +405,9 @@ def _lattice_candidates(ac: np.ndarray, n: int, reach: tuple[float, float], unmo
     fine_angles = np.deg2rad(np.arange(-ROTATION_RANGE_DEG, ROTATION_RANGE_DEG + 1e-9, 0.15))
     family(*_conformal(np.array([unmoved]), fine_angles), 1)
     coarse = TILE * np.exp(np.arange(math.log(lo), math.log(hi), 0.008))
-    px, py = coarse[:, None], coarse[None, :]
-    family(px, 0.0, 0.0, py, 1, allowed=np.abs(np.log(px / py)) <= math.log(1.5))
+    px, py = np.meshgrid(coarse, coarse, indexing="ij")
+    pair = (np.abs(np.log(px / py)) <= math.log(1.5)) & (np.abs(np.log(px / py)) > 0.03)
+    family(px[pair], 0.0, 0.0, py[pair], 1)
     angles = np.deg2rad(np.arange(-ROTATION_RANGE_DEG, ROTATION_RANGE_DEG + 1e-9, 0.4))
     family(*_conformal(coarse[:, None], angles[None, :]), n - len(out))
     return out
@@ -464,7 +466,8 @@ def _parabola(a, b, c):
 
 
 def _fold(r: np.ndarray, basis: np.ndarray, phase: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-    """Warp the whitened working image onto the canonical tile grid and average all tiles."""
+    """Warp the whitened working image onto the canonical tile grid and sum all tiles (sums, not
+    means: a tile position seen more often carries proportionally more signal than noise)."""
     m = basis / TILE  # canonical px → working px
     inv = np.linalg.inv(m)
     h, w = r.shape
@@ -477,10 +480,7 @@ def _fold(r: np.ndarray, basis: np.ndarray, phase: tuple[float, float] = (0.0, 0
     affine = np.hstack([m, (m @ lo)[:, None]]).astype(np.float64)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     warped = cv2.warpAffine(r, affine, (wc, hc), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    ones = cv2.warpAffine(np.ones_like(r), affine, (wc, hc), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    total = warped.reshape(hc // TILE, TILE, wc // TILE, TILE).sum(axis=(0, 2))
-    count = ones.reshape(hc // TILE, TILE, wc // TILE, TILE).sum(axis=(0, 2))
-    folded = total / np.maximum(count, 1e-6)
+    folded = warped.reshape(hc // TILE, TILE, wc // TILE, TILE).sum(axis=(0, 2))
     # Host structure that repeats with the tile (a periodic texture) folds coherently into a few
     # large values; clip them so that they cannot dominate the statistic's normalisation.
     limit = 2.5 * float(np.median(np.abs(folded))) + 1e-9
@@ -522,15 +522,21 @@ def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list
     lattices = _line_lattices(unmoved)
     folds = np.empty((len(lattices), tc, tc), dtype=np.float32)
     for i, (period, angle) in enumerate(lattices):
-        m = (period / TILE) * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-        corners = np.array([[0, 0], [w / 2, 0], [0, h / 2], [w / 2, h / 2]]) @ np.linalg.inv(m).T
-        lo = np.floor(corners.min(0))
-        size = np.ceil(corners.max(0) - lo).astype(int)
-        wc_, hc_ = int(-(-size[0] // tc) * tc), int(-(-size[1] // tc) * tc)
-        affine = np.hstack([m, (m @ lo)[:, None]])
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        warped = cv2.warpAffine(half, affine, (wc_, hc_), flags=flags, borderValue=0)
-        folds[i] = warped.reshape(hc_ // tc, tc, wc_ // tc, tc).sum(axis=(0, 2))  # sums: good enough to rank
+        f = period / TILE
+        if angle == 0.0:  # scale only: a plain resize (the offset it differs by is a cyclic shift)
+            warped = cv2.resize(half, (0, 0), fx=1 / f, fy=1 / f, interpolation=cv2.INTER_LINEAR)
+            hc_, wc_ = warped.shape
+            warped = np.pad(warped, ((0, -hc_ % tc), (0, -wc_ % tc)))
+        else:
+            m = f * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+            corners = np.array([[0, 0], [w / 2, 0], [0, h / 2], [w / 2, h / 2]]) @ np.linalg.inv(m).T
+            lo = np.floor(corners.min(0))
+            size = np.ceil(corners.max(0) - lo).astype(int)
+            wc_, hc_ = int(-(-size[0] // tc) * tc), int(-(-size[1] // tc) * tc)
+            affine = np.hstack([m, (m @ lo)[:, None]])
+            warped = cv2.warpAffine(half, affine, (wc_, hc_), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                    borderValue=0)
+        folds[i] = warped.reshape(warped.shape[0] // tc, tc, warped.shape[1] // tc, tc).sum(axis=(0, 2))
     num = np.fft.ifft2(np.fft.fft2(folds) * fp).real
     den = np.fft.ifft2(np.fft.fft2(folds * folds) * fm).real
     z = (num / np.sqrt(np.maximum(den, 1e-12))).reshape(len(lattices), -1).max(axis=1)
@@ -676,8 +682,14 @@ class SpreadSpectrumWatermarker:
                 yield _refine(ac, candidate, reach, noise)
 
         def best(basis, flips):
-            return max((_best_alignment(self._keyed, _fold(r, basis, (py, px)), flips)
-                        for py in PHASES for px in PHASES), key=lambda t: t[0])
+            # Phase (0, 0) first; the other sub-pixel phases only where it shows something. All
+            # phases are counted in the false-positive bound whether or not they are evaluated.
+            first = _best_alignment(self._keyed, _fold(r, basis, (PHASES[0], PHASES[0])), flips)
+            if first[0] < PHASE_PRETEST:
+                return first
+            return max([first] + [_best_alignment(self._keyed, _fold(r, basis, (py, px)), flips)
+                                  for py in PHASES for px in PHASES if (py, px) != (PHASES[0], PHASES[0])],
+                       key=lambda t: t[0])
 
         for basis in key_independent_lattices():
             if np.all(np.isfinite(basis)) and abs(np.linalg.det(basis)) >= (0.5 * TILE) ** 2:
