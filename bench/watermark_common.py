@@ -53,23 +53,35 @@ def photos(names: list[str] | None = None) -> list[tuple[str, Image.Image]]:
 
 
 def generated(n: int, seed: int = 2024) -> tuple[str, list[tuple[str, Image.Image]]]:
-    """n generated-like images and a sentence saying where they came from."""
+    """n generated-like images and a sentence saying where they came from: half outputs of the
+    embedded generator (when its model is installed), half procedural scenes of its training set
+    at its native 128 px (what the model learns to imitate); all scenes without the model."""
+    from pocketstudio.core.training.dataset import render_scene
+
     try:
         from pocketstudio.core.generator import load_generator
-        from pocketstudio.core.training.dataset import render_scene
 
         gen = load_generator(None)
-        images = []
-        for i in range(n):
-            prompt = render_scene(seed, i, 128).caption
-            images.append((f"gen{i:02d}", gen.generate(prompt, steps=4, seed=seed + i).image.convert("RGB")))
-        return f"generator outputs ({gen.model_name}, 4 steps, native {gen.native_size} px)", images
-    except Exception as exc:  # model not trained/installed yet
-        from pocketstudio.core.training.dataset import render_scene
+        try:
+            import json
 
+            stages = json.loads((gen.model_dir / "pocketstudio.json").read_text())["training"]["stages"]
+        except Exception:
+            stages = {}
+    except Exception as exc:  # model not trained/installed yet
         images = [(f"scene{i:02d}", render_scene(seed, i, 128).image.convert("RGB")) for i in range(n)]
         return (f"procedural scenes from the generator's training set at its native 128 px "
                 f"(the embedded model is not available: {type(exc).__name__})"), images
+    n_gen = n // 2
+    images = []
+    for i in range(n_gen):
+        prompt = render_scene(seed, i, 128).caption
+        images.append((f"gen{i:02d}", gen.generate(prompt, steps=4, seed=seed + i).image.convert("RGB")))
+    images += [(f"scene{i:02d}", render_scene(seed, i, 128).image.convert("RGB")) for i in range(n_gen, n)]
+    steps = ", ".join(f"{k} {v.get('steps', '?')} steps" for k, v in stages.items() if isinstance(v, dict) and "steps" in v)
+    return (f"{n_gen} outputs of the embedded generator ({gen.model_name}, sha256 {gen.model_sha256[:12]}, "
+            f"{steps or 'training record not found'}; 4 steps, native {gen.native_size} px, prompts = the scenes' "
+            f"captions) + {n - n_gen} procedural scenes of its training set (native 128 px)"), images
 
 
 def fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
