@@ -3,12 +3,13 @@
 Embedding (``SpreadSpectrumWatermarker.embed``)
     1. Luminance is area-resampled to a working image whose short side is ``WORK_SIDE`` px (never
        upsampled: smaller images are worked on at their own size).
-    2. A keyed tile of ``TILE_CHIPS``² chips, each ``CHIP``×``CHIP`` working px (tile period
-       ``TILE`` px, about a fifth of the short side), is repeated over the working image.
-       ``N_PILOT`` chips carry keyed pilot signs (known to the detector: synchronisation and the
-       presence statistic); the others carry the payload: 64-bit id + ``TAG_BITS``-bit keyed tag
+    2. A keyed tile of 27×27 chips (``TILE_CHIPS``), each 2×2 working px (``CHIP``), is repeated
+       over the working image: a 54-px period (``TILE``), about a fifth of the short side and
+       sharing only a factor 2 with the 1/4 and 1/8 grids common in pictures. 204 chips
+       (``N_PILOT``) carry keyed pilot signs (known to the detector: synchronisation and the
+       presence statistic); the other 525 carry the payload: 64-bit id + ``TAG_BITS``-bit keyed tag
        (HMAC-SHA256 of the id), coded with a K=9 rate-1/3 convolutional code (``ecc``, 288 coded
-       bits), each coded bit on ~1.5 chips per tile at keyed positions with keyed scrambling signs.
+       bits), each coded bit on 1-2 chips per tile at keyed positions with keyed scrambling signs.
     3. Informed embedding: the detector's reading of the unmarked image (its own "host" fold) is
        computed and ``HOST_CANCEL`` of it is cancelled in the chip amplitudes (improved spread
        spectrum, Wiener-regularised on the chip grid), which matters on busy textures.
@@ -23,15 +24,15 @@ Detection (``detect``; any size, mode or content; never raises)
     1. Working image at the same short side (up- or down-sampled), whitened: high-pass divided
        by the local contrast and clipped, so that host texture and edges weigh little.
     2. Lattice candidates, in order: the unmoved lattice (no geometric change), the same refined on
-       the autocorrelation's peaks, then peaks of the autocorrelation scored over scale
-       (``PERIOD_RANGE``) and rotation (± ``ROTATION_RANGE_DEG``), each refined by weighted least
-       squares on sub-pixel peak positions (a general 2×2 matrix: rotation, scale, mild shear). If
-       none is found, a key-driven line search (``_line_search``) over scale-only and
-       rotation-only lattices, for busy images whose autocorrelation is too weak.
+       the autocorrelation's peaks, then the autocorrelation's best lattices over scale
+       (``PERIOD_RANGE``), rotation (± ``ROTATION_RANGE_DEG``) and aspect ratio, each refined by
+       weighted least squares on sub-pixel peak positions (a general 2×2 matrix). If none carries
+       the mark, a key-driven line search (``_line_search``) over scale-only and rotation-only
+       lattices, for busy images whose autocorrelation is too weak.
     3. For a lattice, the working image is warped onto the canonical tile grid and folded (all
-       tiles averaged) at 4 sub-pixel phases; the crop offset is a cyclic shift of the folded tile,
+       tiles summed) at 4 sub-pixel phases; the crop offset is a cyclic shift of the folded tile,
        and all ``TILE``² shifts and the 8 flips/quarter-turns are tested at once by FFT correlation
-       with the pilot.
+       with the pilot. This is a small loop over at most 14 lattices; everything inside is numpy.
     4. Presence statistic ``z`` (normalised pilot correlation) against ``Z_THRESHOLD``: see
        ``FPR_CALCULATION`` for the calculation of the false-positive rate (<= 1e-6 per image).
     5. Only then: descramble and sum the payload chips per coded bit, Viterbi-decode, and report
@@ -64,13 +65,13 @@ WORK_SIDE = 256           # working image short side (px)
 WORK_MAX_LONG = 1024      # cap on the working image's long side (very wide panoramas)
 CHIP = 2                  # chip side in working px (4 px of a 512² image, 8 px of a 4K one)
 TILE_CHIPS = 27           # chips per tile side
-TILE = CHIP * TILE_CHIPS  # tile period in working px (48: not a simple fraction of the side)
+TILE = CHIP * TILE_CHIPS  # tile period in working px (54: not a simple fraction of the side)
 N_CHIPS = TILE_CHIPS * TILE_CHIPS
 MIN_EMBED_SIDE = 64
 MIN_DETECT_SIDE = 64
 
 # Payload
-N_PILOT = 204             # pilot chips per tile; the other 416 carry the coded payload
+N_PILOT = 204             # pilot chips per tile; the other 525 carry the coded payload
 TAG_BITS = 24
 N_INFO = ID_BITS + TAG_BITS
 N_CODED = ecc.coded_length(N_INFO)  # 288
@@ -162,7 +163,7 @@ def _derive(key: bytes) -> _Keyed:
     pilot_pos, data_pos = perm[:N_PILOT], perm[N_PILOT:]
     pilot_sign = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), N_PILOT)
     n_data = N_CHIPS - N_PILOT
-    data_bit = np.arange(n_data) % N_CODED  # every coded bit gets 2 or 3 chips, at keyed places
+    data_bit = np.arange(n_data) % N_CODED  # every coded bit gets 1 or 2 chips per tile, at keyed places
     data_sign = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), n_data)
     # Pilot template on the pixel grid of the tile: one entry at each pilot chip's top-left pixel.
     pilot_tile = np.zeros((TILE, TILE), dtype=np.float32)
@@ -313,9 +314,6 @@ def _sample(a: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
     y0, x0 = y0.astype(np.int64) % h, x0.astype(np.int64) % w
     y1, x1 = (y0 + 1) % h, (x0 + 1) % w
     return ((1 - fy) * ((1 - fx) * a[y0, x0] + fx * a[y0, x1]) + fy * ((1 - fx) * a[y1, x0] + fx * a[y1, x1]))
-
-
-LATTICE_REACH = 2
 
 
 def _half_plane(reach: int, step: float = 1.0, offset: float = 0.0) -> np.ndarray:
