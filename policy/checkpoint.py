@@ -55,7 +55,7 @@ class NoteVerifier:
     @classmethod
     def from_text(cls, text: str) -> "NoteVerifier":
         try:
-            name, hex_id, b64 = text.strip().split("+")
+            name, hex_id, b64 = text.strip().split("+", 2)  # the base64 key may itself contain "+"
             raw = base64.b64decode(b64, validate=True)
         except ValueError as exc:
             raise CheckpointError(f"malformed verifier key: {exc}") from exc

@@ -207,3 +207,11 @@ def test_concurrent_processes_never_lose_duplicate_or_reorder(tmp_path):
 def test_unknown_reference_is_a_typed_error(log):
     with pytest.raises(AuditError, match="no audit record"):
         log.get("does-not-exist")
+
+
+def test_verifier_key_text_round_trips_for_keys_whose_base64_contains_plus():
+    for i in range(64):
+        signer = _signer(bytes([i]) * 32)
+        text = signer.verifier.to_text()
+        assert NoteVerifier.from_text(text).key_id == signer.verifier.key_id
+    assert any("+" in _signer(bytes([i]) * 32).verifier.to_text().split("+", 2)[2] for i in range(64))
