@@ -14,10 +14,12 @@ import torch
 DATA_SEED = 20240601
 IMAGE_SIZE = 128
 NUM_TRAIN_IMAGES = 8000
-THREADS = 2
+THREADS = int(os.environ.get("POCKETSTUDIO_TRAIN_THREADS", "2"))
 
 
 def setup(seed: int) -> None:
+    # At most 2 (the machine's cores). On a machine that is busy with other work, 1 thread is
+    # several times faster than 2 (OpenMP oversubscription): set POCKETSTUDIO_TRAIN_THREADS=1.
     torch.set_num_threads(THREADS)
     random.seed(seed)
     np.random.seed(seed % 2**32)

@@ -26,8 +26,8 @@ from .teacher import load_trained as load_teacher
 from .teacher import make_scheduler, make_unet, tokenize
 
 SEED = 3
-BATCH = 32
-LR = 2e-4
+BATCH = 16  # small batches, more updates: this CPU affords few hundred LCD steps
+LR = 3e-4
 EMA_DECAY = 0.95
 NUM_DDIM = 50
 W_MIN, W_MAX = 1.0, 7.0
