@@ -146,7 +146,8 @@ def main(argv=None):
     from pocketstudio.provenance.watermark import spread
     print(f"ours       {spread.ALG}: working short side {spread.WORK_SIDE} px, tile {spread.TILE} px "
           f"({spread.TILE_CHIPS}² chips of {spread.CHIP} px, {spread.N_PILOT} pilots), "
-          f"64-bit id + {spread.TAG_BITS}-bit tag, K=7 r=1/3 code, target PSNR {spread.TARGET_PSNR_DB} dB")
+          f"64-bit id + {spread.TAG_BITS}-bit tag, K=9 r=1/3 convolutional code, target PSNR "
+          f"{spread.TARGET_PSNR_DB} dB ({spread.BUSY_PSNR_DB} dB on images busy all over)")
     print()
     print("Attacks:")
     print(wc.ATTACK_DOC)
@@ -178,7 +179,9 @@ def main(argv=None):
     print(f"\n## Robustness: {len(tasks)} marked images, {n_decodes} attacked decodes, {args.workers} workers", flush=True)
     results = []
     t0 = time.time()
-    ctx = mp.get_context("fork")
+    # spawn, not fork: the timing phase has started torch/onnxruntime thread pools in this process,
+    # and forked children of such a process can deadlock.
+    ctx = mp.get_context("spawn")
     with ctx.Pool(args.workers, initializer=_init, initargs=(images,)) as pool:
         for k, res in enumerate(pool.imap_unordered(_robustness_task, tasks)):
             results.append(res)

@@ -172,7 +172,7 @@ def main(argv=None):
     print(flush=True)
     started = time.time()
     rows = []
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # fresh workers: no thread pools inherited from this process
     with ctx.Pool(args.workers) as pool:
         for k, row in enumerate(pool.imap_unordered(_task, [(i, args.seed) for i in range(args.n)], chunksize=8)):
             rows.append(row)

@@ -104,6 +104,7 @@ N_LINE_LATTICES = (len(np.arange(math.log(LINE_PERIOD_RANGE[0]), math.log(LINE_P
                    + len(np.arange(-math.radians(ROTATION_RANGE_DEG), math.radians(ROTATION_RANGE_DEG) + 1e-9,
                                    math.radians(LINE_ANGLE_STEP_DEG))))
 N_LINE_DECODES = 2                  # best lattices of the line search that are tested
+LINE_SEARCH_MIN_CONTRAST = 6.0      # ... run only on busy images (median local contrast, working image)
 
 # False positives (see FPR_CALCULATION)
 FPR_TARGET = 1e-6
@@ -247,12 +248,15 @@ def _working_shape(h: int, w: int, allow_upsample: bool) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def _working_luma(y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """8-bit luminance → float32 working image: area average down (on the 8-bit image, which is
+    fast at 4K; the rounding it adds is far below the mark), bilinear up."""
     h, w = shape
-    if (h, w) == a.shape[:2]:
-        return a
-    down = h * w < a.shape[0] * a.shape[1]
-    return cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA if down else cv2.INTER_LINEAR)
+    if (h, w) == y.shape[:2]:
+        return y.astype(np.float32)
+    if h * w < y.shape[0] * y.shape[1]:
+        return cv2.resize(y, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.resize(y.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _highpass(y: np.ndarray) -> np.ndarray:
@@ -508,37 +512,47 @@ def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list
     """Key-driven lattice search for images whose autocorrelation is too weak (busy textures):
     the pilot statistic itself, at half resolution (one pixel per chip), unflipped, over the two
     one-parameter families common attacks produce: scale with no rotation (crops, resizes) and
-    rotation at the unmoved scale (rotations on the same canvas). Returns the best ``top``
+    rotation at the unmoved scale (rotations on the same canvas). Coarse to fine: every other
+    lattice of the fine grid, then the fine neighbours of the best three. Returns the best ``top``
     lattices (full working resolution); each is then tested like any other candidate, against
-    ``Z_LINE_THRESHOLD``, which accounts for all ``N_LINE_LATTICES`` lattices searched here."""
+    ``Z_LINE_THRESHOLD``, which counts all ``N_LINE_LATTICES`` lattices of the fine grid."""
     h, w = r.shape
     half = cv2.resize(r, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     tc = TILE_CHIPS
-    pilot = keyed.pilot_tile[::CHIP, ::CHIP]
-    mask = keyed.pilot_mask[::CHIP, ::CHIP]
-    fp, fm = np.conj(np.fft.fft2(pilot)), np.conj(np.fft.fft2(mask))
+    fp = np.conj(np.fft.fft2(keyed.pilot_tile[::CHIP, ::CHIP]))
+    fm = np.conj(np.fft.fft2(keyed.pilot_mask[::CHIP, ::CHIP]))
     lattices = _line_lattices(unmoved)
-    folds = np.empty((len(lattices), tc, tc), dtype=np.float32)
-    for i, (period, angle) in enumerate(lattices):
-        f = period / TILE
-        if angle == 0.0:  # scale only: a plain resize (the offset it differs by is a cyclic shift)
-            warped = cv2.resize(half, (0, 0), fx=1 / f, fy=1 / f, interpolation=cv2.INTER_LINEAR)
-            hc_, wc_ = warped.shape
-            warped = np.pad(warped, ((0, -hc_ % tc), (0, -wc_ % tc)))
-        else:
-            m = f * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-            corners = np.array([[0, 0], [w / 2, 0], [0, h / 2], [w / 2, h / 2]]) @ np.linalg.inv(m).T
-            lo = np.floor(corners.min(0))
-            size = np.ceil(corners.max(0) - lo).astype(int)
-            wc_, hc_ = int(-(-size[0] // tc) * tc), int(-(-size[1] // tc) * tc)
-            affine = np.hstack([m, (m @ lo)[:, None]])
-            warped = cv2.warpAffine(half, affine, (wc_, hc_), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                    borderValue=0)
-        folds[i] = warped.reshape(warped.shape[0] // tc, tc, warped.shape[1] // tc, tc).sum(axis=(0, 2))
-    num = np.fft.ifft2(np.fft.fft2(folds) * fp).real
-    den = np.fft.ifft2(np.fft.fft2(folds * folds) * fm).real
-    z = (num / np.sqrt(np.maximum(den, 1e-12))).reshape(len(lattices), -1).max(axis=1)
-    return [_basis(*lattices[i]) for i in np.argsort(z)[::-1][:top]]
+
+    def statistic(indices):
+        folds = np.empty((len(indices), tc, tc), dtype=np.float32)
+        for k, i in enumerate(indices):
+            period, angle = lattices[i]
+            f = period / TILE
+            if angle == 0.0:  # scale only: a plain resize (the offset it differs by is a cyclic shift)
+                warped = cv2.resize(half, (0, 0), fx=1 / f, fy=1 / f, interpolation=cv2.INTER_LINEAR)
+                warped = np.pad(warped, ((0, -warped.shape[0] % tc), (0, -warped.shape[1] % tc)))
+            else:
+                m = f * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+                corners = np.array([[0, 0], [w / 2, 0], [0, h / 2], [w / 2, h / 2]]) @ np.linalg.inv(m).T
+                lo = np.floor(corners.min(0))
+                size = np.ceil(corners.max(0) - lo).astype(int)
+                affine = np.hstack([m, (m @ lo)[:, None]])
+                warped = cv2.warpAffine(half, affine, (int(-(-size[0] // tc) * tc), int(-(-size[1] // tc) * tc)),
+                                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
+            folds[k] = warped.reshape(warped.shape[0] // tc, tc, warped.shape[1] // tc, tc).sum(axis=(0, 2))
+        num = np.fft.ifft2(np.fft.fft2(folds) * fp).real
+        den = np.fft.ifft2(np.fft.fft2(folds * folds) * fm).real
+        return (num / np.sqrt(np.maximum(den, 1e-12))).reshape(len(indices), -1).max(axis=1)
+
+    coarse = np.arange(0, len(lattices), 2)
+    z_coarse = statistic(coarse)
+    best = coarse[np.argsort(z_coarse)[::-1][:3]]
+    fine = np.array(sorted({int(j) for i in best for j in (i - 1, i + 1) if 0 <= j < len(lattices)} - set(coarse.tolist())))
+    scores = dict(zip(coarse.tolist(), z_coarse.tolist()))
+    if len(fine):
+        scores.update(zip(fine.tolist(), statistic(fine).tolist()))
+    ranked = sorted(scores, key=scores.get, reverse=True)
+    return [_basis(*lattices[i]) for i in ranked[:top]]
 
 
 def _line_lattices(unmoved: float) -> list[tuple[float, float]]:
@@ -611,7 +625,7 @@ class SpreadSpectrumWatermarker:
         """The integer-valued luminance change (float32, H×W) that carries ``asset_id`` in luminance ``y``."""
         h, w = y.shape
         shape = _working_shape(h, w, allow_upsample=False)
-        yw = _resize(y.astype(np.float32), shape)
+        yw = _working_luma(y, shape)
         chips = _chips(self._keyed, ecc.encode(_info_bits(self._keyed, asset_id)))
         alpha, target = _texture_weight(yw)
         if HOST_CANCEL > 0:
@@ -659,7 +673,10 @@ class SpreadSpectrumWatermarker:
         and cyclic shifts, the folded tile so aligned, and the threshold that applies to it."""
         h, w = y.shape
         shape = _working_shape(h, w, allow_upsample=True)
-        r = _whiten(_resize(y.astype(np.float32), shape))
+        yw = _working_luma(y, shape)
+        hp = _highpass(yw)
+        local = np.sqrt(cv2.GaussianBlur(hp * hp, (0, 0), LOCAL_SIGMA))
+        r = np.clip(hp / (local + LOCAL_FLOOR), -3.0, 3.0)  # = _whiten(yw)
         if float(np.mean(r * r)) < 1e-4:
             return
         reach = (0.45 * shape[1], 0.45 * shape[0])  # lags (x, y) whose peaks the image can show
@@ -692,7 +709,9 @@ class SpreadSpectrumWatermarker:
         for basis in key_independent_lattices():
             if np.all(np.isfinite(basis)) and abs(np.linalg.det(basis)) >= (0.5 * TILE) ** 2:
                 yield (*best(basis, True), Z_THRESHOLD)
-        # Nothing found: the key-driven line search, for busy images with a weak autocorrelation.
+        # Nothing found: the key-driven line search, for busy images (a weak autocorrelation).
+        if float(np.median(local)) < LINE_SEARCH_MIN_CONTRAST:
+            return
         for basis in _line_search(r, self._keyed, unmoved[0, 0], N_LINE_DECODES):
             yield (*best(basis, False), Z_LINE_THRESHOLD)
 
