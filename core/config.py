@@ -25,7 +25,8 @@ class Settings:
 
     home: Path
     signing_alg: str = "es256"
-    watermark_engine: str = "dwtdctsvd"
+    # Engine that marks new releases; every engine in ENGINES is tried when verifying.
+    watermark_engine: str = "spread-spectrum"
     default_requester: str = "local-user"
     default_purpose: str = "general"
     default_size: int = 512

@@ -1,5 +1,6 @@
 """The release flow end to end on real components (tiny random LCM, real c2pa, real SQLite)."""
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -62,6 +63,29 @@ def test_jpeg_reencode_strips_manifest_and_recovers_it_via_watermark(studio, tmp
     assert verdict.check("c2pa").ok is None  # nothing embedded any more
     assert verdict.check("recovery").evidence["trusted"] is True
     assert verdict.manifest["decision_id"] == release.decision.decision_id
+
+
+def test_default_engine_is_spread_spectrum_and_named_in_the_soft_binding(studio, tmp_path):
+    release = studio.generate(request(seed=5), tmp_path / "a.png", now=NOW)
+    assert release.watermark_alg == "io.pocketstudio.watermark.spread-spectrum.v1"
+    verdict = verifier(studio).verify_bytes(release.data)
+    assert verdict.manifest["soft_binding"]["alg"] == release.watermark_alg
+    assert verdict.check("watermark").evidence["alg"] == release.watermark_alg
+
+
+def test_images_marked_by_the_older_engine_still_verify(settings, tiny_generator, tmp_path):
+    """A release made while dwtDctSvd was the default, then stripped by a PNG re-save (lossless,
+    the strongest handling that engine survives), is still found and its manifest recovered."""
+    old = Studio(dataclasses.replace(settings, watermark_engine="dwtdctsvd"), generator=tiny_generator)
+    release = old.generate(request(seed=11), tmp_path / "old.png", now=NOW)
+    assert "dwt" in release.watermark_alg.lower()
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(release.data)).convert("RGB").save(buf, "PNG")
+    current = Studio(settings, generator=tiny_generator)
+    assert current.watermarker.alg.endswith("spread-spectrum.v1")
+    verdict = verifier(current).verify_bytes(buf.getvalue())
+    assert verdict.status is Status.RECOVERED and verdict.asset_id == release.asset_id
+    assert verdict.check("watermark").evidence["alg"] == release.watermark_alg
 
 
 def test_one_pixel_change_is_tampered(studio, tmp_path):
