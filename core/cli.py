@@ -69,7 +69,8 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
              steps: int = typer.Option(4, help="LCM steps, 1-8."),
              seed: Optional[int] = typer.Option(None, help="Seed; random if omitted (and reported)."),
              guidance: Optional[float] = typer.Option(None, help="Guidance scale (model default if omitted)."),
-             model: Optional[Path] = typer.Option(None, help="A diffusers-format LCM checkpoint folder."),
+             model: Optional[Path] = typer.Option(None, help="A diffusers-format LCM checkpoint folder (SD 1.5 or SDXL), or a base with --lora."),
+             lora: Optional[Path] = typer.Option(None, "--lora", help="An LCM-LoRA .safetensors file, fused into the --model base."),
              device: str = typer.Option("cpu", help="cpu or cuda."),
              fmt: Optional[str] = typer.Option(None, "--format", help="png or jpeg (default: from the file name)."),
              requester: Optional[str] = typer.Option(None, help="Who asks (default: settings)."),
@@ -91,7 +92,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
         def factory():
             from .generator import load_generator
 
-            return load_generator(model, device=device)
+            return load_generator(model, device=device, lora=lora)
 
         from ..safety.registry import load_image
 

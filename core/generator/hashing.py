@@ -46,3 +46,15 @@ def model_sha256(model_dir: Path) -> str:
     for p in weight_files(model_dir):
         h.update(p.relative_to(model_dir).as_posix().encode() + b"\0" + file_sha256(p).encode() + b"\n")
     return h.hexdigest()
+
+
+def combined_sha256(parts: list[tuple[str, str]]) -> str:
+    """One identity for a model assembled from several hashed parts (checkpoint, LoRA files).
+
+    sha256 over ``"pocketstudio-model/1\\n"`` then ``"<role>\\0<sha256>\\n"`` per part, in the
+    order they were applied (fusing LoRAs in another order is another model).
+    """
+    h = hashlib.sha256(b"pocketstudio-model/1\n")
+    for role, digest in parts:
+        h.update(role.encode() + b"\0" + digest.encode() + b"\n")
+    return h.hexdigest()

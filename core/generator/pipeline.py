@@ -13,6 +13,7 @@ import json
 import secrets
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from PIL import Image
 
 from ..errors import GenerationError, ModelLoadError
-from .hashing import model_sha256
+from .hashing import combined_sha256, file_sha256, model_sha256
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 MODEL_INFO_FILE = "pocketstudio.json"
@@ -29,6 +30,7 @@ MIN_STEPS, MAX_STEPS = 1, 8
 MIN_SIZE, MAX_SIZE = 64, 1024
 MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 20.0
 FALLBACK_GUIDANCE = 8.5  # diffusers' LCM default, for checkpoints that do not name their own
+LORA_GUIDANCE = 1.0  # LCM-LoRA's recommended scale (no classifier-free guidance pass)
 SEED_BITS = 63
 
 
@@ -46,6 +48,8 @@ class GeneratedImage:
     height: int
     device: str
     seconds: float
+    # What the model identity (model_sha256) is made of: the checkpoint and any LoRA file.
+    model_components: tuple[ModelComponent, ...] = ()
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -58,7 +62,49 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _check_folder(model_dir: Path) -> dict[str, Any]:
+# model_index.json ``_class_name`` -> family. Both families load the same way; they differ in
+# their components (SDXL has two text encoders) and in the diffusers pipeline classes used.
+FAMILIES = {
+    "LatentConsistencyModelPipeline": "sd",
+    "LatentConsistencyModelImg2ImgPipeline": "sd",
+    "StableDiffusionPipeline": "sd",
+    "StableDiffusionImg2ImgPipeline": "sd",
+    "StableDiffusionXLPipeline": "sdxl",
+    "StableDiffusionXLImg2ImgPipeline": "sdxl",
+}
+FAMILY_COMPONENTS = {
+    "sd": REQUIRED_COMPONENTS,
+    "sdxl": ("unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler"),
+}
+LORA_SUFFIX = ".safetensors"
+LORA_ADAPTER = "lcm_lora"
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """What a checkpoint folder is, read from its configs before any weight is loaded.
+
+    ``distilled``: the UNet carries LCM's guidance embedding (``time_cond_proj_dim``) and the
+    scheduler is ``LCMScheduler``, so it runs as is. Otherwise it is a base model that needs an
+    LCM-LoRA (``lora``) and gets ``LCMScheduler`` swapped in.
+    """
+
+    family: str  # "sd" (SD 1.x/2.x layout) or "sdxl"
+    pipeline_class: str  # model_index.json's _class_name
+    distilled: bool
+    scheduler_class: str
+
+
+@dataclass(frozen=True)
+class ModelComponent:
+    """One file set that makes up the model identity: the checkpoint folder or a LoRA file."""
+
+    role: str  # "checkpoint" or "lora"
+    name: str
+    sha256: str
+
+
+def _check_folder(model_dir: Path, lora: Path | None = None) -> ModelKind:
     """Fail early, with a message naming the missing piece, before diffusers is asked."""
     if not model_dir.is_dir():
         raise ModelLoadError(f"model folder not found: {model_dir}")
@@ -66,24 +112,73 @@ def _check_folder(model_dir: Path) -> dict[str, Any]:
     if not index_path.is_file():
         raise ModelLoadError(f"{model_dir} is not a diffusers model folder (no model_index.json)")
     index = _read_json(index_path)
-    for name in REQUIRED_COMPONENTS:
-        if name not in index or not (model_dir / name).is_dir():
+    pipeline_class = str(index.get("_class_name"))
+    family = FAMILIES.get(pipeline_class)
+    if family is None:
+        raise ModelLoadError(
+            f"{model_dir} holds a {pipeline_class!r} pipeline; supported: {', '.join(sorted(FAMILIES))}")
+    for name in FAMILY_COMPONENTS[family]:
+        if not isinstance(index.get(name), list) or index[name][0] is None or not (model_dir / name).is_dir():
             raise ModelLoadError(f"{model_dir} lacks the '{name}' component")
-    for name in ("unet", "vae", "text_encoder"):
-        if not any(p.suffix in (".safetensors", ".bin") for p in (model_dir / name).iterdir()):
+    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        if name in FAMILY_COMPONENTS[family] and not any(
+                p.suffix in (".safetensors", ".bin") for p in (model_dir / name).iterdir()):
             raise ModelLoadError(f"{model_dir / name} holds no weights (*.safetensors / *.bin)")
     sched_cfg = model_dir / "scheduler" / "scheduler_config.json"
     if not sched_cfg.is_file():
         raise ModelLoadError(f"{model_dir} lacks scheduler/scheduler_config.json")
-    sched_class = _read_json(sched_cfg).get("_class_name")
-    if sched_class != "LCMScheduler":
-        raise ModelLoadError(f"{model_dir} is not a latent consistency model: its scheduler is {sched_class!r}, not 'LCMScheduler'")
+    sched_class = str(_read_json(sched_cfg).get("_class_name"))
     unet_cfg = model_dir / "unet" / "config.json"
     if not unet_cfg.is_file():
         raise ModelLoadError(f"{model_dir} lacks unet/config.json")
-    if not _read_json(unet_cfg).get("time_cond_proj_dim"):
-        raise ModelLoadError(f"{model_dir}: the UNet has no guidance embedding (time_cond_proj_dim), so it is not LCM-distilled")
-    return index
+    guidance_embedded = bool(_read_json(unet_cfg).get("time_cond_proj_dim"))
+    if lora is None:
+        if sched_class != "LCMScheduler":
+            raise ModelLoadError(
+                f"{model_dir} is not a latent consistency model: its scheduler is {sched_class!r}, not 'LCMScheduler' "
+                "(a base model needs an LCM-LoRA file: --lora FILE.safetensors)")
+        if not guidance_embedded:
+            raise ModelLoadError(
+                f"{model_dir}: the UNet has no guidance embedding (time_cond_proj_dim), so it is not LCM-distilled "
+                "(a base model needs an LCM-LoRA file: --lora FILE.safetensors)")
+    return ModelKind(family=family, pipeline_class=pipeline_class,
+                     distilled=guidance_embedded and sched_class == "LCMScheduler", scheduler_class=sched_class)
+
+
+def _check_lora(lora: Path) -> None:
+    """The LoRA must be a readable safetensors file holding only LoRA tensors."""
+    if not lora.is_file():
+        raise ModelLoadError(f"LoRA file not found: {lora}")
+    if lora.suffix != LORA_SUFFIX:
+        raise ModelLoadError(f"LoRA file must be a {LORA_SUFFIX} file, got {lora.name}")
+
+
+def _read_lora(lora: Path) -> dict:
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(lora))
+    except Exception as exc:  # safetensors raises its own SafetensorError / OSError
+        raise ModelLoadError(f"cannot read the LoRA file {lora}: {type(exc).__name__}: {exc}") from exc
+    if not state:
+        raise ModelLoadError(f"the LoRA file {lora} holds no tensors")
+    return state
+
+
+def _pipeline_classes(kind: ModelKind):
+    """(text-to-image class, image-to-image class, extra constructor kwargs) for ``kind``."""
+    import diffusers
+
+    if kind.family == "sdxl":
+        # diffusers' own SDXL watermark (invisible-watermark dwtDct) would be a second, weaker mark
+        # under ours: the release flow watermarks every image itself.
+        return (diffusers.StableDiffusionXLPipeline, diffusers.StableDiffusionXLImg2ImgPipeline,
+                {"add_watermarker": False})
+    extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+    if kind.distilled:
+        return diffusers.LatentConsistencyModelPipeline, diffusers.LatentConsistencyModelImg2ImgPipeline, extra
+    # A base UNet with no guidance embedding (LCM-LoRA path): the plain SD pipelines with LCMScheduler.
+    return diffusers.StableDiffusionPipeline, diffusers.StableDiffusionImg2ImgPipeline, extra
 
 
 @contextlib.contextmanager
@@ -124,25 +219,38 @@ def _resolve_device(device: str):
 class Generator:
     """A loaded LCM pipeline. Use :func:`load_generator` to make one."""
 
-    def __init__(self, pipe, model_dir: Path, info: dict[str, Any], sha256: str, device: str):
+    def __init__(self, pipe, model_dir: Path, info: dict[str, Any], sha256: str, device: str,
+                 kind: ModelKind | None = None, components: tuple[ModelComponent, ...] = (), img2img_class=None,
+                 init_kwargs: dict[str, Any] | None = None):
         self._pipe = pipe
         self._lock = threading.Lock()
         self.model_dir = model_dir
-        self.model_name: str = str(info.get("name") or model_dir.name)
+        self.kind = kind
+        base_name = str(info.get("name") or model_dir.name)
+        loras = [c for c in components if c.role == "lora"]
+        # The name says what was combined; the sha256 (below) is what identifies it.
+        self.model_name: str = " + ".join([base_name] + [f"lora:{c.name}" for c in loras])
         self.model_version: str | None = info.get("version")
         self.model_sha256: str = sha256
+        self.components: tuple[ModelComponent, ...] = components
         self.device: str = device
         self.vae_scale_factor: int = int(pipe.vae_scale_factor)
         self.native_size: int = int(pipe.unet.config.sample_size) * self.vae_scale_factor
-        self.default_guidance: float = float(info.get("default_guidance", FALLBACK_GUIDANCE))
+        # LCM-distilled UNets embed the guidance scale; LCM-LoRA models run best without CFG (1.0).
+        fallback = FALLBACK_GUIDANCE if kind is None or kind.distilled else LORA_GUIDANCE
+        self.default_guidance: float = float(info.get("default_guidance", fallback))
+        self._img2img_class = img2img_class
+        self._init_kwargs = dict(init_kwargs or {"requires_safety_checker": False})
 
     def _img2img(self):
         """The image-to-image pipeline over the same loaded components (built once)."""
         if getattr(self, "_img2img_pipe", None) is None:
-            from diffusers import LatentConsistencyModelImg2ImgPipeline
-
+            cls = self._img2img_class
+            if cls is None:
+                from diffusers import LatentConsistencyModelImg2ImgPipeline as cls
+            kwargs = {k: v for k, v in self._init_kwargs.items() if k not in self._pipe.components}
             with quiet_libraries():
-                pipe = LatentConsistencyModelImg2ImgPipeline(**self._pipe.components, requires_safety_checker=False)
+                pipe = cls(**self._pipe.components, **kwargs)
             pipe.set_progress_bar_config(disable=True)
             self._img2img_pipe = pipe
         return self._img2img_pipe
@@ -229,40 +337,76 @@ class Generator:
             height=image.height,
             device=self.device,
             seconds=seconds,
+            model_components=self.components,
         )
 
 
-def load_generator(model_path: str | Path | None = None, device: str = "cpu", dtype=None) -> Generator:
-    """Load a diffusers-format LCM checkpoint folder from local files only.
+def load_generator(model_path: str | Path | None = None, device: str = "cpu", dtype=None, *,
+                   lora: str | Path | None = None) -> Generator:
+    """Load a diffusers-format checkpoint folder from local files only.
 
-    ``model_path`` None loads the embedded default model. ``dtype`` defaults to float32 on CPU
-    and float16 on CUDA. Raises :class:`ModelLoadError` when the folder, a component or the
-    device is missing, or the checkpoint is not a latent consistency model.
+    ``model_path`` None loads the embedded default model. The folder is an LCM-distilled
+    pipeline (SD 1.5 or SDXL layout, ``LCMScheduler``), or, with ``lora`` (an LCM-LoRA
+    ``.safetensors`` file), an SD 1.5 / SDXL base whose scheduler is replaced by
+    ``LCMScheduler`` and into which the LoRA is loaded and fused. The model identity is the
+    folder's weight hash, combined with the LoRA file's sha256 when there is one.
+    ``dtype`` defaults to float32 on CPU and float16 on CUDA. Raises :class:`ModelLoadError`
+    when the folder, a component, the LoRA or the device is missing or does not fit.
     """
     import torch
 
     model_dir = Path(DEFAULT_MODEL_DIR if model_path is None else model_path).expanduser()
+    lora_path = None if lora is None else Path(lora).expanduser()
     dev = _resolve_device(device)
-    _check_folder(model_dir)
+    kind = _check_folder(model_dir, lora_path)
+    if lora_path is not None:
+        _check_lora(lora_path)
+        lora_state = _read_lora(lora_path)
     info_path = model_dir / MODEL_INFO_FILE
     info = _read_json(info_path) if info_path.is_file() else {}
     if dtype is None:
         dtype = torch.float16 if dev.type == "cuda" else torch.float32
+    text2img_class, img2img_class, init_kwargs = _pipeline_classes(kind)
     try:
-        from diffusers import LatentConsistencyModelPipeline
-
         with quiet_libraries():
-            pipe = LatentConsistencyModelPipeline.from_pretrained(
-                model_dir,
-                local_files_only=True,
-                dtype=dtype,
-                safety_checker=None,
-                feature_extractor=None,
-                requires_safety_checker=False,
-            )
-        pipe = pipe.to(dev)
+            pipe = text2img_class.from_pretrained(model_dir, local_files_only=True, dtype=dtype, **init_kwargs)
     except Exception as exc:
-        raise ModelLoadError(f"cannot load the LCM pipeline from {model_dir}: {type(exc).__name__}: {exc}") from exc
+        raise ModelLoadError(f"cannot load the {text2img_class.__name__} from {model_dir}: {type(exc).__name__}: {exc}") from exc
+    if lora_path is not None:
+        _apply_lora(pipe, lora_path, lora_state)
+    try:
+        with quiet_libraries():
+            pipe = pipe.to(dev)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot move the model to {dev}: {type(exc).__name__}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
-    sha = model_sha256(model_dir)
-    return Generator(pipe, model_dir, info, sha, str(dev))
+    checkpoint = ModelComponent("checkpoint", str(info.get("name") or model_dir.name), model_sha256(model_dir))
+    components = (checkpoint,)
+    sha = checkpoint.sha256
+    if lora_path is not None:
+        components += (ModelComponent("lora", lora_path.name, file_sha256(lora_path)),)
+        sha = combined_sha256([(c.role, c.sha256) for c in components])
+    return Generator(pipe, model_dir, info, sha, str(dev), kind=kind, components=components,
+                     img2img_class=img2img_class, init_kwargs=init_kwargs)
+
+
+def _apply_lora(pipe, lora_path: Path, state: dict) -> None:
+    """LCMScheduler in, the LoRA loaded into the UNet (and text encoders if it has them), fused."""
+    from diffusers import LCMScheduler
+
+    if type(pipe.scheduler).__name__ != "LCMScheduler":
+        pipe.scheduler = LCMScheduler.from_config(pipe.scheduler.config)
+    try:
+        with quiet_libraries(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipe.load_lora_weights(state, adapter_name=LORA_ADAPTER)
+            loaded = pipe.get_list_adapters()
+            if not any(LORA_ADAPTER in names for names in loaded.values()):
+                raise ModelLoadError(f"the LoRA file {lora_path} matched no module of the model")
+            pipe.fuse_lora(adapter_names=[LORA_ADAPTER], lora_scale=1.0)
+            pipe.unload_lora_weights()
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # shape mismatches, foreign key layouts, unknown formats
+        raise ModelLoadError(
+            f"the LoRA file {lora_path} does not fit this {type(pipe).__name__}: {type(exc).__name__}: {exc}") from exc
