@@ -114,13 +114,34 @@ consent_grants = sa.Table(
 )
 
 
+# Migration 2: perceptual fingerprints of released images (the second soft binding), next to
+# their manifests; ``phash`` is the 64-bit lookup key as 16 hex digits, ``value`` the full
+# soft-binding value (provenance/fingerprint.py).
+fingerprints = sa.Table(
+    "fingerprints", metadata,
+    sa.Column("asset_id", sa.String(32), sa.ForeignKey("manifests.asset_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("alg", sa.String(80), nullable=False),
+    sa.Column("phash", sa.String(16), nullable=False, index=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+
 def _migration_1(conn: sa.Connection) -> None:
     for table in (manifests, audit_log, merkle_nodes, checkpoints, audit_openings, persons, face_templates,
                   consent_grants):
         table.create(conn)
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1]
+def _migration_2(conn: sa.Connection) -> None:
+    fingerprints.create(conn)
+    # The Soft Binding Resolution API fetches manifests by their label (/manifests/{manifestId}).
+    # Plain DDL, not an ``sa.Index`` on the table object: that would also change what migration 1
+    # creates on a fresh database.
+    conn.exec_driver_sql("CREATE INDEX ix_manifests_manifest_label ON manifests (manifest_label)")
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

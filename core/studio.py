@@ -19,6 +19,8 @@ from PIL import Image
 
 from ..policy.audit import AuditLog, AuditRecord
 from ..policy.engine import Decision, DepictedPerson, PolicyEngine, new_decision_id
+from ..provenance.fingerprint import ALG as FINGERPRINT_ALG
+from ..provenance.fingerprint import Fingerprint
 from ..provenance.keys import ClaimSigner, KeyStore
 from ..provenance.manifest import ManifestFacts, build_manifest
 from ..provenance.resolution import ManifestRepository, StoredManifest
@@ -179,6 +181,9 @@ class Studio:
         ctx.asset_id = asset_id
         payload = WatermarkPayload(asset_id, self.watermarker.alg)
         marked = ctx.step("watermark", lambda: self.watermarker.embed(image, payload))
+        # The second soft binding: a perceptual fingerprint of the watermarked pixels, so that a
+        # watermark copied onto another picture does not recover this manifest unnoticed.
+        fingerprint = ctx.step("fingerprint", lambda: Fingerprint.of(marked).to_value())
 
         # 7. Encode and sign the C2PA manifest; the signed bytes must carry the same watermark id.
         mime = MIME_TYPES[fmt]
@@ -187,6 +192,7 @@ class Studio:
             title=title, mime_type=mime, asset_id=asset_id, watermark_alg=self.watermarker.alg,
             model_name=generated.model_name, model_sha256=generated.model_sha256, steps=generated.steps,
             guidance=float(generated.guidance), seed=int(generated.seed), width=marked.width, height=marked.height,
+            fingerprint_alg=FINGERPRINT_ALG, fingerprint=fingerprint,
             decision_id=decision_id, policy_set_hash=post.policy_set_hash, audit_origin=self.audit.origin,
             consent_grant_ids=post.consent_grant_ids)
 
@@ -217,7 +223,7 @@ class Studio:
                         asset_id=asset_id, watermark_alg=self.watermarker.alg, manifest=signed.manifest,
                         manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
                         mime_type=mime, decision_id=decision_id, model_sha256=generated.model_sha256,
-                        created_at=ManifestRepository.stamp(now)))
+                        created_at=ManifestRepository.stamp(now), fingerprint=fingerprint))
                     ctx.current = "audit"
                     return self.audit.append(
                         post, outcome="released", now=now, prompt=request.prompt, requester=request.requester,

@@ -36,11 +36,14 @@ class ManifestFacts:
     policy_set_hash: str
     audit_origin: str
     consent_grant_ids: tuple[str, ...] = ()
+    # Second soft binding: the perceptual fingerprint of the released pixels (provenance/fingerprint.py).
+    fingerprint_alg: str | None = None
+    fingerprint: str | None = None
 
 
 def build_manifest(facts: ManifestFacts) -> dict:
     agent = {"name": GENERATOR_NAME, "version": GENERATOR_VERSION}
-    return {
+    manifest = {
         "claim_generator_info": [agent],
         "title": facts.title,
         "format": facts.mime_type,
@@ -74,6 +77,22 @@ def build_manifest(facts: ManifestFacts) -> dict:
             },
         ],
     }
+    if facts.fingerprint is not None:
+        manifest["assertions"].insert(2, {
+            "label": SOFT_BINDING_LABEL,
+            "data": {"alg": facts.fingerprint_alg, "blocks": [{"scope": {}, "value": facts.fingerprint}]},
+        })
+    return manifest
+
+
+def soft_bindings(manifest: dict) -> list[dict]:
+    """Every soft-binding assertion's data, in order (c2pa numbers repeats ``c2pa.soft-binding__1``)."""
+    out = []
+    for item in manifest.get("assertions", []):
+        label = item.get("label", "")
+        if label == SOFT_BINDING_LABEL or label.startswith(SOFT_BINDING_LABEL + "__"):
+            out.append(item.get("data") or {})
+    return out
 
 
 def assertion(manifest: dict, label: str) -> dict | None:

@@ -1,17 +1,37 @@
 """Soft-binding resolution: the manifest store keyed by the asset id the watermark carries.
 
 The release flow puts each signed manifest here in the same transaction as its audit record; the
-verifier looks a watermark id up here when an image arrives without its manifest.
+verifier looks a watermark id up here when an image arrives without its manifest. Two sources
+answer the same questions (``ManifestSource``): the local store (``ManifestRepository``) and a
+remote C2PA Soft Binding Resolution API (``RemoteResolver``, e.g. another ``pocketstudio serve``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import hashlib
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
+from typing import Protocol
 
 import sqlalchemy as sa
 
-from ..core.store import Store, manifests
+from ..core.errors import PocketStudioError
+from ..core.store import Store, fingerprints, manifests
+from .fingerprint import ALG as FINGERPRINT_ALG
+from .fingerprint import hamming
+
+# Fingerprint lookups: stored pHashes within this many bits of the query are candidates.
+FINGERPRINT_MAX_DISTANCE = 10
+
+
+class ResolutionError(PocketStudioError):
+    """A remote resolution service could not be reached or answered nonsense."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +45,39 @@ class StoredManifest:
     decision_id: str
     model_sha256: str
     created_at: str
+    fingerprint: str | None = None  # soft-binding value of ``FINGERPRINT_ALG``, if one was stored
+
+
+@dataclass(frozen=True)
+class Match:
+    """One answer of a soft-binding query (the Resolution API's ``matches[]`` item)."""
+
+    manifest_id: str
+    similarity: int  # 0..100
+    asset_id: str | None = None
+
+
+class ManifestSource(Protocol):
+    """Where the verifier recovers a manifest from a watermark id."""
+
+    def get(self, asset_id: str) -> StoredManifest | None: ...
+
+
+def asset_id_from_value(value: str) -> str | None:
+    """The watermark soft-binding value as an asset id: base64 of the 8 id bytes (the Resolution
+    API's form), or the 16 hex digits our manifests carry."""
+    value = value.strip()
+    if len(value) == 16 and all(c in "0123456789abcdef" for c in value.lower()):
+        return value.lower()
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 8 else None
+
+
+def asset_id_to_value(asset_id: str) -> str:
+    return base64.b64encode(bytes.fromhex(asset_id)).decode()
 
 
 class ManifestRepository:
@@ -32,13 +85,145 @@ class ManifestRepository:
         self.store = store
 
     def put(self, conn: sa.Connection, item: StoredManifest) -> None:
-        conn.execute(manifests.insert().values(**item.__dict__))
+        row = {k: v for k, v in item.__dict__.items() if k != "fingerprint"}
+        conn.execute(manifests.insert().values(**row))
+        if item.fingerprint is not None:
+            from .fingerprint import Fingerprint
+
+            fp = Fingerprint.from_value(item.fingerprint)
+            conn.execute(fingerprints.insert().values(asset_id=item.asset_id, alg=FINGERPRINT_ALG,
+                                                      phash=fp.phash_hex, value=item.fingerprint,
+                                                      created_at=item.created_at))
+
+    def _select(self):
+        return sa.select(manifests, fingerprints.c.value.label("fingerprint")).select_from(
+            manifests.outerjoin(fingerprints, fingerprints.c.asset_id == manifests.c.asset_id))
 
     def get(self, asset_id: str) -> StoredManifest | None:
         with self.store.connect() as conn:
-            row = conn.execute(sa.select(manifests).where(manifests.c.asset_id == asset_id)).first()
+            row = conn.execute(self._select().where(manifests.c.asset_id == asset_id)).first()
         return StoredManifest(**row._mapping) if row else None
+
+    def by_label(self, manifest_label: str) -> StoredManifest | None:
+        with self.store.connect() as conn:
+            row = conn.execute(self._select().where(manifests.c.manifest_label == manifest_label)).first()
+        return StoredManifest(**row._mapping) if row else None
+
+    def match_fingerprint(self, phash: int, max_results: int = 10,
+                          max_distance: int = FINGERPRINT_MAX_DISTANCE) -> list[Match]:
+        """Stored fingerprints within ``max_distance`` bits of ``phash``, nearest first.
+
+        A linear scan over the phash column (16 bytes a row): fine for one studio's store; a
+        shared deployment would index bands of the hash instead.
+        """
+        found = []
+        with self.store.connect() as conn:
+            rows = conn.execute(sa.select(fingerprints.c.asset_id, fingerprints.c.phash, manifests.c.manifest_label)
+                                .join(manifests, manifests.c.asset_id == fingerprints.c.asset_id))
+            for asset_id, stored, label in rows:
+                d = hamming(int(stored, 16), phash)
+                if d <= max_distance:
+                    found.append((d, label, asset_id))
+        found.sort()
+        return [Match(label, round(100 * (1 - d / 64)), asset_id) for d, label, asset_id in found[:max_results]]
+
+    def match_watermark(self, asset_id: str) -> list[Match]:
+        stored = self.get(asset_id)
+        return [Match(stored.manifest_label, 100, asset_id)] if stored else []
 
     @staticmethod
     def stamp(now: dt.datetime) -> str:
         return now.astimezone(dt.timezone.utc).isoformat()
+
+
+class RemoteResolver:
+    """A C2PA Soft Binding Resolution API over HTTP (``/matches/byBinding``, ``/manifests/{id}``).
+
+    Nothing it returns is trusted as such: the manifest it hands back is validated by the
+    verifier exactly like a local one (signature, trust, soft binding, fingerprint).
+    """
+
+    def __init__(self, base_url: str, timeout: float = 10.0):
+        parsed = urllib.parse.urlparse(base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ResolutionError(f"resolver URL must be http(s)://host[:port][/path], not {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def _get(self, path: str, params: dict | None = None) -> tuple[bytes, str]:
+        url = f"{self.base_url}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=self.timeout) as resp:
+                return resp.read(), resp.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                raise _NotFound() from None
+            raise ResolutionError(f"resolver {self.base_url} answered {exc.code} for {path}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ResolutionError(f"resolver {self.base_url} unreachable: {getattr(exc, 'reason', exc)}") from None
+
+    def supported_algorithms(self) -> dict:
+        body, _ = self._get("/services/supportedAlgorithms")
+        return _json(body, self.base_url)
+
+    def matches(self, alg: str, value: str, max_results: int = 10) -> list[Match]:
+        try:
+            body, _ = self._get("/matches/byBinding", {"alg": alg, "value": value, "maxResults": max_results})
+        except _NotFound:
+            return []
+        doc = _json(body, self.base_url)
+        out = []
+        for m in doc.get("matches") or []:
+            if isinstance(m, dict) and isinstance(m.get("manifestId"), str):
+                out.append(Match(m["manifestId"], int(m.get("similarityScore", 100))))
+        return out
+
+    def manifest(self, manifest_id: str) -> bytes | None:
+        try:
+            body, ctype = self._get(f"/manifests/{urllib.parse.quote(manifest_id, safe='')}")
+        except _NotFound:
+            return None
+        if not ctype.startswith("application/c2pa"):
+            raise ResolutionError(f"resolver returned {ctype or 'no content type'} for a manifest, not application/c2pa")
+        return body
+
+    def get(self, asset_id: str) -> StoredManifest | None:
+        """Resolve a watermark id: byBinding with our watermark algorithms, then fetch the manifest."""
+        from .watermark import ENGINES
+
+        value = asset_id_to_value(asset_id)
+        for alg in _watermark_algs(ENGINES):
+            for match in self.matches(alg, value, max_results=1):
+                data = self.manifest(match.manifest_id)
+                if data is None:
+                    continue
+                return StoredManifest(
+                    asset_id=asset_id, watermark_alg=alg, manifest=data,
+                    manifest_sha256=hashlib.sha256(data).hexdigest(), manifest_label=match.manifest_id,
+                    mime_type="application/c2pa", decision_id="", model_sha256="",
+                    created_at="", fingerprint=None)
+        return None
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _json(body: bytes, where: str) -> dict:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise ResolutionError(f"resolver {where} did not answer JSON") from None
+    if not isinstance(doc, dict):
+        raise ResolutionError(f"resolver {where} answered {type(doc).__name__}, not an object")
+    return doc
+
+
+def _watermark_algs(engines: dict) -> list[str]:
+    """The soft-binding ``alg`` names of our watermark engines (as the manifests carry them)."""
+    algs = []
+    for cls in engines.values():
+        alg = getattr(cls, "alg", None)
+        if isinstance(alg, str):
+            algs.append(alg)
+    return algs

@@ -5,11 +5,18 @@ The plan, in order:
 2. Read and validate the embedded C2PA manifest with our trust settings (local root + user
    anchors, claim-signing EKU configured, no remote fetches, no OCSP).
 3. Detect the watermark with every engine, so images marked by an older default still verify.
-4. If the embedded manifest is missing, look the watermark id up in the manifest store and
-   validate the recovered manifest (its hard binding cannot match a re-encoded copy; its
-   signature and trust still must).
+   When the embedded manifest names its watermark engine, that engine goes first (the others
+   run only if it finds nothing), so a signed image costs one detector, not all of them.
+4. If the embedded manifest is missing, look the watermark id up in the manifest store (local,
+   or a remote Soft Binding Resolution API) and validate the recovered manifest (its hard
+   binding cannot match a re-encoded copy; its signature and trust still must).
 5. Cross-check: the manifest's soft binding must name the watermark id found in the pixels.
-6. Decide the status.
+6. Cross-check the fingerprint soft binding against the pixels: a recovered manifest whose
+   fingerprint describes another picture means the watermark was transplanted (or the picture
+   was edited beyond a crop / re-encode).
+7. Audit: when the manifest's decision belongs to the audit log we can reach, its record must be
+   in the log with a valid inclusion proof under a signed checkpoint, naming the same asset.
+8. Decide the status.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ from dataclasses import asdict, dataclass, field
 import c2pa
 from PIL import Image, UnidentifiedImageError
 
-from ..core.errors import InvalidImageError
+from ..core.errors import AuditError, InvalidImageError, PocketStudioError
+from . import fingerprint as fp
 from .keys import ACCEPTED_SIGNER_EKUS, KeyStore
-from .manifest import DECISION_LABEL, GENERATION_LABEL, SOFT_BINDING_LABEL, assertion
-from .resolution import ManifestRepository
+from .manifest import DECISION_LABEL, GENERATION_LABEL, assertion, soft_bindings
+from .resolution import ManifestSource
 from .watermark import Detection, Watermarker
 
 MAX_IMAGE_BYTES = 200 * 1024 * 1024
@@ -45,6 +53,7 @@ class Status(str, enum.Enum):
     TAMPERED = "tampered"
     INVALID = "invalid"
     RECOVERED = "recovered-via-watermark"
+    TRANSPLANTED = "transplanted-watermark"
     WATERMARK_ONLY = "watermark-only"
     NO_PROVENANCE = "no-provenance"
 
@@ -111,14 +120,21 @@ def _ingredient_failures(reader: c2pa.Reader) -> list[str]:
     return [c for c in dict.fromkeys(out) if not c.startswith("signingCredential.untrusted")]
 
 
+def _binding_value(soft: dict) -> str | None:
+    blocks = soft.get("blocks") or [{}]
+    return (blocks[0] or {}).get("value") if isinstance(blocks[0], dict) else None
+
+
 def _summarise_manifest(reader: c2pa.Reader) -> dict:
     active = reader.get_active_manifest() or {}
     gen = assertion(active, GENERATION_LABEL) or {}
     dec = assertion(active, DECISION_LABEL) or {}
-    soft = assertion(active, SOFT_BINDING_LABEL) or {}
+    bindings = soft_bindings(active)
+    fingerprint = next((b for b in bindings if b.get("alg") == fp.ALG), None)
+    soft = next((b for b in bindings if b.get("alg") != fp.ALG), None) or {}
     actions = (assertion(active, "c2pa.actions") or {}).get("actions", [])
     sig = active.get("signature_info") or {}
-    blocks = soft.get("blocks") or [{}]
+    created = next((a for a in actions if a.get("action") == "c2pa.created"), {})
     return {
         "label": active.get("label"),
         "claim_generator": [g.get("name") for g in active.get("claim_generator_info", [])],
@@ -128,7 +144,9 @@ def _summarise_manifest(reader: c2pa.Reader) -> dict:
         "digital_source_type": next((a.get("digitalSourceType") for a in actions if a.get("digitalSourceType")), None),
         "model": gen.get("model"), "steps": gen.get("steps"), "seed": gen.get("seed"),
         "decision_id": dec.get("decision_id"), "audit_log_origin": dec.get("audit_log_origin"),
-        "soft_binding": {"alg": soft.get("alg"), "value": blocks[0].get("value")} if soft else None,
+        "created": created.get("when") or sig.get("time"),
+        "soft_binding": {"alg": soft.get("alg"), "value": _binding_value(soft)} if soft else None,
+        "fingerprint": {"alg": fingerprint.get("alg"), "value": _binding_value(fingerprint)} if fingerprint else None,
     }
 
 
@@ -153,15 +171,31 @@ def load_image(data: bytes) -> tuple[Image.Image, str]:
 
 
 class Verifier:
-    def __init__(self, keys: KeyStore, detectors: list[Watermarker], manifests: ManifestRepository | None):
+    """Joins C2PA, watermark, manifest recovery, fingerprint and audit into one ``Verdict``.
+
+    ``manifests`` is where a watermark id is resolved (local store or remote resolver; None: no
+    recovery). ``audit`` is the audit log we can reach (None: the audit check is not applicable).
+    """
+
+    def __init__(self, keys: KeyStore, detectors: list[Watermarker], manifests: ManifestSource | None,
+                 audit=None):
         self.keys = keys
         self.detectors = detectors
         self.manifests = manifests
+        self.audit = audit
+        self._ctx: c2pa.Context | None = None
+
+    def _context(self) -> c2pa.Context:
+        # The trust settings do not change during a verifier's life; build them once.
+        if self._ctx is None:
+            self._ctx = trust_context(self.keys)
+        return self._ctx
 
     def verify_bytes(self, data: bytes, now: dt.datetime | None = None) -> Verdict:
+        now = now or dt.datetime.now(dt.timezone.utc)
         # 1. Decode.
         image, mime = load_image(data)
-        ctx = trust_context(self.keys)
+        ctx = self._context()
         checks: list[CheckResult] = []
 
         # 2. Embedded manifest.
@@ -190,30 +224,42 @@ class Verifier:
                                        "success_codes": _codes(results, "success"),
                                        "informational_codes": _codes(results, "informational"),
                                        "manifest": manifest_summary}))
+            checks.append(_signer_check(manifest_summary, "embedded manifest"))
         elif not failures:
             checks.append(CheckResult("c2pa", None, "no C2PA manifest embedded"))
 
-        # 3. Watermark.
-        detection = self._detect(image)
+        # 3. Watermark (the engine the manifest names first).
+        named = ((manifest_summary or {}).get("soft_binding") or {}).get("alg")
+        detection = self._detect(image, named)
         checks.append(CheckResult(
             "watermark", detection.found,
             f"watermark {detection.asset_id} found ({detection.alg})" if detection.found else "no watermark found",
             {"alg": detection.alg, "asset_id": detection.asset_id, "tag_bits_matching": detection.tag_bits_matching,
              "p_value": detection.p_value, "false_positive_rate": detection.false_positive_rate,
-             "reason": detection.reason}))
+             "statistic": detection.statistic, "threshold": detection.threshold,
+             "bits_corrected": detection.bits_corrected, "reason": detection.reason}))
 
         # 4. Recovery by watermark id.
         recovered_summary = None
         if reader is None and detection.found and self.manifests is not None:
-            stored = self.manifests.get(detection.asset_id)
-            if stored is None:
-                checks.append(CheckResult("recovery", False, f"no manifest stored for watermark id {detection.asset_id}"))
+            try:
+                stored = self.manifests.get(detection.asset_id)
+            except PocketStudioError as exc:  # e.g. a remote resolver that cannot be reached
+                stored = None
+                checks.append(CheckResult("recovery", False, f"manifest lookup failed: {exc}", {"error": str(exc)}))
             else:
+                if stored is None:
+                    checks.append(CheckResult("recovery", False,
+                                              f"no manifest stored for watermark id {detection.asset_id}"))
+            if stored is not None:
                 recovered_summary, check = self._validate_recovered(stored, data, mime, ctx)
                 checks.append(check)
+                if recovered_summary is not None:
+                    checks.append(_signer_check(recovered_summary, "recovered manifest"))
 
         # 5. Soft binding agrees with the pixels.
-        binding = (manifest_summary or recovered_summary or {}).get("soft_binding")
+        in_use = manifest_summary or recovered_summary or {}
+        binding = in_use.get("soft_binding")
         if binding and detection.found:
             same = binding.get("value") == detection.asset_id
             checks.append(CheckResult("soft-binding", same,
@@ -221,15 +267,24 @@ class Verifier:
                                       else "manifest soft binding names another watermark id",
                                       {"manifest": binding.get("value"), "watermark": detection.asset_id}))
 
-        # 6. Status.
+        # 6. Fingerprint soft binding agrees with the pixels.
+        if in_use.get("fingerprint"):
+            checks.append(_fingerprint_check(image, in_use["fingerprint"]))
+
+        # 7. Audit inclusion.
+        if in_use.get("decision_id"):
+            checks.append(self._audit_check(in_use, detection.asset_id or (binding or {}).get("value"), now))
+
+        # 8. Status.
         status, summary = self._status(reader is not None, state, failures, detection, recovered_summary, checks)
         return Verdict(status, summary, tuple(checks),
                        asset_id=detection.asset_id or ((manifest_summary or {}).get("soft_binding") or {}).get("value"),
                        manifest=manifest_summary or recovered_summary, recovered=recovered_summary is not None)
 
-    def _detect(self, image: Image.Image) -> Detection:
+    def _detect(self, image: Image.Image, named_alg: str | None = None) -> Detection:
+        ordered = sorted(self.detectors, key=lambda d: d.alg != named_alg)
         best = None
-        for detector in self.detectors:
+        for detector in ordered:
             found = detector.detect(image)
             if found.found:
                 return found
@@ -259,9 +314,35 @@ class Verifier:
             {"asset_id": stored.asset_id, "manifest_label": stored.manifest_label, "trusted": trusted,
              "failure_codes": failures, "manifest": summary, "stored_at": stored.created_at})
 
+    def _audit_check(self, manifest: dict, asset_id: str | None, now: dt.datetime) -> CheckResult:
+        from ..policy.audit import verify_proof_bundle
+
+        decision_id, origin = manifest.get("decision_id"), manifest.get("audit_log_origin")
+        evidence = {"decision_id": decision_id, "log_origin": origin}
+        if self.audit is None or origin != self.audit.origin:
+            return CheckResult("audit", None, f"audit log {origin or '(unnamed)'} is not reachable from here", evidence)
+        try:
+            bundle = self.audit.prove(decision_id, now)
+            record = verify_proof_bundle(bundle, self.audit.verifier)
+        except (AuditError, PocketStudioError) as exc:
+            return CheckResult("audit", False, f"decision {decision_id} has no provable record in the audit log: {exc}",
+                               evidence)
+        evidence.update({"leaf_index": bundle["leaf_index"], "tree_size": bundle["tree_size"],
+                         "outcome": record.get("outcome"), "effect": record.get("effect"),
+                         "record_asset_id": record.get("asset_id"), "checkpoint": bundle["checkpoint"]})
+        if record.get("outcome") != "released" or (asset_id and record.get("asset_id") != asset_id):
+            return CheckResult("audit", False, f"the audit record of decision {decision_id} does not describe "
+                               f"this release (outcome {record.get('outcome')}, asset {record.get('asset_id')})", evidence)
+        return CheckResult("audit", True, f"decision {decision_id} is leaf {bundle['leaf_index']} of the audit log "
+                           f"(inclusion proof verified against a signed checkpoint of size {bundle['tree_size']})",
+                           evidence)
+
     @staticmethod
     def _status(embedded, state, failures, detection, recovered, checks) -> tuple[Status, str]:
-        if any(c.name == "soft-binding" and c.ok is False for c in checks):
+        def failed(name):
+            return any(c.name == name and c.ok is False for c in checks)
+
+        if failed("soft-binding"):
             return Status.TAMPERED, "the watermark in the pixels does not belong to this manifest"
         ingredients = next((c for c in checks if c.name == "ingredients"), None)
         if embedded:
@@ -270,6 +351,10 @@ class Verifier:
             if ingredients is not None:
                 codes = {c.split(" (ingredient")[0] for c in ingredients.evidence["failure_codes"]}
                 return (Status.TAMPERED if codes & TAMPER_CODES else Status.INVALID), ingredients.summary
+            if failed("fingerprint"):
+                return Status.INVALID, "the manifest's fingerprint does not describe the pixels it is bound to"
+            if failed("audit"):
+                return Status.INVALID, next(c.summary for c in checks if c.name == "audit")
             if state == "Trusted" and not failures:
                 return Status.TRUSTED, "C2PA manifest valid and signed by a trusted signer"
             if state == "Valid" and not [f for f in failures if f != "signingCredential.untrusted"]:
@@ -279,7 +364,47 @@ class Verifier:
             return Status.INVALID, "C2PA manifest present but unreadable"
         rec = next((c for c in checks if c.name == "recovery"), None)
         if recovered is not None and rec is not None and rec.ok:
+            if failed("fingerprint"):
+                return Status.TRANSPLANTED, (f"watermark {detection.asset_id} names a manifest made for a different "
+                                             "picture: the watermark was copied onto this image, or the image was "
+                                             "edited beyond re-encoding and cropping")
+            if failed("audit"):
+                return Status.INVALID, next(c.summary for c in checks if c.name == "audit")
             return Status.RECOVERED, f"manifest recovered via watermark id {detection.asset_id}"
         if detection.found:
             return Status.WATERMARK_ONLY, f"watermark {detection.asset_id} found, but no valid manifest for it"
         return Status.NO_PROVENANCE, "no C2PA manifest and no watermark found"
+
+
+def _signer_check(summary: dict, which: str) -> CheckResult:
+    """Who signed, with what, and what made the image (evidence only: validity is the c2pa check)."""
+    model = summary.get("model") or {}
+    generator = ", ".join(filter(None, summary.get("claim_generator") or [])) or None
+    text = f"{which} signed by {summary.get('signer') or 'unknown'} (issuer {summary.get('issuer') or 'unknown'})"
+    if generator:
+        text += f"; made with {generator}"
+    if model.get("name"):
+        text += f", model {model['name']}"
+    return CheckResult("signer", None, text, {
+        "signer": summary.get("signer"), "issuer": summary.get("issuer"), "alg": summary.get("alg"),
+        "signed_at": summary.get("signed_at"), "created": summary.get("created"),
+        "claim_generator": summary.get("claim_generator"), "model": model or None,
+        "digital_source_type": summary.get("digital_source_type")})
+
+
+def _fingerprint_check(image: Image.Image, binding: dict) -> CheckResult:
+    try:
+        reference = fp.Fingerprint.from_value(binding.get("value") or "")
+    except InvalidImageError as exc:
+        return CheckResult("fingerprint", False, f"the manifest's fingerprint is malformed: {exc}", {"alg": binding.get("alg")})
+    result = fp.compare(image, reference)
+    evidence = {"alg": binding.get("alg"), "manifest_phash": reference.phash_hex,
+                "original_size": [reference.width, reference.height], **result.to_json()}
+    text = {
+        "same": f"the picture matches the manifest's fingerprint ({result.phash_distance}/64 bits differ)",
+        "crop": f"the picture matches a crop of the released picture (correlation {result.ncc})",
+        "different": ("the picture does not match the manifest's fingerprint "
+                      f"({result.phash_distance}/64 bits differ, best crop correlation {result.ncc})"),
+        "undecidable": "the picture is too flat to compare with the manifest's fingerprint",
+    }[result.outcome]
+    return CheckResult("fingerprint", result.matches, text, evidence)
