@@ -194,7 +194,7 @@ class Studio:
             guidance=float(generated.guidance), seed=int(generated.seed), width=marked.width, height=marked.height,
             fingerprint_alg=FINGERPRINT_ALG, fingerprint=fingerprint,
             decision_id=decision_id, policy_set_hash=post.policy_set_hash, audit_origin=self.audit.origin,
-            consent_grant_ids=post.consent_grant_ids)
+            consent_grant_ids=post.consent_grant_ids, model_components=_model_components(generated))
 
         def sign():
             raw = io.BytesIO()
@@ -246,6 +246,12 @@ class Studio:
             watermark_alg=self.watermarker.alg, model_name=generated.model_name,
             model_sha256=generated.model_sha256, seed=int(generated.seed), steps=generated.steps,
             width=marked.width, height=marked.height)
+
+
+def _model_components(generated) -> tuple[tuple[str, str, str], ...]:
+    """(role, name, sha256) of each part of a combined model identity (checkpoint + LoRA files)."""
+    parts = tuple(getattr(generated, "model_components", ()))
+    return tuple((c.role, c.name, c.sha256) for c in parts) if len(parts) > 1 else ()
 
 
 def _stage(out_path: Path, data: bytes) -> str:

@@ -39,6 +39,16 @@ class ManifestFacts:
     # Second soft binding: the perceptual fingerprint of the released pixels (provenance/fingerprint.py).
     fingerprint_alg: str | None = None
     fingerprint: str | None = None
+    # (role, name, sha256) of what model_sha256 combines: the checkpoint, then any LoRA files.
+    # Empty for a single checkpoint, whose sha256 is model_sha256 itself.
+    model_components: tuple[tuple[str, str, str], ...] = ()
+
+
+def _model(facts: ManifestFacts) -> dict:
+    model = {"name": facts.model_name, "sha256": facts.model_sha256}
+    if facts.model_components:
+        model["components"] = [{"role": r, "name": n, "sha256": h} for r, n, h in facts.model_components]
+    return model
 
 
 def build_manifest(facts: ManifestFacts) -> dict:
@@ -64,7 +74,7 @@ def build_manifest(facts: ManifestFacts) -> dict:
             {
                 "label": GENERATION_LABEL,
                 "data": {
-                    "model": {"name": facts.model_name, "sha256": facts.model_sha256},
+                    "model": _model(facts),
                     "steps": facts.steps, "guidance": facts.guidance, "seed": facts.seed,
                     "width": facts.width, "height": facts.height,
                 },
