@@ -129,40 +129,137 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
     out.print(f"model: {release.model_name} sha256 {release.model_sha256[:16]}… seed {release.seed}, {release.steps} steps")
 
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".gif", ".mpo"}
+_COLOURS = {"trusted": "green", "recovered-via-watermark": "green", "valid-untrusted-signer": "yellow",
+            "watermark-only": "yellow"}
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """Files as given, and the image files inside directories (recursively, sorted)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            out.append(p)
+    return out
+
+
+def _print_verdict(verdict) -> None:
+    colour = _COLOURS.get(verdict.status.value, "red")
+    out.print(f"[bold {colour}]{verdict.status.value}[/]: {verdict.summary}", highlight=False)
+    if verdict.asset_id:
+        out.print(f"asset id: {verdict.asset_id}")
+    m = verdict.manifest or {}
+    if m:
+        model = m.get("model") or {}
+        out.print(f"generator: {', '.join(filter(None, m.get('claim_generator') or []))}; model: {model.get('name')} "
+                  f"({(model.get('sha256') or '')[:16]}…); signer: {m.get('signer')} / {m.get('issuer')}")
+        out.print(f"decision: {m.get('decision_id')}  source type: {m.get('digital_source_type')}  "
+                  f"created: {m.get('created')}")
+    for c in verdict.checks:
+        mark = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[dim]--[/]"}[c.ok]
+        out.print(f"  {mark} {c.name}: {c.summary}", highlight=False)
+
+
 @app.command()
-def verify(image: Path = typer.Argument(..., exists=False),
-           json_out: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image files and/or directories."),
+           json_out: bool = typer.Option(False, "--json", help="Print the verdict as JSON (a list for several files)."),
+           jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON verdict per line, as each file is done."),
            trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable)."),
+           resolver: Optional[str] = typer.Option(None, "--resolver",
+                                                  help="Recover stripped manifests from this C2PA Soft Binding "
+                                                       "Resolution API (e.g. http://host:8000) instead of the local store."),
            home: Optional[Path] = HomeOpt):
-    """Say where an image came from: C2PA manifest, watermark, and the manifest recovered by it."""
+    """Say where images came from: C2PA manifest, watermark, and the manifest recovered by it.
+
+    Exit 0 when every image is trusted or recovered, 4 when any is not, 1 on an error.
+    """
     from ..provenance.verify import Status
 
+    good = (Status.TRUSTED, Status.RECOVERED)
     try:
         settings = _settings(home).with_(trust_anchor_files=tuple(trust))
-        if not image.is_file():
-            raise PocketStudioError(f"{image}: no such file")
-        verdict = _verifier(settings).verify_bytes(image.read_bytes())
+        files = _expand(images)
+        single = len(images) == 1 and not images[0].is_dir()
+        if single and not files[0].is_file():
+            raise PocketStudioError(f"{files[0]}: no such file")
+        if not files:
+            raise PocketStudioError("no image files found in " + ", ".join(map(str, images)))
+        verifier = _verifier(settings, resolver=resolver)
+        if single:
+            verdict = verifier.verify_bytes(files[0].read_bytes())
     except PocketStudioError as exc:
         _fail(exc)
-    if json_out:
-        print(json.dumps(verdict.to_json(), indent=2, default=str))
-    else:
-        colour = {"trusted": "green", "recovered-via-watermark": "green", "valid-untrusted-signer": "yellow",
-                  "watermark-only": "yellow"}.get(verdict.status.value, "red")
-        out.print(f"[bold {colour}]{verdict.status.value}[/]: {verdict.summary}", highlight=False)
-        if verdict.asset_id:
-            out.print(f"asset id: {verdict.asset_id}")
-        m = verdict.manifest or {}
-        if m:
-            model = m.get("model") or {}
-            out.print(f"generator: {', '.join(filter(None, m.get('claim_generator') or []))}; model: {model.get('name')} "
-                      f"({(model.get('sha256') or '')[:16]}…); signer: {m.get('signer')} / {m.get('issuer')}")
-            out.print(f"decision: {m.get('decision_id')}  source type: {m.get('digital_source_type')}")
-        for c in verdict.checks:
-            mark = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[dim]--[/]"}[c.ok]
-            out.print(f"  {mark} {c.name}: {c.summary}", highlight=False)
-    if verdict.status not in (Status.TRUSTED, Status.RECOVERED):
+    if single:
+        if jsonl:
+            print(json.dumps({"path": str(files[0]), **verdict.to_json()}, default=str))
+        elif json_out:
+            print(json.dumps(verdict.to_json(), indent=2, default=str))
+        else:
+            _print_verdict(verdict)
+        if verdict.status not in good:
+            raise typer.Exit(4)
+        return
+    _verify_many(verifier, files, json_out, jsonl, good)
+
+
+def _verify_many(verifier, files: list[Path], json_out: bool, jsonl: bool, good) -> None:
+    from collections import Counter
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    results: list[dict] = []
+    counts: Counter = Counter()
+    with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.description}"), console=err, transient=True) as progress:
+        task = progress.add_task("", total=len(files))
+        for path in files:
+            progress.update(task, description=path.name)
+            try:
+                if not path.is_file():
+                    raise PocketStudioError(f"{path}: no such file")
+                row = {"path": str(path), **verifier.verify_bytes(path.read_bytes()).to_json()}
+            except PocketStudioError as exc:
+                row = {"path": str(path), "status": "error", "summary": str(exc)}
+            counts[row["status"]] += 1
+            results.append(row)
+            if jsonl:
+                print(json.dumps(row, default=str), flush=True)
+            progress.advance(task)
+    if json_out and not jsonl:
+        print(json.dumps(results, indent=2, default=str))
+    elif not jsonl:
+        table = Table("file", "verdict", "asset id", "why", title=f"{len(files)} images")
+        for row in results:
+            colour = _COLOURS.get(row["status"], "red")
+            table.add_row(row["path"], f"[{colour}]{row['status']}[/]", row.get("asset_id") or "", row["summary"])
+        out.print(table)
+    summary = Table("verdict", "images", title="summary")
+    for status, n in counts.most_common():
+        summary.add_row(status, str(n))
+    (err if (json_out or jsonl) else out).print(summary)
+    if counts.get("error"):
+        raise typer.Exit(1)
+    if any(s not in {g.value for g in good} for s in counts):
         raise typer.Exit(4)
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface)."),
+          port: int = typer.Option(8000, help="TCP port."),
+          max_bytes: int = typer.Option(50 * 1024 * 1024, help="Largest upload accepted, in bytes (413 above)."),
+          max_pixels: int = typer.Option(40_000_000, help="Largest image accepted, in pixels (422 above)."),
+          home: Optional[Path] = HomeOpt):
+    """Serve the verifier: web page at /, POST /v1/verify, the C2PA Soft Binding Resolution API, audit proofs."""
+    from .server import Limits, run as run_server
+
+    try:
+        settings = _settings(home)
+        err.print(f"pocketstudio verifier on http://{host}:{port}/ (API docs at /docs); data directory {settings.home}")
+        run_server(settings, host, port, Limits(max_bytes=max_bytes, max_pixels=max_pixels))
+    except PocketStudioError as exc:
+        _fail(exc)
 
 
 @audit_app.command("list")
@@ -283,16 +380,20 @@ def _asset_of_image(path: Path, home) -> str:
     return verdict.asset_id
 
 
-def _verifier(settings):
+def _verifier(settings, resolver: Optional[str] = None):
+    from ..policy.audit import AuditLog
     from ..provenance.keys import KeyStore
-    from ..provenance.resolution import ManifestRepository
+    from ..provenance.resolution import ManifestRepository, RemoteResolver
     from ..provenance.verify import Verifier
     from ..provenance.watermark import all_detectors
     from .store import Store
 
     keys = KeyStore(settings)
     keys.ensure()
-    return Verifier(keys, all_detectors(keys.watermark_key()), ManifestRepository(Store.open(settings.db_path)))
+    store = Store.open(settings.db_path)
+    audit = AuditLog(store, keys.audit_signer(), retention=dt.timedelta(days=settings.audit_retention_days))
+    manifests = RemoteResolver(resolver) if resolver else ManifestRepository(store)
+    return Verifier(keys, all_detectors(keys.watermark_key()), manifests, audit=audit)
 
 
 @keys_app.command("import")

@@ -281,6 +281,10 @@ class Verifier:
                        asset_id=detection.asset_id or ((manifest_summary or {}).get("soft_binding") or {}).get("value"),
                        manifest=manifest_summary or recovered_summary, recovered=recovered_summary is not None)
 
+    def detect_watermark(self, image: Image.Image, named_alg: str | None = None) -> Detection:
+        """Every engine, the one named first; the first detection wins."""
+        return self._detect(image, named_alg)
+
     def _detect(self, image: Image.Image, named_alg: str | None = None) -> Detection:
         ordered = sorted(self.detectors, key=lambda d: d.alg != named_alg)
         best = None
@@ -330,7 +334,8 @@ class Verifier:
         evidence.update({"leaf_index": bundle["leaf_index"], "tree_size": bundle["tree_size"],
                          "outcome": record.get("outcome"), "effect": record.get("effect"),
                          "record_asset_id": record.get("asset_id"), "checkpoint": bundle["checkpoint"]})
-        if record.get("outcome") != "released" or (asset_id and record.get("asset_id") != asset_id):
+        if (record.get("decision_id") != decision_id or record.get("outcome") != "released"
+                or (asset_id and record.get("asset_id") != asset_id)):
             return CheckResult("audit", False, f"the audit record of decision {decision_id} does not describe "
                                f"this release (outcome {record.get('outcome')}, asset {record.get('asset_id')})", evidence)
         return CheckResult("audit", True, f"decision {decision_id} is leaf {bundle['leaf_index']} of the audit log "
@@ -370,6 +375,11 @@ class Verifier:
                                              "edited beyond re-encoding and cropping")
             if failed("audit"):
                 return Status.INVALID, next(c.summary for c in checks if c.name == "audit")
+            if not rec.evidence.get("trusted"):
+                # Anyone can sign a manifest naming any watermark id (e.g. a remote resolver):
+                # only a trusted signer makes a recovery an answer.
+                return Status.VALID_UNTRUSTED, (f"manifest recovered via watermark id {detection.asset_id}, "
+                                                "but its signer is not on the trust list")
             return Status.RECOVERED, f"manifest recovered via watermark id {detection.asset_id}"
         if detection.found:
             return Status.WATERMARK_ONLY, f"watermark {detection.asset_id} found, but no valid manifest for it"

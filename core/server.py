@@ -1,0 +1,368 @@
+"""``pocketstudio serve``: the verifier over HTTP, the C2PA Soft Binding Resolution API, a web page.
+
+Routes:
+- ``GET /``: a page to drop or pick an image and read the verdict (core/web/index.html).
+- ``POST /v1/verify``: multipart upload (field ``file``) → the ``Verdict`` as JSON.
+- C2PA Soft Binding Resolution API 1.0: ``GET|POST /matches/byBinding``, ``POST /matches/byContent``,
+  ``GET /manifests/{manifestId}`` (``application/c2pa``), ``GET /services/supportedAlgorithms``.
+- ``GET /v1/audit/checkpoint`` (C2SP signed note) and ``GET /v1/audit/proof/{decision_id}``.
+- ``/openapi.json`` and ``/docs``.
+
+Uploads are read into memory under a byte limit (the body is counted as it streams, so an
+oversized upload is refused with 413 before it is all received), parsed in memory, verified and
+dropped: nothing uploaded is written to disk or kept after the response, and requests are not
+logged (no access log), so the service keeps no personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import threading
+from dataclasses import dataclass
+from importlib import resources
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from PIL import Image, UnidentifiedImageError
+from python_multipart import MultipartParser
+from python_multipart.multipart import parse_options_header
+
+from .config import Settings
+from .errors import InvalidImageError, PocketStudioError
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 40_000_000  # a bit more than 6K × 6K, well above 4K
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        self.status, self.code, self.message = status, code, message
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+async def _read_body(request: Request, limit: int, image_limit: int | None = None) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    shown = f"images up to {image_limit} bytes are accepted" if image_limit else f"the limit is {limit} bytes"
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "too-large", f"the upload is {int(declared)} bytes; {shown}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too-large", f"the upload is larger than allowed; {shown}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _file_from_multipart(body: bytes, content_type: str, field: str = "file") -> bytes:
+    """The bytes of one file field of a multipart/form-data body, parsed in memory."""
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise ApiError(422, "bad-multipart", "multipart body without a boundary")
+    parts: list[dict] = []
+    current: dict = {}
+    header_name = bytearray()
+    header_value = bytearray()
+
+    def on_part_begin():
+        current.clear()
+        current.update(headers={}, data=bytearray())
+        header_name.clear()
+        header_value.clear()
+
+    def on_header_field(data, start, end):
+        header_name.extend(data[start:end])
+
+    def on_header_value(data, start, end):
+        header_value.extend(data[start:end])
+
+    def on_header_end():
+        current["headers"][bytes(header_name).lower()] = bytes(header_value)
+        header_name.clear()
+        header_value.clear()
+
+    def on_part_data(data, start, end):
+        current["data"].extend(data[start:end])
+
+    def on_part_end():
+        parts.append(dict(current))
+
+    parser = MultipartParser(boundary, {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+        "on_header_end": on_header_end, "on_part_data": on_part_data, "on_part_end": on_part_end})
+    try:
+        parser.write(body)
+        parser.finalize()
+    except Exception as exc:  # noqa: BLE001 — any parser complaint is the client's malformed body
+        raise ApiError(422, "bad-multipart", f"malformed multipart body: {exc}") from None
+    for part in parts:
+        _, disp = parse_options_header(part["headers"].get(b"content-disposition", b""))
+        if disp.get(b"name") == field.encode():
+            return bytes(part["data"])
+    raise ApiError(422, "missing-file", f"the multipart body has no '{field}' file field")
+
+
+def _check_pixels(data: bytes, max_pixels: int) -> None:
+    """Refuse pictures with more pixels than the limit, from the header alone (before decoding)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ApiError(422, "invalid-image", f"not a readable image: {exc}") from None
+    if width * height > max_pixels:
+        raise ApiError(422, "too-many-pixels",
+                       f"the image has {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+
+
+class Service:
+    """What the routes share: one verifier, the manifest repository and the audit log."""
+
+    def __init__(self, settings: Settings, limits: Limits):
+        from ..policy.audit import AuditLog
+        from ..provenance.keys import KeyStore
+        from ..provenance.resolution import ManifestRepository
+        from ..provenance.verify import Verifier
+        from ..provenance.watermark import all_detectors
+        from .store import Store
+
+        settings.ensure_home()
+        self.settings = settings
+        self.limits = limits
+        self.keys = KeyStore(settings)
+        self.keys.ensure()
+        self.store = Store.open(settings.db_path)
+        self.repository = ManifestRepository(self.store)
+        self.audit = AuditLog(self.store, self.keys.audit_signer(),
+                              retention=dt.timedelta(days=settings.audit_retention_days))
+        self.detectors = all_detectors(self.keys.watermark_key())
+        self.verifier = Verifier(self.keys, self.detectors, self.repository, audit=self.audit)
+        # c2pa readers and the detectors are used one request at a time.
+        self.lock = threading.Lock()
+
+    def verify(self, data: bytes) -> dict:
+        _check_pixels(data, self.limits.max_pixels)
+        with self.lock:
+            try:
+                verdict = self.verifier.verify_bytes(data, now=dt.datetime.now(dt.timezone.utc))
+            except InvalidImageError as exc:
+                raise ApiError(422, "invalid-image", str(exc)) from None
+        return verdict.to_json()
+
+    # -- Soft Binding Resolution API ------------------------------------------------------------
+    def watermark_algs(self) -> list[str]:
+        return [d.alg for d in self.detectors]
+
+    def by_binding(self, alg: str, value: str, max_results: int) -> dict:
+        from ..provenance import fingerprint as fp
+        from ..provenance.resolution import asset_id_from_value
+
+        if max_results < 1:
+            raise ApiError(400, "bad-query", "maxResults must be at least 1")
+        if alg in self.watermark_algs():
+            asset_id = asset_id_from_value(value)
+            if asset_id is None:
+                raise ApiError(400, "bad-query", "value must be the base64 of the 8-byte watermark id "
+                                                 "(or its 16 hex digits)")
+            matches = self.repository.match_watermark(asset_id)
+        elif alg == fp.ALG:
+            try:
+                phash = fp.phash_from_value(value)
+            except InvalidImageError as exc:
+                raise ApiError(400, "bad-query", str(exc)) from None
+            matches = self.repository.match_fingerprint(phash, max_results)
+        else:
+            raise ApiError(400, "unsupported-alg", f"soft binding algorithm {alg!r} is not supported here; "
+                                                   "see /services/supportedAlgorithms")
+        return _matches(matches[:max_results])
+
+    def by_content(self, data: bytes, alg: str | None, max_results: int, hint_alg: str | None,
+                   hint_value: str | None) -> dict:
+        from ..provenance import fingerprint as fp
+        from ..provenance.verify import load_image
+
+        if max_results < 1:
+            raise ApiError(400, "bad-query", "maxResults must be at least 1")
+        if alg is not None and alg != fp.ALG and alg not in self.watermark_algs():
+            raise ApiError(400, "unsupported-alg", f"soft binding algorithm {alg!r} is not supported here")
+        _check_pixels(data, self.limits.max_pixels)
+        try:
+            image, _ = load_image(data)
+        except InvalidImageError as exc:
+            raise ApiError(415, "invalid-asset", str(exc)) from None
+        found: dict[str, object] = {}
+        if hint_alg and hint_value:
+            for m in self.by_binding(hint_alg, hint_value, max_results)["matches"]:
+                found.setdefault(m["manifestId"], m["similarityScore"])
+        if alg is None or alg in self.watermark_algs():
+            with self.lock:
+                detection = self.verifier.detect_watermark(image, alg)
+            if detection.found and (alg is None or detection.alg == alg):
+                for m in self.repository.match_watermark(detection.asset_id):
+                    found.setdefault(m.manifest_id, m.similarity)
+        if alg is None or alg == fp.ALG:
+            for m in self.repository.match_fingerprint(fp.Fingerprint.of(image).phash, max_results):
+                found.setdefault(m.manifest_id, m.similarity)
+        ranked = sorted(found.items(), key=lambda kv: -int(kv[1]))[:max_results]
+        return {"matches": [{"manifestId": k, "similarityScore": int(v)} for k, v in ranked]}
+
+
+def _matches(matches) -> dict:
+    return {"matches": [{"manifestId": m.manifest_id, "similarityScore": m.similarity} for m in matches]}
+
+
+_VERIFY_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "The image to verify."}}}}}}}
+_CONTENT_BODY = {"requestBody": {"required": True, "description": "Asset to match to manifests.", "content": {
+    "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
+_QUERY_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["alg", "value"],
+    "properties": {"alg": {"type": "string"}, "value": {"type": "string", "description": "base64"}}}}}}}
+
+
+def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
+    service = Service(settings, limits or Limits())
+    app = FastAPI(
+        title="Pocket Studio verifier",
+        version="1.0.0",
+        description=("Where does this image come from? One verdict joining C2PA validation, the invisible "
+                     "watermark, the manifest recovered by it, a perceptual fingerprint and the audit log; and "
+                     "the C2PA Soft Binding Resolution API over this studio's manifest store. Uploads are not "
+                     "kept."),
+    )
+    app.state.service = service
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError):
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(PocketStudioError)
+    async def _studio_error(_request: Request, exc: PocketStudioError):
+        return _error(500, "service-failure", str(exc))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> HTMLResponse:
+        page = resources.files("pocketstudio.core").joinpath("web/index.html").read_text(encoding="utf-8")
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    @app.get("/v1/limits", tags=["verify"], summary="Upload limits of this service.")
+    def limits_route() -> dict:
+        return {"max_bytes": service.limits.max_bytes, "max_pixels": service.limits.max_pixels}
+
+    @app.post("/v1/verify", tags=["verify"], summary="Verify an uploaded image (multipart field 'file').",
+              openapi_extra=_VERIFY_BODY, responses={413: {"description": "Upload too large"},
+                                                     422: {"description": "Not a readable image, too many pixels"}})
+    async def verify_route(request: Request):
+        ctype = request.headers.get("content-type", "")
+        if not ctype.startswith("multipart/form-data"):
+            raise ApiError(422, "bad-request", "send the image as multipart/form-data with a 'file' field")
+        body = await _read_body(request, service.limits.max_bytes + MULTIPART_OVERHEAD, service.limits.max_bytes)
+        data = _file_from_multipart(body, ctype)
+        del body
+        if len(data) > service.limits.max_bytes:
+            raise ApiError(413, "too-large", f"the image is {len(data)} bytes; the limit is {service.limits.max_bytes}")
+        if not data:
+            raise ApiError(422, "invalid-image", "the file is empty")
+        from starlette.concurrency import run_in_threadpool
+
+        return JSONResponse(json.loads(json.dumps(await run_in_threadpool(service.verify, data), default=str)))
+
+    # -- C2PA Soft Binding Resolution API -----------------------------------------------------------
+    @app.get("/matches/byBinding", tags=["query"], operation_id="queryByBinding",
+             summary="Returns C2PA Manifest identifiers corresponding to a soft binding.")
+    def by_binding_get(alg: str = Query(...), value: str = Query(..., description="base64 soft-binding value"),
+                       maxResults: int = Query(10, ge=1)) -> dict:  # noqa: N803 — the spec's name
+        return service.by_binding(alg, value, maxResults)
+
+    @app.post("/matches/byBinding", tags=["query"], operation_id="queryByLargeBinding", openapi_extra=_QUERY_BODY,
+              summary="Returns C2PA Manifest identifiers corresponding to a large soft binding value.")
+    async def by_binding_post(request: Request, maxResults: int = Query(10, ge=1)) -> dict:  # noqa: N803
+        body = await _read_body(request, 1024 * 1024)
+        try:
+            query = json.loads(body)
+            alg, value = query["alg"], query["value"]
+            if not isinstance(alg, str) or not isinstance(value, str):
+                raise TypeError("alg and value must be strings")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ApiError(400, "bad-query", f"body must be JSON {{\"alg\": ..., \"value\": ...}}: {exc}") from None
+        return service.by_binding(alg, value, maxResults)
+
+    @app.post("/matches/byContent", tags=["query"], operation_id="uploadFile", openapi_extra=_CONTENT_BODY,
+              summary="Finds C2PA Manifest identifiers using a digital asset (the image as the body).")
+    async def by_content(request: Request, alg: str | None = Query(None), maxResults: int = Query(10, ge=1),  # noqa: N803
+                         hintAlg: str | None = Query(None), hintValue: str | None = Query(None)):  # noqa: N803
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("multipart/form-data"):
+            body = await _read_body(request, service.limits.max_bytes + MULTIPART_OVERHEAD, service.limits.max_bytes)
+            data = _file_from_multipart(body, ctype)
+        elif ctype.startswith("image/") or ctype.startswith("application/octet-stream") or not ctype:
+            data = await _read_body(request, service.limits.max_bytes, service.limits.max_bytes)
+        else:
+            raise ApiError(415, "invalid-asset", f"unsupported asset type {ctype}; send an image")
+        if len(data) > service.limits.max_bytes:
+            raise ApiError(413, "too-large", f"the image is {len(data)} bytes; the limit is {service.limits.max_bytes}")
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(service.by_content, data, alg, maxResults, hintAlg, hintValue)
+
+    @app.get("/manifests/{manifestId}", tags=["fetch"], operation_id="getManifestById",
+             summary="Returns the C2PA Manifest Store of a manifest identifier.",
+             responses={200: {"content": {"application/c2pa": {}}}, 404: {"description": "not found"}})
+    def manifest(manifestId: str, returnActiveManifest: bool = Query(False)) -> Response:  # noqa: N803
+        # Our stores hold exactly one manifest (the active one), so both forms are the same bytes.
+        if not manifestId or len(manifestId) > 200:
+            raise ApiError(400, "bad-id", "invalid C2PA Manifest id")
+        stored = service.repository.by_label(manifestId)
+        if stored is None:
+            raise ApiError(404, "not-found", f"no manifest {manifestId}")
+        return Response(stored.manifest, media_type="application/c2pa")
+
+    @app.get("/services/supportedAlgorithms", tags=["service"], operation_id="getSupportedBindings",
+             summary="Soft binding algorithms this service answers queries for.")
+    def supported() -> dict:
+        from ..provenance import fingerprint as fp
+
+        return {"watermarks": [{"alg": a} for a in service.watermark_algs()], "fingerprints": [{"alg": fp.ALG}]}
+
+    # -- Audit ------------------------------------------------------------------------------------
+    @app.get("/v1/audit/checkpoint", tags=["audit"], response_class=PlainTextResponse,
+             summary="A signed checkpoint (C2SP tlog-checkpoint note) of the audit log now.")
+    def checkpoint() -> PlainTextResponse:
+        _, note = service.audit.checkpoint(dt.datetime.now(dt.timezone.utc))
+        return PlainTextResponse(note)
+
+    @app.get("/v1/audit/proof/{decision_id}", tags=["audit"],
+             summary="Offline proof bundle of one decision: record, inclusion proof, signed checkpoint.")
+    def proof(decision_id: str) -> dict:
+        from ..policy.audit import AuditError
+
+        if len(decision_id) > 64:
+            raise ApiError(400, "bad-id", "invalid decision id")
+        try:
+            service.audit.get(decision_id)
+        except (AuditError, PocketStudioError):
+            raise ApiError(404, "not-found", f"no audit record for decision {decision_id}") from None
+        return service.audit.prove(decision_id, dt.datetime.now(dt.timezone.utc))
+
+    return app
+
+
+def run(settings: Settings, host: str, port: int, limits: Limits) -> None:
+    import uvicorn
+
+    # No access log: request lines carry client addresses, and the service keeps no personal data.
+    uvicorn.run(create_app(settings, limits), host=host, port=port, access_log=False, log_level="warning")
