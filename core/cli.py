@@ -40,7 +40,9 @@ def _settings(home: Optional[Path]) -> Settings:
 
 
 def _fail(exc: Exception, code: int = 1):
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -383,7 +385,7 @@ def _asset_of_image(path: Path, home) -> str:
 def _verifier(settings, resolver: Optional[str] = None):
     from ..policy.audit import AuditLog
     from ..provenance.keys import KeyStore
-    from ..provenance.resolution import ManifestRepository, RemoteResolver
+    from ..provenance.resolution import ManifestRepository, RemoteAuditLog, RemoteResolver
     from ..provenance.verify import Verifier
     from ..provenance.watermark import all_detectors
     from .store import Store
@@ -392,7 +394,13 @@ def _verifier(settings, resolver: Optional[str] = None):
     keys.ensure()
     store = Store.open(settings.db_path)
     audit = AuditLog(store, keys.audit_signer(), retention=dt.timedelta(days=settings.audit_retention_days))
-    manifests = RemoteResolver(resolver) if resolver else ManifestRepository(store)
+    if resolver:
+        # Manifests and audit proofs both come from the remote service; proofs are still checked
+        # with our copy of the log's public key.
+        manifests = RemoteResolver(resolver)
+        audit = RemoteAuditLog(resolver, audit.verifier, audit.origin)
+    else:
+        manifests = ManifestRepository(store)
     return Verifier(keys, all_detectors(keys.watermark_key()), manifests, audit=audit)
 
 

@@ -192,7 +192,7 @@ class Studio:
             title=title, mime_type=mime, asset_id=asset_id, watermark_alg=self.watermarker.alg,
             model_name=generated.model_name, model_sha256=generated.model_sha256, steps=generated.steps,
             guidance=float(generated.guidance), seed=int(generated.seed), width=marked.width, height=marked.height,
-            fingerprint_alg=FINGERPRINT_ALG, fingerprint=fingerprint,
+            fingerprint_alg=FINGERPRINT_ALG, fingerprint=fingerprint, created=ManifestRepository.stamp(now),
             decision_id=decision_id, policy_set_hash=post.policy_set_hash, audit_origin=self.audit.origin,
             consent_grant_ids=post.consent_grant_ids, model_components=_model_components(generated))
 

@@ -146,7 +146,7 @@ class RemoteResolver:
     def __init__(self, base_url: str, timeout: float = 10.0):
         parsed = urllib.parse.urlparse(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ResolutionError(f"resolver URL must be http(s)://host[:port][/path], not {base_url!r}")
+            raise ResolutionError(f"resolver URL must be http:// or https:// with a host (e.g. http://127.0.0.1:8000), not {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
@@ -227,3 +227,24 @@ def _watermark_algs(engines: dict) -> list[str]:
         if isinstance(alg, str):
             algs.append(alg)
     return algs
+
+
+class RemoteAuditLog:
+    """The audit log behind a remote ``pocketstudio serve`` (``GET /v1/audit/proof/{decision_id}``).
+
+    The bundle it returns is checked with *our* copy of the log's public key (``verifier``), so
+    the remote side cannot forge inclusion; if it cannot answer, the audit check is "not
+    reachable", never a pass.
+    """
+
+    def __init__(self, base_url: str, verifier, origin: str, timeout: float = 10.0):
+        self._remote = RemoteResolver(base_url, timeout)
+        self.verifier = verifier
+        self.origin = origin
+
+    def prove(self, decision_id: str, now: dt.datetime) -> dict:  # noqa: ARG002 — the remote signs at its now
+        try:
+            body, _ = self._remote._get(f"/v1/audit/proof/{urllib.parse.quote(decision_id, safe='')}")
+        except _NotFound:
+            raise ResolutionError(f"the remote audit log has no record of decision {decision_id}") from None
+        return _json(body, self._remote.base_url)

@@ -34,7 +34,7 @@ from ..core.errors import AuditError, InvalidImageError, PocketStudioError
 from . import fingerprint as fp
 from .keys import ACCEPTED_SIGNER_EKUS, KeyStore
 from .manifest import DECISION_LABEL, GENERATION_LABEL, assertion, soft_bindings
-from .resolution import ManifestSource
+from .resolution import ManifestSource, ResolutionError
 from .watermark import Detection, Watermarker
 
 MAX_IMAGE_BYTES = 200 * 1024 * 1024
@@ -328,6 +328,8 @@ class Verifier:
         try:
             bundle = self.audit.prove(decision_id, now)
             record = verify_proof_bundle(bundle, self.audit.verifier)
+        except ResolutionError as exc:  # a remote log that does not answer: not evidence either way
+            return CheckResult("audit", None, f"audit log {origin} is not reachable: {exc}", evidence)
         except (AuditError, PocketStudioError) as exc:
             return CheckResult("audit", False, f"decision {decision_id} has no provable record in the audit log: {exc}",
                                evidence)
