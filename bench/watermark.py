@@ -5,7 +5,8 @@ serially, nothing else of ours running); PSNR/SSIM; and the exact-id decode rate
 attack of issue 3, per engine and size, then a check against the targets.
 
     .venv/bin/python bench/watermark.py --quick     # ~4 min: 6 images, all sizes, all engines
-    .venv/bin/python bench/watermark.py             # full: 16 photos + 16 generated-like images
+    .venv/bin/python bench/watermark.py             # full: 16 photos + 16 generated-like images (hours)
+    .venv/bin/python bench/watermark.py --baseline-images 8   # ours on all 32, baselines on 8 (~30 min)
 
 Payloads: ours carries a 64-bit id (+24-bit keyed tag, convolutional code) and "exact id" means
 all 64 bits right and the detector saying "found". invisible-watermark's dwtDct/dwtDctSvd are run
@@ -21,6 +22,7 @@ import datetime as dt
 import json
 import math
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -113,6 +115,9 @@ def main(argv=None):
     ap.add_argument("--timing-reps", type=int, default=None, help="images timed per engine and size")
     ap.add_argument("--riva-images", type=int, default=None,
                     help="images for rivaGan (10-20 s per 1024² decode here): default 6, quick 1")
+    ap.add_argument("--baseline-images", type=int, default=None,
+                    help="images for the robustness part of dwtDct/dwtDctSvd (default: all; they take 1-5 s per "
+                         "4K decode here, so a full run with all 32 takes hours on 2 cores)")
     ap.add_argument("--workers", type=int, default=2, help="processes for the robustness part")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None, help="also write all per-image results here")
@@ -134,15 +139,21 @@ def main(argv=None):
     print(f"date       {dt.datetime.now().isoformat(timespec='seconds')}")
     print(f"machine    {wc.machine()}")
     busy = wc.others_running()
-    print(f"other load {'training run active during this benchmark: ' + busy if busy else 'none of ours (no training run)'}")
+    print(f"other load {'training run active during this benchmark: ' + busy if busy else 'no training run of ours'}; "
+          f"1-min load average {os.getloadavg()[0]:.2f} on 2 cores at the start")
     print(f"images     {len(images)}: {len(photos)} scikit-image photos ({', '.join(n for n, _ in photos)}) "
           f"+ {len(gen)} generated-like: {gen_desc}")
     print("           each centre-cropped to the aspect and Lanczos-resized to every size")
     print(f"sizes      {', '.join(args.sizes)}")
     order = [images.index(im) for im in timing_images]  # photos and generated images alternating
     riva_set = set(order[:riva_n])
+    base_n = len(images) if args.baseline_images is None else min(args.baseline_images, len(images))
+    base_set = set(order[:base_n])
     print(f"engines    {', '.join(args.engines)}  (rivaGan at <= 1024² only, on {len(riva_set)} of the images "
           f"({', '.join(images[i][0] for i in sorted(riva_set))}): it takes 10-20 s per 1024² decode here)")
+    if base_n < len(images):
+        print(f"baselines  dwtDct/dwtDctSvd robustness on {base_n} of the images "
+              f"({', '.join(images[i][0] for i in sorted(base_set))}); ours on all {len(images)}")
     from pocketstudio.provenance.watermark import spread
     print(f"ours       {spread.ALG}: working short side {spread.WORK_SIDE} px, tile {spread.TILE} px "
           f"({spread.TILE_CHIPS}² chips of {spread.CHIP} px, {spread.N_PILOT} pilots), "
@@ -170,6 +181,8 @@ def main(argv=None):
                 continue
             for i in range(len(images)):
                 if e == "rivaGan" and i not in riva_set:
+                    continue
+                if e not in ("ours", "rivaGan") and i not in base_set:
                     continue
                 tasks.append((e, s, i, args.seed * 1_000_003 + i * 7919 + list(wc.SIZES).index(s)))
     # Longest first so that the pool stays busy.
@@ -275,6 +288,7 @@ def report(results, timing, args, images):
     busy = wc.others_running()
     if busy:
         print("  note: the model training run was active; timings are pessimistic")
+    print(f"  1-min load average at the end: {os.getloadavg()[0]:.2f} (2 cores; above 2 means timings are pessimistic)")
 
 
 if __name__ == "__main__":
