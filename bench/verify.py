@@ -1,0 +1,149 @@
+"""Verified images per second: ``Verifier.verify_bytes`` (what `pocketstudio verify` and
+`POST /v1/verify` run) at 1024² and 3840×2160.
+
+Cases, each on photo-like pictures (scikit-image's astronaut and coffee, resized):
+- signed: watermarked, fingerprinted and C2PA-signed like a release (manifest embedded, PNG);
+- stripped: the same picture re-encoded as JPEG 90 (no manifest; recovered via the watermark);
+- unmarked: a picture with no manifest and no watermark (every detector runs and finds nothing).
+
+Every check runs (C2PA, watermark, recovery, fingerprint, audit inclusion). One process, one image
+at a time; decoding is included, reading the file is not.
+
+    .venv/bin/python bench/verify.py [--runs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import skimage.data
+from PIL import Image
+
+from pocketstudio.core.config import Settings
+from pocketstudio.core.store import Store
+from pocketstudio.policy.audit import AuditLog
+from pocketstudio.policy.engine import Decision, new_decision_id
+from pocketstudio.provenance.fingerprint import ALG as FP_ALG
+from pocketstudio.provenance.fingerprint import Fingerprint
+from pocketstudio.provenance.keys import KeyStore
+from pocketstudio.provenance.manifest import ManifestFacts, build_manifest
+from pocketstudio.provenance.resolution import ManifestRepository, StoredManifest
+from pocketstudio.provenance.sign import sign_image
+from pocketstudio.provenance.verify import Verifier
+from pocketstudio.provenance.watermark import WatermarkPayload, all_detectors, make_watermarker, new_asset_id
+
+SIZES = {"1024x1024": (1024, 1024), "3840x2160": (3840, 2160)}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, load {load:.2f} at start"
+
+
+def picture(size: tuple[int, int], which: int) -> Image.Image:
+    source = [skimage.data.astronaut, skimage.data.coffee][which % 2]()
+    return Image.fromarray(source).convert("RGB").resize(size, Image.Resampling.BICUBIC)
+
+
+def release_like(settings, keys, repo, audit, image: Image.Image, now: dt.datetime) -> bytes:
+    """What the release flow does after generation: watermark, fingerprint, sign, store, audit."""
+    wm = make_watermarker("spread-spectrum", keys.watermark_key())
+    asset_id = new_asset_id()
+    marked = wm.embed(image, WatermarkPayload(asset_id, wm.alg))
+    fingerprint = Fingerprint.of(marked).to_value()
+    decision_id = new_decision_id()
+    facts = ManifestFacts(title=f"{asset_id}.png", mime_type="image/png", asset_id=asset_id, watermark_alg=wm.alg,
+                          model_name="bench", model_sha256="0" * 64, steps=4, guidance=1.0, seed=0,
+                          width=marked.width, height=marked.height, decision_id=decision_id,
+                          policy_set_hash="0" * 64, audit_origin=audit.origin, fingerprint_alg=FP_ALG,
+                          fingerprint=fingerprint, created=now.isoformat())
+    raw = io.BytesIO()
+    marked.save(raw, "PNG", compress_level=1)
+    signed = sign_image(raw.getvalue(), "image/png", build_manifest(facts), keys.claim_signer(now))
+    decision = Decision(decision_id=decision_id, effect="allow", rule_ids=("bench",), reason="bench",
+                        policy_set_hash="0" * 64, stage="post", decided_at=now.isoformat())
+    with repo.store.begin() as conn:
+        repo.put(conn, StoredManifest(asset_id=asset_id, watermark_alg=wm.alg, manifest=signed.manifest,
+                                      manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
+                                      mime_type="image/png", decision_id=decision_id, model_sha256="0" * 64,
+                                      created_at=now.isoformat(), fingerprint=fingerprint))
+        audit.append(decision, outcome="released", now=now, prompt="bench", requester="bench", purpose="bench",
+                     evaluations=[decision], asset_id=asset_id, manifest_sha256=signed.manifest_sha256,
+                     manifest_label=signed.manifest_label, watermark={"alg": wm.alg, "id": asset_id}, conn=conn)
+    return signed.data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=10, help="verifications per case and size (default 10)")
+    args = parser.parse_args()
+    now = dt.datetime.now(dt.timezone.utc)
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings.load(home)
+        settings.ensure_home()
+        keys = KeyStore(settings)
+        keys.ensure()
+        store = Store.open(settings.db_path)
+        repo = ManifestRepository(store)
+        audit = AuditLog(store, keys.audit_signer())
+        verifier = Verifier(keys, all_detectors(keys.watermark_key()), repo, audit=audit)
+
+        rows = []
+        for label, size in SIZES.items():
+            signed = [release_like(settings, keys, repo, audit, picture(size, i), now) for i in range(2)]
+            cases = {
+                "signed (manifest embedded)": signed,
+                "stripped (recovered via watermark)": [_jpeg(s) for s in signed],
+                "unmarked (no manifest)": [_png(picture(size, i)) for i in range(2)],
+            }
+            for case, images in cases.items():
+                verifier.verify_bytes(images[0], now=now)  # warm-up (lazy imports, first c2pa context)
+                times, statuses = [], set()
+                for i in range(args.runs):
+                    data = images[i % len(images)]
+                    t0 = time.perf_counter()
+                    verdict = verifier.verify_bytes(data, now=now)
+                    times.append(time.perf_counter() - t0)
+                    statuses.add(verdict.status.value)
+                rows.append((label, case, args.runs, len(times) / sum(times), 1000 * statistics.median(times),
+                             ",".join(sorted(statuses))))
+
+    print(f"bench/verify.py — machine: {machine()}")
+    print(f"runs per row: {args.runs} (one process, sequential, every check on)\n")
+    print(f"{'size':<10} {'case':<36} {'runs':>4} {'images/s':>9} {'median ms':>10}  verdicts")
+    for label, case, runs, rate, median, statuses in rows:
+        print(f"{label:<10} {case:<36} {runs:>4} {rate:>9.1f} {median:>10.1f}  {statuses}")
+
+
+def _jpeg(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
