@@ -348,3 +348,58 @@ def test_verify_many_files_and_directories(released, tmp_path):
     empty.mkdir()
     nothing = runner.invoke(cli_app, ["verify", str(empty), *home], catch_exceptions=False)
     assert nothing.exit_code == 1 and "no image files" in nothing.output
+
+
+def test_pocketstudio_serve_as_the_readme_starts_it(released, tmp_path):
+    """The installed console script: `pocketstudio serve --port N`, then the page and an upload."""
+    import os
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+    import uuid
+
+    port = free_port()
+    exe = os.path.join(os.path.dirname(sys.executable), "pocketstudio")
+    env = dict(os.environ, POCKETSTUDIO_HOME=str(released["home"]))
+    proc = subprocess.Popen([exe, "serve", "--port", str(port), "--max-bytes", "2000000"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/", timeout=5) as resp:
+                    assert b"Where does this image come from?" in resp.read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "pocketstudio serve did not come up"
+                time.sleep(0.2)
+        boundary = uuid.uuid4().hex
+        release = released["second"]
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.png\"\r\n"
+                f"Content-Type: image/png\r\n\r\n").encode() + release.data + f"\r\n--{boundary}--\r\n".encode()
+        req = urllib.request.Request(base + "/v1/verify", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            verdict = json.loads(resp.read())
+        assert verdict["status"] == "trusted" and verdict["asset_id"] == release.asset_id
+        # An upload declared too large is refused before its body is read.
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.putrequest("POST", "/v1/verify")
+        conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        conn.putheader("Content-Length", str(2_200_000))
+        conn.endheaders()
+        conn.send(b"x" * 65536)
+        refused = conn.getresponse()
+        assert refused.status == 413 and "2000000" in json.loads(refused.read())["error"]["message"]
+        conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    # No access log: the client's address and the paths it asked for are not written anywhere.
+    logs = proc.stdout.read().decode() + proc.stderr.read().decode()
+    assert "127.0.0.1:" not in logs.replace(f"http://127.0.0.1:{port}/", "") and "/v1/verify" not in logs

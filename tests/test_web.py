@@ -101,6 +101,39 @@ def test_dropping_a_foreign_c2pa_file(page):
     assert "Changed after signing" in page.inner_text("#verdict-headline")
 
 
+def test_a_file_over_the_upload_limit_is_refused_with_the_limit(browser, released, tmp_path):  # noqa: F811
+    import threading
+    import time
+
+    import uvicorn
+
+    from pocketstudio.core.server import Limits, create_app
+
+    from .test_verify_service import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(released["settings"], Limits(max_bytes=100_000)),
+                                           host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive()
+        time.sleep(0.05)
+    try:
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.goto(f"http://127.0.0.1:{port}/")
+        pg.wait_for_function("limits !== null")  # the page has read the service's limits
+        big = tmp_path / "big.png"
+        big.write_bytes(released["first"].data + b"\0" * 200_000)
+        pick(pg, big)
+        assert "accepts images up to 0.1 MB" in pg.inner_text("#status")
+        context.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def test_a_file_that_is_not_an_image_gets_a_plain_error(page, tmp_path):
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
