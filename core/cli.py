@@ -172,6 +172,8 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
            resolver: Optional[str] = typer.Option(None, "--resolver",
                                                   help="Recover stripped manifests from this C2PA Soft Binding "
                                                        "Resolution API (e.g. http://host:8000) instead of the local store."),
+           online: bool = typer.Option(False, "--online", help="Allow C2PA network fetches (remote manifests, "
+                                                               "OCSP revocation checks); off by default."),
            home: Optional[Path] = HomeOpt):
     """Say where images came from: C2PA manifest, watermark, and the manifest recovered by it.
 
@@ -188,7 +190,7 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
             raise PocketStudioError(f"{files[0]}: no such file")
         if not files:
             raise PocketStudioError("no image files found in " + ", ".join(map(str, images)))
-        verifier = _verifier(settings, resolver=resolver)
+        verifier = _verifier(settings, resolver=resolver, online=online)
         if single:
             verdict = verifier.verify_bytes(files[0].read_bytes())
     except PocketStudioError as exc:
@@ -252,12 +254,16 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
           port: int = typer.Option(8000, help="TCP port."),
           max_bytes: int = typer.Option(50 * 1024 * 1024, help="Largest upload accepted, in bytes (413 above)."),
           max_pixels: int = typer.Option(40_000_000, help="Largest image accepted, in pixels (422 above)."),
+          trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable), e.g. the C2PA trust list."),
           home: Optional[Path] = HomeOpt):
     """Serve the verifier: web page at /, POST /v1/verify, the C2PA Soft Binding Resolution API, audit proofs."""
     from .server import Limits, run as run_server
 
     try:
-        settings = _settings(home)
+        settings = _settings(home).with_(trust_anchor_files=tuple(trust))
+        from ..provenance.keys import KeyStore
+
+        KeyStore(settings).trust_anchors_pem()  # an unreadable anchor file is an error now, not per request
         err.print(f"pocketstudio verifier on http://{host}:{port}/ (API docs at /docs); data directory {settings.home}")
         run_server(settings, host, port, Limits(max_bytes=max_bytes, max_pixels=max_pixels))
     except PocketStudioError as exc:
@@ -382,7 +388,7 @@ def _asset_of_image(path: Path, home) -> str:
     return verdict.asset_id
 
 
-def _verifier(settings, resolver: Optional[str] = None):
+def _verifier(settings, resolver: Optional[str] = None, online: bool = False):
     from ..policy.audit import AuditLog
     from ..provenance.keys import KeyStore
     from ..provenance.resolution import ManifestRepository, RemoteAuditLog, RemoteResolver
@@ -401,7 +407,7 @@ def _verifier(settings, resolver: Optional[str] = None):
         audit = RemoteAuditLog(resolver, audit.verifier, audit.origin)
     else:
         manifests = ManifestRepository(store)
-    return Verifier(keys, all_detectors(keys.watermark_key()), manifests, audit=audit)
+    return Verifier(keys, all_detectors(keys.watermark_key()), manifests, audit=audit, online=online)
 
 
 @keys_app.command("import")

@@ -84,11 +84,16 @@ class Verdict:
                 "checks": [asdict(c) for c in self.checks]}
 
 
-def trust_context(keys: KeyStore) -> c2pa.Context:
-    """c2pa settings for offline verification against our anchors (DESIGN.md §3)."""
+def trust_context(keys: KeyStore, online: bool = False) -> c2pa.Context:
+    """c2pa settings for verification against our anchors (DESIGN.md §3).
+
+    Offline unless ``online``: no remote manifest fetches and no OCSP requests, so verifying an
+    image tells nobody that it is being verified. ``online`` (the user's explicit choice) lets
+    c2pa fetch manifests referenced by URL and check certificate revocation by OCSP.
+    """
     return c2pa.Context.from_dict({
         "trust": {"trust_anchors": keys.trust_anchors_pem(), "trust_config": "\n".join(ACCEPTED_SIGNER_EKUS) + "\n"},
-        "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+        "verify": {"remote_manifest_fetch": online, "ocsp_fetch": online},
     })
 
 
@@ -175,11 +180,13 @@ class Verifier:
 
     ``manifests`` is where a watermark id is resolved (local store or remote resolver; None: no
     recovery). ``audit`` is the audit log we can reach (None: the audit check is not applicable).
+    ``online``: allow c2pa's network fetches (remote manifests, OCSP); off unless the user asks.
     """
 
     def __init__(self, keys: KeyStore, detectors: list[Watermarker], manifests: ManifestSource | None,
-                 audit=None):
+                 audit=None, online: bool = False):
         self.keys = keys
+        self.online = online
         self.detectors = detectors
         self.manifests = manifests
         self.audit = audit
@@ -188,7 +195,7 @@ class Verifier:
     def _context(self) -> c2pa.Context:
         # The trust settings do not change during a verifier's life; build them once.
         if self._ctx is None:
-            self._ctx = trust_context(self.keys)
+            self._ctx = trust_context(self.keys, online=self.online)
         return self._ctx
 
     def verify_bytes(self, data: bytes, now: dt.datetime | None = None) -> Verdict:

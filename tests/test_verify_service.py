@@ -403,3 +403,26 @@ def test_pocketstudio_serve_as_the_readme_starts_it(released, tmp_path):
     # No access log: the client's address and the paths it asked for are not written anywhere.
     logs = proc.stdout.read().decode() + proc.stderr.read().decode()
     assert "127.0.0.1:" not in logs.replace(f"http://127.0.0.1:{port}/", "") and "/v1/verify" not in logs
+
+
+def test_service_trusts_the_anchors_the_user_adds_and_verify_online_is_opt_in(released, tmp_path):
+    """Another data directory (its own root) sees our release as valid-untrusted until it is given
+    our root as a trust anchor (`serve --trust` / `verify --trust`)."""
+    from pocketstudio.provenance.keys import ROOT_CERT
+
+    release = released["first"]
+    anchor = released["home"] / "keys" / ROOT_CERT
+    other = Settings.load(tmp_path / "other")
+    plain = TestClient(create_app(other)).post("/v1/verify", files={"file": ("a.png", release.data, "image/png")})
+    assert plain.json()["status"] == "valid-untrusted-signer"
+    trusting = TestClient(create_app(other.with_(trust_anchor_files=(anchor,))))
+    assert trusting.post("/v1/verify", files={"file": ("a.png", release.data, "image/png")}).json()["status"] == "trusted"
+
+    path = tmp_path / "a.png"
+    path.write_bytes(release.data)
+    cli = runner.invoke(cli_app, ["verify", str(path), "--home", str(tmp_path / "other"), "--trust", str(anchor),
+                                  "--online", "--json"], catch_exceptions=False)
+    assert cli.exit_code == 0 and json.loads(cli.stdout)["status"] == "trusted"
+    missing = runner.invoke(cli_app, ["serve", "--home", str(tmp_path / "other"), "--trust", str(tmp_path / "nope.pem")],
+                            catch_exceptions=False)
+    assert missing.exit_code == 1 and "trust anchor file" in missing.output
