@@ -67,7 +67,7 @@ def init(home: Optional[Path] = HomeOpt,
 @app.command()
 def generate(prompt: str = typer.Argument(..., help="What to draw."),
              output: Path = typer.Option(..., "-o", "--output", help="Where to write the signed image."),
-             size: Optional[int] = typer.Option(None, help="Output side in pixels (default 512)."),
+             size: Optional[str] = typer.Option(None, help="Output size: N (N×N), WxH, or 4k (3840x2160); default 512. Above the model's native size the learned super-resolution stage upscales."),
              steps: int = typer.Option(4, help="LCM steps, 1-8."),
              seed: Optional[int] = typer.Option(None, help="Seed; random if omitted (and reported)."),
              guidance: Optional[float] = typer.Option(None, help="Guidance scale (model default if omitted)."),
@@ -84,7 +84,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
              home: Optional[Path] = HomeOpt):
     """Generate an image and release it only if every gate passes."""
-    from .studio import GenerationRequest, Studio
+    from .studio import GenerationRequest, Studio, parse_size
 
     if fmt is None:
         fmt = "jpeg" if output.suffix.lower() in (".jpg", ".jpeg") else "png"
@@ -101,7 +101,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
         references = tuple(load_image(p) for p in reference)
         studio = Studio(settings, generator_factory=factory)
         request = GenerationRequest(prompt=prompt, requester=requester or settings.default_requester,
-                                    purpose=purpose or settings.default_purpose, size=size, steps=steps,
+                                    purpose=purpose or settings.default_purpose, size=parse_size(size), steps=steps,
                                     seed=seed, guidance=guidance, format=fmt, references=references,
                                     strength=strength)
         release = studio.generate(request, output)

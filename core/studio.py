@@ -31,9 +31,40 @@ from ..safety.likeness import Finding, LikenessChecker
 from ..safety.registry import Registry
 from .config import Settings
 from .errors import AuditError, GenerationError, PocketStudioError, PolicyDenied, ReleaseBlocked, WatermarkError
+from .generator.upscale import fit_to_size
 from .store import Store
 
 MAX_OUTPUT_SIDE = 4096
+MIN_OUTPUT_SIDE = 64
+SIZE_NAMES = {"4k": (3840, 2160), "uhd": (3840, 2160)}
+
+
+def parse_size(text: str | int | None) -> int | tuple[int, int] | None:
+    """A size as the command line takes it: ``N`` (N×N), ``WxH``, or ``4k`` (3840×2160)."""
+    if text is None or isinstance(text, int) and not isinstance(text, bool):
+        return text
+    raw = str(text).strip().lower()
+    if raw in SIZE_NAMES:
+        return SIZE_NAMES[raw]
+    try:
+        if "x" in raw:
+            w, h = raw.split("x", 1)
+            return int(w), int(h)
+        return int(raw)
+    except ValueError:
+        raise GenerationError(f"size {text!r} is not N, WxH or one of {', '.join(SIZE_NAMES)}") from None
+
+
+def output_size(size: int | tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of a request's size, checked against the output limits."""
+    if isinstance(size, tuple) and len(size) == 2:
+        width, height = size
+    else:
+        width = height = size
+    for side in (width, height):
+        if isinstance(side, bool) or not isinstance(side, int) or not MIN_OUTPUT_SIDE <= side <= MAX_OUTPUT_SIDE:
+            raise GenerationError(f"size {size!r} is outside {MIN_OUTPUT_SIDE}..{MAX_OUTPUT_SIDE} per side")
+    return width, height
 JPEG_QUALITY = 95
 
 
@@ -42,7 +73,9 @@ class GenerationRequest:
     prompt: str
     requester: str
     purpose: str = "general"
-    size: int | None = None  # side of the square output; None = settings' default
+    # Output size: N (square) or (width, height); None = settings' default. Larger than the
+    # model's native size goes through the learned super-resolution stage.
+    size: int | tuple[int, int] | None = None
     steps: int = 4
     seed: int | None = None
     guidance: float | None = None
@@ -78,6 +111,7 @@ class Studio:
 
     def __init__(self, settings: Settings, *, store: Store | None = None, keys: KeyStore | None = None,
                  generator=None, generator_factory: Callable[[], object] | None = None,
+                 upscaler=None, upscaler_factory: Callable[[], object] | None = None,
                  watermarker: Watermarker | None = None, claim_signer: ClaimSigner | None = None,
                  policy: PolicyEngine | None = None, likeness: LikenessChecker | None = None,
                  manifests: ManifestRepository | None = None, audit: AuditLog | None = None,
@@ -89,6 +123,8 @@ class Studio:
         self.keys.ensure()
         self._generator = generator
         self._generator_factory = generator_factory
+        self._upscaler = upscaler
+        self._upscaler_factory = upscaler_factory
         self.watermarker = watermarker or make_watermarker(settings.watermark_engine, self.keys.watermark_key())
         self._claim_signer = claim_signer
         self.policy = policy or PolicyEngine(settings.policy_dir, extend_defaults=settings.policy_extends)
@@ -112,6 +148,18 @@ class Studio:
                 self._generator = self._generator_factory()
         return self._generator
 
+    @property
+    def upscaler(self):
+        """The super-resolution stage (loaded on first use: only sizes above native need it)."""
+        if self._upscaler is None:
+            if self._upscaler_factory is None:
+                from .generator.upscale import load_upscaler
+
+                self._upscaler = load_upscaler()
+            else:
+                self._upscaler = self._upscaler_factory()
+        return self._upscaler
+
     def _persons(self, findings: list[Finding]) -> list[DepictedPerson]:
         ids = list(dict.fromkeys(f.person_id for f in findings))
         return [DepictedPerson(pid, self.consent.facts_for(pid)) for pid in ids]
@@ -130,9 +178,7 @@ class Studio:
             raise GenerationError(f"unknown output format {request.format!r}; use png or jpeg")
         if not request.prompt or not request.prompt.strip():
             raise GenerationError("the prompt is empty")
-        size = request.size or self.settings.default_size
-        if not 64 <= size <= MAX_OUTPUT_SIDE:
-            raise GenerationError(f"size {size} is outside 64..{MAX_OUTPUT_SIDE}")
+        width, height = output_size(request.size or self.settings.default_size)
         out_path = Path(out_path) if out_path is not None else None
         if out_path is not None and not out_path.parent.is_dir():
             raise GenerationError(f"output folder {out_path.parent} does not exist")
@@ -159,10 +205,12 @@ class Studio:
         generated = ctx.step("generate", lambda: self.generator.generate(
             request.prompt, steps=request.steps, seed=request.seed, guidance=request.guidance, **init))
         ctx.model_sha256 = generated.model_sha256
-        image = generated.image.convert("RGB")
-        if image.size != (size, size):
-            # Interim resampling; the learned super-resolution stage replaces it (generator issue).
-            image = image.resize((size, size), Image.Resampling.LANCZOS)
+        # Centre-crop to the requested aspect, then the learned ×2 super-resolution (tiled) as many
+        # times as needed and a Lanczos reduction to the exact size; or just the reduction when
+        # the native image is already large enough. Every later gate sees the final pixels.
+        native = generated.image.convert("RGB")
+        image = ctx.step("upscale", lambda: fit_to_size(native, width, height, lambda: self.upscaler))
+        upscaled = image.width > native.width or image.height > native.height
 
         # 5. Output check, then the policy again with what the image shows.
         post_check = ctx.step("output-check", lambda: self.likeness.check_image(image, stage="post", source="output"))
@@ -194,7 +242,9 @@ class Studio:
             guidance=float(generated.guidance), seed=int(generated.seed), width=marked.width, height=marked.height,
             fingerprint_alg=FINGERPRINT_ALG, fingerprint=fingerprint, created=ManifestRepository.stamp(now),
             decision_id=decision_id, policy_set_hash=post.policy_set_hash, audit_origin=self.audit.origin,
-            consent_grant_ids=post.consent_grant_ids, model_components=_model_components(generated))
+            consent_grant_ids=post.consent_grant_ids, model_components=_model_components(generated),
+            native_size=native.size,
+            upscaler=(self.upscaler.info.name, self.upscaler.info.sha256) if upscaled else None)
 
         def sign():
             raw = io.BytesIO()

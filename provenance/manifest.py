@@ -44,6 +44,10 @@ class ManifestFacts:
     # (role, name, sha256) of what model_sha256 combines: the checkpoint, then any LoRA files.
     # Empty for a single checkpoint, whose sha256 is model_sha256 itself.
     model_components: tuple[tuple[str, str, str], ...] = ()
+    # The generator's own output size, and the super-resolution net (name, sha256 of its
+    # weights) that brought it to width×height, when one did.
+    native_size: tuple[int, int] | None = None
+    upscaler: tuple[str, str] | None = None
 
 
 def _model(facts: ManifestFacts) -> dict:
@@ -51,6 +55,17 @@ def _model(facts: ManifestFacts) -> dict:
     if facts.model_components:
         model["components"] = [{"role": r, "name": n, "sha256": h} for r, n, h in facts.model_components]
     return model
+
+
+def _generation(facts: ManifestFacts) -> dict:
+    data = {"model": _model(facts), "steps": facts.steps, "guidance": facts.guidance, "seed": facts.seed,
+            "width": facts.width, "height": facts.height}
+    if facts.native_size is not None:
+        # an object, not a list: c2pa stores a list of small integers as a CBOR byte string
+        data["native_size"] = {"width": facts.native_size[0], "height": facts.native_size[1]}
+    if facts.upscaler is not None:
+        data["upscaler"] = {"name": facts.upscaler[0], "sha256": facts.upscaler[1]}
+    return data
 
 
 def build_manifest(facts: ManifestFacts) -> dict:
@@ -76,11 +91,7 @@ def build_manifest(facts: ManifestFacts) -> dict:
             },
             {
                 "label": GENERATION_LABEL,
-                "data": {
-                    "model": _model(facts),
-                    "steps": facts.steps, "guidance": facts.guidance, "seed": facts.seed,
-                    "width": facts.width, "height": facts.height,
-                },
+                "data": _generation(facts),
             },
             {
                 "label": DECISION_LABEL,

@@ -1,7 +1,8 @@
 """``python -m pocketstudio.core.training <stage> [--run-dir runs/default] [--max-minutes M]``
 
 Stages, in order: ``data`` → ``vae`` → ``teacher`` → ``distill`` → ``export`` (``vae-decoder``,
-any time after ``teacher`` has encoded the latents, fine-tunes the decoder alone; ``sample`` draws a grid). Each training stage
+any time after ``teacher`` has encoded the latents, fine-tunes the decoder alone; ``sample`` draws a grid).
+``sr`` → ``sr-export`` train and ship the ×2 super-resolution net of the 2K/4K path (independent of the rest). Each training stage
 resumes from its checkpoint in the run folder, so a stage can be continued in chunks by running
 it again; ``--max-minutes`` bounds one invocation, ``--steps`` the stage's total step count.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-STAGES = ("data", "vae", "vae-decoder", "teacher", "distill", "export", "sample")
+STAGES = ("data", "vae", "vae-decoder", "teacher", "distill", "export", "sample", "sr", "sr-export")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,6 +49,14 @@ def main(argv: list[str] | None = None) -> None:
         from . import export
 
         export.run(args.run_dir, args.out)
+    elif args.stage == "sr":
+        from . import sr
+
+        sr.run(args.run_dir, args.max_minutes, args.steps)
+    elif args.stage == "sr-export":
+        from . import sr
+
+        sr.export(args.run_dir, args.out)
     elif args.stage == "sample":
         from . import export
 
