@@ -83,3 +83,20 @@ def test_codec_tag_detects_any_single_bit_error_and_states_rate():
     assert FALSE_POSITIVE_RATE == 2.0 ** -32
     assert codec.decode(np.zeros(96, dtype=bool)).found is False
     assert codec.decode(np.zeros(95, dtype=bool)).found is False
+
+
+def test_vectorised_decoder_reads_the_same_bits_as_the_library(marked):
+    """decode_bits replaces invisible-watermark's per-block Python loop; it must not change a bit,
+    on marked images, attacked ones, odd sizes and unmarked ones."""
+    from imwatermark import WatermarkDecoder
+
+    from pocketstudio.provenance.watermark.base import PAYLOAD_BITS
+    from pocketstudio.provenance.watermark.dwtdctsvd import SCALES, decode_bits
+
+    images = [im for _, im in marked] + [_jpeg(marked[0][1], 75), textured_image(512, 9),
+                                         textured_image(512, 3).resize((517, 391))]
+    for image in images:
+        rgb = np.asarray(image.convert("RGB"))
+        library = WatermarkDecoder("bits", PAYLOAD_BITS).decode(np.ascontiguousarray(rgb[:, :, ::-1]), "dwtDctSvd",
+                                                                scales=SCALES)
+        assert np.array_equal(decode_bits(rgb), np.asarray(library, dtype=bool))

@@ -8,8 +8,9 @@ what this engine does. A later engine replaces it as the default; its ``alg`` st
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from imwatermark import WatermarkDecoder, WatermarkEncoder
+from imwatermark import WatermarkEncoder
 from PIL import Image
 
 from ...core.errors import WatermarkError
@@ -42,10 +43,30 @@ class DwtDctSvdWatermarker:
     def detect(self, image: Image.Image) -> Detection:
         if min(image.size) < MIN_SIDE:
             return Detection(False, ALG, reason=f"image smaller than {MIN_SIDE} px: too small to carry this watermark")
-        bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
-        decoder = WatermarkDecoder("bits", PAYLOAD_BITS)
         try:
-            bits = decoder.decode(bgr, "dwtDctSvd", scales=SCALES)
+            bits = decode_bits(np.asarray(image.convert("RGB")))
         except Exception as exc:
             return Detection(False, ALG, reason=f"decoder failed: {exc}")
-        return self._codec.decode(np.asarray(bits, dtype=bool))
+        return self._codec.decode(bits)
+
+
+def decode_bits(rgb: np.ndarray, scale: float = SCALES[0], n_bits: int = PAYLOAD_BITS, block: int = 4) -> np.ndarray:
+    """invisible-watermark's dwtDctSvd decoder for the luminance channel, vectorised.
+
+    The library loops in Python over every 4x4 block of the Haar LL band (3-5 s at 4K, which made
+    every unmarked image slow to verify). Per block it reads the largest singular value of the
+    block's DCT; the DCT is orthogonal, so that is the block's own largest singular value, taken
+    here for all blocks in one batched SVD. Same bits as the library (tested), several times faster.
+    """
+    y = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV)[..., 0]
+    r, c = y.shape[0] // 4 * 4, y.shape[1] // 4 * 4
+    y = y[:r, :c].astype(np.float64)
+    ll = (y[0::2, 0::2] + y[0::2, 1::2] + y[1::2, 0::2] + y[1::2, 1::2]) / 2.0  # Haar LL (orthonormal)
+    rows, cols = ll.shape[0] // block, ll.shape[1] // block
+    blocks = (ll[: rows * block, : cols * block].reshape(rows, block, cols, block)
+              .transpose(0, 2, 1, 3).reshape(-1, block, block))
+    top = np.linalg.svd(blocks, compute_uv=False)[:, 0]
+    score = ((top % scale) > scale * 0.5).astype(np.float64)
+    bit = np.arange(len(score)) % n_bits  # blocks in row-major order carry bits cyclically
+    mean = np.bincount(bit, weights=score, minlength=n_bits) / np.maximum(np.bincount(bit, minlength=n_bits), 1)
+    return mean * 255 > 127
