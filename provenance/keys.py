@@ -52,6 +52,9 @@ MASTER_SECRET = "master.secret"
 
 ROOT_LIFETIME = dt.timedelta(days=3650)
 LEAF_LIFETIME = dt.timedelta(days=730)
+# Certificates start this long before their making, so that a verifier (or a signing step) whose
+# clock runs behind still accepts them; common CA practice (Let's Encrypt backdates one hour).
+CLOCK_SKEW = dt.timedelta(hours=1)
 
 
 class ClaimSigner(Protocol):
@@ -143,7 +146,7 @@ def make_root_ca(now: dt.datetime | None = None, cn: str = "Pocket Studio Local 
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + ROOT_LIFETIME)
+        .not_valid_before(now - CLOCK_SKEW).not_valid_after(now + ROOT_LIFETIME)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False,
@@ -166,7 +169,7 @@ def make_claim_signing_cert(root_key, root_cert: x509.Certificate, alg: str = "e
         x509.CertificateBuilder()
         .subject_name(_name(cn)).issuer_name(root_cert.subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + lifetime)
+        .not_valid_before(now - CLOCK_SKEW).not_valid_after(now + lifetime)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False,
