@@ -108,6 +108,21 @@ def test_unsupported_pipeline_class_is_refused(folders, tmp_path):
         load_generator(copy)
 
 
+def test_sdxl_folder_with_only_fp16_variant_weights_loads(tmp_path):
+    import diffusers
+
+    src = build_tiny_random_sdxl_model(tmp_path / "src")
+    pipe = diffusers.StableDiffusionXLPipeline.from_pretrained(src, local_files_only=True, add_watermarker=False)
+    pipe.save_pretrained(tmp_path / "fp16", variant="fp16", safe_serialization=True)
+    for sub in ("tokenizer", "tokenizer_2"):
+        shutil.copytree(src / sub, tmp_path / "fp16" / sub, dirs_exist_ok=True)
+    assert any(".fp16." in p.name for p in (tmp_path / "fp16" / "unet").iterdir())
+    gen = load_generator(tmp_path / "fp16")
+    assert gen.kind.family == "sdxl"
+    assert gen.model_sha256 == model_sha256(tmp_path / "fp16") != model_sha256(src)
+    assert gen.generate(PROMPT, steps=2, seed=0).image.size == (64, 64)
+
+
 @pytest.mark.parametrize("kind", ["sd-base", "sdxl-base"])
 def test_base_model_without_lora_is_refused_with_a_hint(folders, kind):
     with pytest.raises(ModelLoadError, match="--lora"):

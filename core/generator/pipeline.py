@@ -165,6 +165,15 @@ def _read_lora(lora: Path) -> dict:
     return state
 
 
+def _weights_variant(model_dir: Path) -> str | None:
+    """``"fp16"`` when the UNet ships only ``*.fp16.safetensors`` weights (common for SDXL
+    downloads), so that ``from_pretrained`` is asked for that variant; else None."""
+    names = [p.name for p in (model_dir / "unet").iterdir() if p.suffix in (".safetensors", ".bin")]
+    if names and all(".fp16." in n for n in names):
+        return "fp16"
+    return None
+
+
 def _pipeline_classes(kind: ModelKind):
     """(text-to-image class, image-to-image class, extra constructor kwargs) for ``kind``."""
     import diffusers
@@ -369,7 +378,8 @@ def load_generator(model_path: str | Path | None = None, device: str = "cpu", dt
     text2img_class, img2img_class, init_kwargs = _pipeline_classes(kind)
     try:
         with quiet_libraries():
-            pipe = text2img_class.from_pretrained(model_dir, local_files_only=True, dtype=dtype, **init_kwargs)
+            pipe = text2img_class.from_pretrained(model_dir, local_files_only=True, dtype=dtype,
+                                                  variant=_weights_variant(model_dir), **init_kwargs)
     except Exception as exc:
         raise ModelLoadError(f"cannot load the {text2img_class.__name__} from {model_dir}: {type(exc).__name__}: {exc}") from exc
     if lora_path is not None:
