@@ -78,7 +78,7 @@ N_CODED = ecc.coded_length(N_INFO)  # 288
 
 # Strength
 TARGET_PSNR_DB = 40.0     # PSNR of the mark on ordinary images
-BUSY_PSNR_DB = 38.5       # ... lowered to this on images busy all over (texture masks the mark)
+BUSY_PSNR_DB = 38.1       # ... lowered to this on images busy all over (texture masks the mark; >= 38 after rounding)
 BUSY_ACTIVITY = 8.0       # median local contrast of the working image from which it is lowered
 TEX_GAMMA, TEX_LO, TEX_HI = 0.7, 0.35, 3.0  # strength ~ (local contrast / median)^gamma, clipped
 PRE_EMPHASIS = 0.5        # share of each chip's local mean removed (low frequencies the detector drops)
