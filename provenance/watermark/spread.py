@@ -529,8 +529,10 @@ def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list
             period, angle = lattices[i]
             f = period / TILE
             if angle == 0.0:  # scale only: a plain resize (the offset it differs by is a cyclic shift)
-                warped = cv2.resize(half, (0, 0), fx=1 / f, fy=1 / f, interpolation=cv2.INTER_LINEAR)
-                warped = np.pad(warped, ((0, -warped.shape[0] % tc), (0, -warped.shape[1] % tc)))
+                small = cv2.resize(half, (0, 0), fx=1 / f, fy=1 / f, interpolation=cv2.INTER_LINEAR)
+                # zero-pad to whole tiles (np.pad costs more than the resize at these sizes)
+                warped = np.zeros((-(-small.shape[0] // tc) * tc, -(-small.shape[1] // tc) * tc), np.float32)
+                warped[: small.shape[0], : small.shape[1]] = small
             else:
                 m = f * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
                 corners = np.array([[0, 0], [w / 2, 0], [0, h / 2], [w / 2, h / 2]]) @ np.linalg.inv(m).T
