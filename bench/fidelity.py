@@ -1,0 +1,274 @@
+"""Prompt-fidelity benchmark (GenEval-style) of the embedded model on held-out captions.
+
+Run:  .venv/bin/python bench/fidelity.py [--n 64] [--steps 1,2,4,8] [--teacher DIR] [--threads 1]
+
+Captions: the first ``--n`` scenes of seed ``fidelity.EVAL_SEED`` whose caption is neither a
+training caption nor the mirror of one (the training set is re-drawn from its seed, no files
+needed). Each caption is generated once per row with generator seed = its row index, at the
+model's default guidance, 128 px. The scorer (``pocketstudio.core.training.fidelity``) checks
+object, count, colour, position, colour binding and Pip's identity; a row's category score is the
+mean over the captions it applies to, ``overall`` the mean of the six (GenEval's convention).
+
+Rows: the LCD student (the embedded model, ``load_generator(None)``) at 1, 2, 4 and 8 steps and,
+with ``--teacher DIR``, the teacher with DDIM at 25 and 50 steps and classifier-free guidance at
+the same scale. DIR is either a training run folder (``RUN/teacher/state.pt`` as written by
+``core/training/teacher.py``, with ``RUN/tokenizer`` and ``RUN/latents.pt``; the VAE from
+``RUN/vae*`` when present, else the embedded model's) or a diffusers folder: a pipeline folder
+(``model_index.json`` with unet, text_encoder, tokenizer, vae) or a bare ``UNet2DConditionModel``
+folder, whose text encoder, tokenizer and VAE are then the embedded model's (the student ships
+the teacher's own text encoder and VAE). The teacher's weights do not ship, so without
+``--teacher`` its rows say NOT RUN.
+
+Seconds per image: wall-clock of the whole text-to-image call (text encoding, sampling, VAE
+decode), one image at a time, torch at ``--threads`` threads (1 by default: the machine is
+shared), after one untimed warm-up call per row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pocketstudio.core.training import fidelity as F
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
+class Teacher:
+    """DDIM + classifier-free guidance sampler over a teacher UNet (epsilon, scaled-linear betas)."""
+
+    def __init__(self, tokenizer, text_encoder, unet, vae, scaling: float, source: str):
+        self.tokenizer, self.text_encoder, self.unet, self.vae = tokenizer, text_encoder, unet, vae
+        self.scaling, self.source = scaling, source
+
+    @torch.no_grad()
+    def generate(self, prompt: str, steps: int, seed: int, guidance: float) -> Image.Image:
+        from diffusers import DDIMScheduler
+
+        sched = DDIMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, prediction_type="epsilon")
+        sched.set_timesteps(steps)
+        ids = self.tokenizer([prompt, ""], padding="max_length", max_length=self.tokenizer.model_max_length,
+                             truncation=True, return_tensors="pt").input_ids
+        emb = self.text_encoder(ids)[0]
+        size = int(self.unet.config.sample_size)
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn((1, int(self.unet.config.in_channels), size, size), generator=g)
+        for t in sched.timesteps:
+            eps = self.unet(torch.cat([x, x]), t, encoder_hidden_states=emb).sample
+            ec, eu = eps.chunk(2)
+            x = sched.step(eu + guidance * (ec - eu), t, x).prev_sample
+        img = self.vae.decode(x / self.scaling).sample.clamp(-1, 1).add(1).mul(127.5).round().byte()
+        return Image.fromarray(img[0].permute(1, 2, 0).numpy())
+
+
+def load_teacher(path: Path) -> Teacher:
+    from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR, quiet_libraries
+
+    path = path.expanduser()
+    with quiet_libraries():
+        if (path / "teacher" / "state.pt").is_file():
+            from pocketstudio.core.training import teacher as T
+            from pocketstudio.core.training import vae as V
+
+            tokenizer, text_encoder, unet, scaling = T.load_trained(path)
+            if (path / "vae" / "state.pt").is_file():
+                vae, vae_src = V.load_trained(path), "run folder"
+            else:
+                from diffusers import AutoencoderKL
+
+                vae, vae_src = AutoencoderKL.from_pretrained(DEFAULT_MODEL_DIR / "vae", local_files_only=True), "embedded model"
+            return Teacher(tokenizer, text_encoder, unet, vae.float().eval(), scaling,
+                           f"training run folder {path} (EMA UNet + text encoder from teacher/state.pt, VAE from the {vae_src})")
+        from diffusers import AutoencoderKL, UNet2DConditionModel
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        if (path / "model_index.json").is_file() and (path / "unet").is_dir():
+            base, unet_dir, src = path, path / "unet", f"diffusers pipeline folder {path}"
+        elif (path / "config.json").is_file():
+            base, unet_dir, src = DEFAULT_MODEL_DIR, path, f"diffusers UNet folder {path} (text encoder, tokenizer, VAE: the embedded model's)"
+        else:
+            raise SystemExit(f"--teacher {path}: neither a training run folder (teacher/state.pt) nor a diffusers UNet/pipeline folder")
+        unet = UNet2DConditionModel.from_pretrained(unet_dir, local_files_only=True, torch_dtype=torch.float32)
+        if unet.config.time_cond_proj_dim:
+            raise SystemExit(f"--teacher {path}: this UNet has a guidance embedding: it is a distilled student, not the teacher")
+        vae = AutoencoderKL.from_pretrained(base / "vae", local_files_only=True, torch_dtype=torch.float32)
+        text_encoder = CLIPTextModel.from_pretrained(base / "text_encoder", local_files_only=True, torch_dtype=torch.float32)
+        tokenizer = CLIPTokenizer.from_pretrained(base / "tokenizer", local_files_only=True)
+    return Teacher(tokenizer, text_encoder.eval(), unet.eval(), vae.eval(), float(vae.config.scaling_factor), src)
+
+
+def vae_round_trip(images: list[Image.Image]) -> list[Image.Image]:
+    """The held-out renders through the embedded model's VAE (encode mean, decode): the best any
+    generator decoding with this VAE can look."""
+    from diffusers import AutoencoderKL
+
+    from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR, quiet_libraries
+
+    with quiet_libraries():
+        vae = AutoencoderKL.from_pretrained(DEFAULT_MODEL_DIR / "vae", local_files_only=True, torch_dtype=torch.float32).eval()
+    out = []
+    with torch.no_grad():
+        for im in images:
+            x = torch.from_numpy(np.array(im)).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+            y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1).add(1).mul(127.5).round().byte()
+            out.append(Image.fromarray(y[0].permute(1, 2, 0).numpy()))
+    return out
+
+
+def degrade(im: Image.Image) -> Image.Image:
+    """Halved resolution, Gaussian blur 1.5 px, JPEG quality 40 (the scorer's tolerance)."""
+    import io
+
+    from PIL import ImageFilter
+
+    im = im.resize((64, 64), Image.Resampling.BILINEAR).resize((128, 128), Image.Resampling.BILINEAR)
+    im = im.filter(ImageFilter.GaussianBlur(1.5))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=40)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def fmt(v, width=8, digits=3) -> str:
+    return f"{'—':>{width}}" if v is None else f"{v:>{width}.{digits}f}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=64, help="held-out captions (default 64)")
+    p.add_argument("--steps", default="1,2,4,8", help="student step counts")
+    p.add_argument("--teacher", type=Path, default=None, help="teacher: training run folder or diffusers UNet/pipeline folder")
+    p.add_argument("--teacher-steps", default="25,50", help="teacher DDIM step counts")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
+    p.add_argument("--seed", type=int, default=F.EVAL_SEED, help="scene seed of the held-out captions")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from pocketstudio.core.generator import load_generator
+
+    t_start = time.monotonic()
+    load_start = load_avg()
+    gen = load_generator(None)
+    guidance = gen.default_guidance
+    train_caps = F.training_captions()
+    scenes = F.held_out_scenes(args.n, args.seed, exclude=train_caps)
+    captions = [s.caption for s in scenes]
+    specs = [F.parse_caption(c) for c in captions]
+    n_pip = sum(s.has_robot for s in specs)
+
+    print("# fidelity benchmark (GenEval-style, procedural domain)")
+    print(f"# command: {shlex.join([Path(sys.executable).name] + sys.argv)}")
+    print(f"# machine: {platform.node()}, {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
+          f"{args.threads} thread(s); load average (1/5/15 min) {load_start} at start")
+    print(f"# model: {gen.model_name} {gen.model_version or ''} sha256 {gen.model_sha256[:16]}…, {gen.native_size} px, guidance {guidance:g}")
+    print(f"# captions: {args.n} held out (scene seed {args.seed}, none among the {len(train_caps)} training captions "
+          f"incl. mirrors), {n_pip} with Pip; 1 image per caption per row, generator seed = caption index")
+
+    # the scorer's own calibration
+    real = [F.score_image(s.image, sp) for s, sp in zip(scenes, specs)]
+    mism = []
+    for i, s in enumerate(scenes):
+        j = (i + 1) % len(scenes)
+        mism.append(F.score_image(s.image, specs[j]))
+    rt = [F.score_image(im, sp) for im, sp in zip(vae_round_trip([s.image for s in scenes]), specs)]
+    soft = [F.score_image(degrade(s.image), sp) for s, sp in zip(scenes, specs)]
+    cal = {"real renders, own caption": F.aggregate(real),
+           "real renders, 64 px + blur 1.5 + JPEG 40": F.aggregate(soft),
+           "real renders through the VAE": F.aggregate(rt),
+           "mismatched (render i, caption i+1)": F.aggregate(mism)}
+
+    rows: list[tuple[str, int, dict | None, float | None, str]] = []
+    for steps in [int(s) for s in args.steps.split(",") if s]:
+        gen.generate(captions[0], steps=steps, seed=0)  # warm-up
+        scores, secs = [], []
+        for i, (cap, sp) in enumerate(zip(captions, specs)):
+            t0 = time.perf_counter()
+            img = gen.generate(cap, steps=steps, seed=i).image
+            secs.append(time.perf_counter() - t0)
+            scores.append(F.score_image(img, sp))
+        rows.append(("LCD student", steps, F.aggregate(scores), float(np.mean(secs)), ""))
+        print(f"#   student {steps} step(s) done: {np.mean(secs):.3f} s/img", file=sys.stderr, flush=True)
+    teacher_note = ""
+    t_steps = [int(s) for s in args.teacher_steps.split(",") if s]
+    if args.teacher is None:
+        teacher_note = ("not run: no --teacher DIR given; the teacher's weights do not ship with the repository "
+                        "(only the distilled student does). A training run folder after the 'teacher' stage "
+                        "(e.g. runs/default) or a diffusers teacher UNet/pipeline folder provides them")
+        for steps in t_steps:
+            rows.append(("teacher DDIM", steps, None, None, "NOT RUN"))
+    else:
+        teacher = load_teacher(args.teacher)
+        teacher_note = f"teacher: {teacher.source}; DDIM, classifier-free guidance {guidance:g} (= the student's w embedding)"
+        for steps in t_steps:
+            teacher.generate(captions[0], steps, 0, guidance)  # warm-up
+            scores, secs = [], []
+            for i, (cap, sp) in enumerate(zip(captions, specs)):
+                t0 = time.perf_counter()
+                img = teacher.generate(cap, steps, i, guidance)
+                secs.append(time.perf_counter() - t0)
+                scores.append(F.score_image(img, sp))
+            rows.append(("teacher DDIM", steps, F.aggregate(scores), float(np.mean(secs)), ""))
+            print(f"#   teacher {steps} steps done: {np.mean(secs):.3f} s/img", file=sys.stderr, flush=True)
+
+    slowest = max((r[3] for r in rows if r[3] is not None), default=None)
+    cats = list(F.CATEGORIES) + ["overall"]
+    head = f"{'row':<13} | {'steps':>5} | " + " | ".join(f"{c:>8}" for c in cats) + f" | {'s/img':>6} | {'speed-up':>8}"
+    print(f"# load average at end {load_avg()}; {time.monotonic() - t_start:.0f} s in all\n")
+    print("scorer calibration (same captions; category means, overall = mean of the categories):")
+    for name, agg in cal.items():
+        print(f"  {name:<41} " + "  ".join(f"{c} {fmt(agg[c], 0, 2)}" for c in cats))
+    print()
+    print(head)
+    print("-" * len(head))
+    for name, steps, agg, sec, note in rows:
+        if agg is None:
+            print(f"{name:<13} | {steps:>5} | " + " | ".join(f"{note:>8}" for _ in cats) + f" | {'—':>6} | {'—':>8}")
+            continue
+        print(f"{name:<13} | {steps:>5} | " + " | ".join(fmt(agg[c]) for c in cats) + f" | {sec:>6.3f} | {slowest / sec:>7.1f}×")
+    print(f"\n{teacher_note}")
+
+    def row(name, steps):
+        return next((r for r in rows if r[0] == name and r[1] == steps and r[2] is not None), None)
+
+    s4, t50 = row("LCD student", 4), row("teacher DDIM", 50)
+    print("\ntargets (issue 6, point 3):")
+    if s4 is None:
+        print("  student at 4 steps not in --steps: every target NOT RUN")
+        return 0
+    if t50 is None:
+        print("  student 4 steps ≥ 10× faster than teacher DDIM 50 ........ NOT RUN (no teacher row)")
+        print("  student 4 steps within 5 points of teacher DDIM 50 overall  NOT RUN (no teacher row)")
+    else:
+        speed = t50[3] / s4[3]
+        gap = 100 * (t50[2]["overall"] - s4[2]["overall"])
+        print(f"  student 4 steps ≥ 10× faster than teacher DDIM 50 ........ {'MET' if speed >= 10 else 'MISSED'} ({speed:.1f}×)")
+        print(f"  student 4 steps within 5 points of teacher DDIM 50 overall  {'MET' if gap <= 5 else 'MISSED'} "
+              f"({100 * s4[2]['overall']:.1f} vs {100 * t50[2]['overall']:.1f}: {gap:+.1f} points behind)")
+    ov = s4[2]["overall"]
+    print(f"  student 4 steps overall ≥ 0.7 .............................. {'MET' if ov >= 0.7 else 'MISSED'} ({ov:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
