@@ -54,6 +54,19 @@ def load_state(path: Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def resume(state: dict | None, opt: torch.optim.Optimizer, **modules: torch.nn.Module) -> tuple[int, float]:
+    """Restore a stage's checkpoint, if there is one: each module from ``state[name]``, the
+    optimiser and the RNGs, so a resumed run continues exactly as an unbroken one. Returns the
+    (step, seconds) to go on from; (0, 0.0) for a fresh start."""
+    if state is None:
+        return 0, 0.0
+    for name, module in modules.items():
+        module.load_state_dict(state[name])
+    opt.load_state_dict(state["opt"])
+    set_rng_state(state["rng"])
+    return state["step"], state["seconds"]
+
+
 def log(run_dir: Path, stage: str, **fields) -> None:
     """Append one JSON line to ``run_dir/log.jsonl`` and echo it."""
     rec = {"stage": stage, "time": round(time.time(), 1), **fields}

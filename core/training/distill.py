@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .common import Deadline, load_state, log, rng_state, save_state, set_rng_state, setup
+from .common import Deadline, load_state, log, rng_state, resume, save_state, setup
 from .teacher import load_trained as load_teacher
 from .teacher import make_scheduler, make_unet, tokenize
 
@@ -96,13 +96,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     opt = torch.optim.AdamW(student.parameters(), lr=LR, weight_decay=1e-2)
     out = run_dir / "distill"
     state = load_state(out / "state.pt")
-    step, seconds = 0, 0.0
-    if state is not None:
-        student.load_state_dict(state["student"])
-        target.load_state_dict(state["target"])
-        opt.load_state_dict(state["opt"])
-        set_rng_state(state["rng"])
-        step, seconds = state["step"], state["seconds"]
+    step, seconds = resume(state, opt, student=student, target=target)
     student.train()
     t_chunk = last_ckpt = time.monotonic()
     losses: list[float] = []

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..generator.upscale import CONFIG_FILE, SUMS_FILE, UPSCALER_DIR, WEIGHTS_FILE, build_net
-from .common import THREADS, Deadline, load_state, log, rng_state, save_state, set_rng_state, setup
+from .common import THREADS, Deadline, load_state, log, rng_state, resume, save_state, setup
 
 SEED = 7
 CHANNELS, LAYERS = 32, 3
@@ -120,12 +120,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     net = build_net(CHANNELS, LAYERS)
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     state = load_state(out / "state.pt")
-    step, seconds = 0, 0.0
-    if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        set_rng_state(state["rng"])
-        step, seconds = state["step"], state["seconds"]
+    step, seconds = resume(state, opt, model=net)
     total = total_steps or NOMINAL_STEPS
     if step >= total:
         log(run_dir, "sr", note="already done", step=step)

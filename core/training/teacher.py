@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import MAX_LENGTH as MAX_TOKENS
-from .common import Deadline, load_state, log, rng_state, save_state, set_rng_state, setup
+from .common import Deadline, load_state, log, rng_state, resume, save_state, setup
 
 SEED = 2
 BATCH = 32
@@ -155,15 +155,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
     out = run_dir / "teacher"
     state = load_state(out / "state.pt")
-    step, seconds = 0, 0.0
-    if state is not None:
-        unet.load_state_dict(state["unet"])
-        text_encoder.load_state_dict(state["text"])
-        ema_unet.load_state_dict(state["ema_unet"])
-        ema_text.load_state_dict(state["ema_text"])
-        opt.load_state_dict(state["opt"])
-        set_rng_state(state["rng"])
-        step, seconds = state["step"], state["seconds"]
+    step, seconds = resume(state, opt, unet=unet, text=text_encoder, ema_unet=ema_unet, ema_text=ema_text)
     alphas_cumprod = sched.alphas_cumprod
     snr = alphas_cumprod / (1 - alphas_cumprod)
     weights = torch.clamp(snr, max=MIN_SNR_GAMMA) / snr

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .common import Deadline, load_state, log, rng_state, save_state, set_rng_state, setup
+from .common import Deadline, load_state, log, rng_state, resume, save_state, setup
 
 SEED = 1
 BATCH = 16
@@ -52,12 +52,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     vae = make_vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=LR, weight_decay=0.0)
     state = load_state(out / "state.pt")
-    step, seconds = 0, 0.0
-    if state is not None:
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        set_rng_state(state["rng"])
-        step, seconds = state["step"], state["seconds"]
+    step, seconds = resume(state, opt, model=vae)
     deadline = Deadline(max_minutes)
     vae.train()
     last_ckpt = time.monotonic()
@@ -132,11 +127,7 @@ def run_decoder(run_dir: Path, max_minutes: float | None, total_steps: int | Non
     vae.quant_conv.requires_grad_(False)
     params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
     opt = torch.optim.AdamW(params, lr=DECODER_LR, weight_decay=0.0)
-    step, seconds = 0, 0.0
-    if state is not None:
-        opt.load_state_dict(state["opt"])
-        set_rng_state(state["rng"])
-        step, seconds = state["step"], state["seconds"]
+    step, seconds = resume(state, opt)  # the weights came from state or base above
     deadline = Deadline(max_minutes)
     vae.train()
     t_chunk = last_ckpt = time.monotonic()
