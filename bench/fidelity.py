@@ -137,18 +137,6 @@ def vae_round_trip(images: list[Image.Image]) -> list[Image.Image]:
     return out
 
 
-def degrade(im: Image.Image) -> Image.Image:
-    """Halved resolution, Gaussian blur 1.5 px, JPEG quality 40 (the scorer's tolerance)."""
-    import io
-
-    from PIL import ImageFilter
-
-    im = im.resize((64, 64), Image.Resampling.BILINEAR).resize((128, 128), Image.Resampling.BILINEAR)
-    im = im.filter(ImageFilter.GaussianBlur(1.5))
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=40)
-    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-
 
 def fmt(v, width=8, digits=3) -> str:
     return f"{'—':>{width}}" if v is None else f"{v:>{width}.{digits}f}"
@@ -192,7 +180,7 @@ def main() -> int:
         j = (i + 1) % len(scenes)
         mism.append(F.score_image(s.image, specs[j]))
     rt = [F.score_image(im, sp) for im, sp in zip(vae_round_trip([s.image for s in scenes]), specs)]
-    soft = [F.score_image(degrade(s.image), sp) for s, sp in zip(scenes, specs)]
+    soft = [F.score_image(F.degrade(s.image), sp) for s, sp in zip(scenes, specs)]
     cal = {"real renders, own caption": F.aggregate(real),
            "real renders, 64 px + blur 1.5 + JPEG 40": F.aggregate(soft),
            "real renders through the VAE": F.aggregate(rt),

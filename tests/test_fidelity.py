@@ -4,11 +4,10 @@ mismatched and edited captions score low in the category they break."""
 from __future__ import annotations
 
 import dataclasses
-import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from pocketstudio.core.training import fidelity as F
 from pocketstudio.core.training.dataset import render_scene
@@ -98,7 +97,7 @@ def test_degraded_copies_still_score_and_noise_does_not(scenes):
     """Degraded copies (halved resolution, Gaussian blur 1.5 px, JPEG at quality 40) keep most of
     the score; an image of pure noise and a flat image score near zero."""
     specs = [F.parse_caption(s.caption) for s in scenes[:40]]
-    soft = [F.score_image(degrade(s.image), sp) for s, sp in zip(scenes[:40], specs)]
+    soft = [F.score_image(F.degrade(s.image), sp) for s, sp in zip(scenes[:40], specs)]
     assert F.aggregate(soft)["overall"] >= 0.85, F.aggregate(soft)
     rng = np.random.default_rng(0)
     noise = [F.score_image(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8), sp) for sp in specs]
@@ -106,10 +105,3 @@ def test_degraded_copies_still_score_and_noise_does_not(scenes):
     assert F.aggregate(noise)["overall"] <= 0.15
     assert F.aggregate(flat)["overall"] <= 0.15
 
-
-def degrade(im: Image.Image) -> Image.Image:
-    im = im.resize((64, 64), Image.Resampling.BILINEAR).resize((128, 128), Image.Resampling.BILINEAR)
-    im = im.filter(ImageFilter.GaussianBlur(1.5))
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=40)
-    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")

@@ -29,13 +29,14 @@ renders score ≈ 1 and mismatched caption/image pairs low; ``tests/test_fidelit
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from .dataset import CHARACTER, PALETTE, POSITIONS, SHAPES
 
@@ -448,3 +449,13 @@ def held_out_scenes(n: int, seed: int = EVAL_SEED, exclude: set[str] | None = No
             seen.add(s.caption)
             out.append(s)
     return out
+
+
+def degrade(im: Image.Image) -> Image.Image:
+    """The handling the scorer is calibrated to tolerate: resolution halved, Gaussian blur 1.5 px,
+    JPEG quality 40 (used by the calibration line of bench/fidelity.py and by the tests)."""
+    im = im.resize((64, 64), Image.Resampling.BILINEAR).resize((128, 128), Image.Resampling.BILINEAR)
+    im = im.filter(ImageFilter.GaussianBlur(1.5))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=40)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
