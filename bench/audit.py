@@ -83,7 +83,6 @@ def main() -> int:
         inc, con = [], []
         with log.store.connect() as conn:
             node = log._node(conn)
-            leaves = {}
             for _ in range(args.proofs):
                 i = rng.randrange(size)
                 t0 = time.perf_counter()

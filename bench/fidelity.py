@@ -39,16 +39,8 @@ import torch
 from PIL import Image
 
 from pocketstudio.core.training import fidelity as F
+from hostinfo import cpu_name  # noqa: E402 (bench/ is the script directory)
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_avg() -> str:

@@ -31,18 +31,10 @@ from PIL import Image
 
 from pocketstudio.core.generator.upscale import fit_to_size, load_upscaler
 from pocketstudio.core.training.sr import HELDOUT_PHOTOS, downscale, heldout_photo
+from hostinfo import cpu_name  # noqa: E402 (bench/ is the script directory)
 
 SHAVE = 4
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

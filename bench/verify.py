@@ -22,7 +22,6 @@ import platform
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import skimage.data
@@ -40,19 +39,13 @@ from pocketstudio.provenance.resolution import ManifestRepository, StoredManifes
 from pocketstudio.provenance.sign import sign_image
 from pocketstudio.provenance.verify import Verifier
 from pocketstudio.provenance.watermark import WatermarkPayload, all_detectors, make_watermarker, new_asset_id
+from hostinfo import cpu_name  # noqa: E402 (bench/ is the script directory)
 
 SIZES = {"1024x1024": (1024, 1024), "3840x2160": (3840, 2160)}
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, load {load:.2f} at start"
 

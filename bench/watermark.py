@@ -237,7 +237,7 @@ def report(results, timing, args, images):
             print(f"{_engine(e).name:30s} {s:10s} {te:8.3f} {td:8.3f} {tu:8.3f} {statistics.mean(ps):8.2f} {min(ps):6.1f} "
                   f"{statistics.mean(ss):7.4f} {min(ss):7.4f} {len(rows):3d}")
 
-    print(f"\n## Exact-id decode rate, % of the images per cell (n = images per cell)")
+    print("\n## Exact-id decode rate, % of the images per cell (n = images per cell)")
     head = f"{'engine':22s} {'size':10s} {'n':>3s} " + " ".join(f"{a:>6s}" for a in attacks)
     print(head)
     for e in args.engines:

@@ -23,6 +23,7 @@ from typing import Callable
 import cv2
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
+from hostinfo import cpu_name  # noqa: E402 (bench/ is the script directory)
 
 KEY = bytes.fromhex("5f3c1a9e0b7d2468ace13579bdf02468" * 2)  # fixed benchmark key
 
@@ -306,15 +307,7 @@ def ssim(a: Image.Image, b: Image.Image) -> float:
 
 
 def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = cpu_name()
     n = os.cpu_count()
     avail = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else n
     return f"{model}, {avail} usable CPU cores ({n} visible), Python {platform.python_version()}, numpy {np.__version__}, OpenCV {cv2.__version__}"

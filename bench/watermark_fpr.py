@@ -16,9 +16,7 @@ calculation behind the stated rate.
 from __future__ import annotations
 
 import argparse
-import math
 import multiprocessing as mp
-import os
 import sys
 import time
 from pathlib import Path
