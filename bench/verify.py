@@ -4,7 +4,10 @@
 Cases, each on photo-like pictures (scikit-image's astronaut and coffee, resized):
 - signed: watermarked, fingerprinted and C2PA-signed like a release (manifest embedded, PNG);
 - stripped: the same picture re-encoded as JPEG 90 (no manifest; recovered via the watermark);
-- unmarked: a picture with no manifest and no watermark (every detector runs and finds nothing).
+- unmarked: a picture with no manifest and no watermark. The store holds only spread-spectrum
+  manifests (a store made since that engine became the default), so only its detector runs;
+- unmarked, legacy store: the same, verified against a store that also holds a manifest made by
+  the older dwtDctSvd engine, so that engine's detector runs too (an upgraded installation).
 
 Every check runs (C2PA, watermark, recovery, fingerprint, audit inclusion). One process, one image
 at a time; decoding is included, reading the file is not.
@@ -22,6 +25,7 @@ import platform
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import skimage.data
@@ -55,9 +59,10 @@ def picture(size: tuple[int, int], which: int) -> Image.Image:
     return Image.fromarray(source).convert("RGB").resize(size, Image.Resampling.BICUBIC)
 
 
-def release_like(settings, keys, repo, audit, image: Image.Image, now: dt.datetime) -> bytes:
+def release_like(settings, keys, repo, audit, image: Image.Image, now: dt.datetime,
+                 engine: str = "spread-spectrum") -> bytes:
     """What the release flow does after generation: watermark, fingerprint, sign, store, audit."""
-    wm = make_watermarker("spread-spectrum", keys.watermark_key())
+    wm = make_watermarker(engine, keys.watermark_key())
     asset_id = new_asset_id()
     marked = wm.embed(image, WatermarkPayload(asset_id, wm.alg))
     fingerprint = Fingerprint.of(marked).to_value()
@@ -96,7 +101,12 @@ def main() -> None:
         store = Store.open(settings.db_path)
         repo = ManifestRepository(store)
         audit = AuditLog(store, keys.audit_signer())
-        verifier = Verifier(keys, all_detectors(keys.watermark_key()), repo, audit=audit)
+        main_verifier = Verifier(keys, all_detectors(keys.watermark_key()), repo, audit=audit)
+        legacy_store = Store.open(Path(home) / "legacy.db")
+        legacy_repo = ManifestRepository(legacy_store)
+        legacy_audit = AuditLog(legacy_store, keys.audit_signer())
+        release_like(settings, keys, legacy_repo, legacy_audit, picture((512, 512), 0), now, engine="dwtdctsvd")
+        legacy_verifier = Verifier(keys, all_detectors(keys.watermark_key()), legacy_repo, audit=legacy_audit)
 
         rows = []
         for label, size in SIZES.items():
@@ -105,8 +115,10 @@ def main() -> None:
                 "signed (manifest embedded)": signed,
                 "stripped (recovered via watermark)": [_jpeg(s) for s in signed],
                 "unmarked (no manifest)": [_png(picture(size, i)) for i in range(2)],
+                "unmarked, legacy store": [_png(picture(size, i)) for i in range(2)],
             }
             for case, images in cases.items():
+                verifier = legacy_verifier if "legacy" in case else main_verifier
                 verifier.verify_bytes(images[0], now=now)  # warm-up (lazy imports, first c2pa context)
                 times, statuses = [], set()
                 for i in range(args.runs):

@@ -141,7 +141,14 @@ def _migration_2(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_manifests_manifest_label ON manifests (manifest_label)")
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1, _migration_2]
+def _migration_3(conn: sa.Connection) -> None:
+    # The verifier asks which watermark engines this store has issued manifests for (it runs an
+    # older engine's detector only when that engine's manifests exist): an index answers
+    # SELECT DISTINCT watermark_alg without reading the manifests.
+    conn.exec_driver_sql("CREATE INDEX ix_manifests_watermark_alg ON manifests (watermark_alg)")
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

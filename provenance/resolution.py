@@ -58,7 +58,12 @@ class Match:
 
 
 class ManifestSource(Protocol):
-    """Where the verifier recovers a manifest from a watermark id."""
+    """Where the verifier recovers a manifest from a watermark id.
+
+    A source may also offer ``issued_watermark_algs() -> set[str] | None``: the watermark
+    algorithms of the manifests it holds (None: it cannot tell). The verifier skips an older
+    engine's detector when the source holds none of that engine's manifests.
+    """
 
     def get(self, asset_id: str) -> StoredManifest | None: ...
 
@@ -103,6 +108,11 @@ class ManifestRepository:
         with self.store.connect() as conn:
             row = conn.execute(self._select().where(manifests.c.asset_id == asset_id)).first()
         return StoredManifest(**row._mapping) if row else None
+
+    def issued_watermark_algs(self) -> set[str]:
+        """The watermark algorithms named by the manifests in this store (an index-only scan)."""
+        with self.store.connect() as conn:
+            return set(conn.execute(sa.select(manifests.c.watermark_alg).distinct()).scalars())
 
     def by_label(self, manifest_label: str) -> StoredManifest | None:
         with self.store.connect() as conn:

@@ -6,7 +6,10 @@ The plan, in order:
    anchors, claim-signing EKU configured, no remote fetches, no OCSP).
 3. Detect the watermark with every engine, so images marked by an older default still verify.
    When the embedded manifest names its watermark engine, that engine goes first (the others
-   run only if it finds nothing), so a signed image costs one detector, not all of them.
+   run only if it finds nothing), so a signed image costs one detector, not all of them. An
+   older engine (any but the first) runs only if the manifest store holds manifests naming it
+   or cannot say: the watermark key belongs to the store's data directory, so an id that engine
+   found could not lead to a manifest, and an unmarked image need not pay for its detector.
 4. If the embedded manifest is missing, look the watermark id up in the manifest store (local,
    or a remote Soft Binding Resolution API) and validate the recovered manifest (its hard
    binding cannot match a re-encoded copy; its signature and trust still must).
@@ -294,6 +297,10 @@ class Verifier:
 
     def _detect(self, image: Image.Image, named_alg: str | None = None) -> Detection:
         ordered = sorted(self.detectors, key=lambda d: d.alg != named_alg)
+        issued = self._issued_algs()
+        if issued is not None:
+            current = self.detectors[0].alg if self.detectors else None
+            ordered = [d for d in ordered if d.alg in (current, named_alg) or d.alg in issued]
         best = None
         for detector in ordered:
             found = detector.detect(image)
@@ -301,6 +308,16 @@ class Verifier:
                 return found
             best = best or found
         return best or Detection(False, "none", reason="no watermark engines configured")
+
+    def _issued_algs(self) -> set[str] | None:
+        """The watermark algorithms the manifest source has issued, or None (unknown: try all)."""
+        ask = getattr(self.manifests, "issued_watermark_algs", None)
+        if ask is None:
+            return None
+        try:
+            return ask()
+        except Exception:  # noqa: BLE001 — a store that cannot say means: try every engine
+            return None
 
     def _validate_recovered(self, stored, data, mime, ctx):
         try:

@@ -99,13 +99,15 @@ def test_migration_2_upgrades_a_shipped_version_1_database(tmp_path):
     assert store.version() == SCHEMA_VERSION >= 2
     inspector = sa.inspect(store.engine)
     assert "fingerprints" in inspector.get_table_names()
-    assert "ix_manifests_manifest_label" in {ix["name"] for ix in inspector.get_indexes("manifests")}
+    assert {"ix_manifests_manifest_label", "ix_manifests_watermark_alg"} <= {
+        ix["name"] for ix in inspector.get_indexes("manifests")}
     from pocketstudio.provenance.resolution import ManifestRepository
 
     repo = ManifestRepository(store)
     old = repo.get("00112233aabbccdd")
     assert old is not None and old.fingerprint is None  # an old release keeps working, without a fingerprint
     assert repo.by_label("urn:c2pa:old").asset_id == "00112233aabbccdd"
+    assert repo.issued_watermark_algs() == {"w"}
     with store.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(fingerprints)).scalar() == 0
 
@@ -113,5 +115,5 @@ def test_migration_2_upgrades_a_shipped_version_1_database(tmp_path):
 def test_fresh_database_gets_the_same_schema_as_an_upgraded_one(tmp_path):
     fresh = Store.open(tmp_path / "fresh.db")
     indexes = {ix["name"] for ix in sa.inspect(fresh.engine).get_indexes("manifests")}
-    assert indexes == {"ix_manifests_manifest_label"}
+    assert indexes == {"ix_manifests_manifest_label", "ix_manifests_watermark_alg"}
     assert ALG == "io.pocketstudio.fingerprint.v1"

@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+import skimage.data
 import sqlalchemy as sa
 from PIL import Image
 
@@ -86,6 +87,29 @@ def test_images_marked_by_the_older_engine_still_verify(settings, tiny_generator
     verdict = verifier(current).verify_bytes(buf.getvalue())
     assert verdict.status is Status.RECOVERED and verdict.asset_id == release.asset_id
     assert verdict.check("watermark").evidence["alg"] == release.watermark_alg
+
+
+def test_older_engines_run_only_for_stores_that_issued_them(studio, tiny_generator, tmp_path):
+    """A store that holds no dwtDctSvd manifests does not pay for that detector on every image:
+    a dwtDctSvd mark made with the store's key but never released cannot lead to a manifest, so
+    the verifier does not look for it; with no store to ask, every engine runs."""
+    from pocketstudio.provenance.watermark import DwtDctSvdWatermarker, WatermarkPayload, new_asset_id
+
+    studio.generate(request(seed=3), tmp_path / "a.png", now=NOW)
+    assert studio.manifests.issued_watermark_algs() == {"io.pocketstudio.watermark.spread-spectrum.v1"}
+    picture = Image.fromarray(skimage.data.astronaut()).resize((512, 512))  # a photo no engine marked
+    legacy = DwtDctSvdWatermarker(studio.keys.watermark_key())
+    asset_id = new_asset_id()
+    buf = io.BytesIO()
+    legacy.embed(picture, WatermarkPayload(asset_id, legacy.alg)).save(buf, "PNG")
+
+    with_store = verifier(studio).verify_bytes(buf.getvalue())
+    assert with_store.check("watermark").evidence["alg"] == "io.pocketstudio.watermark.spread-spectrum.v1"
+    assert with_store.status is Status.NO_PROVENANCE and with_store.asset_id is None
+
+    no_store = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), None).verify_bytes(buf.getvalue())
+    assert no_store.status is Status.WATERMARK_ONLY and no_store.asset_id == asset_id
+    assert no_store.check("watermark").evidence["alg"] == legacy.alg
 
 
 def test_one_pixel_change_is_tampered(studio, tmp_path):

@@ -49,6 +49,7 @@ import hashlib
 import hmac
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -153,6 +154,17 @@ class _Keyed:
     pilot_tile: np.ndarray     # (TILE, TILE) pilot values, 0 at data chips
     pilot_mask: np.ndarray     # (TILE, TILE) 1 at pilot chips
     tag_key: bytes
+
+    @cached_property
+    def pilot_spectra(self) -> tuple[np.ndarray, np.ndarray]:
+        """conj(rfft2) of the pilot template and mask: correlating with them is a product."""
+        return np.conj(np.fft.rfft2(self.pilot_tile)), np.conj(np.fft.rfft2(self.pilot_mask))
+
+    @cached_property
+    def chip_pilot_spectra(self) -> tuple[np.ndarray, np.ndarray]:
+        """The same on the chip grid (one value per chip), for the line search."""
+        return (np.conj(np.fft.rfft2(self.pilot_tile[::CHIP, ::CHIP])),
+                np.conj(np.fft.rfft2(self.pilot_mask[::CHIP, ::CHIP])))
 
 
 def _derive(key: bytes) -> _Keyed:
@@ -335,16 +347,19 @@ _HALF_PTS = np.concatenate([_LATTICE_PTS + (0.5, 0), _LATTICE_PTS + (0, 0.5)])
 def _lattice_scores(smooth: np.ndarray, ax, ay, bx, by, reach: tuple[float, float]) -> np.ndarray:
     """Lattice score for every basis (a, b) given by the broadcastable component arrays."""
     ax, ay, bx, by = (np.asarray(v, dtype=np.float64)[..., None] for v in np.broadcast_arrays(ax, ay, bx, by))
+    h, w = smooth.shape
+    flat = smooth.ravel()
 
     def gather(pts, positive=False):
         m, k = pts[:, 0], pts[:, 1]
         x = m * ax + k * bx
         y = m * ay + k * by
-        v = smooth[np.rint(y).astype(np.int64) % smooth.shape[0], np.rint(x).astype(np.int64) % smooth.shape[1]]
+        v = flat.take((np.rint(y).astype(np.int32) % h) * w + np.rint(x).astype(np.int32) % w)
         if positive:
-            v = np.maximum(v, 0)
-        inside = ((np.abs(x) <= reach[0]) & (np.abs(y) <= reach[1])).astype(np.float32)  # lags the image shows
-        return (v * inside).sum(axis=-1), inside.sum(axis=-1)
+            np.maximum(v, 0, out=v)
+        inside = (np.abs(x) <= reach[0]) & (np.abs(y) <= reach[1])  # lags the image shows
+        v[~inside] = 0
+        return v.sum(axis=-1), inside.sum(axis=-1, dtype=np.float32)
 
     # Half-lattice points must not be peaks too (that is a finer periodic structure, e.g. JPEG's
     # 8-px grid); only their positive part counts, so that troughs do not earn a score. The sum
@@ -493,15 +508,28 @@ def _dihedral(f: np.ndarray) -> list[np.ndarray]:
     return [np.rot90(f, k) for k in range(4)] + [np.rot90(f.T, k) for k in range(4)]
 
 
+def _cyclic_box_sum(stack: np.ndarray) -> np.ndarray:
+    """out[..., y, x] = sum of stack[..., (y + a) % T, (x + b) % T] for a, b < CHIP: separable, by
+    slices (np.roll over the CHIP² shifts cost as much as the FFTs that follow)."""
+    rows = stack.copy()
+    for a in range(1, CHIP):
+        rows[:, :-a] += stack[:, a:]
+        rows[:, -a:] += stack[:, :a]
+    out = rows.copy()
+    for b in range(1, CHIP):
+        out[:, :, :-b] += rows[:, :, b:]
+        out[:, :, -b:] += rows[:, :, :b]
+    return out
+
+
 def _best_alignment(keyed: _Keyed, folded: np.ndarray, flips: bool = True) -> tuple[float, np.ndarray]:
     """Max pilot statistic over the 8 flips/turns (or none) and all cyclic shifts, and the aligned tile."""
     stack = np.stack(_dihedral(folded)) if flips else folded[None]  # (8 or 1, T, T)
     if CHIP > 1:  # sum over each chip's pixels: value at (y, x) = chip whose top-left pixel is (y, x)
-        stack = sum(np.roll(stack, (-a, -b), axis=(1, 2)) for a in range(CHIP) for b in range(CHIP))
-    fp = np.conj(np.fft.fft2(keyed.pilot_tile))
-    fm = np.conj(np.fft.fft2(keyed.pilot_mask))
-    num = np.fft.ifft2(np.fft.fft2(stack) * fp).real
-    den = np.fft.ifft2(np.fft.fft2(stack * stack) * fm).real
+        stack = _cyclic_box_sum(stack)
+    fp, fm = keyed.pilot_spectra
+    num = np.fft.irfft2(np.fft.rfft2(stack) * fp, s=stack.shape[1:])
+    den = np.fft.irfft2(np.fft.rfft2(stack * stack) * fm, s=stack.shape[1:])
     z = num / np.sqrt(np.maximum(den, 1e-12))
     d, sy, sx = np.unravel_index(int(np.argmax(z)), z.shape)
     aligned = np.roll(stack[d], (-sy, -sx), axis=(0, 1))
@@ -519,8 +547,7 @@ def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list
     h, w = r.shape
     half = cv2.resize(r, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     tc = TILE_CHIPS
-    fp = np.conj(np.fft.fft2(keyed.pilot_tile[::CHIP, ::CHIP]))
-    fm = np.conj(np.fft.fft2(keyed.pilot_mask[::CHIP, ::CHIP]))
+    fp, fm = keyed.chip_pilot_spectra
     lattices = _line_lattices(unmoved)
 
     def statistic(indices):
@@ -542,8 +569,8 @@ def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list
                 warped = cv2.warpAffine(half, affine, (int(-(-size[0] // tc) * tc), int(-(-size[1] // tc) * tc)),
                                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
             folds[k] = warped.reshape(warped.shape[0] // tc, tc, warped.shape[1] // tc, tc).sum(axis=(0, 2))
-        num = np.fft.ifft2(np.fft.fft2(folds) * fp).real
-        den = np.fft.ifft2(np.fft.fft2(folds * folds) * fm).real
+        num = np.fft.irfft2(np.fft.rfft2(folds) * fp, s=(tc, tc))
+        den = np.fft.irfft2(np.fft.rfft2(folds * folds) * fm, s=(tc, tc))
         return (num / np.sqrt(np.maximum(den, 1e-12))).reshape(len(indices), -1).max(axis=1)
 
     coarse = np.arange(0, len(lattices), 2)
