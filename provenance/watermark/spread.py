@@ -82,6 +82,7 @@ TARGET_PSNR_DB = 40.0     # PSNR of the mark on ordinary images
 BUSY_PSNR_DB = 38.1       # ... lowered to this on images busy all over (texture masks the mark; >= 38 after rounding)
 BUSY_ACTIVITY = 8.0       # median local contrast of the working image from which it is lowered
 TEX_GAMMA, TEX_LO, TEX_HI = 0.7, 0.35, 3.0  # strength ~ (local contrast / median)^gamma, clipped
+BUSY_TEX_GAMMA = 0.35     # ... gamma lowered to this on images busy all over (with the PSNR)
 PRE_EMPHASIS = 0.5        # share of each chip's local mean removed (low frequencies the detector drops)
 HOST_CANCEL = 0.5         # share of the detector's host reading cancelled at embedding
 HOST_REG = 0.1            # Wiener regularisation of that cancellation
@@ -101,9 +102,16 @@ PEAK_SIGNIFICANCE = 4.0             # refinement uses peaks this many noise spre
 LINE_PERIOD_RANGE = (0.95, 2.2)     # line search: scales (no rotation), relative to the unmoved period
 LINE_PERIOD_STEP = 0.0015           # ... log steps
 LINE_ANGLE_STEP_DEG = 0.08          # line search: rotations at the unmoved scale
-N_LINE_LATTICES = (len(np.arange(math.log(LINE_PERIOD_RANGE[0]), math.log(LINE_PERIOD_RANGE[1]), LINE_PERIOD_STEP))
+LINE_REFINE = 3                     # full-resolution refinement: grid LINE_REFINE times finer ...
+LINE_REFINE_PEAKS = 2               # ... around this many distinct half-resolution peaks
+LINE_REFINE_REACH = 12              # ... over this many of its steps either side of each
+LINE_REFINE_EXACT = 8               # ... ranked with approximate phases; the best 8 folded exactly
+BUSY_HP_SIGMA, BUSY_LOCAL_SIGMA = 0.6, 1.5  # the line search's sharper whitening (busy images)
+# Every lattice the full-resolution statistic can be evaluated on (the refined grid) is counted.
+N_LINE_LATTICES = (len(np.arange(math.log(LINE_PERIOD_RANGE[0]), math.log(LINE_PERIOD_RANGE[1]),
+                                 LINE_PERIOD_STEP / LINE_REFINE))
                    + len(np.arange(-math.radians(ROTATION_RANGE_DEG), math.radians(ROTATION_RANGE_DEG) + 1e-9,
-                                   math.radians(LINE_ANGLE_STEP_DEG))))
+                                   math.radians(LINE_ANGLE_STEP_DEG) / LINE_REFINE)))
 N_LINE_DECODES = 2                  # best lattices of the line search that are tested
 LINE_SEARCH_MIN_CONTRAST = 6.0      # ... run only on busy images (median local contrast, working image)
 
@@ -114,7 +122,7 @@ N_DIHEDRAL = 8
 N_HYPOTHESES = N_LATTICE_CANDIDATES * len(PHASES) ** 2 * N_DIHEDRAL * N_SHIFTS
 Z_THRESHOLD = 7.5
 N_LINE_HYPOTHESES = N_LINE_LATTICES * len(PHASES) ** 2 * N_SHIFTS
-Z_LINE_THRESHOLD = 8.0
+Z_LINE_THRESHOLD = 8.1
 FPR_STATISTIC_BOUND = (N_HYPOTHESES * math.exp(-Z_THRESHOLD ** 2 / 2)
                        + N_LINE_HYPOTHESES * math.exp(-Z_LINE_THRESHOLD ** 2 / 2))
 N_DECODES = N_LATTICE_CANDIDATES + N_LINE_DECODES
@@ -132,8 +140,8 @@ Presence statistic and its false-positive rate (per image, for any id, hence als
     group 1, lattices chosen without the key ({N_LATTICE_CANDIDATES}: unmoved, refined, autocorrelation peaks)
       x {len(PHASES) ** 2} phases x {N_DIHEDRAL} flips/turns x {N_SHIFTS} shifts = {N_HYPOTHESES} alignments, threshold {Z_THRESHOLD}:
       {N_HYPOTHESES} * exp(-{Z_THRESHOLD}^2/2) = {N_HYPOTHESES * math.exp(-Z_THRESHOLD ** 2 / 2):.2e}
-    group 2, the key-driven line search ({N_LINE_LATTICES} lattices, all counted although only the best
-      {N_LINE_DECODES} are tested) x {len(PHASES) ** 2} phases x {N_SHIFTS} shifts, unflipped = {N_LINE_HYPOTHESES} alignments, threshold {Z_LINE_THRESHOLD}:
+    group 2, the key-driven line search ({N_LINE_LATTICES} lattices of its full-resolution grid, all counted
+      although only a few dozen are evaluated and the best {N_LINE_DECODES} tested) x {len(PHASES) ** 2} phases x {N_SHIFTS} shifts, unflipped = {N_LINE_HYPOTHESES} alignments, threshold {Z_LINE_THRESHOLD}:
       {N_LINE_HYPOTHESES} * exp(-{Z_LINE_THRESHOLD}^2/2) = {N_LINE_HYPOTHESES * math.exp(-Z_LINE_THRESHOLD ** 2 / 2):.2e}
     P(some z passes its threshold on an unmarked image) <= {FPR_STATISTIC_BOUND:.2e}  (target <= {FPR_TARGET:g})
   Independently, an id is reported only if its {TAG_BITS}-bit keyed tag (HMAC-SHA256 of the id) checks
@@ -282,9 +290,14 @@ def _texture_weight(yw: np.ndarray) -> tuple[np.ndarray, float]:
     hp = _highpass(yw)
     act = np.sqrt(cv2.GaussianBlur(hp * hp, (0, 0), 2.0))
     median = float(np.median(act))
-    weight = np.clip((act + 0.5) / (median + 1.0), TEX_LO, TEX_HI) ** TEX_GAMMA
+    max_boost = 10 ** ((TARGET_PSNR_DB - BUSY_PSNR_DB) / 20)
+    boost = min(max(math.sqrt(median / BUSY_ACTIVITY), 1.0), max_boost)
+    # On an image busy all over, texture masks the mark everywhere, so the strength follows it
+    # less steeply: energy the detector's contrast normalisation would discard in the busiest
+    # places goes to the calmer ones instead.
+    gamma = TEX_GAMMA - (boost - 1.0) / (max_boost - 1.0) * (TEX_GAMMA - BUSY_TEX_GAMMA)
+    weight = np.clip((act + 0.5) / (median + 1.0), TEX_LO, TEX_HI) ** gamma
     base = 255.0 / 10 ** (TARGET_PSNR_DB / 20)
-    boost = min(max(math.sqrt(median / BUSY_ACTIVITY), 1.0), 10 ** ((TARGET_PSNR_DB - BUSY_PSNR_DB) / 20))
     return weight, base * boost
 
 
@@ -522,6 +535,15 @@ def _cyclic_box_sum(stack: np.ndarray) -> np.ndarray:
     return out
 
 
+def _pilot_statistic(keyed: _Keyed, folds: np.ndarray) -> np.ndarray:
+    """The best pilot statistic over cyclic shifts of each unflipped folded tile (N, T, T) → (N,)."""
+    stack = _cyclic_box_sum(folds) if CHIP > 1 else folds
+    fp, fm = keyed.pilot_spectra
+    num = np.fft.irfft2(np.fft.rfft2(stack) * fp, s=stack.shape[1:])
+    den = np.fft.irfft2(np.fft.rfft2(stack * stack) * fm, s=stack.shape[1:])
+    return (num / np.sqrt(np.maximum(den, 1e-12))).reshape(len(stack), -1).max(axis=1)
+
+
 def _best_alignment(keyed: _Keyed, folded: np.ndarray, flips: bool = True) -> tuple[float, np.ndarray]:
     """Max pilot statistic over the 8 flips/turns (or none) and all cyclic shifts, and the aligned tile."""
     stack = np.stack(_dihedral(folded)) if flips else folded[None]  # (8 or 1, T, T)
@@ -538,12 +560,15 @@ def _best_alignment(keyed: _Keyed, folded: np.ndarray, flips: bool = True) -> tu
 
 def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list[np.ndarray]:
     """Key-driven lattice search for images whose autocorrelation is too weak (busy textures):
-    the pilot statistic itself, at half resolution (one pixel per chip), unflipped, over the two
-    one-parameter families common attacks produce: scale with no rotation (crops, resizes) and
-    rotation at the unmoved scale (rotations on the same canvas). Coarse to fine: every other
-    lattice of the fine grid, then the fine neighbours of the best three. Returns the best ``top``
-    lattices (full working resolution); each is then tested like any other candidate, against
-    ``Z_LINE_THRESHOLD``, which counts all ``N_LINE_LATTICES`` lattices of the fine grid."""
+    the pilot statistic itself, unflipped, over the two one-parameter families common attacks
+    produce: scale with no rotation (crops, resizes) and rotation at the unmoved scale (rotations
+    on the same canvas). Coarse to fine: at half resolution (one pixel per chip) every other
+    lattice of the line grid, then the grid neighbours of the best three; then, at full working
+    resolution, a ``LINE_REFINE`` times finer grid around the best ``LINE_REFINE_PEAKS`` distinct
+    half-resolution peaks (half resolution ranks well but peaks a few steps off: a chip that
+    straddles two half-resolution pixels is blurred into its neighbour). Returns the best ``top``
+    lattices; each is then tested like any other candidate, against ``Z_LINE_THRESHOLD``, which
+    counts all ``N_LINE_LATTICES`` lattices of the refined grid."""
     h, w = r.shape
     half = cv2.resize(r, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     tc = TILE_CHIPS
@@ -551,6 +576,7 @@ def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list
     lattices = _line_lattices(unmoved)
 
     def statistic(indices):
+        h2, w2 = half.shape
         folds = np.empty((len(indices), tc, tc), dtype=np.float32)
         for k, i in enumerate(indices):
             period, angle = lattices[i]
@@ -562,7 +588,7 @@ def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list
                 warped[: small.shape[0], : small.shape[1]] = small
             else:
                 m = f * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-                corners = np.array([[0, 0], [w / 2, 0], [0, h / 2], [w / 2, h / 2]]) @ np.linalg.inv(m).T
+                corners = np.array([[0, 0], [w2, 0], [0, h2], [w2, h2]]) @ np.linalg.inv(m).T
                 lo = np.floor(corners.min(0))
                 size = np.ceil(corners.max(0) - lo).astype(int)
                 affine = np.hstack([m, (m @ lo)[:, None]])
@@ -580,8 +606,61 @@ def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list
     scores = dict(zip(coarse.tolist(), z_coarse.tolist()))
     if len(fine):
         scores.update(zip(fine.tolist(), statistic(fine).tolist()))
-    ranked = sorted(scores, key=scores.get, reverse=True)
-    return [_basis(*lattices[i]) for i in ranked[:top]]
+    peaks: list[int] = []
+    for i in sorted(scores, key=scores.get, reverse=True):
+        if all(abs(i - j) > 2 * LINE_REFINE_REACH // LINE_REFINE for j in peaks):
+            peaks.append(i)
+        if len(peaks) == LINE_REFINE_PEAKS:
+            break
+    return _line_refine(r, keyed, unmoved, [lattices[i] for i in peaks], top)
+
+
+def _line_refine(r: np.ndarray, keyed: _Keyed, unmoved: float, peaks: list[tuple[float, float]],
+                 top: int) -> list[np.ndarray]:
+    """The full-resolution pilot statistic (every phase, unflipped) on the refined line grid
+    around each half-resolution peak; the best ``top`` distinct lattices."""
+    lo, hi = math.log(LINE_PERIOD_RANGE[0]), math.log(LINE_PERIOD_RANGE[1])
+    scale_step = LINE_PERIOD_STEP / LINE_REFINE
+    angle_step = math.radians(LINE_ANGLE_STEP_DEG) / LINE_REFINE
+    max_angle = math.radians(ROTATION_RANGE_DEG)
+    scored: dict[tuple[float, float], float] = {}
+    for period, angle in peaks:
+        if angle == 0.0:  # the scale family: grid index of the peak on the refined grid
+            centre = round((math.log(period / unmoved) - lo) / scale_step)
+            grid = [(unmoved * math.exp(lo + k * scale_step), 0.0)
+                    for k in range(centre - LINE_REFINE_REACH, centre + LINE_REFINE_REACH + 1)
+                    if k >= 0 and lo + k * scale_step < hi]
+        else:
+            centre = round((angle + max_angle) / angle_step)
+            grid = [(unmoved, -max_angle + k * angle_step)
+                    for k in range(centre - LINE_REFINE_REACH, centre + LINE_REFINE_REACH + 1)
+                    if -max_angle - 1e-12 <= -max_angle + k * angle_step <= max_angle + 1e-12]
+        for lattice in grid:
+            scored.setdefault(lattice, 0.0)
+    # Every sub-pixel phase: at the right scale a half-pixel offset can split each chip between
+    # two fold pixels, and the phase-0 statistic then peaks on both sides of the true lattice.
+    # The half-pixel phases are approximated from the phase-0 fold (the average of neighbouring
+    # fold pixels, cyclically): a ranking only; the chosen lattices are folded exactly later.
+    lattices = list(scored)
+    f00 = np.stack([_fold(r, _basis(*lattice)) for lattice in lattices])
+    f01 = 0.5 * (f00 + np.roll(f00, -1, axis=2))
+    f10 = 0.5 * (f00 + np.roll(f00, -1, axis=1))
+    f11 = 0.5 * (f01 + np.roll(f01, -1, axis=1))
+    z = _pilot_statistic(keyed, np.concatenate([f00, f01, f10, f11]))
+    z = z.reshape(4, len(lattices)).max(axis=0)
+    shortlist = [lattices[i] for i in np.argsort(z)[::-1][:LINE_REFINE_EXACT]]
+    exact = _pilot_statistic(keyed, np.stack([_fold(r, _basis(*lattice), (py, px)) for lattice in shortlist
+                                              for py in PHASES for px in PHASES]))
+    scored = dict(zip(shortlist, exact.reshape(len(shortlist), -1).max(axis=1).tolist()))
+    ranked = sorted(scored, key=scored.get, reverse=True)
+    out: list[tuple[float, float]] = []
+    for lattice in ranked:  # distinct: not a grid neighbour of one already chosen
+        if all(abs(math.log(lattice[0] / o[0])) > 1.5 * scale_step or abs(lattice[1] - o[1]) > 1.5 * angle_step
+               for o in out):
+            out.append(lattice)
+        if len(out) == top:
+            break
+    return [_basis(*lattice) for lattice in out]
 
 
 def _line_lattices(unmoved: float) -> list[tuple[float, float]]:
@@ -725,7 +804,7 @@ class SpreadSpectrumWatermarker:
             for candidate in _lattice_candidates(ac, N_LATTICE_CANDIDATES - n, wide, unmoved[0, 0]):
                 yield _refine(ac, candidate, reach, noise)
 
-        def best(basis, flips):
+        def best(basis, flips, r=r):
             # Phase (0, 0) first; the other sub-pixel phases only where it shows something. All
             # phases are counted in the false-positive bound whether or not they are evaluated.
             first = _best_alignment(self._keyed, _fold(r, basis, (PHASES[0], PHASES[0])), flips)
@@ -741,8 +820,12 @@ class SpreadSpectrumWatermarker:
         # Nothing found: the key-driven line search, for busy images (a weak autocorrelation).
         if float(np.median(local)) < LINE_SEARCH_MIN_CONTRAST:
             return
+        # A sharper whitening: on busy texture the mark's 2-px chips stand out of a narrower
+        # high-pass and a more local contrast normalisation (measured: more exact ids after crops).
+        hp = yw - cv2.GaussianBlur(yw, (0, 0), BUSY_HP_SIGMA)
+        r = np.clip(hp / (np.sqrt(cv2.GaussianBlur(hp * hp, (0, 0), BUSY_LOCAL_SIGMA)) + LOCAL_FLOOR), -3.0, 3.0)
         for basis in _line_search(r, self._keyed, unmoved[0, 0], N_LINE_DECODES):
-            yield (*best(basis, False), Z_LINE_THRESHOLD)
+            yield (*best(basis, False, r), Z_LINE_THRESHOLD)
 
     def _decode(self, aligned: np.ndarray, z: float, threshold: float) -> Detection:
         k = self._keyed
