@@ -25,9 +25,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 audit_app = typer.Typer(no_args_is_help=True, help="Read and check the audit log.")
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys and certificates.")
 consent_app = typer.Typer(no_args_is_help=True, help="Register likenesses and manage consent grants.")
+subject_app = typer.Typer(no_args_is_help=True, help="Learn subjects (a character, an object) from reference images.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(consent_app, name="consent")
 app.add_typer(keys_app, name="keys")
+app.add_typer(subject_app, name="subject")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -79,6 +81,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
              purpose: Optional[str] = typer.Option(None, help="What for (consent is per purpose)."),
              reference: list[Path] = typer.Option([], "--reference", help="Reference image (repeatable); the first drives image-to-image."),
              strength: float = typer.Option(0.6, help="Image-to-image strength (0-1]: how far from the reference."),
+             subject: Optional[str] = typer.Option(None, "--subject", help="A learned subject (pocketstudio subject create): where the prompt names it, it is that subject; a prompt that does not name it gets it prepended."),
              policy: Optional[Path] = typer.Option(None, "--policy", help="Cedar policy folder replacing the defaults."),
              policy_extends: bool = typer.Option(False, "--policy-extends", help="Add --policy to the defaults instead."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -103,7 +106,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
         request = GenerationRequest(prompt=prompt, requester=requester or settings.default_requester,
                                     purpose=purpose or settings.default_purpose, size=parse_size(size), steps=steps,
                                     seed=seed, guidance=guidance, format=fmt, references=references,
-                                    strength=strength)
+                                    strength=strength, subject=subject)
         release = studio.generate(request, output)
     except PolicyDenied as exc:
         d = exc.decision
@@ -575,6 +578,115 @@ def consent_show(ref: str = typer.Argument(..., help="A person id or a grant id.
     print(json.dumps({"person_id": p.person_id, "display_name": p.display_name, "aliases": list(p.aliases),
                       "has_key": p.public_key is not None,
                       "grants": [g.grant_id for g in book.list(p.person_id)]}, indent=2))
+
+
+def _subject_book(home):
+    from .store import Store
+    from .subjects import SubjectBook
+
+    settings = _settings(home)
+    settings.ensure_home()
+    return SubjectBook(settings, Store.open(settings.db_path))
+
+
+@subject_app.command("create")
+def subject_create(name: str = typer.Argument(..., help="The subject's name, as prompts will say it (a-z, 0-9, _ or -)."),
+                   image: list[Path] = typer.Option(..., "--image", help="Reference image (repeatable, 1-8); each is face-checked first."),
+                   steps: int = typer.Option(300, help="Optimisation steps (the default takes about a minute on 2 CPU cores)."),
+                   vectors: int = typer.Option(8, help="Embedding vectors of the subject's token."),
+                   seed: int = typer.Option(0, help="Seed of the augmentations and the optimisation."),
+                   model: Optional[Path] = typer.Option(None, help="Learn on this diffusers LCM folder instead of the embedded model."),
+                   device: str = typer.Option("cpu", help="cpu or cuda."),
+                   threads: int = typer.Option(1, help="CPU threads while learning (1: fastest on a machine shared with other work)."),
+                   requester: Optional[str] = typer.Option(None, help="Who asks (default: settings)."),
+                   purpose: Optional[str] = typer.Option(None, help="What for (consent is per purpose)."),
+                   json_out: bool = typer.Option(False, "--json", help="Print the subject as JSON."),
+                   home: Optional[Path] = HomeOpt):
+    """Learn a subject (textual inversion of a new token) from reference images; the references
+    pass the likeness and consent checks first, and nothing is stored unless they do."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..safety.registry import load_image
+    from .generator.subject import LearnSettings
+    from .studio import Studio, SubjectRequest
+
+    try:
+        settings = _settings(home)
+
+        def factory():
+            from .generator import load_generator
+
+            return load_generator(model, device=device)
+
+        images = tuple(load_image(p) for p in image)
+        studio = Studio(settings, generator_factory=factory)
+        request = SubjectRequest(name=name, images=images, requester=requester or settings.default_requester,
+                                 purpose=purpose or settings.default_purpose,
+                                 learn=LearnSettings(steps=steps, vectors=vectors, seed=seed))
+        with Progress(TextColumn("learning"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.description}"),
+                      TimeRemainingColumn(), console=err, transient=True, disable=json_out) as bar:
+            task = bar.add_task("", total=steps)
+
+            def progress(done, total, loss):
+                bar.update(task, completed=done, description=f"{loss:.4f}")
+
+            record = studio.create_subject(request, progress=progress, threads=threads)
+    except PolicyDenied as exc:
+        d = exc.decision
+        if json_out:
+            print(json.dumps({"created": False, "decision_id": d.decision_id, "effect": d.effect,
+                              "rule_ids": list(d.rule_ids), "reason": d.reason}))
+        err.print(f"[bold red]denied:[/] {d.reason} (decision {d.decision_id}, rules: {', '.join(d.rule_ids)})")
+        raise typer.Exit(3)
+    except ReleaseBlocked as exc:
+        _fail(f"{exc} — no subject was stored (decision {exc.decision_id})")
+    except PocketStudioError as exc:
+        _fail(exc)
+    if json_out:
+        print(json.dumps({"created": True, **record.to_json()}))
+        return
+    out.print(f"learned subject {record.name!r} ({record.subject_id}): {record.vectors} vectors, "
+              f"{record.training['seconds']:.0f} s, final loss {record.training['final_loss']:.4f}")
+    out.print(f"embedding sha256 {record.embedding_sha256}; model {record.model_name} ({record.model_sha256[:16]}…)")
+    out.print(f"use it: pocketstudio generate --subject {record.name} \"{record.name} on the left, on a blue background\" -o out.png")
+
+
+@subject_app.command("list")
+def subject_list(json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt):
+    """List learned subjects."""
+    try:
+        records = _subject_book(home).list()
+    except PocketStudioError as exc:
+        _fail(exc)
+    if json_out:
+        print(json.dumps([r.to_json() for r in records], indent=2))
+        return
+    table = Table("name", "id", "vectors", "references", "model", "created")
+    for r in records:
+        table.add_row(r.name, r.subject_id, str(r.vectors), str(len(r.reference_sha256s)),
+                      f"{r.model_name} {r.model_sha256[:12]}…", r.created_at[:19])
+    out.print(table)
+
+
+@subject_app.command("show")
+def subject_show(name: str = typer.Argument(...), home: Optional[Path] = HomeOpt):
+    """Show one subject: id, embedding sha256 (checked against its file), model, references, training."""
+    try:
+        book = _subject_book(home)
+        record, _ = book.load(name)
+    except PocketStudioError as exc:
+        _fail(exc)
+    print(json.dumps({**record.to_json(), "embedding_verified": True}, indent=2))
+
+
+@subject_app.command("delete")
+def subject_delete(name: str = typer.Argument(...), home: Optional[Path] = HomeOpt):
+    """Delete a subject: its row and its embedding file."""
+    try:
+        record = _subject_book(home).delete(name)
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"deleted subject {record.name!r} ({record.subject_id}) and {record.embedding_file}")
 
 
 def main() -> None:

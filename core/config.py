@@ -47,6 +47,11 @@ class Settings:
         return self.home / "keys"
 
     @property
+    def subjects_dir(self) -> Path:
+        """Learned subjects' embedding files (one safetensors file each)."""
+        return self.home / "subjects"
+
+    @property
     def trust_dir(self) -> Path:
         return self.keys_dir / "trust"
 

@@ -38,6 +38,18 @@ class InvalidImageError(PocketStudioError):
     """An input image is corrupt, empty, of an unsupported format or too large."""
 
 
+class SubjectError(PocketStudioError):
+    """A learned subject cannot be made, found or used (bad name, damaged embedding, other model)."""
+
+
+class UnknownSubject(SubjectError):
+    """No learned subject has that name."""
+
+
+class SubjectExists(SubjectError):
+    """A learned subject with that name exists already (delete it first)."""
+
+
 class WatermarkError(PocketStudioError):
     """Embedding the watermark failed or did not read back."""
 

@@ -127,6 +127,31 @@ fingerprints = sa.Table(
 )
 
 
+# Migration 4: learned subjects (textual-inversion embeddings, core/subjects.py). The vectors live
+# in a safetensors file under the data directory's ``subjects/``; the row holds its sha256 (checked
+# on every load), the model it was learned on, the sha256 of each reference image, the registered
+# people the references showed (consent is decided again on every use) and the creating decision.
+subjects = sa.Table(
+    "subjects", metadata,
+    sa.Column("subject_id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("vectors", sa.Integer, nullable=False),
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("embedding_file", sa.String(200), nullable=False),
+    sa.Column("embedding_sha256", sa.String(64), nullable=False),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("model_sha256", sa.String(64), nullable=False),
+    sa.Column("reference_sha256s", sa.Text, nullable=False),  # JSON list, one per reference image
+    sa.Column("person_ids", sa.Text, nullable=False),  # JSON list of registered people seen in the references
+    sa.Column("consent_grant_ids", sa.Text, nullable=False),  # JSON list, the grants that allowed it
+    sa.Column("decision_id", sa.String(64), nullable=False),
+    sa.Column("requester", sa.String(200), nullable=False),
+    sa.Column("training", sa.Text, nullable=False),  # JSON: settings, seconds, final loss
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+
 def _migration_1(conn: sa.Connection) -> None:
     for table in (manifests, audit_log, merkle_nodes, checkpoints, audit_openings, persons, face_templates,
                   consent_grants):
@@ -148,7 +173,11 @@ def _migration_3(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_manifests_watermark_alg ON manifests (watermark_alg)")
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_4(conn: sa.Connection) -> None:
+    subjects.create(conn)
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -30,9 +30,12 @@ from ..safety.consent import ConsentBook
 from ..safety.likeness import Finding, LikenessChecker
 from ..safety.registry import Registry
 from .config import Settings
-from .errors import AuditError, GenerationError, PocketStudioError, PolicyDenied, ReleaseBlocked, WatermarkError
+from .errors import (AuditError, GenerationError, PocketStudioError, PolicyDenied, ReleaseBlocked, SubjectError,
+                     SubjectExists, WatermarkError)
+from .generator.subject import MAX_REFERENCES, LearnSettings, check_reference, reference_sha256
 from .generator.upscale import fit_to_size
 from .store import Store
+from .subjects import SubjectBook, SubjectRecord, check_name, new_subject_id
 
 MAX_OUTPUT_SIDE = 4096
 MIN_OUTPUT_SIDE = 64
@@ -83,6 +86,25 @@ class GenerationRequest:
     # Images that enter generation as input (image-to-image); each is checked like the output.
     references: tuple[Image.Image, ...] = ()
     strength: float = 0.6
+    # A learned subject's name (``pocketstudio subject create``): the prompt's mentions of it carry
+    # its learned vectors, or it is prepended (core/generator/subject.py).
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class SubjectRequest:
+    """Learn a subject from reference images (each checked for registered faces first)."""
+
+    name: str
+    images: tuple[Image.Image, ...]
+    requester: str
+    purpose: str = "general"
+    learn: LearnSettings = LearnSettings()
+
+    @property
+    def prompt(self) -> str:
+        """What the audit record commits to as this request's text (the name is the only text)."""
+        return f"subject create {self.name}"
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,7 @@ class Studio:
         registry = Registry(self.store, template_key=self.keys.registry_key())
         self.likeness = likeness or LikenessChecker(registry)
         self.consent = ConsentBook(self.store)
+        self.subjects = SubjectBook(settings, self.store)
         self.manifests = manifests or ManifestRepository(self.store)
         self.audit = audit or AuditLog(self.store, self.keys.audit_signer(),
                                        retention=dt.timedelta(days=settings.audit_retention_days))
@@ -182,6 +205,11 @@ class Studio:
         out_path = Path(out_path) if out_path is not None else None
         if out_path is not None and not out_path.parent.is_dir():
             raise GenerationError(f"output folder {out_path.parent} does not exist")
+        subject = subject_record = None
+        if request.subject is not None:
+            # unknown, damaged or learned on another model: a typed error before anything is spent
+            subject_record, subject = self.subjects.load(request.subject)
+            _check_subject_model(self.generator, subject_record)
 
         # 2. Pre-checks: registered names in the prompt, registered faces in every reference image.
         pre_findings = ctx.step("prompt-check", lambda: self.likeness.check_prompt(request.prompt))
@@ -190,6 +218,10 @@ class Studio:
                                                                                  source=f"reference-{i}"))
             pre_findings += list(checked.findings)
             ctx.image_checks.append({"source": f"reference-{i}", "faces": checked.faces, "too_small": checked.too_small})
+        if subject_record is not None:
+            # A subject learned from a registered person's face depicts them: their consent is
+            # decided now, for this requester and purpose, as for a reference image.
+            pre_findings += [Finding("subject", pid, "pre", source="subject") for pid in subject_record.person_ids]
         ctx.findings = list(pre_findings)
 
         # 3. Policy before any pixel exists; a deny is audited and ends here.
@@ -202,6 +234,8 @@ class Studio:
 
         # 4. Generate at the model's native size, then bring it to the requested size.
         init = {"init_image": request.references[0], "strength": request.strength} if request.references else {}
+        if subject is not None:
+            init["subject"] = subject
         generated = ctx.step("generate", lambda: self.generator.generate(
             request.prompt, steps=request.steps, seed=request.seed, guidance=request.guidance, **init))
         ctx.model_sha256 = generated.model_sha256
@@ -296,6 +330,119 @@ class Studio:
             watermark_alg=self.watermarker.alg, model_name=generated.model_name,
             model_sha256=generated.model_sha256, seed=int(generated.seed), steps=generated.steps,
             width=marked.width, height=marked.height)
+
+
+    def create_subject(self, request: SubjectRequest, now: dt.datetime | None = None,
+                       progress: Callable[[int, int, float], None] | None = None, threads: int | None = 1) -> SubjectRecord:
+        """Learn a subject from reference images, fail-closed like a release: the name and every
+        reference pass the likeness checks and the policy first (a registered face without
+        consent is a ``PolicyDenied``, audited; an image the checker cannot read blocks it), then
+        the vectors are learned on the current model, and the embedding file, its row and the
+        audit record are committed together."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        decision_id = new_decision_id()
+        ctx = _Attempt(self, request, now, decision_id)
+
+        # 1. Validate the request before anything is spent on it.
+        name = check_name(request.name)
+        if self.subjects.find(name) is not None:
+            raise SubjectExists(f"a subject named {name!r} exists already; delete it first or pick another name")
+        if not 1 <= len(request.images) <= MAX_REFERENCES:
+            raise SubjectError(f"a subject needs 1 to {MAX_REFERENCES} reference images, got {len(request.images)}")
+        references = [check_reference(im, f"reference {i}") for i, im in enumerate(request.images, start=1)]
+        request.learn.check()
+        generator = self.generator
+        _check_name_is_new_word(generator, name)
+
+        # 2. Pre-checks: the name against registered names, every reference's faces.
+        findings = ctx.step("prompt-check", lambda: self.likeness.check_prompt(name))
+        for i, reference in enumerate(references, start=1):
+            checked = ctx.step("reference-check", lambda: self.likeness.check_image(reference, stage="pre",
+                                                                                 source=f"reference-{i}"))
+            findings += list(checked.findings)
+            ctx.image_checks.append({"source": f"reference-{i}", "faces": checked.faces, "too_small": checked.too_small})
+        ctx.findings = list(findings)
+
+        # 3. Policy: may this requester depict whoever the references show, for this purpose?
+        decision = ctx.step("policy-subject", lambda: self.policy.evaluate(
+            requester=request.requester, purpose=request.purpose, persons=self._persons(findings), now=now,
+            stage="subject", decision_id=decision_id))
+        ctx.evaluations.append(decision)
+        if not decision.allowed:
+            ctx.deny(decision)
+
+        # 4. Learn the vectors on the frozen model.
+        from .generator.subject import learn_subject
+
+        learned = ctx.step("learn-subject", lambda: learn_subject(generator, references, request.learn, progress, threads))
+        checkpoint = _checkpoint_sha256(generator)
+        ctx.model_sha256 = checkpoint
+
+        # 5. Stage the file, publish it under its unique name, then commit row + audit record
+        #    together (a failed commit removes the file again).
+        subject_id = new_subject_id()
+        token = f"<{subject_id}>"
+        staged = ctx.step("write", lambda: self.subjects.stage(subject_id, token, learned.vectors, {
+            "subject_id": subject_id, "model_sha256": checkpoint, "created": now.isoformat()}))
+        tmp, file_name, sha256 = staged
+        final = self.subjects.folder / file_name
+        record = SubjectRecord(
+            subject_id=subject_id, name=name, token=token, vectors=int(learned.vectors.shape[0]),
+            dim=int(learned.vectors.shape[1]), embedding_file=file_name, embedding_sha256=sha256,
+            model_name=str(generator.model_name), model_sha256=checkpoint,
+            reference_sha256s=tuple(reference_sha256(r) for r in references),
+            person_ids=tuple(dict.fromkeys(f.person_id for f in findings)), consent_grant_ids=decision.consent_grant_ids,
+            decision_id=decision_id, requester=request.requester,
+            training={**_learn_json(request.learn), "seconds": round(learned.seconds, 2),
+                      "final_loss": round(learned.final_loss, 6)},
+            created_at=now.astimezone(dt.timezone.utc).isoformat())
+        try:
+            ctx.step("publish", lambda: os.replace(tmp, final))
+
+            def commit():
+                with self.store.begin() as conn:
+                    ctx.current = "store-subject"
+                    self.subjects.insert(conn, record)
+                    ctx.current = "audit"
+                    self.audit.append(decision, outcome="subject-created", now=now, prompt=request.prompt,
+                                      requester=request.requester, purpose=request.purpose,
+                                      evaluations=ctx.evaluations, model_sha256=checkpoint, findings=ctx.findings,
+                                      image_checks=ctx.image_checks, conn=conn)
+
+            ctx.step("store-subject", commit)
+        except BaseException:
+            for path in (tmp, final):
+                if os.path.exists(path):
+                    os.unlink(path)
+            raise
+        return record
+
+
+def _checkpoint_sha256(generator) -> str:
+    """The weights' identity of the checkpoint (without LoRA or subject parts) a generator runs."""
+    parts = getattr(generator, "components", ())
+    return next((c.sha256 for c in parts if c.role == "checkpoint"), generator.model_sha256)
+
+
+def _check_subject_model(generator, record: SubjectRecord) -> None:
+    if record.model_sha256 not in (_checkpoint_sha256(generator), generator.model_sha256):
+        raise SubjectError(f"subject {record.name!r} was learned on {record.model_name} ({record.model_sha256[:16]}…), "
+                           f"not on the model in use ({_checkpoint_sha256(generator)[:16]}…): learn it again on this model")
+
+
+def _check_name_is_new_word(generator, name: str) -> None:
+    """A subject's name must not be a word the model already knows: prompts could not say that
+    word any more without meaning the subject."""
+    with generator.locked_pipe() as pipe:
+        tokens = pipe.tokenizer.tokenize(name)
+    if len(tokens) == 1 and tokens[0].replace("</w>", "") == name:
+        raise SubjectError(f"subject name {name!r} is a word the model knows; pick a name that is not")
+
+
+def _learn_json(learn: LearnSettings) -> dict:
+    from dataclasses import asdict
+
+    return {k: v for k, v in asdict(learn).items() if v is not None}
 
 
 def _model_components(generated) -> tuple[tuple[str, str, str], ...]:

@@ -99,7 +99,7 @@ class ModelKind:
 class ModelComponent:
     """One file set that makes up the model identity: the checkpoint folder or a LoRA file."""
 
-    role: str  # "checkpoint" or "lora"
+    role: str  # "checkpoint", "lora" or "subject"
     name: str
     sha256: str
 
@@ -264,6 +264,35 @@ class Generator:
             self._img2img_pipe = pipe
         return self._img2img_pipe
 
+    @contextlib.contextmanager
+    def locked_pipe(self):
+        """The loaded pipeline, held exclusively for the block (subject learning runs its model)."""
+        with self._lock:
+            yield self._pipe
+
+    def _subject_embeds(self, prompt: str, subject):
+        """Prompt embeddings with ``subject``'s vectors at its mentions (or prepended)."""
+        import torch
+
+        from .subject import encode, split_prompt, subject_token_ids
+
+        if self.kind is not None and self.kind.family != "sd":
+            raise GenerationError("subjects need a single-text-encoder (SD 1.x layout) model")
+        checkpoint = next((c.sha256 for c in self.components if c.role == "checkpoint"), self.model_sha256)
+        if subject.model_sha256 not in (checkpoint, self.model_sha256):
+            raise GenerationError(f"subject {subject.name!r} was learned on model {subject.model_sha256[:16]}…, "
+                                  f"not on this one ({checkpoint[:16]}…)")
+        pipe = self._pipe
+        width = pipe.text_encoder.get_input_embeddings().weight.shape[1]
+        if subject.vectors.ndim != 2 or subject.vectors.shape[1] != width:
+            raise GenerationError(f"subject {subject.name!r} has {tuple(subject.vectors.shape)} vectors; this text encoder takes {width}-d")
+        pieces, _ = split_prompt(prompt, subject.name)
+        ids, slots = subject_token_ids(pipe.tokenizer, pieces, int(subject.vectors.shape[0]))
+        with torch.no_grad():
+            embeds = encode(pipe.text_encoder, ids, slots.to(pipe.text_encoder.device),
+                            subject.vectors.to(pipe.text_encoder.device))
+        return embeds.to(pipe.unet.dtype)
+
     def __repr__(self) -> str:
         return f"Generator(model_name={self.model_name!r}, native_size={self.native_size}, device={self.device!r})"
 
@@ -305,12 +334,17 @@ class Generator:
         negative_prompt: str | None = None,
         init_image: Image.Image | None = None,
         strength: float = 0.6,
+        subject=None,
     ) -> GeneratedImage:
         """Generate one square RGB image of ``size`` pixels (the model's native size by default).
 
         With ``init_image`` the same components run image-to-image
         (``LatentConsistencyModelImg2ImgPipeline``): the reference is resized to ``size`` and
         ``strength`` (0 < s <= 1) says how far the result may move away from it.
+
+        With ``subject`` (a :class:`~.subject.SubjectEmbedding` learned on this model) the prompt's
+        mentions of the subject's name carry its learned vectors (prepended when it names none),
+        and the model identity combines the checkpoint with the subject's embedding file.
         """
         import torch
 
@@ -324,7 +358,8 @@ class Generator:
             start = time.perf_counter()
             try:
                 gen = torch.Generator(device=self.device).manual_seed(seed)
-                common = dict(prompt=prompt, num_inference_steps=steps, guidance_scale=guidance,
+                text = {"prompt": prompt} if subject is None else {"prompt_embeds": self._subject_embeds(prompt, subject)}
+                common = dict(**text, num_inference_steps=steps, guidance_scale=guidance,
                               generator=gen, output_type="pil")
                 if init_image is None:
                     out = self._pipe(height=size, width=size, **common)
@@ -332,13 +367,21 @@ class Generator:
                     reference = init_image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
                     out = self._img2img()(image=reference, strength=float(strength), **common)
                 image = out.images[0].convert("RGB")
+            except GenerationError:
+                raise
             except Exception as exc:  # the pipeline's failures become our typed error
                 raise GenerationError(f"generation failed: {type(exc).__name__}: {exc}") from exc
             seconds = time.perf_counter() - start
+        model_name, model_sha, components = self.model_name, self.model_sha256, self.components
+        if subject is not None:
+            # The subject is part of what made the image: its embedding file joins the identity.
+            components = components + (ModelComponent("subject", subject.subject_id, subject.sha256),)
+            model_name = f"{model_name} + subject:{subject.subject_id}"
+            model_sha = combined_sha256([(c.role, c.sha256) for c in components])
         return GeneratedImage(
             image=image,
-            model_name=self.model_name,
-            model_sha256=self.model_sha256,
+            model_name=model_name,
+            model_sha256=model_sha,
             steps=steps,
             guidance=guidance,
             seed=seed,
@@ -346,7 +389,7 @@ class Generator:
             height=image.height,
             device=self.device,
             seconds=seconds,
-            model_components=self.components,
+            model_components=components,
         )
 
 

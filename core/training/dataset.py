@@ -95,6 +95,19 @@ def _draw_background(draw: ImageDraw.ImageDraw, side: int, rng: np.random.Genera
     return {c1, c2}, f"on a {c1} background with {c2} dots"
 
 
+def draw_background(draw: ImageDraw.ImageDraw, side: int, rng: np.random.Generator) -> tuple[set[str], str]:
+    """One of the domain's backgrounds (kind and colours drawn from ``rng`` as the scenes draw
+    them) over a ``side``² canvas: its colour names and its caption phrase, e.g. ``"on a blue
+    background"``. Subject learning composites reference cut-outs onto these."""
+    colours, phrase = _draw_background(draw, side, rng)
+    return colours, _articles(phrase)
+
+
+def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float, colour: str, angle: float = 0.0) -> None:
+    """One of the domain's shapes (``SHAPES``) in a palette colour, centred at (cx, cy), radius r."""
+    _draw_shape(draw, shape, cx, cy, r, PALETTE[colour], angle)
+
+
 def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float, colour, angle: float):
     if shape == "circle":
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
@@ -200,6 +213,28 @@ def render_scene(seed: int, index: int, size: int = 128) -> Scene:
 
     caption = _articles(f"{_join(parts)}, {bg_phrase}")
     return Scene(image=img.resize((size, size), Image.LANCZOS), caption=caption)
+
+
+def render_pip(hat: str, position: str, seed: int, size: int = 128) -> Scene:
+    """Pip the robot wearing a ``hat`` hat at ``position`` (left, right or center), drawn as the
+    scenes draw him, alone on a background drawn from ``seed`` (redrawn until it does not use the
+    hat's colour). Reference and held-out renders of a subject with fixed identity features."""
+    if hat not in PALETTE or position not in ("left", "right", "center"):
+        raise ValueError(f"no such Pip: hat {hat!r}, position {position!r}")
+    for attempt in range(100):
+        rng = np.random.default_rng([seed, attempt, 11])
+        big = size * 2
+        img = Image.new("RGB", (big, big))
+        draw = ImageDraw.Draw(img)
+        bg_colours, bg_phrase = _draw_background(draw, big, rng)
+        if hat in bg_colours:
+            continue
+        px, py = POSITIONS[position]
+        r = big * rng.uniform(0.3, 0.36)
+        _draw_pip(draw, px * big + rng.uniform(-0.03, 0.03) * big, py * big + 0.05 * big, r, PALETTE[hat])
+        phrase = f"{CHARACTER} wearing a {hat} hat" + ("" if position == "center" else f" {POSITION_PHRASE[position]}")
+        return Scene(image=img.resize((size, size), Image.LANCZOS), caption=_articles(f"{phrase}, {bg_phrase}"))
+    raise ValueError(f"no background without {hat} in 100 draws")  # pragma: no cover
 
 
 def render_array(seed: int, start: int, count: int, size: int = 128) -> tuple[np.ndarray, list[str]]:
