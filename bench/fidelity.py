@@ -1,6 +1,7 @@
 """Prompt-fidelity benchmark (GenEval-style) of the embedded model on held-out captions.
 
 Run:  .venv/bin/python bench/fidelity.py [--n 64] [--steps 1,2,4,8] [--teacher DIR] [--threads 1]
+                                         [--subject-scenes 12] [--subject-objectives sampler,epsilon]
 
 Captions: the first ``--n`` scenes of seed ``fidelity.EVAL_SEED`` whose caption is neither a
 training caption nor the mirror of one (the training set is re-drawn from its seed, no files
@@ -18,6 +19,16 @@ the same scale. DIR is either a training run folder (``RUN/teacher/state.pt`` as
 folder, whose text encoder, tokenizer and VAE are then the embedded model's (the student ships
 the teacher's own text encoder and VAE). The teacher's weights do not ship, so without
 ``--teacher`` its rows say NOT RUN.
+
+Subject identity (its own section, issue 6 point 5): two subjects with fixed identity features,
+Pip wearing a red hat ("rusty") and Pip wearing a white hat ("blanco"), are each learned from 3
+reference renders by the same code as ``pocketstudio subject create`` (the token starts from random
+vocabulary rows, not from "pip", "robot" or the hat's colour) and generated into ``--subject-scenes``
+held-out Pip scenes of the same seed, Pip's phrase replaced by the subject's name; rows: with the
+subject, the same captions without it (the name is then just unknown word pieces), and Pip
+described in words. Columns: the scorer's identity features of the largest robot detection, the
+hat's colour, their mean (``identity``), and the robot's colour-signature similarity to the
+references and between generations (``fidelity.aggregate_identity``).
 
 Seconds per image: wall-clock of the whole text-to-image call (text encoding, sampling, VAE
 decode), one image at a time, torch at ``--threads`` threads (1 by default: the machine is
@@ -130,6 +141,55 @@ def vae_round_trip(images: list[Image.Image]) -> list[Image.Image]:
 
 
 
+def subject_section(gen, args, train_caps: set[str]) -> None:
+    """Subject consistency (issue 6 point 5): each benchmark subject is learned from 3 reference
+    renders with the same code as ``pocketstudio subject create``, then generated into held-out
+    scenes with and without it, and Pip described in words for scale."""
+    from pocketstudio.core.generator.subject import LearnSettings, SubjectEmbedding, learn_subject
+
+    n = args.subject_scenes
+    started = time.monotonic()
+    objectives = [o for o in args.subject_objectives.split(",") if o]
+    base = LearnSettings() if args.subject_steps is None else LearnSettings(steps=args.subject_steps)
+    cols = ("robot", "body", "eyes", "hat", "hat_colour", "identity", "reference", "agreement")
+    head = f"{'subject':<23} | {'row':<30} | " + " | ".join(f"{c:>10}" for c in cols) + f" | {'learn s':>7}"
+    lines = []
+    for subject in F.BENCH_SUBJECTS:
+        scenes = subject.scenes(n, args.seed, exclude=train_caps)
+        reference = F.reference_signature(subject)
+        label = f"{subject.name} (Pip, {subject.hat} hat)"
+
+        def row(name, make, seconds=None):
+            scored = [F.subject_identity(make(i, named, described), spec, subject.hat)
+                      for i, (named, described, spec) in enumerate(scenes)]
+            agg = F.aggregate_identity(scored, reference)
+            lines.append(f"{label:<23} | {name:<30} | " + " | ".join(fmt(agg[c], 10, 2) for c in cols)
+                         + f" | {'' if seconds is None else f'{seconds:.0f}':>7}")
+
+        for objective in objectives:
+            settings = LearnSettings(**{**base.__dict__, "objective": objective})
+            learned = learn_subject(gen, subject.references(), settings, threads=args.threads)
+            emb = SubjectEmbedding("bench_" + subject.name, subject.name, learned.vectors, "0" * 64, gen.model_sha256)
+            row(f"--subject ({objective} loss)", lambda i, named, d: gen.generate(named, seed=i, subject=emb).image,
+                learned.seconds)
+            print(f"#   subject {subject.name} learned ({objective}): {learned.seconds:.0f} s", file=sys.stderr, flush=True)
+        row("no --subject (name as words)", lambda i, named, d: gen.generate(named, seed=i).image)
+        row("Pip described in words", lambda i, named, d: gen.generate(d, seed=i).image)
+    print(f"\nsubject identity (issue 6 point 5): each subject learned from {len(F.REFERENCE_PLACES)} reference renders "
+          f"(dataset.render_pip, seeds {F.SUBJECT_REFERENCE_SEED}+), {base.steps} steps, {base.vectors} vectors; "
+          f"{n} held-out Pip scenes of seed {args.seed} per subject (Pip's phrase replaced by the subject's name), "
+          f"4 steps, generator seed = scene index; {time.monotonic() - started:.0f} s for this section")
+    print("  robot/body/eyes/hat: share of images whose largest robot detection has the scorer's identity feature; "
+          "hat_colour: the subject's hat colour;\n  identity: mean of body, eyes, hat, hat_colour (the scorer's "
+          "identity score plus the subject's colour); reference: colour-signature similarity of the robot to the\n"
+          "  references' (histogram intersection over the renderer's colours, 0 without a robot); agreement: the same "
+          "between generations, mean over all pairs")
+    print(head)
+    print("-" * len(head))
+    for line in lines:
+        print(line)
+
+
 def fmt(v, width=8, digits=3) -> str:
     return f"{'—':>{width}}" if v is None else f"{v:>{width}.{digits}f}"
 
@@ -142,7 +202,14 @@ def main() -> int:
     p.add_argument("--teacher-steps", default="25,50", help="teacher DDIM step counts")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     p.add_argument("--seed", type=int, default=F.EVAL_SEED, help="scene seed of the held-out captions")
+    p.add_argument("--subject-scenes", type=int, default=12,
+                   help="held-out scenes per learned subject in the subject-identity section (0 skips it; at least 8)")
+    p.add_argument("--subject-steps", type=int, default=None, help="learning steps per subject (default: the tool's)")
+    p.add_argument("--subject-objectives", default="sampler",
+                   help="learning objectives to compare, of: sampler, epsilon (core/generator/subject.py)")
     args = p.parse_args()
+    if 0 < args.subject_scenes < 8:
+        p.error("--subject-scenes: at least 8 (or 0 to skip the section)")
     torch.set_num_threads(args.threads)
 
     from pocketstudio.core.generator import load_generator
@@ -227,6 +294,8 @@ def main() -> int:
             continue
         print(f"{name:<13} | {steps:>5} | " + " | ".join(fmt(agg[c]) for c in cats) + f" | {sec:>6.3f} | {slowest / sec:>7.1f}×")
     print(f"\n{teacher_note}")
+    if args.subject_scenes:
+        subject_section(gen, args, train_caps)
 
     def row(name, steps):
         return next((r for r in rows if r[0] == name and r[1] == steps and r[2] is not None), None)

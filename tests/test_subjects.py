@@ -244,3 +244,27 @@ def test_subject_commands(tmp_path, tiny_model_dir, pip_refs):
     assert run("subject", "delete", "rusty", "--home", home).exit_code == 0
     assert json.loads(run("subject", "list", "--json", "--home", home).stdout) == []
     assert run("subject", "show", "rusty", "--home", home).exit_code == 1
+
+
+def test_identity_scorer_sees_the_subject_in_its_renders_and_not_elsewhere():
+    from pocketstudio.core.training import fidelity as F
+
+    rusty = F.BENCH_SUBJECTS[0]
+    ref = F.reference_signature(rusty)
+    scenes = rusty.scenes(8)  # the held-out scenes the benchmark generates rusty into
+    assert len(scenes) == 8 and all(named.startswith("rusty") and "pip" not in named for named, _, _ in scenes)
+    assert all(d.startswith("pip the robot wearing a red hat") for _, d, _ in scenes)
+    # renders of Pip in rusty's hat (the identity generations are asked for) score as rusty
+    renders = []
+    for i, place in enumerate(["left", "right", "center", "left", "right", "center", "left", "right"]):
+        scene = D.render_pip("red", place, 50 + i)
+        renders.append(F.subject_identity(scene.image, F.parse_caption(scene.caption), "red"))
+    agg = F.aggregate_identity(renders, ref)
+    assert agg["robot"] == 1.0 and agg["hat_colour"] == 1.0 and agg["reference"] >= 0.8 and agg["agreement"] >= 0.8
+    # another hat: the same robot, not the same subject; no robot at all: nothing
+    blue = D.render_pip("blue", "left", 7)
+    other = F.subject_identity(blue.image, F.parse_caption(blue.caption), "red")
+    assert other["robot"] and not other["hat_colour"] and F.signature_similarity(other["signature"], ref) < agg["reference"]
+    shapes = next(s for s in (D.render_scene(F.EVAL_SEED, i) for i in range(50)) if "pip" not in s.caption)
+    none = F.subject_identity(shapes.image, F.parse_caption(shapes.caption), "red")
+    assert not none["robot"] and none["identity"] == 0.0 and F.signature_similarity(none["signature"], ref) == 0.0

@@ -459,3 +459,102 @@ def degrade(im: Image.Image) -> Image.Image:
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=40)
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+# -- subject identity (issue 6 point 5) ---------------------------------------------------------------
+# A benchmark subject is a character with fixed identity features that the domain can render:
+# Pip the robot with one fixed hat colour. It is learned (``pocketstudio subject create``) from
+# ``REFERENCE_PLACES`` renders of ``dataset.render_pip`` and then generated into held-out scenes:
+# the Pip scenes of ``EVAL_SEED`` (the held-out captions of the main table's seed, neither training
+# captions nor their mirrors), Pip's phrase replaced by the subject's name.
+SUBJECT_REFERENCE_SEED = 4242
+REFERENCE_PLACES = ("left", "center", "right")
+_PIP_PHRASE = re.compile(rf"{CHARACTER} wearing an? ({_COLOUR}) hat")
+
+
+@dataclass(frozen=True)
+class BenchSubject:
+    name: str  # what prompts call it (not a word of the model's vocabulary)
+    hat: str  # its fixed identity feature besides Pip's own: the hat's colour
+
+    @property
+    def phrase(self) -> str:
+        return f"{CHARACTER} wearing {'an' if self.hat[0] in 'aeiou' else 'a'} {self.hat} hat"
+
+    def references(self, size: int = SIZE) -> list[Image.Image]:
+        from .dataset import render_pip
+
+        return [render_pip(self.hat, place, SUBJECT_REFERENCE_SEED + i, size).image for i, place in enumerate(REFERENCE_PLACES)]
+
+    def scenes(self, n: int, seed: int = EVAL_SEED, exclude: set[str] | None = None) -> list[tuple[str, str, SceneSpec]]:
+        """``n`` held-out scenes for this subject: (caption naming the subject, the same caption
+        with Pip in words, the scene's spec). Scenes whose other colours include the subject's
+        hat colour are skipped (the hat would be unjudgeable on a same-coloured background)."""
+        out = []
+        for scene in held_out_scenes(40 * n, seed, exclude=exclude):
+            if not _PIP_PHRASE.search(scene.caption):
+                continue
+            described = _PIP_PHRASE.sub(self.phrase, scene.caption)
+            spec = parse_caption(described)
+            others = {e.colour for e in spec.entities if e.kind != "robot"} | set(spec.background.colours)
+            if self.hat in others or described in {d for _, d, _ in out}:
+                continue
+            out.append((_PIP_PHRASE.sub(self.name, scene.caption), described, spec))
+            if len(out) == n:
+                break
+        return out
+
+
+BENCH_SUBJECTS = (BenchSubject("rusty", "red"), BenchSubject("blanco", "white"))
+IDENTITY_FEATURES = ("robot", "body", "eyes", "hat", "hat_colour")
+
+
+def subject_identity(image, spec: SceneSpec, hat: str) -> dict:
+    """The subject's identity as the scorer sees it in one image: whether there is a robot, his
+    fixed features (``_robot_features``: boxy body, two eyes, a hat), whether the hat has the
+    subject's colour, ``identity`` = the mean of those four (0 without a robot), and the robot's
+    colour signature (share of each renderer colour among his pixels; None without a robot)."""
+    rgb = _as_rgb(image)
+    robots = [d for d in analyse(rgb, spec).detections if d.kind == "robot"]
+    if not robots:
+        return {"robot": False, "body": False, "eyes": False, "hat": False, "hat_colour": False, "identity": 0.0,
+                "signature": None}
+    d = max(robots, key=lambda r: r.area)
+    feats = {"robot": True, **{k: bool(v) for k, v in d.features.items()}, "hat_colour": d.colour == hat}
+    feats["identity"] = float(np.mean([feats["body"], feats["eyes"], feats["hat"], feats["hat_colour"]]))
+    names = _nearest(_lab(rgb))[d.mask]
+    feats["signature"] = np.bincount(names, minlength=len(_NAMES)).astype(np.float64) / max(len(names), 1)
+    return feats
+
+
+def signature_similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Histogram intersection of two colour signatures (1: the same colours in the same shares;
+    0 when either image shows no robot)."""
+    if a is None or b is None:
+        return 0.0
+    return float(np.minimum(a, b).sum())
+
+
+def aggregate_identity(rows: list[dict], reference: np.ndarray) -> dict[str, float]:
+    """Means of the features and ``identity`` over the generations, ``reference`` = the mean
+    similarity of each generation's robot to the references' (``reference``: their mean
+    signature), and ``agreement`` = the mean similarity between the generations, over all pairs."""
+    out = {k: float(np.mean([r[k] for r in rows])) for k in (*IDENTITY_FEATURES, "identity")}
+    out["reference"] = float(np.mean([signature_similarity(r["signature"], reference) for r in rows]))
+    pairs = list(itertools.combinations(rows, 2))
+    out["agreement"] = float(np.mean([signature_similarity(a["signature"], b["signature"]) for a, b in pairs])) if pairs else 0.0
+    return out
+
+
+def reference_signature(subject: BenchSubject) -> np.ndarray:
+    """The mean colour signature of the robot in the subject's reference renders."""
+    from .dataset import render_pip
+
+    sigs = []
+    for i, place in enumerate(REFERENCE_PLACES):
+        scene = render_pip(subject.hat, place, SUBJECT_REFERENCE_SEED + i)
+        sig = subject_identity(scene.image, parse_caption(scene.caption), subject.hat)["signature"]
+        if sig is None:  # pragma: no cover - the renderer's own Pip is always found
+            raise ValueError(f"the scorer finds no robot in the reference render {scene.caption!r}")
+        sigs.append(sig)
+    return np.mean(sigs, axis=0)
