@@ -375,7 +375,7 @@ class Studio:
         from .generator.subject import learn_subject
 
         learned = ctx.step("learn-subject", lambda: learn_subject(generator, references, request.learn, progress, threads))
-        checkpoint = _checkpoint_sha256(generator)
+        checkpoint = generator.model_sha256  # the loaded model's identity: checkpoint and any LoRA
         ctx.model_sha256 = checkpoint
 
         # 5. Stage the file, publish it under its unique name, then commit row + audit record
@@ -418,16 +418,12 @@ class Studio:
         return record
 
 
-def _checkpoint_sha256(generator) -> str:
-    """The weights' identity of the checkpoint (without LoRA or subject parts) a generator runs."""
-    parts = getattr(generator, "components", ())
-    return next((c.sha256 for c in parts if c.role == "checkpoint"), generator.model_sha256)
-
-
 def _check_subject_model(generator, record: SubjectRecord) -> None:
-    if record.model_sha256 not in (_checkpoint_sha256(generator), generator.model_sha256):
+    """A subject's vectors mean something only to the model they were learned on (its checkpoint
+    and any LoRA: the loaded model's whole identity)."""
+    if record.model_sha256 != generator.model_sha256:
         raise SubjectError(f"subject {record.name!r} was learned on {record.model_name} ({record.model_sha256[:16]}…), "
-                           f"not on the model in use ({_checkpoint_sha256(generator)[:16]}…): learn it again on this model")
+                           f"not on the model in use ({generator.model_sha256[:16]}…): learn it again on this model")
 
 
 def _check_name_is_new_word(generator, name: str) -> None:

@@ -278,10 +278,9 @@ class Generator:
 
         if self.kind is not None and self.kind.family != "sd":
             raise GenerationError("subjects need a single-text-encoder (SD 1.x layout) model")
-        checkpoint = next((c.sha256 for c in self.components if c.role == "checkpoint"), self.model_sha256)
-        if subject.model_sha256 not in (checkpoint, self.model_sha256):
+        if subject.model_sha256 != self.model_sha256:  # checkpoint and LoRA: the whole loaded model
             raise GenerationError(f"subject {subject.name!r} was learned on model {subject.model_sha256[:16]}…, "
-                                  f"not on this one ({checkpoint[:16]}…)")
+                                  f"not on this one ({self.model_sha256[:16]}…)")
         pipe = self._pipe
         width = pipe.text_encoder.get_input_embeddings().weight.shape[1]
         if subject.vectors.ndim != 2 or subject.vectors.shape[1] != width:

@@ -22,9 +22,8 @@ background"``); other references get random crops and flips under the caption ``
 views are encoded once with the model's VAE; then only the vectors are optimised (Adam), through
 the frozen text encoder and UNet. The loss is the one the few-step sampler makes matter: at each
 of the LCM sampler's own timesteps (999, 759, 499, 259 at 4 steps), the guided student's x0
-prediction (its consistency output) against the view, in latent space. The DDPM-style ε loss on
-the student's 50-step grid reached a lower denoising loss but lost the subject in sampled images
-(see ``LearnSettings``). Seeds are fixed: the same references and settings give the same vectors
+prediction (its consistency output) against the view, in latent space (the DDPM-style ε loss on
+the student's 50-step grid is kept as ``objective="epsilon"``; see ``LearnSettings``). Seeds are fixed: the same references and settings give the same vectors
 on the same machine.
 """
 
@@ -335,7 +334,9 @@ class LearnSettings:
     student's x0 prediction (its consistency output, c_skip ≈ 0 there) at the sampler's own
     ``sampler_steps`` timesteps, mean squared error in latent space. ``"epsilon"`` is the
     textual-inversion loss of a DDPM model: the student's ε at timesteps of its 50-step grid,
-    min-SNR-5 weighted (measured worse here: README / bench/fidelity.py).
+    min-SNR-5 weighted: it fitted that loss as well as the subject's description in words does,
+    but sampled the subject worse in
+    ``bench/fidelity.py --subject-objectives sampler,epsilon`` (README).
     """
 
     steps: int = 300
