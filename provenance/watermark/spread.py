@@ -535,13 +535,20 @@ def _cyclic_box_sum(stack: np.ndarray) -> np.ndarray:
     return out
 
 
+def _pilot_z(stack: np.ndarray, spectra: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The pilot statistic z of every tile in ``stack`` (N, T, T) at every cyclic shift: the
+    correlation with the pilot template over the root of the energy under the pilot mask, both
+    taken as products with the (conjugated) spectra of template and mask."""
+    fp, fm = spectra
+    num = np.fft.irfft2(np.fft.rfft2(stack) * fp, s=stack.shape[1:])
+    den = np.fft.irfft2(np.fft.rfft2(stack * stack) * fm, s=stack.shape[1:])
+    return num / np.sqrt(np.maximum(den, 1e-12))
+
+
 def _pilot_statistic(keyed: _Keyed, folds: np.ndarray) -> np.ndarray:
     """The best pilot statistic over cyclic shifts of each unflipped folded tile (N, T, T) → (N,)."""
     stack = _cyclic_box_sum(folds) if CHIP > 1 else folds
-    fp, fm = keyed.pilot_spectra
-    num = np.fft.irfft2(np.fft.rfft2(stack) * fp, s=stack.shape[1:])
-    den = np.fft.irfft2(np.fft.rfft2(stack * stack) * fm, s=stack.shape[1:])
-    return (num / np.sqrt(np.maximum(den, 1e-12))).reshape(len(stack), -1).max(axis=1)
+    return _pilot_z(stack, keyed.pilot_spectra).reshape(len(stack), -1).max(axis=1)
 
 
 def _best_alignment(keyed: _Keyed, folded: np.ndarray, flips: bool = True) -> tuple[float, np.ndarray]:
@@ -549,10 +556,7 @@ def _best_alignment(keyed: _Keyed, folded: np.ndarray, flips: bool = True) -> tu
     stack = np.stack(_dihedral(folded)) if flips else folded[None]  # (8 or 1, T, T)
     if CHIP > 1:  # sum over each chip's pixels: value at (y, x) = chip whose top-left pixel is (y, x)
         stack = _cyclic_box_sum(stack)
-    fp, fm = keyed.pilot_spectra
-    num = np.fft.irfft2(np.fft.rfft2(stack) * fp, s=stack.shape[1:])
-    den = np.fft.irfft2(np.fft.rfft2(stack * stack) * fm, s=stack.shape[1:])
-    z = num / np.sqrt(np.maximum(den, 1e-12))
+    z = _pilot_z(stack, keyed.pilot_spectra)
     d, sy, sx = np.unravel_index(int(np.argmax(z)), z.shape)
     aligned = np.roll(stack[d], (-sy, -sx), axis=(0, 1))
     return float(z[d, sy, sx]), aligned
@@ -572,7 +576,6 @@ def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list
     h, w = r.shape
     half = cv2.resize(r, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     tc = TILE_CHIPS
-    fp, fm = keyed.chip_pilot_spectra
     lattices = _line_lattices(unmoved)
 
     def statistic(indices):
@@ -595,9 +598,7 @@ def _line_search(r: np.ndarray, keyed: _Keyed, unmoved: float, top: int) -> list
                 warped = cv2.warpAffine(half, affine, (int(-(-size[0] // tc) * tc), int(-(-size[1] // tc) * tc)),
                                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
             folds[k] = warped.reshape(warped.shape[0] // tc, tc, warped.shape[1] // tc, tc).sum(axis=(0, 2))
-        num = np.fft.irfft2(np.fft.rfft2(folds) * fp, s=(tc, tc))
-        den = np.fft.irfft2(np.fft.rfft2(folds * folds) * fm, s=(tc, tc))
-        return (num / np.sqrt(np.maximum(den, 1e-12))).reshape(len(indices), -1).max(axis=1)
+        return _pilot_z(folds, keyed.chip_pilot_spectra).reshape(len(indices), -1).max(axis=1)
 
     coarse = np.arange(0, len(lattices), 2)
     z_coarse = statistic(coarse)
@@ -623,7 +624,7 @@ def _line_refine(r: np.ndarray, keyed: _Keyed, unmoved: float, peaks: list[tuple
     scale_step = LINE_PERIOD_STEP / LINE_REFINE
     angle_step = math.radians(LINE_ANGLE_STEP_DEG) / LINE_REFINE
     max_angle = math.radians(ROTATION_RANGE_DEG)
-    scored: dict[tuple[float, float], float] = {}
+    candidates: dict[tuple[float, float], None] = {}  # the grids around the peaks, in order, once each
     for period, angle in peaks:
         if angle == 0.0:  # the scale family: grid index of the peak on the refined grid
             centre = round((math.log(period / unmoved) - lo) / scale_step)
@@ -635,13 +636,12 @@ def _line_refine(r: np.ndarray, keyed: _Keyed, unmoved: float, peaks: list[tuple
             grid = [(unmoved, -max_angle + k * angle_step)
                     for k in range(centre - LINE_REFINE_REACH, centre + LINE_REFINE_REACH + 1)
                     if -max_angle - 1e-12 <= -max_angle + k * angle_step <= max_angle + 1e-12]
-        for lattice in grid:
-            scored.setdefault(lattice, 0.0)
+        candidates.update(dict.fromkeys(grid))
     # Every sub-pixel phase: at the right scale a half-pixel offset can split each chip between
     # two fold pixels, and the phase-0 statistic then peaks on both sides of the true lattice.
     # The half-pixel phases are approximated from the phase-0 fold (the average of neighbouring
     # fold pixels, cyclically): a ranking only; the chosen lattices are folded exactly later.
-    lattices = list(scored)
+    lattices = list(candidates)
     f00 = np.stack([_fold(r, _basis(*lattice)) for lattice in lattices])
     f01 = 0.5 * (f00 + np.roll(f00, -1, axis=2))
     f10 = 0.5 * (f00 + np.roll(f00, -1, axis=1))
