@@ -7,6 +7,8 @@ same schema can run on PostgreSQL when a deployment outgrows one machine.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -179,6 +181,22 @@ def _migration_4(conn: sa.Connection) -> None:
 
 MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def stage_file(directory: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` in ``directory`` under a temporary name derived from ``name``, synced to disk
+    but not yet visible: the caller publishes it with ``os.replace`` once its database row is
+    committed, or unlinks it, so a crash never leaves a half-written file under the real name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return Path(tmp)
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -34,7 +33,7 @@ from .errors import (AuditError, GenerationError, PocketStudioError, PolicyDenie
                      SubjectExists, WatermarkError)
 from .generator.subject import MAX_REFERENCES, LearnSettings, check_reference, reference_sha256
 from .generator.upscale import fit_to_size
-from .store import Store
+from .store import Store, stage_file
 from .subjects import SubjectBook, SubjectRecord, check_name, new_subject_id
 
 MAX_OUTPUT_SIDE = 4096
@@ -298,7 +297,7 @@ class Studio:
         watermark = {"alg": self.watermarker.alg, "id": asset_id}
 
         # 8. Stage the file, then commit manifest + audit record together, then publish the file.
-        tmp = ctx.step("write", lambda: _stage(out_path, signed.data)) if out_path else None
+        tmp = ctx.step("write", lambda: stage_file(out_path.parent, out_path.name, signed.data)) if out_path else None
         try:
             def commit():
                 with self.store.begin() as conn:
@@ -445,20 +444,6 @@ def _model_components(generated) -> tuple[tuple[str, str, str], ...]:
     """(role, name, sha256) of each part of a combined model identity (checkpoint + LoRA files)."""
     parts = tuple(getattr(generated, "model_components", ()))
     return tuple((c.role, c.name, c.sha256) for c in parts) if len(parts) > 1 else ()
-
-
-def _stage(out_path: Path, data: bytes) -> str:
-    """Write ``data`` next to ``out_path`` under a temporary name, synced, not yet visible."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".partial", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return tmp
 
 
 class _Attempt:

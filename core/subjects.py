@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +24,7 @@ import sqlalchemy as sa
 from .config import Settings
 from .errors import SubjectError, SubjectExists, UnknownSubject
 from .generator.subject import NAME_RE, SubjectEmbedding, embedding_bytes, read_embedding
-from .store import Store, subjects
+from .store import Store, stage_file, subjects
 
 FILE_SUFFIX = ".safetensors"
 
@@ -133,16 +131,7 @@ class SubjectBook:
 
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = embedding_bytes(token, vectors, metadata)
-        fd, tmp = tempfile.mkstemp(prefix=f".{subject_id}.", suffix=".partial", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return Path(tmp), subject_id + FILE_SUFFIX, hashlib.sha256(data).hexdigest()
+        return stage_file(self.folder, subject_id, data), subject_id + FILE_SUFFIX, hashlib.sha256(data).hexdigest()
 
     def insert(self, conn: sa.Connection, record: SubjectRecord) -> None:
         """The subject's row, inside the caller's transaction (a name clash raises SubjectExists)."""
