@@ -41,6 +41,16 @@ def _settings(home: Optional[Path]) -> Settings:
     return Settings.load(home)
 
 
+def _denied(exc: PolicyDenied, json_out: bool, done_key: str):
+    """A policy denial: the decision as JSON (``{done_key: false, …}``) and in words; exit 3."""
+    d = exc.decision
+    if json_out:
+        print(json.dumps({done_key: False, "decision_id": d.decision_id, "effect": d.effect,
+                          "rule_ids": list(d.rule_ids), "reason": d.reason}))
+    err.print(f"[bold red]denied:[/] {d.reason} (decision {d.decision_id}, rules: {', '.join(d.rule_ids)})")
+    raise typer.Exit(3)
+
+
 def _fail(exc: Exception, code: int = 1):
     from rich.markup import escape
 
@@ -109,12 +119,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
                                     strength=strength, subject=subject)
         release = studio.generate(request, output)
     except PolicyDenied as exc:
-        d = exc.decision
-        if json_out:
-            print(json.dumps({"released": False, "decision_id": d.decision_id, "effect": d.effect,
-                              "rule_ids": list(d.rule_ids), "reason": d.reason}))
-        err.print(f"[bold red]denied:[/] {d.reason} (decision {d.decision_id}, rules: {', '.join(d.rule_ids)})")
-        raise typer.Exit(3)
+        _denied(exc, json_out, "released")
     except ReleaseBlocked as exc:
         _fail(f"{exc} — no file was written (decision {exc.decision_id})")
     except PocketStudioError as exc:
@@ -632,12 +637,7 @@ def subject_create(name: str = typer.Argument(..., help="The subject's name, as 
 
             record = studio.create_subject(request, progress=progress, threads=threads)
     except PolicyDenied as exc:
-        d = exc.decision
-        if json_out:
-            print(json.dumps({"created": False, "decision_id": d.decision_id, "effect": d.effect,
-                              "rule_ids": list(d.rule_ids), "reason": d.reason}))
-        err.print(f"[bold red]denied:[/] {d.reason} (decision {d.decision_id}, rules: {', '.join(d.rule_ids)})")
-        raise typer.Exit(3)
+        _denied(exc, json_out, "created")
     except ReleaseBlocked as exc:
         _fail(f"{exc} — no subject was stored (decision {exc.decision_id})")
     except PocketStudioError as exc:
