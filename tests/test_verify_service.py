@@ -22,12 +22,12 @@ from pocketstudio.core.cli import app as cli_app
 from pocketstudio.core.config import Settings
 from pocketstudio.core.server import Limits, create_app
 from pocketstudio.core.studio import GenerationRequest, Studio
-from pocketstudio.policy.audit import AuditLog, verify_proof_bundle
+from pocketstudio.policy.audit import verify_proof_bundle
 from pocketstudio.policy.checkpoint import Checkpoint
 from pocketstudio.provenance.fingerprint import ALG as FP_ALG
 from pocketstudio.provenance.fingerprint import Fingerprint
 from pocketstudio.provenance.manifest import soft_bindings
-from pocketstudio.provenance.resolution import ManifestRepository, asset_id_to_value
+from pocketstudio.provenance.resolution import asset_id_to_value
 from pocketstudio.provenance.verify import Status, Verifier
 from pocketstudio.provenance.watermark import WatermarkPayload, all_detectors, make_watermarker
 
@@ -132,7 +132,7 @@ def test_transplanted_watermark_is_called_out(released):
 
 
 def test_audit_record_missing_from_the_reachable_log_fails_closed(released, tmp_path):
-    studio, release = released["studio"], released["second"]
+    release = released["second"]
     home = tmp_path / "copy"
     shutil.copytree(released["home"], home)
     with sqlite3.connect(home / "pocketstudio.db") as conn:
@@ -261,15 +261,22 @@ def live_server(released):
     thread.join(timeout=10)
 
 
-def test_verify_with_a_remote_resolver_over_http(released, live_server, tmp_path):
-    """A verifier replica: same keys (watermark key, trust root, audit key), an empty database.
-    Without the resolver it finds only the watermark; with it, the manifest and the audit proof."""
-    release = released["first"]
+def replica_and_stripped(released, release, tmp_path):
+    """A verifier replica's home (the studio's keys, an empty database) and the release
+    re-encoded as JPEG 85 (its manifest stripped)."""
     replica = tmp_path / "replica"
     replica.mkdir()
     shutil.copytree(released["home"] / "keys", replica / "keys")
     stripped = tmp_path / "stripped.jpg"
     stripped.write_bytes(jpeg_bytes(Image.open(io.BytesIO(release.data)), 85))
+    return replica, stripped
+
+
+def test_verify_with_a_remote_resolver_over_http(released, live_server, tmp_path):
+    """A verifier replica: same keys (watermark key, trust root, audit key), an empty database.
+    Without the resolver it finds only the watermark; with it, the manifest and the audit proof."""
+    release = released["first"]
+    replica, stripped = replica_and_stripped(released, release, tmp_path)
 
     alone = runner.invoke(cli_app, ["verify", str(stripped), "--home", str(replica), "--json"], catch_exceptions=False)
     assert json.loads(alone.stdout)["status"] == "watermark-only" and alone.exit_code == 4
@@ -298,11 +305,7 @@ def test_verify_with_a_remote_resolver_over_http(released, live_server, tmp_path
 
 def test_unreachable_resolver_is_a_failed_recovery_not_a_crash(released, tmp_path):
     release = released["first"]
-    replica = tmp_path / "replica"
-    replica.mkdir()
-    shutil.copytree(released["home"] / "keys", replica / "keys")
-    stripped = tmp_path / "stripped.jpg"
-    stripped.write_bytes(jpeg_bytes(Image.open(io.BytesIO(release.data)), 85))
+    replica, stripped = replica_and_stripped(released, release, tmp_path)
     url = f"http://127.0.0.1:{free_port()}"
     result = runner.invoke(cli_app, ["verify", str(stripped), "--home", str(replica), "--json", "--resolver", url],
                            catch_exceptions=False)
