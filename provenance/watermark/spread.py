@@ -49,10 +49,12 @@ import hashlib
 import hmac
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
+import scipy.fft
 from PIL import Image
 
 from ...core.errors import WatermarkError
@@ -114,6 +116,7 @@ N_LINE_LATTICES = (len(np.arange(math.log(LINE_PERIOD_RANGE[0]), math.log(LINE_P
                                    math.radians(LINE_ANGLE_STEP_DEG) / LINE_REFINE)))
 N_LINE_DECODES = 2                  # best lattices of the line search that are tested
 LINE_SEARCH_MIN_CONTRAST = 6.0      # ... run only on busy images (median local contrast, working image)
+PILOT_Z_CHUNK = 64                  # tiles per FFT block in _pilot_z (cache-sized blocks: faster, same values)
 
 # False positives (see FPR_CALCULATION)
 FPR_TARGET = 1e-6
@@ -166,13 +169,13 @@ class _Keyed:
     @cached_property
     def pilot_spectra(self) -> tuple[np.ndarray, np.ndarray]:
         """conj(rfft2) of the pilot template and mask: correlating with them is a product."""
-        return np.conj(np.fft.rfft2(self.pilot_tile)), np.conj(np.fft.rfft2(self.pilot_mask))
+        return np.conj(scipy.fft.rfft2(self.pilot_tile)), np.conj(scipy.fft.rfft2(self.pilot_mask))
 
     @cached_property
     def chip_pilot_spectra(self) -> tuple[np.ndarray, np.ndarray]:
         """The same on the chip grid (one value per chip), for the line search."""
-        return (np.conj(np.fft.rfft2(self.pilot_tile[::CHIP, ::CHIP])),
-                np.conj(np.fft.rfft2(self.pilot_mask[::CHIP, ::CHIP])))
+        return (np.conj(scipy.fft.rfft2(self.pilot_tile[::CHIP, ::CHIP])),
+                np.conj(scipy.fft.rfft2(self.pilot_mask[::CHIP, ::CHIP])))
 
 
 def _derive(key: bytes) -> _Keyed:
@@ -330,8 +333,8 @@ def _autocorrelation(r: np.ndarray) -> np.ndarray:
     strong texture), zero-padded, normalised to 1 at lag 0."""
     h, w = r.shape
     fh, fw = cv2.getOptimalDFTSize(2 * h), cv2.getOptimalDFTSize(2 * w)
-    spec = np.fft.rfft2(r - r.mean(), s=(fh, fw))
-    ac = np.fft.irfft2(np.abs(spec), s=(fh, fw)).astype(np.float32)
+    spec = scipy.fft.rfft2(r - r.mean(), s=(fh, fw))
+    ac = scipy.fft.irfft2(np.abs(spec), s=(fh, fw)).astype(np.float32)
     return ac / max(float(ac[0, 0]), 1e-12)
 
 
@@ -357,29 +360,45 @@ _LATTICE_PTS = _half_plane(LATTICE_REACH)
 _HALF_PTS = np.concatenate([_LATTICE_PTS + (0.5, 0), _LATTICE_PTS + (0, 0.5)])
 
 
-def _lattice_scores(smooth: np.ndarray, ax, ay, bx, by, reach: tuple[float, float]) -> np.ndarray:
-    """Lattice score for every basis (a, b) given by the broadcastable component arrays."""
-    ax, ay, bx, by = (np.asarray(v, dtype=np.float64)[..., None] for v in np.broadcast_arrays(ax, ay, bx, by))
-    h, w = smooth.shape
-    flat = smooth.ravel()
+class _LatticeGrid(NamedTuple):
+    """A grid of lattice bases with the autocorrelation samples each one's score gathers, as flat
+    indices into the autocorrelation followed by one zero slot (lags beyond what the image shows
+    point at it). It depends on the image's shape only, so it is computed once per shape."""
+    bases: np.ndarray   # (..., 2, 2), columns = period vectors (x, y)
+    lat: np.ndarray     # (..., len(_LATTICE_PTS)) flat indices of the lattice points
+    n_lat: np.ndarray   # (...,) lattice points the image shows
+    half: np.ndarray    # (..., len(_HALF_PTS)) flat indices of the half-lattice points
+    n_half: np.ndarray  # (...,) half-lattice points the image shows
 
-    def gather(pts, positive=False):
+
+def _lattice_grid(shape: tuple[int, int], reach: tuple[float, float], ax, ay, bx, by) -> _LatticeGrid:
+    """The grid of bases (a, b) given by the broadcastable component arrays."""
+    ax, ay, bx, by = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(ax, ay, bx, by))
+    bases = np.stack([ax, bx, ay, by], -1).reshape(*ax.shape, 2, 2)
+    ax, ay, bx, by = (v[..., None] for v in (ax, ay, bx, by))
+    h, w = shape
+
+    def indices(pts):
         m, k = pts[:, 0], pts[:, 1]
         x = m * ax + k * bx
         y = m * ay + k * by
-        v = flat.take((np.rint(y).astype(np.int32) % h) * w + np.rint(x).astype(np.int32) % w)
-        if positive:
-            np.maximum(v, 0, out=v)
         inside = (np.abs(x) <= reach[0]) & (np.abs(y) <= reach[1])  # lags the image shows
-        v[~inside] = 0
-        return v.sum(axis=-1), inside.sum(axis=-1, dtype=np.float32)
+        flat = (np.rint(y).astype(np.int32) % h) * w + np.rint(x).astype(np.int32) % w
+        return np.where(inside, flat, h * w).astype(np.int32), inside.sum(axis=-1, dtype=np.float32)
 
+    return _LatticeGrid(bases, *indices(_LATTICE_PTS), *indices(_HALF_PTS))
+
+
+def _lattice_scores(smooth: np.ndarray, grid: _LatticeGrid) -> np.ndarray:
+    """Lattice score of every basis of ``grid`` on the (peak-filtered) autocorrelation."""
+    flat = np.append(smooth.ravel(), np.float32(0))
     # Half-lattice points must not be peaks too (that is a finer periodic structure, e.g. JPEG's
     # 8-px grid); only their positive part counts, so that troughs do not earn a score. The sum
     # over n points is divided by sqrt(n), so that candidates seeing few lattice points (long
     # periods) are not favoured by the larger spread of a short average.
-    lat, n_lat = gather(_LATTICE_PTS)
-    half, n_half = gather(_HALF_PTS, positive=True)
+    lat = flat.take(grid.lat).sum(axis=-1)
+    half = np.maximum(flat.take(grid.half), 0).sum(axis=-1)
+    n_lat, n_half = grid.n_lat, grid.n_half
     sc = (lat - half * n_lat / np.maximum(n_half, 1)) / np.sqrt(np.maximum(n_lat, 1))
     return np.where(n_lat < 4, -np.inf, sc)
 
@@ -411,6 +430,23 @@ def _conformal(periods: np.ndarray, angles: np.ndarray):
     return P * c, P * s, -P * s, P * c
 
 
+@lru_cache(maxsize=4)
+def _candidate_grids(shape: tuple[int, int], reach: tuple[float, float], unmoved: float) -> tuple[_LatticeGrid, ...]:
+    """The four families ``_lattice_candidates`` ranks, for an autocorrelation of this shape."""
+    lo, hi = PERIOD_RANGE
+    zero = np.zeros(1)
+    fine = TILE * np.exp(np.arange(math.log(lo), math.log(hi), 0.003))
+    fine_angles = np.deg2rad(np.arange(-ROTATION_RANGE_DEG, ROTATION_RANGE_DEG + 1e-9, 0.15))
+    coarse = TILE * np.exp(np.arange(math.log(lo), math.log(hi), 0.008))
+    px, py = np.meshgrid(coarse, coarse, indexing="ij")
+    pair = (np.abs(np.log(px / py)) <= math.log(1.5)) & (np.abs(np.log(px / py)) > 0.03)
+    angles = np.deg2rad(np.arange(-ROTATION_RANGE_DEG, ROTATION_RANGE_DEG + 1e-9, 0.4))
+    return (_lattice_grid(shape, reach, *_conformal(fine, zero)),
+            _lattice_grid(shape, reach, *_conformal(np.array([unmoved]), fine_angles)),
+            _lattice_grid(shape, reach, px[pair], 0.0, 0.0, py[pair]),
+            _lattice_grid(shape, reach, *_conformal(coarse[:, None], angles[None, :])))
+
+
 def _lattice_candidates(ac: np.ndarray, n: int, reach: tuple[float, float], unmoved: float) -> list[np.ndarray]:
     """Lattice candidates from the autocorrelation: the best scale with no rotation (a crop or a
     resize), the best rotation at the unmoved scale (a rotation on the same canvas), the best
@@ -420,26 +456,11 @@ def _lattice_candidates(ac: np.ndarray, n: int, reach: tuple[float, float], unmo
     # positive over wide areas), and a 3x3 max filter lets the coarse grid land anywhere near one.
     peaks = ac - cv2.GaussianBlur(ac, (0, 0), BACKGROUND_SIGMA)
     smooth = cv2.dilate(peaks, np.ones((3, 3), np.uint8))
-    lo, hi = PERIOD_RANGE
     taken: list = [np.eye(2) * unmoved]
-    out = []
-
-    def family(ax, ay, bx, by, count):
-        sc = _lattice_scores(smooth, ax, ay, bx, by, reach)
-        bases = np.stack(np.broadcast_arrays(ax, bx, ay, by), -1).reshape(*sc.shape, 2, 2)
-        out.extend(_top(sc, bases, count, taken))
-
-    zero = np.zeros(1)
-    fine = TILE * np.exp(np.arange(math.log(lo), math.log(hi), 0.003))
-    family(*_conformal(fine, zero), 1)
-    fine_angles = np.deg2rad(np.arange(-ROTATION_RANGE_DEG, ROTATION_RANGE_DEG + 1e-9, 0.15))
-    family(*_conformal(np.array([unmoved]), fine_angles), 1)
-    coarse = TILE * np.exp(np.arange(math.log(lo), math.log(hi), 0.008))
-    px, py = np.meshgrid(coarse, coarse, indexing="ij")
-    pair = (np.abs(np.log(px / py)) <= math.log(1.5)) & (np.abs(np.log(px / py)) > 0.03)
-    family(px[pair], 0.0, 0.0, py[pair], 1)
-    angles = np.deg2rad(np.arange(-ROTATION_RANGE_DEG, ROTATION_RANGE_DEG + 1e-9, 0.4))
-    family(*_conformal(coarse[:, None], angles[None, :]), n - len(out))
+    out: list[np.ndarray] = []
+    grids = _candidate_grids(ac.shape, (float(reach[0]), float(reach[1])), float(unmoved))
+    for grid, count in zip(grids, (1, 1, 1, None)):
+        out.extend(_top(_lattice_scores(smooth, grid), grid.bases, n - len(out) if count is None else count, taken))
     return out
 
 
@@ -540,8 +561,11 @@ def _pilot_z(stack: np.ndarray, spectra: tuple[np.ndarray, np.ndarray]) -> np.nd
     correlation with the pilot template over the root of the energy under the pilot mask, both
     taken as products with the (conjugated) spectra of template and mask."""
     fp, fm = spectra
-    num = np.fft.irfft2(np.fft.rfft2(stack) * fp, s=stack.shape[1:])
-    den = np.fft.irfft2(np.fft.rfft2(stack * stack) * fm, s=stack.shape[1:])
+    if len(stack) > PILOT_Z_CHUNK:
+        return np.concatenate([_pilot_z(stack[i: i + PILOT_Z_CHUNK], spectra)
+                               for i in range(0, len(stack), PILOT_Z_CHUNK)])
+    num = scipy.fft.irfft2(scipy.fft.rfft2(stack) * fp, s=stack.shape[1:])
+    den = scipy.fft.irfft2(scipy.fft.rfft2(stack * stack) * fm, s=stack.shape[1:])
     return num / np.sqrt(np.maximum(den, 1e-12))
 
 
