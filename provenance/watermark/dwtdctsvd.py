@@ -19,6 +19,7 @@ from .base import PAYLOAD_BITS, Detection, PayloadCodec, WatermarkPayload
 ALG = "io.pocketstudio.watermark.dwtdctsvd-y.v1"
 SCALES = [30, 0, 0]  # luminance only
 MIN_SIDE = 256  # below this there are too few 4x4 blocks for 96 bits to repeat
+BOUNDARY_GUARD = 1e-6  # decode_bits: singular values this close to a decision boundary come from the SVD
 
 
 class DwtDctSvdWatermarker:
@@ -56,7 +57,7 @@ def decode_bits(rgb: np.ndarray, scale: float = SCALES[0], n_bits: int = PAYLOAD
     The library loops in Python over every 4x4 block of the Haar LL band (3-5 s at 4K, which made
     every unmarked image slow to verify). Per block it reads the largest singular value of the
     block's DCT; the DCT is orthogonal, so that is the block's own largest singular value, taken
-    here for all blocks in one batched SVD. Same bits as the library (tested), several times faster.
+    here for all blocks at once. Same bits as the library (tested), several times faster.
     """
     y = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV)[..., 0]
     r, c = y.shape[0] // 4 * 4, y.shape[1] // 4 * 4
@@ -65,7 +66,14 @@ def decode_bits(rgb: np.ndarray, scale: float = SCALES[0], n_bits: int = PAYLOAD
     rows, cols = ll.shape[0] // block, ll.shape[1] // block
     blocks = (ll[: rows * block, : cols * block].reshape(rows, block, cols, block)
               .transpose(0, 2, 1, 3).reshape(-1, block, block))
-    top = np.linalg.svd(blocks, compute_uv=False)[:, 0]
+    # The largest singular value as the root of the Gram matrix's largest eigenvalue: 3x faster
+    # than the batched SVD and equal to ~1e-12. Blocks within BOUNDARY_GUARD of a decision boundary
+    # (a multiple of scale / 2) are taken from the SVD, as the library does, so no bit can differ.
+    top = np.sqrt(np.linalg.eigvalsh(np.matmul(blocks.transpose(0, 2, 1), blocks))[:, -1])
+    rem = np.mod(top, scale * 0.5)
+    near = (rem < BOUNDARY_GUARD) | (scale * 0.5 - rem < BOUNDARY_GUARD)
+    if near.any():
+        top[near] = np.linalg.svd(blocks[near], compute_uv=False)[:, 0]
     score = ((top % scale) > scale * 0.5).astype(np.float64)
     bit = np.arange(len(score)) % n_bits  # blocks in row-major order carry bits cyclically
     mean = np.bincount(bit, weights=score, minlength=n_bits) / np.maximum(np.bincount(bit, minlength=n_bits), 1)
