@@ -12,13 +12,19 @@ Cases, each on photo-like pictures (scikit-image's astronaut and coffee, resized
 Every check runs (C2PA, watermark, recovery, fingerprint, audit inclusion). One process, one image
 at a time; decoding is included, reading the file is not.
 
-    .venv/bin/python bench/verify.py [--runs 10]
+Then the batch table: what `pocketstudio verify DIR --jobs N` does (``provenance.batch``) over a
+folder of ``--batch-files`` 1024² files per case, wall-clock from starting the workers to the last
+verdict (workers' start-up and reading the files included), with 1 process (the baseline, same
+run) and with one per core.
+
+    .venv/bin/python bench/verify.py [--runs 10] [--batch-files 40]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import io
 import os
 import platform
@@ -35,6 +41,7 @@ from pocketstudio.core.config import Settings
 from pocketstudio.core.store import Store
 from pocketstudio.policy.audit import AuditLog
 from pocketstudio.policy.engine import Decision, new_decision_id
+from pocketstudio.provenance.batch import BatchVerifier, default_jobs
 from pocketstudio.provenance.fingerprint import ALG as FP_ALG
 from pocketstudio.provenance.fingerprint import Fingerprint
 from pocketstudio.provenance.keys import KeyStore
@@ -46,6 +53,7 @@ from pocketstudio.provenance.watermark import WatermarkPayload, all_detectors, m
 from hostinfo import cpu_name  # noqa: E402 (bench/ is the script directory)
 
 SIZES = {"1024x1024": (1024, 1024), "3840x2160": (3840, 2160)}
+JPEG_MAGIC = b"\xff\xd8"
 
 
 def machine() -> str:
@@ -88,9 +96,38 @@ def release_like(settings, keys, repo, audit, image: Image.Image, now: dt.dateti
     return signed.data
 
 
+def make_verifier(settings: Settings) -> Verifier:
+    """What each batch worker builds: a verifier of the bench's store (as `pocketstudio verify` does)."""
+    keys = KeyStore(settings)
+    store = Store.open(settings.db_path)
+    return Verifier(keys, all_detectors(keys.watermark_key()), ManifestRepository(store),
+                    audit=AuditLog(store, keys.audit_signer()))
+
+
+def batch_rows(settings: Settings, folder: Path, cases: dict[str, list[bytes]], n_files: int) -> list[tuple]:
+    """Per case: n_files copies of its images in a folder, verified by BatchVerifier with 1 process
+    and with one per core; (case, jobs, files, images/s, verdicts)."""
+    out = []
+    for case, images in cases.items():
+        sub = folder / case.split(" ")[0]
+        sub.mkdir(parents=True)
+        files = []
+        for i in range(n_files):
+            data = images[i % len(images)]
+            files.append(sub / f"{i:03d}.{'jpg' if data.startswith(JPEG_MAGIC) else 'png'}")
+            files[-1].write_bytes(data)
+        for jobs in sorted({1, default_jobs(n_files)}):
+            t0 = time.perf_counter()
+            with BatchVerifier(functools.partial(make_verifier, settings), jobs) as batch:
+                statuses = {row["status"] for row in batch.rows(files)}
+            out.append((case, jobs, n_files, n_files / (time.perf_counter() - t0), ",".join(sorted(statuses))))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="verifications per case and size (default 10)")
+    parser.add_argument("--batch-files", type=int, default=40, help="files per case in the batch table (default 40)")
     args = parser.parse_args()
     now = dt.datetime.now(dt.timezone.utc)
     with tempfile.TemporaryDirectory() as home:
@@ -129,12 +166,21 @@ def main() -> None:
                     statuses.add(verdict.status.value)
                 rows.append((label, case, args.runs, len(times) / sum(times), 1000 * statistics.median(times),
                              ",".join(sorted(statuses))))
+            if label == "1024x1024" and args.batch_files:
+                batch_cases = {k: v for k, v in cases.items() if "legacy" not in k}
+                batch = batch_rows(settings, Path(home) / "batch", batch_cases, args.batch_files)
 
     print(f"bench/verify.py — machine: {machine()}")
     print(f"runs per row: {args.runs} (one process, sequential, every check on)\n")
     print(f"{'size':<10} {'case':<36} {'runs':>4} {'images/s':>9} {'median ms':>10}  verdicts")
     for label, case, runs, rate, median, statuses in rows:
         print(f"{label:<10} {case:<36} {runs:>4} {rate:>9.1f} {median:>10.1f}  {statuses}")
+    if args.batch_files:
+        print(f"\nbatch: `pocketstudio verify DIR --jobs N` at 1024x1024, {args.batch_files} files per case, "
+              "wall-clock including worker start-up and file reads")
+        print(f"{'case':<36} {'jobs':>4} {'files':>5} {'images/s':>9}  verdicts")
+        for case, jobs, n, rate, statuses in batch:
+            print(f"{case:<36} {jobs:>4} {n:>5} {rate:>9.1f}  {statuses}")
 
 
 def _jpeg(data: bytes) -> bytes:

@@ -171,7 +171,9 @@ def load_image(data: bytes) -> tuple[Image.Image, str]:
         image.load()
     except InvalidImageError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError as exc:  # its message names the in-memory buffer, which says nothing
+        raise InvalidImageError("not a readable image: no image format recognised") from exc
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidImageError(f"not a readable image: {exc}") from exc
     if mime is None:
         raise InvalidImageError(f"unsupported image format {image.format}")

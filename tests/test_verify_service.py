@@ -337,6 +337,11 @@ def test_verify_many_files_and_directories(released, tmp_path):
                        "broken.jpg": "error"}
     assert lines.exit_code == 1  # one file could not be read
 
+    # Worker processes give the same rows, in the same order.
+    parallel = runner.invoke(cli_app, ["verify", str(folder), *home, "--jsonl", "--jobs", "2"], catch_exceptions=False)
+    assert [json.loads(line) for line in parallel.stdout.splitlines() if line.startswith("{")] == rows
+    assert parallel.exit_code == 1
+
     listed = runner.invoke(cli_app, ["verify", str(folder / "a.png"), str(folder / "sub"), *home, "--json"],
                            catch_exceptions=False)
     parsed = json.loads(listed.stdout)
