@@ -608,7 +608,8 @@ def subject_create(name: str = typer.Argument(..., help="The subject's name, as 
                    seed: int = typer.Option(0, help="Seed of the augmentations and the optimisation."),
                    model: Optional[Path] = typer.Option(None, help="Learn on this diffusers LCM folder instead of the embedded model."),
                    device: str = typer.Option("cpu", help="cpu or cuda."),
-                   threads: int = typer.Option(1, help="CPU threads while learning (1: fastest on a machine shared with other work)."),
+                   threads: int = typer.Option(1, help="CPU threads while learning (1: fastest on a machine shared with other work). "
+                                            "The same references, seed and thread count learn the same vectors."),
                    requester: Optional[str] = typer.Option(None, help="Who asks (default: settings)."),
                    purpose: Optional[str] = typer.Option(None, help="What for (consent is per purpose)."),
                    json_out: bool = typer.Option(False, "--json", help="Print the subject as JSON."),

@@ -69,11 +69,12 @@ class AuditError(PocketStudioError):
 class ReleaseBlocked(PocketStudioError):
     """A release step failed: no image was written (fail-closed)."""
 
-    def __init__(self, step: str, reason: str, decision_id: str | None = None):
+    def __init__(self, step: str, reason: str, decision_id: str | None = None, action: str = "release"):
         self.step = step
         self.reason = reason
         self.decision_id = decision_id
-        super().__init__(f"release blocked at step '{step}': {reason}")
+        self.action = action  # what was blocked: "release", or "subject creation"
+        super().__init__(f"{action} blocked at step '{step}': {reason}")
 
 
 class PolicyDenied(PocketStudioError):

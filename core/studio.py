@@ -209,6 +209,7 @@ class Studio:
             # unknown, damaged or learned on another model: a typed error before anything is spent
             subject_record, subject = self.subjects.load(request.subject)
             _check_subject_model(self.generator, subject_record)
+            ctx.subject = {"subject_id": subject_record.subject_id, "embedding_sha256": subject_record.embedding_sha256}
 
         # 2. Pre-checks: registered names in the prompt, registered faces in every reference image.
         pre_findings = ctx.step("prompt-check", lambda: self.likeness.check_prompt(request.prompt))
@@ -313,7 +314,7 @@ class Studio:
                         purpose=request.purpose, evaluations=ctx.evaluations, asset_id=asset_id,
                         manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
                         watermark=watermark, model_sha256=generated.model_sha256, findings=ctx.findings,
-                        image_checks=ctx.image_checks, conn=conn)
+                        image_checks=ctx.image_checks, subject=ctx.subject, conn=conn)
 
             record: AuditRecord = ctx.step("store-manifest", commit)
             if tmp is not None:
@@ -340,7 +341,7 @@ class Studio:
         audit record are committed together."""
         now = now or dt.datetime.now(dt.timezone.utc)
         decision_id = new_decision_id()
-        ctx = _Attempt(self, request, now, decision_id)
+        ctx = _Attempt(self, request, now, decision_id, action="subject creation")
 
         # 1. Validate the request before anything is spent on it.
         name = check_name(request.name)
@@ -385,6 +386,7 @@ class Studio:
             "subject_id": subject_id, "model_sha256": checkpoint, "created": now.isoformat()}))
         tmp, file_name, sha256 = staged
         final = self.subjects.folder / file_name
+        ctx.subject = {"subject_id": subject_id, "embedding_sha256": sha256}
         record = SubjectRecord(
             subject_id=subject_id, name=name, token=token, vectors=int(learned.vectors.shape[0]),
             dim=int(learned.vectors.shape[1]), embedding_file=file_name, embedding_sha256=sha256,
@@ -406,7 +408,7 @@ class Studio:
                     self.audit.append(decision, outcome="subject-created", now=now, prompt=request.prompt,
                                       requester=request.requester, purpose=request.purpose,
                                       evaluations=ctx.evaluations, model_sha256=checkpoint, findings=ctx.findings,
-                                      image_checks=ctx.image_checks, conn=conn)
+                                      image_checks=ctx.image_checks, subject=ctx.subject, conn=conn)
 
             ctx.step("store-subject", commit)
         except BaseException:
@@ -449,8 +451,11 @@ def _model_components(generated) -> tuple[tuple[str, str, str], ...]:
 class _Attempt:
     """Bookkeeping of one request: runs steps, and audits a deny or a failure before raising."""
 
-    def __init__(self, studio: Studio, request: GenerationRequest, now: dt.datetime, decision_id: str):
+    def __init__(self, studio: Studio, request: GenerationRequest, now: dt.datetime, decision_id: str,
+                 action: str = "release"):
         self.studio, self.request, self.now, self.decision_id = studio, request, now, decision_id
+        self.action = action  # named in errors and failure records: "release" or "subject creation"
+        self.subject: dict | None = None  # the learned subject made or used, for the audit record
         self.evaluations: list[Decision] = []
         self.asset_id: str | None = None
         self.manifest_sha256: str | None = None
@@ -469,13 +474,13 @@ class _Attempt:
             step = self.current or name
             reason = str(exc) or type(exc).__name__
             self._record_failure(step, reason)
-            raise ReleaseBlocked(step, reason, self.decision_id) from exc
+            raise ReleaseBlocked(step, reason, self.decision_id, self.action) from exc
 
     def _record_failure(self, step: str, reason: str) -> None:
         base = self.evaluations[-1] if self.evaluations else None
         failed = Decision(
             decision_id=self.decision_id, effect="deny", rule_ids=base.rule_ids if base else (),
-            reason=f"release failed at step '{step}': {reason}",
+            reason=f"{self.action} failed at step '{step}': {reason}",
             policy_set_hash=base.policy_set_hash if base else self.studio.policy.policy_set_hash,
             stage=step, decided_at=self.now.astimezone(dt.timezone.utc).isoformat())
         try:
@@ -484,10 +489,11 @@ class _Attempt:
                 requester=self.request.requester, purpose=self.request.purpose,
                 evaluations=self.evaluations or [failed], asset_id=self.asset_id,
                 manifest_sha256=self.manifest_sha256, model_sha256=self.model_sha256, failure=reason,
-                findings=self.findings, image_checks=self.image_checks)
+                findings=self.findings, image_checks=self.image_checks, subject=self.subject)
         except (AuditError, PocketStudioError, Exception) as exc:  # noqa: BLE001
             # The release is blocked either way; say that the failure itself could not be logged.
-            raise ReleaseBlocked(step, f"{reason}; and the failure could not be audited: {exc}", self.decision_id) from exc
+            raise ReleaseBlocked(step, f"{reason}; and the failure could not be audited: {exc}", self.decision_id,
+                                 self.action) from exc
 
     def deny(self, decision: Decision) -> None:
         self.current = "audit-deny"
@@ -495,7 +501,9 @@ class _Attempt:
             self.studio.audit.append(
                 decision, outcome="denied", now=self.now, prompt=self.request.prompt,
                 requester=self.request.requester, purpose=self.request.purpose, evaluations=self.evaluations,
-                model_sha256=self.model_sha256, findings=self.findings, image_checks=self.image_checks)
+                model_sha256=self.model_sha256, findings=self.findings, image_checks=self.image_checks,
+                subject=self.subject)
         except Exception as exc:  # noqa: BLE001
-            raise ReleaseBlocked("audit", f"denied, and the deny could not be audited: {exc}", self.decision_id) from exc
+            raise ReleaseBlocked("audit", f"denied, and the deny could not be audited: {exc}", self.decision_id,
+                                 self.action) from exc
         raise PolicyDenied(decision)

@@ -87,6 +87,7 @@ class PendingEntry:
     failure: str | None = None
     findings: tuple = ()  # safety.likeness.Finding; person ids enter the log only as commitments
     image_checks: tuple = ()  # {"source", "faces", "too_small"} per checked image
+    subject: dict | None = None  # {"subject_id", "embedding_sha256"} of a learned subject made or used
 
 
 def verify_proof_bundle(bundle: dict, verifier: NoteVerifier) -> dict:
@@ -132,12 +133,12 @@ class AuditLog:
                purpose: str, evaluations: Iterable[Decision] | None = None, asset_id: str | None = None,
                manifest_sha256: str | None = None, manifest_label: str | None = None,
                watermark: dict | None = None, model_sha256: str | None = None,
-               failure: str | None = None, findings=(), image_checks=(),
+               failure: str | None = None, findings=(), image_checks=(), subject: dict | None = None,
                conn: sa.Connection | None = None) -> AuditRecord:
         """Append one record; inside ``conn``'s transaction if given, else in a transaction of its own."""
         entry = PendingEntry(decision, outcome, now, prompt, requester, purpose, tuple(evaluations or (decision,)),
                              asset_id, manifest_sha256, manifest_label, watermark, model_sha256, failure,
-                             tuple(findings), tuple(image_checks))
+                             tuple(findings), tuple(image_checks), subject)
         return self.append_many([entry], conn=conn)[0]
 
     def append_many(self, entries: list[PendingEntry], conn: sa.Connection | None = None) -> list[AuditRecord]:
@@ -206,6 +207,8 @@ class AuditLog:
             "model_sha256": e.model_sha256,
             "failure": e.failure,
         }
+        if e.subject is not None:  # only on records that involve a learned subject (older records lack it)
+            record["subject"] = dict(e.subject)
         openings = {k: {"salt": salts[k].hex(), "value": v} for k, v in clear.items()}
         openings["findings"] = [{"salt": salt.hex(), "value": f.person_id} for f, salt in zip(e.findings, person_salts)]
         return record, openings

@@ -92,6 +92,7 @@ def test_learned_subject_generates_with_its_hash_in_the_manifest(settings, embed
     created = studio.audit.get(record.decision_id)
     assert created.outcome == "subject-created" and created.effect == "allow"
     assert [c["source"] for c in created.record["image_checks"]] == ["reference-1", "reference-2", "reference-3"]
+    assert created.record["subject"] == {"subject_id": record.subject_id, "embedding_sha256": record.embedding_sha256}
 
     prompt = "rusty on the right and a blue square on the left, on a yellow background"
     release = studio.generate(GenerationRequest(prompt, "alice", subject="rusty", seed=5, size=128), tmp_path / "s.png", now=NOW)
@@ -100,6 +101,8 @@ def test_learned_subject_generates_with_its_hash_in_the_manifest(settings, embed
     # the model identity combines the checkpoint with the subject's embedding, and names both
     assert release.model_sha256 == combined_sha256([("checkpoint", embedded.model_sha256), ("subject", record.embedding_sha256)])
     assert plain.model_sha256 == embedded.model_sha256 and release.model_name.endswith(f"subject:{record.subject_id}")
+    assert studio.audit.get(release.decision.decision_id).record["subject"] == created.record["subject"]
+    assert "subject" not in studio.audit.get(plain.decision.decision_id).record
     verdict = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests).verify_bytes(release.data)
     assert verdict.status is Status.TRUSTED
     reader = c2pa.Reader.try_create("image/png", io.BytesIO(release.data), None, trust_context(studio.keys))
@@ -207,9 +210,10 @@ def test_a_reference_that_cannot_be_checked_fails_closed(settings, tiny_generato
     # the same registry read with the wrong template key: the faces cannot be compared, so nothing is learned
     unreadable = LikenessChecker(Registry(base.store, template_key=b"\x01" * 32, analyzer=analyzer))
     studio = Studio(settings, store=base.store, keys=base.keys, generator=tiny_generator, likeness=unreadable)
-    with pytest.raises(ReleaseBlocked, match="reference-check") as blocked:
+    with pytest.raises(ReleaseBlocked, match="^subject creation blocked at step 'reference-check'") as blocked:
         studio.create_subject(SubjectRequest("barry", (load_image(face_photos["biden.jpg"]),), "alice", learn=FAST), now=NOW)
-    assert studio.audit.get(blocked.value.decision_id).outcome == "failed:reference-check"
+    failed = studio.audit.get(blocked.value.decision_id)
+    assert failed.outcome == "failed:reference-check" and failed.record["reason"].startswith("subject creation failed")
     with studio.store.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(subjects_table)).scalar() == 0
 
