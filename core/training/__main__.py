@@ -1,6 +1,6 @@
 """``python -m pocketstudio.core.training <stage> [--run-dir runs/default] [--max-minutes M]``
 
-Stages, in order: ``data`` → ``vae`` → ``teacher`` → ``distill`` → ``export`` (``vae-decoder``,
+Stages, in order (``--recipe`` at the first picks the model version, ``recipe.py``): ``data`` → ``vae`` → ``teacher`` → ``distill`` → ``export`` (``vae-decoder``,
 any time after ``teacher`` has encoded the latents, fine-tunes the decoder alone; ``sample`` draws a grid).
 ``sr`` → ``sr-export`` train and ship the ×2 super-resolution net of the 2K/4K path (independent of the rest). Each training stage
 resumes from its checkpoint in the run folder, so a stage can be continued in chunks by running
@@ -22,8 +22,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--steps", type=int, default=None, help="stop once the stage has this many steps in total")
     p.add_argument("--out", type=Path, default=None, help="export: target folder (default: the embedded model)")
+    p.add_argument("--recipe", default=None, help="model version the run folder trains (recipe.py: v0.1, v0.2); "
+                                                  "fixed by the first stage run in the folder (default v0.1)")
     args = p.parse_args(argv)
     args.run_dir.mkdir(parents=True, exist_ok=True)
+    if args.stage not in ("sr", "sr-export"):
+        from . import recipe
+
+        recipe.choose(args.run_dir, args.recipe)
 
     if args.stage == "data":
         from . import data

@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 DATA_SEED = 20240601
-IMAGE_SIZE = 128
 NUM_TRAIN_IMAGES = 8000
 THREADS = int(os.environ.get("POCKETSTUDIO_TRAIN_THREADS", "2"))
 

@@ -1,6 +1,6 @@
 """Stage ``data``: render the training scenes once and train the caption tokenizer.
 
-Writes ``RUN/data/images.npy`` (uint8, N×128×128×3), ``RUN/data/captions.json`` and
+Writes ``RUN/data/images.npy`` (uint8, N×S×S×3, S the recipe's native size), ``RUN/data/captions.json`` and
 ``RUN/tokenizer/`` (vocab.json + merges.txt, loadable by transformers' ``CLIPTokenizer``).
 """
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import DATA_SEED, IMAGE_SIZE, NUM_TRAIN_IMAGES, log
+from . import recipe
+from .common import DATA_SEED, NUM_TRAIN_IMAGES, log
 from .dataset import render_array
 
 SPECIAL_TOKENS = ["<|startoftext|>", "<|endoftext|>"]
@@ -79,7 +80,7 @@ def run(run_dir: Path, count: int = NUM_TRAIN_IMAGES) -> None:
         log(run_dir, "data", note="already done")
         return
     data_dir.mkdir(parents=True, exist_ok=True)
-    images, captions = render_array(DATA_SEED, 0, count, IMAGE_SIZE)
+    images, captions = render_array(DATA_SEED, 0, count, recipe.load(run_dir).image_size)
     np.save(data_dir / "images.npy", images)
     (data_dir / "captions.json").write_text(json.dumps(captions))
     tokenizer = train_tokenizer(captions, run_dir / "tokenizer")

@@ -23,6 +23,7 @@ import torch
 
 from .common import Deadline, load_state, log, rng_state, resume, save_state, setup
 from .teacher import load_trained as load_teacher
+from . import recipe as recipes
 from .teacher import make_scheduler, make_unet, tokenize
 
 SEED = 3
@@ -62,8 +63,8 @@ def _b(x: torch.Tensor) -> torch.Tensor:
     return x.view(-1, 1, 1, 1)
 
 
-def make_student(teacher_unet):
-    student = make_unet(time_cond_proj_dim=W_EMBED_DIM)
+def make_student(recipe, teacher_unet):
+    student = make_unet(recipe, time_cond_proj_dim=W_EMBED_DIM)
     missing, unexpected = student.load_state_dict(teacher_unet.state_dict(), strict=False)
     assert not unexpected and all("cond_proj" in k for k in missing), (missing, unexpected)
     torch.nn.init.zeros_(student.time_embedding.cond_proj.weight)
@@ -91,7 +92,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     ddim_t = torch.from_numpy((np.arange(1, NUM_DDIM + 1) * step_ratio).round().astype(np.int64) - 1)
     ddim_prev_ac = torch.cat([alphas_cumprod[:1], alphas_cumprod[ddim_t[:-1]]])
 
-    student = make_student(teacher)
+    student = make_student(recipes.load(run_dir), teacher)
     target = copy.deepcopy(student).requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=LR, weight_decay=1e-2)
     out = run_dir / "distill"
@@ -171,6 +172,6 @@ def load_trained(run_dir: Path, which: str = "target"):
     state = load_state(run_dir / "distill" / "state.pt")
     if state is None:
         raise SystemExit("no distillation checkpoint: run the 'distill' stage first")
-    unet = make_unet(time_cond_proj_dim=W_EMBED_DIM)
+    unet = make_unet(recipes.load(run_dir), time_cond_proj_dim=W_EMBED_DIM)
     unet.load_state_dict(state[which])
     return unet.eval().requires_grad_(False), state

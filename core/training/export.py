@@ -15,10 +15,11 @@ import torch
 
 from ..generator.hashing import file_sha256, weight_files
 from ..generator.pipeline import DEFAULT_MODEL_DIR, quiet_libraries
-from .common import DATA_SEED, IMAGE_SIZE, NUM_TRAIN_IMAGES, log
+from . import recipe as recipes
+from .common import DATA_SEED, NUM_TRAIN_IMAGES, log
 
 MODEL_NAME = "pocketstudio-lcd-tiny"
-MODEL_VERSION = "0.1.0"
+MODEL_VERSIONS = {"v0.1": "0.1.0", "v0.2": "0.2.0"}  # by recipe
 DEFAULT_GUIDANCE = 4.0
 SAMPLE_PROMPTS = [
     "a red circle in the center, on a blue background",
@@ -70,6 +71,7 @@ def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
     from .vae import load_trained as load_vae
 
     out = Path(out or DEFAULT_MODEL_DIR)
+    recipe = recipes.load(run_dir)
     tokenizer, text_encoder, _, scaling = load_teacher(run_dir)
     unet, _ = load_student(run_dir, which)
     vae = load_vae(run_dir)
@@ -93,15 +95,16 @@ def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
     stages = _stage_log(run_dir)
     info = {
         "name": MODEL_NAME,
-        "version": MODEL_VERSION,
-        "native_size": IMAGE_SIZE,
+        "version": MODEL_VERSIONS[recipe.name],
+        "native_size": recipe.image_size,
         "default_steps": 4,
         "default_guidance": DEFAULT_GUIDANCE,
         "weights_dtype": "float16",
         "data": {"generator": "pocketstudio.core.training.dataset", "seed": DATA_SEED, "images": NUM_TRAIN_IMAGES, "mirrored": True},
         "training": {
+            "recipe": recipe.name,
             "commands": [
-                "python -m pocketstudio.core.training data",
+                "python -m pocketstudio.core.training data" + ("" if recipe.name == recipes.DEFAULT else f" --recipe {recipe.name}"),
                 "python -m pocketstudio.core.training vae --max-minutes M",
                 "python -m pocketstudio.core.training teacher --max-minutes M",
                 "python -m pocketstudio.core.training distill --max-minutes M",

@@ -22,7 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from .data import MAX_LENGTH as MAX_TOKENS
+from . import recipe as recipes
 from .common import Deadline, load_state, log, rng_state, resume, save_state, setup
+from .recipe import Recipe
 
 SEED = 2
 BATCH = 32
@@ -33,7 +35,6 @@ EMA_DECAY = 0.999
 CAPTION_DROPOUT = 0.1
 MIN_SNR_GAMMA = 5.0
 CHECKPOINT_SECONDS = 150
-LATENT_SIZE = 16
 TEXT_DIM = 256
 
 
@@ -68,13 +69,13 @@ def make_text_encoder(vocab_size: int, bos: int, eos: int, pad: int):
     return CLIPTextModel(cfg)
 
 
-def make_unet(time_cond_proj_dim: int | None = None):
+def make_unet(recipe: Recipe, time_cond_proj_dim: int | None = None):
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
-        sample_size=LATENT_SIZE,
-        in_channels=4,
-        out_channels=4,
+        sample_size=recipe.latent_size,
+        in_channels=recipe.latent_channels,
+        out_channels=recipe.latent_channels,
         layers_per_block=1,
         block_out_channels=(32, 64, 128),
         # attention at 8² and 4² only: a 256-token self-attention at 16² costs more than it gives here
@@ -148,7 +149,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     n = len(latents)
 
     text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
-    unet = make_unet()
+    unet = make_unet(recipes.load(run_dir))
     sched = make_scheduler()
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=LR, weight_decay=1e-2)
@@ -220,7 +221,7 @@ def load_trained(run_dir: Path):
     if state is None:
         raise SystemExit("no teacher checkpoint: run the 'teacher' stage first")
     text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
-    unet = make_unet()
+    unet = make_unet(recipes.load(run_dir))
     text_encoder.load_state_dict(state["ema_text"])
     unet.load_state_dict(state["ema_unet"])
     scaling = load_state(run_dir / "latents.pt")["scaling_factor"]
@@ -242,7 +243,8 @@ def teacher_grid(run_dir: Path, prompts: list[str], seed: int = 0, steps: int = 
     cond = text_encoder(tokenize(tokenizer, prompts))[0]
     uncond = text_encoder(tokenize(tokenizer, [""] * len(prompts)))[0]
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn((len(prompts), 4, LATENT_SIZE, LATENT_SIZE), generator=g)
+    c, size = unet.config.in_channels, unet.config.sample_size
+    x = torch.randn((len(prompts), c, size, size), generator=g)
     for t in sched.timesteps:
         eps = unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([cond, uncond])).sample
         ec, eu = eps.chunk(2)
