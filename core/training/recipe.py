@@ -29,6 +29,7 @@ class Recipe:
     vae_crop: int | None           # VAE training crop side (px); None: whole images
     vae_photo_share: float         # share of VAE training crops taken from photos
     vae_sample_steps: int          # VAE steps that decode posterior samples before the mean (v0.1's history)
+    teacher_nominal_steps: int     # the teacher's cosine learning-rate horizon
 
     @property
     def downsample(self) -> int:
@@ -40,8 +41,8 @@ class Recipe:
 
 
 RECIPES = {
-    "v0.1": Recipe("v0.1", 128, (16, 32, 64, 64), 4, None, 0.0, 687),
-    "v0.2": Recipe("v0.2", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0),
+    "v0.1": Recipe("v0.1", 128, (16, 32, 64, 64), 4, None, 0.0, 687, 3500),
+    "v0.2": Recipe("v0.2", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000),
 }
 DEFAULT = "v0.1"
 

@@ -30,7 +30,6 @@ SEED = 2
 BATCH = 32
 LR = 5e-4
 WARMUP = 200
-NOMINAL_STEPS = 3500  # cosine LR horizon
 EMA_DECAY = 0.999
 CAPTION_DROPOUT = 0.1
 MIN_SNR_GAMMA = 5.0
@@ -149,7 +148,8 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     n = len(latents)
 
     text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
-    unet = make_unet(recipes.load(run_dir))
+    recipe = recipes.load(run_dir)
+    unet = make_unet(recipe)
     sched = make_scheduler()
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=LR, weight_decay=1e-2)
@@ -191,7 +191,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         tok = ids[idx].clone()
         drop = torch.rand(BATCH) < CAPTION_DROPOUT
         tok[drop] = empty_ids
-        lr = LR * min(1.0, (step + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / NOMINAL_STEPS, 1.0))))
+        lr = LR * min(1.0, (step + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / recipe.teacher_nominal_steps, 1.0))))
         for g in opt.param_groups:
             g["lr"] = lr
         noise = torch.randn_like(x0)
