@@ -1,0 +1,51 @@
+"""Training recipes: a run folder keeps the model version it started with; v0.2's networks fit
+together at 256 px (16x16x16 latents) with the UNet size of v0.1."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pocketstudio.core.training import recipe as recipes
+from pocketstudio.core.training.teacher import make_unet
+from pocketstudio.core.training.vae import TrainingCrops, make_vae
+
+
+def test_a_run_folder_keeps_its_recipe(tmp_path):
+    assert recipes.load(tmp_path).name == "v0.1"  # a folder from before recipes: the shipped model's
+    assert recipes.choose(tmp_path, "v0.2").image_size == 256
+    assert json.loads((tmp_path / recipes.FILE).read_text())["name"] == "v0.2"
+    assert recipes.choose(tmp_path, None).name == "v0.2"
+    with pytest.raises(SystemExit, match="started with recipe v0.2"):
+        recipes.choose(tmp_path, "v0.1")
+    with pytest.raises(SystemExit, match="unknown recipe"):
+        recipes.choose(tmp_path / "other", "v9")
+
+
+@torch.no_grad()
+def test_v02_networks_fit_together_at_256px():
+    v2 = recipes.RECIPES["v0.2"]
+    vae = make_vae(v2).eval()
+    z = vae.encode(torch.zeros(1, 3, 256, 256)).latent_dist.mean
+    assert tuple(z.shape) == (1, 16, 16, 16) and v2.latent_size == 16
+    assert tuple(vae.decode(z).sample.shape) == (1, 3, 256, 256)
+    unet = make_unet(v2).eval()
+    out = unet(z, 10, encoder_hidden_states=torch.zeros(1, 8, 256)).sample
+    assert out.shape == z.shape
+    # the point of the recipe: the same UNet as v0.1 but for its input and output convolutions
+    v1_params = sum(p.numel() for p in make_unet(recipes.RECIPES["v0.1"]).parameters())
+    assert abs(sum(p.numel() for p in unet.parameters()) - v1_params) < 0.01 * v1_params
+
+
+def test_v02_vae_trains_on_crops_of_scenes_and_photos():
+    v2 = recipes.RECIPES["v0.2"]
+    scenes = np.zeros((4, 256, 256, 3), np.uint8)  # black scenes: anything bright came from a photo
+    np.random.seed(0)
+    crops = TrainingCrops(v2, scenes)
+    batch = crops.batch(64)
+    assert batch.shape == (64, 128, 128, 3)
+    from_photos = int((batch.reshape(64, -1).max(axis=1) > 0).sum())
+    assert 5 <= from_photos <= 30  # about a quarter
+    whole = TrainingCrops(recipes.RECIPES["v0.1"], np.zeros((4, 128, 128, 3), np.uint8)).batch(3)
+    assert whole.shape == (3, 128, 128, 3)
