@@ -38,6 +38,7 @@ shared), after one untimed warm-up call per row.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -122,15 +123,15 @@ def load_teacher(path: Path) -> Teacher:
     return Teacher(tokenizer, text_encoder.eval(), unet.eval(), vae.eval(), float(vae.config.scaling_factor), src)
 
 
-def vae_round_trip(images: list[Image.Image]) -> list[Image.Image]:
-    """The held-out renders through the embedded model's VAE (encode mean, decode): the best any
+def vae_round_trip(images: list[Image.Image], model_dir: Path) -> list[Image.Image]:
+    """The held-out renders through the model's VAE (encode mean, decode): the best any
     generator decoding with this VAE can look."""
     from diffusers import AutoencoderKL
 
-    from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR, quiet_libraries
+    from pocketstudio.core.generator.pipeline import quiet_libraries
 
     with quiet_libraries():
-        vae = AutoencoderKL.from_pretrained(DEFAULT_MODEL_DIR / "vae", local_files_only=True, torch_dtype=torch.float32).eval()
+        vae = AutoencoderKL.from_pretrained(model_dir / "vae", local_files_only=True, torch_dtype=torch.float32).eval()
     out = []
     with torch.no_grad():
         for im in images:
@@ -141,7 +142,7 @@ def vae_round_trip(images: list[Image.Image]) -> list[Image.Image]:
 
 
 
-def subject_section(gen, args, train_caps: set[str]) -> None:
+def subject_section(gen, args, train_caps: set[str], domain: int) -> None:
     """Subject consistency (issue 6 point 5): each benchmark subject is learned from 3 reference
     renders with the same code as ``pocketstudio subject create``, then generated into held-out
     scenes with and without it, and Pip described in words for scale."""
@@ -154,13 +155,14 @@ def subject_section(gen, args, train_caps: set[str]) -> None:
     cols = ("robot", "body", "eyes", "hat", "hat_colour", "identity", "reference", "agreement")
     head = f"{'subject':<23} | {'row':<30} | " + " | ".join(f"{c:>10}" for c in cols) + f" | {'learn s':>7}"
     lines = []
-    for subject in F.BENCH_SUBJECTS:
-        scenes = subject.scenes(n, args.seed, exclude=train_caps)
+    for subject in F.bench_subjects(domain):
+        scenes = subject.scenes(n, args.seed, exclude=train_caps, domain=domain)
         reference = F.reference_signature(subject)
-        label = f"{subject.name} (Pip, {subject.hat} hat)"
+        who = subject.character.split()[0].capitalize()
+        label = f"{subject.name} ({who}, {subject.hat} hat)"
 
         def row(name, make, seconds=None):
-            scored = [F.subject_identity(make(i, named, described), spec, subject.hat)
+            scored = [F.subject_identity(make(i, named, described), spec, subject.hat, subject.character)
                       for i, (named, described, spec) in enumerate(scenes)]
             agg = F.aggregate_identity(scored, reference)
             lines.append(f"{label:<23} | {name:<30} | " + " | ".join(fmt(agg[c], 10, 2) for c in cols)
@@ -174,10 +176,10 @@ def subject_section(gen, args, train_caps: set[str]) -> None:
                 learned.seconds)
             print(f"#   subject {subject.name} learned ({objective}): {learned.seconds:.0f} s", file=sys.stderr, flush=True)
         row("no --subject (name as words)", lambda i, named, d: gen.generate(named, seed=i).image)
-        row("Pip described in words", lambda i, named, d: gen.generate(d, seed=i).image)
+        row(f"{who} described in words", lambda i, named, d: gen.generate(d, seed=i).image)
     print(f"\nsubject identity (issue 6 point 5): each subject learned from {len(F.REFERENCE_PLACES)} reference renders "
           f"(dataset.render_pip, seeds {F.SUBJECT_REFERENCE_SEED}+), {base.steps} steps, {base.vectors} vectors; "
-          f"{n} held-out Pip scenes of seed {args.seed} per subject (Pip's phrase replaced by the subject's name), "
+          f"{n} held-out scenes of its character, seed {args.seed}, per subject (the character's phrase replaced by the subject's name), "
           f"4 steps, generator seed = scene index; {time.monotonic() - started:.0f} s for this section")
     print("  robot/body/eyes/hat: share of images whose largest robot detection has the scorer's identity feature; "
           "hat_colour: the subject's hat colour;\n  identity: mean of body, eyes, hat, hat_colour (the scorer's "
@@ -198,6 +200,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=64, help="held-out captions (default 64)")
     p.add_argument("--steps", default="1,2,4,8", help="student step counts")
+    p.add_argument("--model", type=Path, default=None, help="student: a model folder made by the export stage "
+                                                           "(default: the embedded model)")
     p.add_argument("--teacher", type=Path, default=None, help="teacher: training run folder or diffusers UNet/pipeline folder")
     p.add_argument("--teacher-steps", default="25,50", help="teacher DDIM step counts")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
@@ -213,16 +217,22 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     from pocketstudio.core.generator import load_generator
+    from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR
+    from pocketstudio.core.training import recipe as recipes
 
     t_start = time.monotonic()
     load_start = load_avg()
-    gen = load_generator(None)
+    model_dir = args.model or DEFAULT_MODEL_DIR
+    gen = load_generator(args.model)
     guidance = gen.default_guidance
-    train_caps = F.training_captions()
-    scenes = F.held_out_scenes(args.n, args.seed, exclude=train_caps)
+    # the model's scene domain (domain 2 adds Dot): from the recipe its export recorded
+    info = json.loads((model_dir / "pocketstudio.json").read_text()) if (model_dir / "pocketstudio.json").exists() else {}
+    domain = recipes.RECIPES[info.get("training", {}).get("recipe", recipes.DEFAULT)].domain
+    train_caps = F.training_captions(domain)
+    scenes = F.held_out_scenes(args.n, args.seed, exclude=train_caps, size=gen.native_size, domain=domain)
     captions = [s.caption for s in scenes]
     specs = [F.parse_caption(c) for c in captions]
-    n_pip = sum(s.has_robot for s in specs)
+    n_pip = sum(s.has_robot for s in specs)  # captions with a character
 
     print("# fidelity benchmark (GenEval-style, procedural domain)")
     print(f"# command: {shlex.join([Path(sys.executable).name] + sys.argv)}")
@@ -230,7 +240,8 @@ def main() -> int:
           f"{args.threads} thread(s); load average (1/5/15 min) {load_start} at start")
     print(f"# model: {gen.model_name} {gen.model_version or ''} sha256 {gen.model_sha256[:16]}…, {gen.native_size} px, guidance {guidance:g}")
     print(f"# captions: {args.n} held out (scene seed {args.seed}, none among the {len(train_caps)} training captions "
-          f"incl. mirrors), {n_pip} with Pip; 1 image per caption per row, generator seed = caption index")
+          f"incl. mirrors, scene domain {domain}), {n_pip} with a character; 1 image per caption per row, "
+          "generator seed = caption index")
 
     # the scorer's own calibration
     real = [F.score_image(s.image, sp) for s, sp in zip(scenes, specs)]
@@ -238,7 +249,7 @@ def main() -> int:
     for i, s in enumerate(scenes):
         j = (i + 1) % len(scenes)
         mism.append(F.score_image(s.image, specs[j]))
-    rt = [F.score_image(im, sp) for im, sp in zip(vae_round_trip([s.image for s in scenes]), specs)]
+    rt = [F.score_image(im, sp) for im, sp in zip(vae_round_trip([s.image for s in scenes], model_dir), specs)]
     soft = [F.score_image(F.degrade(s.image), sp) for s, sp in zip(scenes, specs)]
     cal = {"real renders, own caption": F.aggregate(real),
            "real renders, 64 px + blur 1.5 + JPEG 40": F.aggregate(soft),
@@ -295,7 +306,7 @@ def main() -> int:
         print(f"{name:<13} | {steps:>5} | " + " | ".join(fmt(agg[c]) for c in cats) + f" | {sec:>6.3f} | {slowest / sec:>7.1f}×")
     print(f"\n{teacher_note}")
     if args.subject_scenes:
-        subject_section(gen, args, train_caps)
+        subject_section(gen, args, train_caps, domain)
 
     def row(name, steps):
         return next((r for r in rows if r[0] == name and r[1] == steps and r[2] is not None), None)

@@ -26,7 +26,7 @@ def test_parse_caption_round_trips_every_phrase(scenes):
     assert {sp.background.kind for sp in specs} == {"solid", "gradient", "stripes", "dots"}
     sp = F.parse_caption("pip the robot wearing an orange hat on the left and a blue star on the right, "
                          "on a white and green gradient background")
-    assert sp.entities == (F.Entity("robot", "orange", "left"), F.Entity("star", "blue", "right"))
+    assert sp.entities == (F.Entity("robot", "orange", "left", "pip the robot"), F.Entity("star", "blue", "right"))
     assert sp.background == F.Background("gradient", ("white", "green"))
     with pytest.raises(ValueError):
         F.parse_caption("a cat on a mat")
@@ -105,3 +105,27 @@ def test_degraded_copies_still_score_and_noise_does_not(scenes):
     assert F.aggregate(noise)["overall"] <= 0.15
     assert F.aggregate(flat)["overall"] <= 0.15
 
+
+
+def test_domain_two_adds_dot_and_the_scorer_tells_the_characters_apart():
+    """Domain 2 (model v0.2) draws a second recurring character, Dot: held-out renders of it
+    score like Pip's, and each character's identity check fails on the other one."""
+    from pocketstudio.core.training.dataset import render_pip
+
+    d2 = [render_scene(F.EVAL_SEED, i, 256, domain=2) for i in range(160)]
+    specs = [F.parse_caption(s.caption) for s in d2]
+    characters = {e.character for sp in specs for e in sp.entities if e.kind == "robot"}
+    assert characters == {"pip the robot", "dot the robot"}
+    agg = F.aggregate([F.score_image(s.image, sp) for s, sp in zip(d2, specs)])
+    for c in F.CATEGORIES:
+        assert agg[c] is not None and agg[c] >= 0.98, (c, agg)
+    for place in ("left", "center", "right"):
+        dot = render_pip("red", place, 3, 256, character="dot the robot")
+        pip = render_pip("red", place, 3, 256)
+        assert F.score_image(dot.image, F.parse_caption(dot.caption))["identity"] == 1.0
+        assert F.score_image(pip.image, F.parse_caption(pip.caption))["identity"] == 1.0
+        # each scored against its own caption with the other character named: only the hat is right
+        swapped = F.parse_caption(dot.caption.replace("dot the robot", "pip the robot"))
+        assert F.score_image(dot.image, swapped)["identity"] == pytest.approx(1 / 3)
+        swapped = F.parse_caption(pip.caption.replace("pip the robot", "dot the robot"))
+        assert F.score_image(pip.image, swapped)["identity"] == pytest.approx(1 / 3)

@@ -80,7 +80,8 @@ def run(run_dir: Path, count: int = NUM_TRAIN_IMAGES) -> None:
         log(run_dir, "data", note="already done")
         return
     data_dir.mkdir(parents=True, exist_ok=True)
-    images, captions = render_array(DATA_SEED, 0, count, recipe.load(run_dir).image_size)
+    r = recipe.load(run_dir)
+    images, captions = render_array(DATA_SEED, 0, count, r.image_size, r.domain)
     np.save(data_dir / "images.npy", images)
     (data_dir / "captions.json").write_text(json.dumps(captions))
     tokenizer = train_tokenizer(captions, run_dir / "tokenizer")

@@ -12,8 +12,9 @@ returns a score in [0, 1] (or None where a category does not apply) for each cat
 * ``position``: each named object (found by kind or colour) sits at its named place (nearest of
   the five anchors of ``dataset.POSITIONS``; Pip, whose positions are left/right/centre, by x);
 * ``binding``: each named object is present with *both* its kind and its colour;
-* ``identity`` (captions with Pip only): the robot has his fixed features: a grey boxy body,
-  two cyan eyes in his head, a hat on top.
+* ``identity`` (captions with a character only): the robot has that character's fixed features:
+  Pip a grey boxy body and two cyan eyes side by side in his head, Dot (domain 2) a round body
+  and one big cyan eye; both a hat on top.
 
 Nothing is learned: the checks use the renderer's own knowledge. Pixels go to CIELAB; the
 background is modelled from the image's own border, following the kind the caption names
@@ -38,7 +39,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFilter
 
-from .dataset import CHARACTER, PALETTE, POSITIONS, SHAPES
+from .dataset import CHARACTER, CHARACTERS, PALETTE, POSITIONS, SHAPES
 
 CATEGORIES = ("object", "count", "colour", "position", "binding", "identity")
 SIZE = 128
@@ -47,6 +48,8 @@ MIN_AREA_FRAC = 0.008  # smallest detection: 0.8 % of the image (the smallest st
 ROBOT_GREY_FRAC = 0.4  # a detection mostly of Pip's greys is the robot
 SPLIT_FRAC = 0.15  # a colour part of a component is its own object from this share of it
 STAR_SOLIDITY = 0.8  # solidity below this = star (ideal star 0.58, other shapes ~1)
+BOXY_FILL = 0.9  # the robot's lower half fills its bounding box at least this much: Pip's box (~1),
+                 # not Dot's round body (~0.8)
 PIP_COLOURS: dict[str, tuple[int, int, int]] = {"grey": (150, 150, 160), "dark": (70, 70, 80), "cyan": (0, 230, 230)}
 ALL_COLOURS = {**PALETTE, **PIP_COLOURS}
 _NAMES = list(ALL_COLOURS)
@@ -65,9 +68,10 @@ _K3 = np.ones((3, 3), np.uint8)
 
 @dataclass(frozen=True)
 class Entity:
-    kind: str  # a shape of SHAPES, or "robot" (Pip)
+    kind: str  # a shape of SHAPES, or "robot" (a character)
     colour: str  # the shape's colour; for the robot, his hat's
-    position: str  # a key of POSITIONS ("center" for Pip without a place)
+    position: str  # a key of POSITIONS ("center" for a character without a place)
+    character: str = ""  # for a robot: which one (dataset.CHARACTERS)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ _COLOUR = "|".join(PALETTE)
 _PLACE = {"on the left": "left", "on the right": "right", "at the top": "top", "at the bottom": "bottom", "in the center": "center"}
 _PLACE_RE = "|".join(_PLACE)
 _SHAPE_RE = re.compile(rf"^an? ({_COLOUR}) ({'|'.join(SHAPES)}) ({_PLACE_RE})$")
-_PIP_RE = re.compile(rf"^{CHARACTER} wearing an? ({_COLOUR}) hat(?: ({_PLACE_RE}))?$")
+_CHARACTER_RE = re.compile(rf"^({'|'.join(CHARACTERS)}) wearing an? ({_COLOUR}) hat(?: ({_PLACE_RE}))?$")
 _BG_RES = [
     (re.compile(rf"^on an? ({_COLOUR}) background$"), "solid"),
     (re.compile(rf"^on an? ({_COLOUR}) and ({_COLOUR}) gradient background$"), "gradient"),
@@ -119,9 +123,9 @@ def parse_caption(caption: str) -> SceneSpec:
         if m:
             entities.append(Entity(m.group(2), m.group(1), _PLACE[m.group(3)]))
             continue
-        m = _PIP_RE.match(part)
+        m = _CHARACTER_RE.match(part)
         if m:
-            entities.append(Entity("robot", m.group(1), _PLACE[m.group(2)] if m.group(2) else "center"))
+            entities.append(Entity("robot", m.group(2), _PLACE[m.group(3)] if m.group(3) else "center", m.group(1)))
             continue
         raise ValueError(f"unknown object phrase {part!r} in {caption!r}")
     return SceneSpec(tuple(entities), background)
@@ -136,7 +140,8 @@ class Detection:
     kind: str
     mask: np.ndarray = field(repr=False)
     bbox: tuple[int, int, int, int] = (0, 0, 0, 0)  # x, y, w, h
-    features: dict[str, bool] = field(default_factory=dict)  # the robot's identity checks
+    features: dict[str, bool] = field(default_factory=dict)  # the robot's identity checks as Pip
+    character_features: dict[str, dict[str, bool]] = field(default_factory=dict)  # ... as each character
 
 
 @dataclass
@@ -318,18 +323,24 @@ def _robot_detection(mask: np.ndarray, names: np.ndarray) -> Detection:
     colour = _NAMES[int(np.bincount(hat).argmax())] if len(hat) >= 0.15 * max(int(top.sum()), 1) else "none"
     ys, xs = np.nonzero(mask)
     d = Detection(int(mask.sum()), float(xs.mean() + 0.5) / SIZE, float(ys.mean() + 0.5) / SIZE, colour, "robot", mask, (x, y, w, h))
-    d.features = _robot_features(d, names, _NAMES.index("cyan"))
+    d.character_features = _robot_features(d, names, _NAMES.index("cyan"))
+    d.features = d.character_features[CHARACTER]
     return d
 
 
-def _robot_features(d: Detection, names: np.ndarray, cyan_idx: int) -> dict[str, bool]:
-    """Pip's fixed features: boxy grey body, two cyan eyes side by side in the head, a hat."""
+def _robot_features(d: Detection, names: np.ndarray, cyan_idx: int) -> dict[str, dict[str, bool]]:
+    """Each character's fixed features, checked on one robot: Pip's boxy grey body and two cyan
+    eyes side by side in the head, Dot's round body and one big cyan eye in the middle of it;
+    a hat for both."""
     x, y, w, h = d.bbox
     mask = d.mask
     rows = mask[y : y + h].sum(1).astype(float)
-    # body: the lower half is a filled box (wide rows of near-constant width)
+    # body: the lower half is wide and filled; boxy (fills its bounding box) or round (does not)
     lower = rows[h // 2 :]
-    body = bool(len(lower) and np.median(lower) >= 0.6 * w and d.kind == "robot")
+    wide = bool(len(lower) and np.median(lower) >= 0.6 * w and d.kind == "robot")
+    below = mask[y + h // 2 : y + h]
+    cols = np.nonzero(below.any(0))[0]
+    fill = float(below.sum()) / max(below.shape[0] * (int(cols[-1] - cols[0]) + 1), 1) if len(cols) else 0.0
     # eyes: cyan components in the head band (drawn at 0.275 of the figure's height, each
     # about 0.011 h² in area); thin cyan-ish fringes (a green or white hat's anti-aliased edge)
     # are far smaller
@@ -340,8 +351,12 @@ def _robot_features(d: Detection, names: np.ndarray, cyan_idx: int) -> dict[str,
     if len(eyes) == 2:
         (ax, ay), (bx, by) = cents[eyes[0]], cents[eyes[1]]
         two_eyes = bool(abs(ay - by) <= 0.1 * h and 0.1 * w <= abs(ax - bx) <= 0.6 * w)
+    # Dot's one eye is about twice the area of one of Pip's, in the middle of the head
+    one_eye = bool(len(eyes) == 1 and stats[eyes[0], cv2.CC_STAT_AREA] >= 0.008 * h * h
+                   and abs(cents[eyes[0]][0] - (x + w / 2)) <= 0.15 * w)
     hat = d.colour in PALETTE
-    return {"body": body, "eyes": two_eyes, "hat": hat}
+    return {CHARACTERS[0]: {"body": wide and fill >= BOXY_FILL, "eyes": two_eyes, "hat": hat},
+            CHARACTERS[1]: {"body": wide and fill < BOXY_FILL, "eyes": one_eye, "hat": hat}}
 
 
 def _near_position(d: Detection, e: Entity) -> bool:
@@ -397,7 +412,9 @@ def score_image(image, spec: SceneSpec, analysis: Analysis | None = None) -> dic
     out["position"] = best_pos / ne
     if spec.has_robot:
         robots = [d for d in dets if d.kind == "robot"]
-        out["identity"] = max((float(np.mean(list(d.features.values()))) for d in robots), default=0.0)
+        out["identity"] = float(np.mean([
+            max((float(np.mean(list(d.character_features[e.character].values()))) for d in robots), default=0.0)
+            for e in ents if e.kind == "robot"]))
     else:
         out["identity"] = None
     return out
@@ -423,27 +440,28 @@ def aggregate(rows: list[dict[str, float | None]]) -> dict[str, float | None]:
 EVAL_SEED = 20250101  # held-out scenes: neither the training data (DATA_SEED) nor the SR stage's (7)
 
 
-def training_captions() -> set[str]:
-    """Every caption the teacher and student were trained on (the scenes of the ``data`` stage
-    and their mirrors). A caption depends only on the scene's random draws, not on its size, so
-    the scenes are drawn at 8 px (fast)."""
+def training_captions(domain: int = 1) -> set[str]:
+    """Every caption the teacher and student of ``domain`` were trained on (the scenes of the
+    ``data`` stage and their mirrors). A caption depends only on the scene's random draws, not on
+    its size, so the scenes are drawn at 8 px (fast)."""
     from .common import DATA_SEED, NUM_TRAIN_IMAGES
     from .dataset import render_scene
     from .teacher import _mirror_caption
 
-    caps = {render_scene(DATA_SEED, i, 8).caption for i in range(NUM_TRAIN_IMAGES)}
+    caps = {render_scene(DATA_SEED, i, 8, domain).caption for i in range(NUM_TRAIN_IMAGES)}
     return caps | {_mirror_caption(c) for c in caps}
 
 
-def held_out_scenes(n: int, seed: int = EVAL_SEED, exclude: set[str] | None = None, size: int = SIZE) -> list:
-    """The first ``n`` scenes of ``seed`` whose caption is not in ``exclude`` (by default the
-    training captions) and not already taken: held-out captions, each once."""
+def held_out_scenes(n: int, seed: int = EVAL_SEED, exclude: set[str] | None = None, size: int = SIZE,
+                    domain: int = 1) -> list:
+    """The first ``n`` scenes of ``seed`` in ``domain`` whose caption is not in ``exclude`` (by
+    default the training captions) and not already taken: held-out captions, each once."""
     from .dataset import render_scene
 
-    exclude = training_captions() if exclude is None else exclude
+    exclude = training_captions(domain) if exclude is None else exclude
     out, seen, i = [], set(), 0
     while len(out) < n:
-        s = render_scene(seed, i, size)
+        s = render_scene(seed, i, size, domain)
         i += 1
         if s.caption not in exclude and s.caption not in seen:
             seen.add(s.caption)
@@ -463,64 +481,78 @@ def degrade(im: Image.Image) -> Image.Image:
 
 # -- subject identity (issue 6 point 5) ---------------------------------------------------------------
 # A benchmark subject is a character with fixed identity features that the domain can render:
-# Pip the robot with one fixed hat colour. It is learned (``pocketstudio subject create``) from
-# ``REFERENCE_PLACES`` renders of ``dataset.render_pip`` and then generated into held-out scenes:
-# the Pip scenes of ``EVAL_SEED`` (the held-out captions of the main table's seed, neither training
-# captions nor their mirrors), Pip's phrase replaced by the subject's name.
+# one of its characters with one fixed hat colour. It is learned (``pocketstudio subject create``)
+# from ``REFERENCE_PLACES`` renders of ``dataset.render_pip`` and then generated into held-out
+# scenes: the scenes of ``EVAL_SEED`` with that character (held-out captions of the main table's
+# seed, neither training captions nor their mirrors), its phrase replaced by the subject's name.
 SUBJECT_REFERENCE_SEED = 4242
 REFERENCE_PLACES = ("left", "center", "right")
-_PIP_PHRASE = re.compile(rf"{CHARACTER} wearing an? ({_COLOUR}) hat")
 
 
 @dataclass(frozen=True)
 class BenchSubject:
     name: str  # what prompts call it (not a word of the model's vocabulary)
-    hat: str  # its fixed identity feature besides Pip's own: the hat's colour
+    hat: str  # its fixed identity feature besides the character's own: the hat's colour
+    character: str = CHARACTER  # which of dataset.CHARACTERS it is
 
     @property
     def phrase(self) -> str:
-        return f"{CHARACTER} wearing {'an' if self.hat[0] in 'aeiou' else 'a'} {self.hat} hat"
+        return f"{self.character} wearing {'an' if self.hat[0] in 'aeiou' else 'a'} {self.hat} hat"
+
+    @property
+    def _phrase_re(self) -> re.Pattern:
+        return re.compile(rf"{self.character} wearing an? ({_COLOUR}) hat")
 
     def references(self, size: int = SIZE) -> list[Image.Image]:
         from .dataset import render_pip
 
-        return [render_pip(self.hat, place, SUBJECT_REFERENCE_SEED + i, size).image for i, place in enumerate(REFERENCE_PLACES)]
+        return [render_pip(self.hat, place, SUBJECT_REFERENCE_SEED + i, size, self.character).image
+                for i, place in enumerate(REFERENCE_PLACES)]
 
-    def scenes(self, n: int, seed: int = EVAL_SEED, exclude: set[str] | None = None) -> list[tuple[str, str, SceneSpec]]:
+    def scenes(self, n: int, seed: int = EVAL_SEED, exclude: set[str] | None = None,
+               domain: int = 1) -> list[tuple[str, str, SceneSpec]]:
         """``n`` held-out scenes for this subject: (caption naming the subject, the same caption
-        with Pip in words, the scene's spec). Scenes whose other colours include the subject's
-        hat colour are skipped (the hat would be unjudgeable on a same-coloured background)."""
+        with the character in words, the scene's spec). Scenes whose other colours include the
+        subject's hat colour are skipped (the hat would be unjudgeable on a same-coloured background)."""
         out = []
-        for scene in held_out_scenes(40 * n, seed, exclude=exclude):
-            if not _PIP_PHRASE.search(scene.caption):
+        phrase_re = self._phrase_re
+        for scene in held_out_scenes(40 * n, seed, exclude=exclude, domain=domain):
+            if not phrase_re.search(scene.caption):
                 continue
-            described = _PIP_PHRASE.sub(self.phrase, scene.caption)
+            described = phrase_re.sub(self.phrase, scene.caption)
             spec = parse_caption(described)
             others = {e.colour for e in spec.entities if e.kind != "robot"} | set(spec.background.colours)
             if self.hat in others or described in {d for _, d, _ in out}:
                 continue
-            out.append((_PIP_PHRASE.sub(self.name, scene.caption), described, spec))
+            out.append((phrase_re.sub(self.name, scene.caption), described, spec))
             if len(out) == n:
                 break
         return out
 
 
 BENCH_SUBJECTS = (BenchSubject("rusty", "red"), BenchSubject("blanco", "white"))
+DOMAIN_TWO_SUBJECTS = (BenchSubject("dotty", "yellow", CHARACTERS[1]),)  # Dot exists in domain 2 only
 IDENTITY_FEATURES = ("robot", "body", "eyes", "hat", "hat_colour")
 
 
-def subject_identity(image, spec: SceneSpec, hat: str) -> dict:
-    """The subject's identity as the scorer sees it in one image: whether there is a robot, his
-    fixed features (``_robot_features``: boxy body, two eyes, a hat), whether the hat has the
-    subject's colour, ``identity`` = the mean of those four (0 without a robot), and the robot's
-    colour signature (share of each renderer colour among his pixels; None without a robot)."""
+def bench_subjects(domain: int) -> tuple[BenchSubject, ...]:
+    return BENCH_SUBJECTS + (DOMAIN_TWO_SUBJECTS if domain == 2 else ())
+
+
+def subject_identity(image, spec: SceneSpec, hat: str, character: str = CHARACTER) -> dict:
+    """The subject's identity as the scorer sees it in one image: whether there is a robot, the
+    character's fixed features (``_robot_features``: Pip's boxy body and two eyes, or Dot's round
+    body and one eye; a hat), whether the hat has the subject's colour, ``identity`` = the mean of
+    those four (0 without a robot), and the robot's colour signature (share of each renderer
+    colour among his pixels; None without a robot)."""
     rgb = _as_rgb(image)
     robots = [d for d in analyse(rgb, spec).detections if d.kind == "robot"]
     if not robots:
         return {"robot": False, "body": False, "eyes": False, "hat": False, "hat_colour": False, "identity": 0.0,
                 "signature": None}
     d = max(robots, key=lambda r: r.area)
-    feats = {"robot": True, **{k: bool(v) for k, v in d.features.items()}, "hat_colour": d.colour == hat}
+    feats = {"robot": True, **{k: bool(v) for k, v in d.character_features[character].items()},
+             "hat_colour": d.colour == hat}
     feats["identity"] = float(np.mean([feats["body"], feats["eyes"], feats["hat"], feats["hat_colour"]]))
     names = _nearest(_lab(rgb))[d.mask]
     feats["signature"] = np.bincount(names, minlength=len(_NAMES)).astype(np.float64) / max(len(names), 1)
@@ -552,8 +584,8 @@ def reference_signature(subject: BenchSubject) -> np.ndarray:
 
     sigs = []
     for i, place in enumerate(REFERENCE_PLACES):
-        scene = render_pip(subject.hat, place, SUBJECT_REFERENCE_SEED + i)
-        sig = subject_identity(scene.image, parse_caption(scene.caption), subject.hat)["signature"]
+        scene = render_pip(subject.hat, place, SUBJECT_REFERENCE_SEED + i, character=subject.character)
+        sig = subject_identity(scene.image, parse_caption(scene.caption), subject.hat, subject.character)["signature"]
         if sig is None:  # pragma: no cover - the renderer's own Pip is always found
             raise ValueError(f"the scorer finds no robot in the reference render {scene.caption!r}")
         sigs.append(sig)

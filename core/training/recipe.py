@@ -4,7 +4,8 @@ The ``data`` stage writes ``RUN/recipe.json``; every later stage reads it, so a 
 trained to one recipe from start to end. A folder without the file is a v0.1 run (the shipped
 128 px model, ``runs/default``), so its reproduction is unchanged.
 
-v0.2 is native 256² at the same UNet cost as v0.1: the VAE downsamples 16× into 16 channels
+v0.2 is native 256² at the same UNet cost as v0.1, on scenes with a second recurring character
+(``dataset``'s domain 2): the VAE downsamples 16× into 16 channels
 (a 16×16×16 latent: the same 48× compression as v0.1's 16×16×4 at 128²) and trains on 128 px
 crops (whole 256² images cost 13× more per step on this CPU: measured 10.5 s vs 0.76 s, batch 16;
 the VAE is fully convolutional, so crops teach it everything but the image's edges), with random
@@ -30,6 +31,7 @@ class Recipe:
     vae_photo_share: float         # share of VAE training crops taken from photos
     vae_sample_steps: int          # VAE steps that decode posterior samples before the mean (v0.1's history)
     teacher_nominal_steps: int     # the teacher's cosine learning-rate horizon
+    domain: int                    # dataset.render_scene's domain (2 adds Dot, a second character)
 
     @property
     def downsample(self) -> int:
@@ -41,8 +43,8 @@ class Recipe:
 
 
 RECIPES = {
-    "v0.1": Recipe("v0.1", 128, (16, 32, 64, 64), 4, None, 0.0, 687, 3500),
-    "v0.2": Recipe("v0.2", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000),
+    "v0.1": Recipe("v0.1", 128, (16, 32, 64, 64), 4, None, 0.0, 687, 3500, 1),
+    "v0.2": Recipe("v0.2", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2),
 }
 DEFAULT = "v0.1"
 
