@@ -124,8 +124,9 @@ def test_domain_two_adds_dot_and_the_scorer_tells_the_characters_apart():
         pip = render_pip("red", place, 3, 256)
         assert F.score_image(dot.image, F.parse_caption(dot.caption))["identity"] == 1.0
         assert F.score_image(pip.image, F.parse_caption(pip.caption))["identity"] == 1.0
-        # each scored against its own caption with the other character named: only the hat is right
+        # each scored against its own caption with the other character named: Dot has one eye, not
+        # two (his body passes Pip's width check); Pip has neither Dot's round body nor one eye
         swapped = F.parse_caption(dot.caption.replace("dot the robot", "pip the robot"))
-        assert F.score_image(dot.image, swapped)["identity"] == pytest.approx(1 / 3)
+        assert F.score_image(dot.image, swapped)["identity"] == pytest.approx(2 / 3)
         swapped = F.parse_caption(pip.caption.replace("pip the robot", "dot the robot"))
         assert F.score_image(pip.image, swapped)["identity"] == pytest.approx(1 / 3)

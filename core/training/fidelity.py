@@ -48,8 +48,8 @@ MIN_AREA_FRAC = 0.008  # smallest detection: 0.8 % of the image (the smallest st
 ROBOT_GREY_FRAC = 0.4  # a detection mostly of Pip's greys is the robot
 SPLIT_FRAC = 0.15  # a colour part of a component is its own object from this share of it
 STAR_SOLIDITY = 0.8  # solidity below this = star (ideal star 0.58, other shapes ~1)
-BOXY_FILL = 0.9  # the robot's lower half fills its bounding box at least this much: Pip's box (~1),
-                 # not Dot's round body (~0.8)
+ROUND_BOTTOM = 0.9  # Dot's round body: the row at 92 % of the figure's height is narrower than this
+                   # share of the lower half's median width (renders 0.76-0.82; Pip's box 1.0)
 PIP_COLOURS: dict[str, tuple[int, int, int]] = {"grey": (150, 150, 160), "dark": (70, 70, 80), "cyan": (0, 230, 230)}
 ALL_COLOURS = {**PALETTE, **PIP_COLOURS}
 _NAMES = list(ALL_COLOURS)
@@ -330,17 +330,17 @@ def _robot_detection(mask: np.ndarray, names: np.ndarray) -> Detection:
 
 def _robot_features(d: Detection, names: np.ndarray, cyan_idx: int) -> dict[str, dict[str, bool]]:
     """Each character's fixed features, checked on one robot: Pip's boxy grey body and two cyan
-    eyes side by side in the head, Dot's round body and one big cyan eye in the middle of it;
-    a hat for both."""
+    eyes side by side in the head (the checks of model v0.1's measurements, unchanged), Dot's
+    round body and one big cyan eye in the middle of it; a hat for both. Pip's body check also
+    passes a round body, so Dot scored as Pip gets 2/3 and Pip scored as Dot 1/3."""
     x, y, w, h = d.bbox
     mask = d.mask
     rows = mask[y : y + h].sum(1).astype(float)
-    # body: the lower half is wide and filled; boxy (fills its bounding box) or round (does not)
+    # body: the lower half is a filled box (wide rows of near-constant width); Dot's is as wide,
+    # but round: narrower near its bottom
     lower = rows[h // 2 :]
-    wide = bool(len(lower) and np.median(lower) >= 0.6 * w and d.kind == "robot")
-    below = mask[y + h // 2 : y + h]
-    cols = np.nonzero(below.any(0))[0]
-    fill = float(below.sum()) / max(below.shape[0] * (int(cols[-1] - cols[0]) + 1), 1) if len(cols) else 0.0
+    body = bool(len(lower) and np.median(lower) >= 0.6 * w and d.kind == "robot")
+    round_bottom = body and bool(rows[min(h - 1, int(0.92 * h))] < ROUND_BOTTOM * np.median(lower))
     # eyes: cyan components in the head band (drawn at 0.275 of the figure's height, each
     # about 0.011 h² in area); thin cyan-ish fringes (a green or white hat's anti-aliased edge)
     # are far smaller
@@ -355,8 +355,8 @@ def _robot_features(d: Detection, names: np.ndarray, cyan_idx: int) -> dict[str,
     one_eye = bool(len(eyes) == 1 and stats[eyes[0], cv2.CC_STAT_AREA] >= 0.008 * h * h
                    and abs(cents[eyes[0]][0] - (x + w / 2)) <= 0.15 * w)
     hat = d.colour in PALETTE
-    return {CHARACTERS[0]: {"body": wide and fill >= BOXY_FILL, "eyes": two_eyes, "hat": hat},
-            CHARACTERS[1]: {"body": wide and fill < BOXY_FILL, "eyes": one_eye, "hat": hat}}
+    return {CHARACTERS[0]: {"body": body, "eyes": two_eyes, "hat": hat},
+            CHARACTERS[1]: {"body": round_bottom, "eyes": one_eye, "hat": hat}}
 
 
 def _near_position(d: Detection, e: Entity) -> bool:
