@@ -12,12 +12,16 @@ Cases, each on photo-like pictures (scikit-image's astronaut and coffee, resized
 Every check runs (C2PA, watermark, recovery, fingerprint, audit inclusion). One process, one image
 at a time; decoding is included, reading the file is not.
 
-Then the batch table: what `pocketstudio verify DIR --jobs N` does (``provenance.batch``) over a
+Then the service table: `pocketstudio serve --workers N` (1, the baseline, and one per core) in a
+subprocess, ``--service-requests`` uploads of each 1024² case to ``POST /v1/verify`` from 4
+concurrent clients; wall-clock from the first request to the last answer.
+
+And the batch table: what `pocketstudio verify DIR --jobs N` does (``provenance.batch``) over a
 folder of ``--batch-files`` 1024² files per case, wall-clock from starting the workers to the last
 verdict (workers' start-up and reading the files included), with 1 process (the baseline, same
 run) and with one per core.
 
-    .venv/bin/python bench/verify.py [--runs 10] [--batch-files 40]
+    .venv/bin/python bench/verify.py [--runs 10] [--batch-files 40] [--service-requests 40]
 """
 
 from __future__ import annotations
@@ -124,10 +128,73 @@ def batch_rows(settings: Settings, folder: Path, cases: dict[str, list[bytes]], 
     return out
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(port: int, data: bytes) -> str:
+    import http.client
+    import json
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("POST", "/v1/verify", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    resp = conn.getresponse()
+    status = json.loads(resp.read())["status"]
+    conn.close()
+    return status
+
+
+def service_rows(home: str, cases: dict[str, list[bytes]], n_requests: int, clients: int = 4) -> list[tuple]:
+    """Per worker count: start `pocketstudio serve`, then per case n_requests uploads from
+    ``clients`` threads; (case, workers, requests, images/s, verdicts)."""
+    import subprocess
+    import sys
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    exe = str(Path(sys.executable).with_name("pocketstudio"))
+    out = []
+    for workers in sorted({1, default_jobs(4 * n_requests)}):
+        port = _free_port()
+        proc = subprocess.Popen([exe, "serve", "--port", str(port), "--workers", str(workers), "--home", home],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise SystemExit("pocketstudio serve did not come up")
+                    time.sleep(0.2)
+            for case, images in cases.items():
+                with ThreadPoolExecutor(clients) as pool:
+                    list(pool.map(lambda d: _post(port, d), images * 2))  # warm-up: every worker's first request
+                    t0 = time.perf_counter()
+                    statuses = set(pool.map(lambda i: _post(port, images[i % len(images)]), range(n_requests)))
+                    out.append((case, workers, n_requests, n_requests / (time.perf_counter() - t0),
+                                ",".join(sorted(statuses))))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="verifications per case and size (default 10)")
     parser.add_argument("--batch-files", type=int, default=40, help="files per case in the batch table (default 40)")
+    parser.add_argument("--service-requests", type=int, default=40,
+                        help="uploads per case in the service table (default 40; 0 skips it)")
     args = parser.parse_args()
     now = dt.datetime.now(dt.timezone.utc)
     with tempfile.TemporaryDirectory() as home:
@@ -166,15 +233,24 @@ def main() -> None:
                     statuses.add(verdict.status.value)
                 rows.append((label, case, args.runs, len(times) / sum(times), 1000 * statistics.median(times),
                              ",".join(sorted(statuses))))
-            if label == "1024x1024" and args.batch_files:
+            if label == "1024x1024":
                 batch_cases = {k: v for k, v in cases.items() if "legacy" not in k}
-                batch = batch_rows(settings, Path(home) / "batch", batch_cases, args.batch_files)
+                if args.batch_files:
+                    batch = batch_rows(settings, Path(home) / "batch", batch_cases, args.batch_files)
+                if args.service_requests:
+                    service = service_rows(home, batch_cases, args.service_requests)
 
     print(f"bench/verify.py — machine: {machine()}")
     print(f"runs per row: {args.runs} (one process, sequential, every check on)\n")
     print(f"{'size':<10} {'case':<36} {'runs':>4} {'images/s':>9} {'median ms':>10}  verdicts")
     for label, case, runs, rate, median, statuses in rows:
         print(f"{label:<10} {case:<36} {runs:>4} {rate:>9.1f} {median:>10.1f}  {statuses}")
+    if args.service_requests:
+        print(f"\nservice: `pocketstudio serve --workers N`, POST /v1/verify at 1024x1024, {args.service_requests} "
+              "uploads per case from 4 concurrent clients, wall-clock")
+        print(f"{'case':<36} {'workers':>7} {'uploads':>7} {'images/s':>9}  verdicts")
+        for case, workers, n, rate, statuses in service:
+            print(f"{case:<36} {workers:>7} {n:>7} {rate:>9.1f}  {statuses}")
     if args.batch_files:
         print(f"\nbatch: `pocketstudio verify DIR --jobs N` at 1024x1024, {args.batch_files} files per case, "
               "wall-clock including worker start-up and file reads")

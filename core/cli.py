@@ -269,6 +269,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
           max_bytes: int = typer.Option(50 * 1024 * 1024, help="Largest upload accepted, in bytes (413 above)."),
           max_pixels: int = typer.Option(40_000_000, help="Largest image accepted, in pixels (422 above)."),
           trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable), e.g. the C2PA trust list."),
+          workers: int = typer.Option(1, "--workers", min=1, help="Worker processes: uploads verified at once "
+                                                                  "(verification is CPU-bound; one per core)."),
           home: Optional[Path] = HomeOpt):
     """Serve the verifier: web page at /, POST /v1/verify, the C2PA Soft Binding Resolution API, audit proofs."""
     from .server import Limits, run as run_server
@@ -278,8 +280,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
         from ..provenance.keys import KeyStore
 
         KeyStore(settings).trust_anchors_pem()  # an unreadable anchor file is an error now, not per request
-        err.print(f"pocketstudio verifier on http://{host}:{port}/ (API docs at /docs); data directory {settings.home}")
-        run_server(settings, host, port, Limits(max_bytes=max_bytes, max_pixels=max_pixels))
+        err.print(f"pocketstudio verifier on http://{host}:{port}/ (API docs at /docs); data directory {settings.home}"
+                  + (f"; {workers} worker processes" if workers > 1 else ""))
+        run_server(settings, host, port, Limits(max_bytes=max_bytes, max_pixels=max_pixels), workers)
     except PocketStudioError as exc:
         _fail(exc)
 

@@ -361,8 +361,33 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     return app
 
 
-def run(settings: Settings, host: str, port: int, limits: Limits) -> None:
+SERVE_CONFIG_ENV = "POCKETSTUDIO_SERVE_CONFIG"  # settings of `serve --workers N`'s worker processes (JSON)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``serve --workers N``: uvicorn starts each worker from an
+    import string, so the settings travel in the environment (``SERVE_CONFIG_ENV``)."""
+    import os
+    from pathlib import Path
+
+    cfg = json.loads(os.environ[SERVE_CONFIG_ENV])
+    settings = Settings.load(cfg["home"]).with_(trust_anchor_files=tuple(Path(p) for p in cfg["trust"]))
+    return create_app(settings, Limits(max_bytes=cfg["max_bytes"], max_pixels=cfg["max_pixels"]))
+
+
+def run(settings: Settings, host: str, port: int, limits: Limits, workers: int = 1) -> None:
+    """Serve until interrupted. Verification is CPU-bound Python (the GIL): ``workers`` processes
+    serve that many uploads at once, each with its own app and database connections."""
+    import os
+
     import uvicorn
 
     # No access log: request lines carry client addresses, and the service keeps no personal data.
-    uvicorn.run(create_app(settings, limits), host=host, port=port, access_log=False, log_level="warning")
+    quiet = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
+    if workers == 1:
+        uvicorn.run(create_app(settings, limits), **quiet)
+        return
+    os.environ[SERVE_CONFIG_ENV] = json.dumps({
+        "home": str(settings.home), "trust": [str(p) for p in settings.trust_anchor_files],
+        "max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels})
+    uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **quiet)

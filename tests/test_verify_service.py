@@ -358,8 +358,10 @@ def test_verify_many_files_and_directories(released, tmp_path):
     assert nothing.exit_code == 1 and "no image files" in nothing.output
 
 
-def test_pocketstudio_serve_as_the_readme_starts_it(released, tmp_path):
-    """The installed console script: `pocketstudio serve --port N`, then the page and an upload."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pocketstudio_serve_as_the_readme_starts_it(released, tmp_path, workers):
+    """The installed console script: `pocketstudio serve --port N [--workers 2]`, then the page
+    and an upload."""
     import os
     import subprocess
     import sys
@@ -370,7 +372,7 @@ def test_pocketstudio_serve_as_the_readme_starts_it(released, tmp_path):
     port = free_port()
     exe = os.path.join(os.path.dirname(sys.executable), "pocketstudio")
     env = dict(os.environ, POCKETSTUDIO_HOME=str(released["home"]))
-    proc = subprocess.Popen([exe, "serve", "--port", str(port), "--max-bytes", "2000000"], env=env,
+    proc = subprocess.Popen([exe, "serve", "--port", str(port), "--max-bytes", "2000000", "--workers", str(workers)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
