@@ -246,17 +246,20 @@ def main() -> None:
     for label, case, runs, rate, median, statuses in rows:
         print(f"{label:<10} {case:<36} {runs:>4} {rate:>9.1f} {median:>10.1f}  {statuses}")
     if args.service_requests:
-        print(f"\nservice: `pocketstudio serve --workers N`, POST /v1/verify at 1024x1024, {args.service_requests} "
-              "uploads per case from 4 concurrent clients, wall-clock")
-        print(f"{'case':<36} {'workers':>7} {'uploads':>7} {'images/s':>9}  verdicts")
-        for case, workers, n, rate, statuses in service:
-            print(f"{case:<36} {workers:>7} {n:>7} {rate:>9.1f}  {statuses}")
+        _parallel_table(f"service: `pocketstudio serve --workers N`, POST /v1/verify at 1024x1024, "
+                        f"{args.service_requests} uploads per case from 4 concurrent clients, wall-clock",
+                        ("workers", "uploads"), service)
     if args.batch_files:
-        print(f"\nbatch: `pocketstudio verify DIR --jobs N` at 1024x1024, {args.batch_files} files per case, "
-              "wall-clock including worker start-up and file reads")
-        print(f"{'case':<36} {'jobs':>4} {'files':>5} {'images/s':>9}  verdicts")
-        for case, jobs, n, rate, statuses in batch:
-            print(f"{case:<36} {jobs:>4} {n:>5} {rate:>9.1f}  {statuses}")
+        _parallel_table(f"batch: `pocketstudio verify DIR --jobs N` at 1024x1024, {args.batch_files} files per case, "
+                        "wall-clock including worker start-up and file reads", ("jobs", "files"), batch)
+
+
+def _parallel_table(title: str, columns: tuple[str, str], rows: list[tuple]) -> None:
+    """A service or batch table: (case, processes, count, images/s, verdicts) per row."""
+    print(f"\n{title}")
+    print(f"{'case':<36} {columns[0]:>7} {columns[1]:>7} {'images/s':>9}  verdicts")
+    for case, processes, n, rate, statuses in rows:
+        print(f"{case:<36} {processes:>7} {n:>7} {rate:>9.1f}  {statuses}")
 
 
 def _jpeg(data: bytes) -> bytes:
