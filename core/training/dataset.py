@@ -272,9 +272,10 @@ def render_array(seed: int, start: int, count: int, size: int = 128, domain: int
     return out, caps
 
 
-def all_caption_words() -> list[str]:
-    """Every word that any caption can contain (for the tokenizer's training corpus)."""
-    words = set(PALETTE) | set(SHAPES) | {w for c in CHARACTERS for w in c.split()}
+def all_caption_words(domain: int = 1) -> list[str]:
+    """Every word that any caption of ``domain`` can contain."""
+    characters = CHARACTERS if domain == 2 else (CHARACTER,)
+    words = set(PALETTE) | set(SHAPES) | {w for c in characters for w in c.split()}
     for p in POSITION_PHRASE.values():
         words |= set(p.split())
     words |= {"a", "and", "on", "background", "gradient", "striped", "with", "dots", "wearing", "hat"}
