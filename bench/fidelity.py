@@ -178,7 +178,7 @@ def subject_section(gen, args, train_caps: set[str], domain: int) -> None:
         row("no --subject (name as words)", lambda i, named, d: gen.generate(named, seed=i).image)
         row(f"{who} described in words", lambda i, named, d: gen.generate(d, seed=i).image)
     print(f"\nsubject identity (issue 6 point 5): each subject learned from {len(F.REFERENCE_PLACES)} reference renders "
-          f"(dataset.render_pip, seeds {F.SUBJECT_REFERENCE_SEED}+), {base.steps} steps, {base.vectors} vectors; "
+          f"(dataset.render_character, seeds {F.SUBJECT_REFERENCE_SEED}+), {base.steps} steps, {base.vectors} vectors; "
           f"{n} held-out scenes of its character, seed {args.seed}, per subject (the character's phrase replaced by the subject's name), "
           f"4 steps, generator seed = scene index; {time.monotonic() - started:.0f} s for this section")
     print("  robot/body/eyes/hat: share of images whose largest robot detection has the scorer's identity feature; "

@@ -110,7 +110,7 @@ def test_degraded_copies_still_score_and_noise_does_not(scenes):
 def test_domain_two_adds_dot_and_the_scorer_tells_the_characters_apart():
     """Domain 2 (model v0.2) draws a second recurring character, Dot: held-out renders of it
     score like Pip's, and each character's identity check fails on the other one."""
-    from pocketstudio.core.training.dataset import render_pip
+    from pocketstudio.core.training.dataset import render_character
 
     d2 = [render_scene(F.EVAL_SEED, i, 256, domain=2) for i in range(160)]
     specs = [F.parse_caption(s.caption) for s in d2]
@@ -120,8 +120,8 @@ def test_domain_two_adds_dot_and_the_scorer_tells_the_characters_apart():
     for c in F.CATEGORIES:
         assert agg[c] is not None and agg[c] >= 0.98, (c, agg)
     for place in ("left", "center", "right"):
-        dot = render_pip("red", place, 3, 256, character="dot the robot")
-        pip = render_pip("red", place, 3, 256)
+        dot = render_character("red", place, 3, 256, character="dot the robot")
+        pip = render_character("red", place, 3, 256)
         assert F.score_image(dot.image, F.parse_caption(dot.caption))["identity"] == 1.0
         assert F.score_image(pip.image, F.parse_caption(pip.caption))["identity"] == 1.0
         # each scored against its own caption with the other character named: Dot has one eye, not

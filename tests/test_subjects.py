@@ -47,7 +47,7 @@ def embedded():
 @pytest.fixture(scope="module")
 def pip_refs():
     """Three renders of one character with fixed identity features: Pip wearing a red hat."""
-    return tuple(D.render_pip("red", place, 1000 + i).image for i, place in enumerate(["left", "center", "right"]))
+    return tuple(D.render_character("red", place, 1000 + i).image for i, place in enumerate(["left", "center", "right"]))
 
 
 @pytest.fixture(scope="module")
@@ -261,12 +261,12 @@ def test_identity_scorer_sees_the_subject_in_its_renders_and_not_elsewhere():
     # renders of Pip in rusty's hat (the identity generations are asked for) score as rusty
     renders = []
     for i, place in enumerate(["left", "right", "center", "left", "right", "center", "left", "right"]):
-        scene = D.render_pip("red", place, 50 + i)
+        scene = D.render_character("red", place, 50 + i)
         renders.append(F.subject_identity(scene.image, F.parse_caption(scene.caption), "red"))
     agg = F.aggregate_identity(renders, ref)
     assert agg["robot"] == 1.0 and agg["hat_colour"] == 1.0 and agg["reference"] >= 0.8 and agg["agreement"] >= 0.8
     # another hat: the same robot, not the same subject; no robot at all: nothing
-    blue = D.render_pip("blue", "left", 7)
+    blue = D.render_character("blue", "left", 7)
     other = F.subject_identity(blue.image, F.parse_caption(blue.caption), "red")
     assert other["robot"] and not other["hat_colour"] and F.signature_similarity(other["signature"], ref) < agg["reference"]
     shapes = next(s for s in (D.render_scene(F.EVAL_SEED, i) for i in range(50)) if "pip" not in s.caption)

@@ -237,7 +237,7 @@ def render_scene(seed: int, index: int, size: int = 128, domain: int = 1) -> Sce
     return Scene(image=img.resize((size, size), Image.LANCZOS), caption=caption)
 
 
-def render_pip(hat: str, position: str, seed: int, size: int = 128, character: str = CHARACTER) -> Scene:
+def render_character(hat: str, position: str, seed: int, size: int = 128, character: str = CHARACTER) -> Scene:
     """A character (Pip by default, or Dot) wearing a ``hat`` hat at ``position`` (left, right or
     center), drawn as the scenes draw it, alone on a background drawn from ``seed`` (redrawn until
     it does not use the hat's colour). Reference and held-out renders of a subject with fixed

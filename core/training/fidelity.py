@@ -482,7 +482,7 @@ def degrade(im: Image.Image) -> Image.Image:
 # -- subject identity (issue 6 point 5) ---------------------------------------------------------------
 # A benchmark subject is a character with fixed identity features that the domain can render:
 # one of its characters with one fixed hat colour. It is learned (``pocketstudio subject create``)
-# from ``REFERENCE_PLACES`` renders of ``dataset.render_pip`` and then generated into held-out
+# from ``REFERENCE_PLACES`` renders of ``dataset.render_character`` and then generated into held-out
 # scenes: the scenes of ``EVAL_SEED`` with that character (held-out captions of the main table's
 # seed, neither training captions nor their mirrors), its phrase replaced by the subject's name.
 SUBJECT_REFERENCE_SEED = 4242
@@ -504,9 +504,9 @@ class BenchSubject:
         return re.compile(rf"{self.character} wearing an? ({_COLOUR}) hat")
 
     def references(self, size: int = SIZE) -> list[Image.Image]:
-        from .dataset import render_pip
+        from .dataset import render_character
 
-        return [render_pip(self.hat, place, SUBJECT_REFERENCE_SEED + i, size, self.character).image
+        return [render_character(self.hat, place, SUBJECT_REFERENCE_SEED + i, size, self.character).image
                 for i, place in enumerate(REFERENCE_PLACES)]
 
     def scenes(self, n: int, seed: int = EVAL_SEED, exclude: set[str] | None = None,
@@ -580,11 +580,11 @@ def aggregate_identity(rows: list[dict], reference: np.ndarray) -> dict[str, flo
 
 def reference_signature(subject: BenchSubject) -> np.ndarray:
     """The mean colour signature of the robot in the subject's reference renders."""
-    from .dataset import render_pip
+    from .dataset import render_character
 
     sigs = []
     for i, place in enumerate(REFERENCE_PLACES):
-        scene = render_pip(subject.hat, place, SUBJECT_REFERENCE_SEED + i, character=subject.character)
+        scene = render_character(subject.hat, place, SUBJECT_REFERENCE_SEED + i, character=subject.character)
         sig = subject_identity(scene.image, parse_caption(scene.caption), subject.hat, subject.character)["signature"]
         if sig is None:  # pragma: no cover - the renderer's own Pip is always found
             raise ValueError(f"the scorer finds no robot in the reference render {scene.caption!r}")

@@ -389,9 +389,9 @@ def _lattice_grid(shape: tuple[int, int], reach: tuple[float, float], ax, ay, bx
     return _LatticeGrid(bases, *indices(_LATTICE_PTS), *indices(_HALF_PTS))
 
 
-def _lattice_scores(smooth: np.ndarray, grid: _LatticeGrid) -> np.ndarray:
-    """Lattice score of every basis of ``grid`` on the (peak-filtered) autocorrelation."""
-    flat = np.append(smooth.ravel(), np.float32(0))
+def _lattice_scores(flat: np.ndarray, grid: _LatticeGrid) -> np.ndarray:
+    """Lattice score of every basis of ``grid`` on the (peak-filtered) autocorrelation, given
+    flattened with the grid's zero slot appended."""
     # Half-lattice points must not be peaks too (that is a finer periodic structure, e.g. JPEG's
     # 8-px grid); only their positive part counts, so that troughs do not earn a score. The sum
     # over n points is divided by sqrt(n), so that candidates seeing few lattice points (long
@@ -456,11 +456,12 @@ def _lattice_candidates(ac: np.ndarray, n: int, reach: tuple[float, float], unmo
     # positive over wide areas), and a 3x3 max filter lets the coarse grid land anywhere near one.
     peaks = ac - cv2.GaussianBlur(ac, (0, 0), BACKGROUND_SIGMA)
     smooth = cv2.dilate(peaks, np.ones((3, 3), np.uint8))
+    flat = np.append(smooth.ravel(), np.float32(0))  # + the zero slot of _LatticeGrid
     taken: list = [np.eye(2) * unmoved]
     out: list[np.ndarray] = []
     grids = _candidate_grids(ac.shape, (float(reach[0]), float(reach[1])), float(unmoved))
     for grid, count in zip(grids, (1, 1, 1, None)):
-        out.extend(_top(_lattice_scores(smooth, grid), grid.bases, n - len(out) if count is None else count, taken))
+        out.extend(_top(_lattice_scores(flat, grid), grid.bases, n - len(out) if count is None else count, taken))
     return out
 
 
