@@ -6,8 +6,9 @@ Run:  .venv/bin/python bench/fidelity.py [--n 64] [--steps 1,2,4,8] [--teacher D
 Captions: the first ``--n`` scenes of seed ``fidelity.EVAL_SEED`` whose caption is neither a
 training caption nor the mirror of one (the training set is re-drawn from its seed, no files
 needed). Each caption is generated once per row with generator seed = its row index, at the
-model's default guidance, 128 px. The scorer (``pocketstudio.core.training.fidelity``) checks
-object, count, colour, position, colour binding and Pip's identity; a row's category score is the
+model's default guidance, at its native size. The scorer (``pocketstudio.core.training.fidelity``) checks
+object, count, colour, position, colour binding and the character's identity (Pip; in scene
+domain 2 also Dot); a row's category score is the
 mean over the captions it applies to, ``overall`` the mean of the six (GenEval's convention).
 
 Rows: the LCD student (the embedded model, ``load_generator(None)``) at 1, 2, 4 and 8 steps and,
@@ -31,7 +32,7 @@ hat's colour, their mean (``identity``), and the robot's colour-signature simila
 references and between generations (``fidelity.aggregate_identity``).
 
 Seconds per image: wall-clock of the whole text-to-image call (text encoding, sampling, VAE
-decode), one image at a time, torch at ``--threads`` threads (1 by default: the machine is
+decode; the teacher's VAE in the same channels-last layout as the generator's), one image at a time, torch at ``--threads`` threads (1 by default: the machine is
 shared), after one untimed warm-up call per row.
 """
 
@@ -88,7 +89,7 @@ class Teacher:
 
 
 def load_teacher(path: Path) -> Teacher:
-    from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR, quiet_libraries
+    from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR, cpu_fast_layout, quiet_libraries
 
     path = path.expanduser()
     with quiet_libraries():
@@ -103,7 +104,7 @@ def load_teacher(path: Path) -> Teacher:
                 from diffusers import AutoencoderKL
 
                 vae, vae_src = AutoencoderKL.from_pretrained(DEFAULT_MODEL_DIR / "vae", local_files_only=True), "embedded model"
-            return Teacher(tokenizer, text_encoder, unet, vae.float().eval(), scaling,
+            return Teacher(tokenizer, text_encoder, unet, cpu_fast_layout(vae.float().eval()), scaling,
                            f"training run folder {path} (EMA UNet + text encoder from teacher/state.pt, VAE from the {vae_src})")
         from diffusers import AutoencoderKL, UNet2DConditionModel
         from transformers import CLIPTextModel, CLIPTokenizer
@@ -120,7 +121,7 @@ def load_teacher(path: Path) -> Teacher:
         vae = AutoencoderKL.from_pretrained(base / "vae", local_files_only=True, torch_dtype=torch.float32)
         text_encoder = CLIPTextModel.from_pretrained(base / "text_encoder", local_files_only=True, torch_dtype=torch.float32)
         tokenizer = CLIPTokenizer.from_pretrained(base / "tokenizer", local_files_only=True)
-    return Teacher(tokenizer, text_encoder.eval(), unet.eval(), vae.eval(), float(vae.config.scaling_factor), src)
+    return Teacher(tokenizer, text_encoder.eval(), unet.eval(), cpu_fast_layout(vae.eval()), float(vae.config.scaling_factor), src)
 
 
 def vae_round_trip(images: list[Image.Image], model_dir: Path) -> list[Image.Image]:
@@ -226,8 +227,7 @@ def main() -> int:
     gen = load_generator(args.model)
     guidance = gen.default_guidance
     # the model's scene domain (domain 2 adds Dot): from the recipe its export recorded
-    info = json.loads((model_dir / "pocketstudio.json").read_text()) if (model_dir / "pocketstudio.json").exists() else {}
-    domain = recipes.RECIPES[info.get("training", {}).get("recipe", recipes.DEFAULT)].domain
+    domain = recipes.of_model(model_dir).domain
     train_caps = F.training_captions(domain)
     scenes = F.held_out_scenes(args.n, args.seed, exclude=train_caps, size=gen.native_size, domain=domain)
     captions = [s.caption for s in scenes]

@@ -16,6 +16,7 @@ from PIL import Image
 from pocketstudio.core.errors import GenerationError, ModelLoadError
 from pocketstudio.core.generator import DEFAULT_MODEL_DIR, GeneratedImage, load_generator, model_sha256
 from pocketstudio.core.generator.tiny import build_tiny_random_model
+from pocketstudio.core.training import recipe as recipes
 from pocketstudio.core.training.dataset import render_scene
 
 PROMPT = "a red circle on the left, on a blue background"
@@ -254,8 +255,9 @@ def test_cuda_generates_when_available_else_clear_error(tiny_dir):
 def test_default_model_generates_native_size_image_that_names_it(default):
     info = json.loads((DEFAULT_MODEL_DIR / "pocketstudio.json").read_text())
     r = default.generate(PROMPT, steps=4, seed=0)
-    assert default.native_size == info["native_size"] == 128
-    assert r.image.size == (128, 128) and r.image.mode == "RGB"
+    native = recipes.of_model(DEFAULT_MODEL_DIR).image_size  # the size its training recipe rendered
+    assert default.native_size == info["native_size"] == native >= 128
+    assert r.image.size == (native, native) and r.image.mode == "RGB"
     assert r.model_name == info["name"] == "pocketstudio-lcd-tiny"
     assert r.model_sha256 == model_sha256(DEFAULT_MODEL_DIR)
     assert r.steps == 4 and r.seed == 0
@@ -330,7 +332,7 @@ def test_scene_background_matches_caption():
 def test_shipped_tokenizer_knows_every_caption_word(default):
     from pocketstudio.core.training.dataset import all_caption_words
 
-    tok = default._pipe.tokenizer  # v0.1's, trained on domain 1's captions
-    for word in all_caption_words(domain=1):
+    tok = default._pipe.tokenizer  # trained on the captions of its recipe's scene domain
+    for word in all_caption_words(domain=recipes.of_model(DEFAULT_MODEL_DIR).domain):
         ids = tok(word).input_ids
         assert len(ids) == 3, (word, tok.convert_ids_to_tokens(ids))  # <start> word </w> <end>

@@ -1,6 +1,7 @@
 """Training recipes: a run folder keeps the model version it started with; v0.2's networks fit
 together at 256 px (16x16x16 latents) with the UNet size of v0.1."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -49,3 +50,19 @@ def test_v02_vae_trains_on_crops_of_scenes_and_photos():
     assert 5 <= from_photos <= 30  # about a quarter
     whole = TrainingCrops(recipes.RECIPES["v0.1"], np.zeros((4, 128, 128, 3), np.uint8)).batch(3)
     assert whole.shape == (3, 128, 128, 3)
+
+
+def test_v03_is_v02_until_its_teacher_offset_noise_starts():
+    # so a v0.3 run folder may start from a copy of a v0.2 one at teacher step 12 000
+    v3 = recipes.RECIPES["v0.3"]
+    assert v3.teacher_offset_noise > 0 and v3.teacher_offset_from == recipes.RECIPES["v0.2"].teacher_nominal_steps
+    assert dataclasses.replace(v3, name="v0.2", teacher_offset_noise=0.0, teacher_offset_from=0) == recipes.RECIPES["v0.2"]
+
+
+def test_an_exported_model_names_its_recipe(tmp_path):
+    assert recipes.of_model(tmp_path).name == "v0.1"  # nothing recorded: the shipped v0.1
+    (tmp_path / "pocketstudio.json").write_text(json.dumps({"training": {"recipe": "v0.3"}}))
+    assert recipes.of_model(tmp_path).domain == 2
+    (tmp_path / "pocketstudio.json").write_text(json.dumps({"training": {"recipe": "v7"}}))
+    with pytest.raises(ValueError, match="unknown recipe 'v7'"):
+        recipes.of_model(tmp_path)

@@ -193,4 +193,7 @@ def test_cli_generate_2048_with_the_embedded_model_verifies_trusted(tmp_path):
     verdict = verify(Studio(Settings.load(home)), out.read_bytes())
     assert verdict.status is Status.TRUSTED
     assert verdict.asset_id == result["asset_id"]
-    assert _generation_assertion(out.read_bytes())["native_size"] == {"width": 128, "height": 128}
+    from pocketstudio.core.generator import DEFAULT_MODEL_DIR
+
+    native = json.loads((DEFAULT_MODEL_DIR / "pocketstudio.json").read_text())["native_size"]
+    assert _generation_assertion(out.read_bytes())["native_size"] == {"width": native, "height": native}

@@ -225,6 +225,15 @@ def _resolve_device(device: str):
     return dev
 
 
+def cpu_fast_layout(vae):
+    """Channels-last weights for the VAE on CPU: oneDNN's convolutions on the decoder's few-channel,
+    full-resolution layers run about 1.7× faster so (v0.2's decoder at 256 px: 97 → 57 ms at 1
+    thread); pixels differ by at most one level. The UNet gains nothing at 16×16 latents."""
+    import torch
+
+    return vae.to(memory_format=torch.channels_last)
+
+
 class Generator:
     """A loaded LCM pipeline. Use :func:`load_generator` to make one."""
 
@@ -432,6 +441,8 @@ def load_generator(model_path: str | Path | None = None, device: str = "cpu", dt
     except Exception as exc:
         raise ModelLoadError(f"cannot move the model to {dev}: {type(exc).__name__}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
+    if dev.type == "cpu":
+        cpu_fast_layout(pipe.vae)
     checkpoint = ModelComponent("checkpoint", str(info.get("name") or model_dir.name), model_sha256(model_dir))
     components = (checkpoint,)
     sha = checkpoint.sha256

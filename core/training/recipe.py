@@ -4,6 +4,13 @@ The ``data`` stage writes ``RUN/recipe.json``; every later stage reads it, so a 
 trained to one recipe from start to end. A folder without the file is a v0.1 run (the shipped
 128 px model, ``runs/default``), so its reproduction is unchanged.
 
+v0.3 is v0.2 whose teacher, from step 12 000 on, trains with offset noise (Guttenberg 2023: each
+image's noise gets a random per-channel constant, ``teacher_offset_noise`` × N(0, 1)). The
+scaled-linear schedule leaves signal at t = 999 (√ᾱ = 0.068); over a 16×16×16 latent the starting
+noise's per-channel mean is then evidence enough that v0.2's teacher read the background colour
+from it and not from the caption (with zero-mean starting noise every background came out the same
+grey-green). With the offset the noise's mean says nothing, so the caption must.
+
 v0.2 is native 256² at the same UNet cost as v0.1, on scenes with a second recurring character
 (``dataset``'s domain 2): the VAE downsamples 16× into 16 channels
 (a 16×16×16 latent: the same 48× compression as v0.1's 16×16×4 at 128²) and trains on 128 px
@@ -32,6 +39,8 @@ class Recipe:
     vae_sample_steps: int          # VAE steps that decode posterior samples before the mean (v0.1's history)
     teacher_nominal_steps: int     # the teacher's cosine learning-rate horizon
     domain: int                    # dataset.render_scene's domain (2 adds Dot, a second character)
+    teacher_offset_noise: float = 0.0  # per-image, per-channel constant added to the teacher's noise ...
+    teacher_offset_from: int = 0       # ... from this teacher step on (v0.3 fine-tunes v0.2's teacher)
 
     @property
     def downsample(self) -> int:
@@ -45,6 +54,9 @@ class Recipe:
 RECIPES = {
     "v0.1": Recipe("v0.1", 128, (16, 32, 64, 64), 4, None, 0.0, 687, 3500, 1),
     "v0.2": Recipe("v0.2", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2),
+    # v0.2 until teacher step 12 000, then offset noise: v0.2's teacher (and so its student) took
+    # the background colour from the starting noise's mean, not from the caption
+    "v0.3": Recipe("v0.3", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.1, 12000),
 }
 DEFAULT = "v0.1"
 
@@ -57,6 +69,16 @@ def load(run_dir: Path) -> Recipe:
     name = json.loads(path.read_text())["name"]
     if name not in RECIPES:
         raise SystemExit(f"{path}: unknown recipe {name!r} (known: {', '.join(RECIPES)})")
+    return RECIPES[name]
+
+
+def of_model(model_dir: Path) -> Recipe:
+    """The recipe an exported model folder was trained with (its ``pocketstudio.json``; v0.1 if unrecorded)."""
+    path = Path(model_dir) / "pocketstudio.json"
+    info = json.loads(path.read_text()) if path.exists() else {}
+    name = info.get("training", {}).get("recipe", DEFAULT)
+    if name not in RECIPES:
+        raise ValueError(f"{path}: unknown recipe {name!r} (known: {', '.join(RECIPES)})")
     return RECIPES[name]
 
 

@@ -195,6 +195,8 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         for g in opt.param_groups:
             g["lr"] = lr
         noise = torch.randn_like(x0)
+        if recipe.teacher_offset_noise and step >= recipe.teacher_offset_from:
+            noise = noise + recipe.teacher_offset_noise * torch.randn(BATCH, x0.shape[1], 1, 1)
         t = torch.randint(0, 1000, (BATCH,))
         xt = sched.add_noise(x0, noise, t)
         cond = text_encoder(tok)[0]
