@@ -2,11 +2,12 @@
 
 Run:  .venv/bin/python bench/grid.py [--out docs/grid.png] [--threads 1]
 
-Four rows of 8 tiles at the model's native 128 px, 4 steps, default guidance, seed = the tile's
+Rows of 8 tiles at the model's native size, 4 steps, default guidance, seed = the tile's
 column: shapes (colours, counts, places, backgrounds), Pip the robot (the recurring character) in
-varied scenes, and a learned subject: "rusty", learned by the same code as ``pocketstudio subject
+varied scenes, Dot the robot (the second character, for models trained on scene domain 2), and a
+learned subject: "rusty", learned by the same code as ``pocketstudio subject
 create`` from the three reference renders shown first in row 3, then generated with ``--subject``
-into scenes it was not shown in (row 3 continues, row 4). Every caption is printed with its tile's
+into scenes it was not shown in (two rows). Every caption is printed with its tile's
 place. Nothing is picked: the seeds are fixed and every tile is the first image for its caption.
 The PNG is palette-quantised (256 colours) to stay small.
 """
@@ -23,7 +24,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pocketstudio.core.generator import load_generator
 from pocketstudio.core.generator.subject import LearnSettings, SubjectEmbedding, learn_subject
+from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR
 from pocketstudio.core.training import fidelity as F
+from pocketstudio.core.training import recipe as recipes
 
 SHAPES = [
     "a red circle in the center, on a blue background",
@@ -45,6 +48,16 @@ PIP = [
     "pip the robot wearing a yellow hat, on a blue and green gradient background",
     "pip the robot wearing a pink hat on the left, on a green background with white dots",
 ]
+DOT = [
+    "dot the robot wearing a blue hat, on a yellow background",
+    "dot the robot wearing a red hat on the right, on a white background",
+    "dot the robot wearing a green hat on the left, on a purple background",
+    "dot the robot wearing a yellow hat, on a black background",
+    "dot the robot wearing a white hat on the right and a red circle on the left, on a blue background",
+    "dot the robot wearing a pink hat on the left, on a green and white striped background",
+    "dot the robot wearing a black hat, on an orange and yellow gradient background",
+    "dot the robot wearing a purple hat on the right, on a white background with green dots",
+]
 SUBJECT = F.BENCH_SUBJECTS[0]  # "rusty": Pip wearing a red hat
 SUBJECT_SCENES = [
     "rusty on the left, on a blue background",
@@ -61,7 +74,6 @@ SUBJECT_SCENES = [
     "rusty, on a black background",
     "rusty on the right, on a yellow and black striped background",
 ]
-TILE = 128
 LABEL = 18
 
 
@@ -72,6 +84,8 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     gen = load_generator(None)
+    tile = gen.native_size
+    domain = recipes.of_model(DEFAULT_MODEL_DIR).domain
     start = time.monotonic()
     refs = SUBJECT.references()
     learned = learn_subject(gen, refs, LearnSettings(), threads=args.threads)
@@ -82,6 +96,8 @@ def main() -> int:
         ("shapes: colour, count, place, background", [(gen.generate(c, seed=i).image, c) for i, c in enumerate(SHAPES)]),
         ("pip the robot, the recurring character", [(gen.generate(c, seed=i).image, c) for i, c in enumerate(PIP)]),
     ]
+    if domain >= 2:
+        rows.append(("dot the robot, the second character", [(gen.generate(c, seed=i).image, c) for i, c in enumerate(DOT)]))
     subject_tiles = [(im, f"reference render {i + 1} of rusty (Pip, red hat)") for i, im in enumerate(refs)]
     subject_tiles += [(gen.generate(c, seed=i, subject=subject).image, c + "  [--subject rusty]")
                       for i, c in enumerate(SUBJECT_SCENES)]
@@ -90,18 +106,18 @@ def main() -> int:
     rows.append(("--subject rusty, more new scenes", subject_tiles[8:16]))
 
     cols = 8
-    sheet = Image.new("RGB", (cols * TILE, len(rows) * (TILE + LABEL)), (255, 255, 255))
+    sheet = Image.new("RGB", (cols * tile, len(rows) * (tile + LABEL)), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default()
     for r, (title, tiles) in enumerate(rows):
-        y = r * (TILE + LABEL)
+        y = r * (tile + LABEL)
         draw.text((4, y + 3), f"{r + 1}. {title}", fill=(0, 0, 0), font=font)
         for c, (im, caption) in enumerate(tiles):
-            sheet.paste(im.convert("RGB").resize((TILE, TILE)), (c * TILE, y + LABEL))
+            sheet.paste(im.convert("RGB").resize((tile, tile)), (c * tile, y + LABEL))
             print(f"row {r + 1} col {c + 1}: {caption}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(args.out, optimize=True)
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB) in {time.monotonic() - start:.0f} s", file=sys.stderr)
+    print(f"wrote {args.out} ({tile} px tiles, {args.out.stat().st_size // 1024} KB) in {time.monotonic() - start:.0f} s", file=sys.stderr)
     return 0
 
 
