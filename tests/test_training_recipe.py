@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pocketstudio.core.training import recipe as recipes
-from pocketstudio.core.training.teacher import make_unet
+from pocketstudio.core.training.teacher import learning_rate, make_unet
 from pocketstudio.core.training.vae import TrainingCrops, make_vae
 
 
@@ -56,7 +56,13 @@ def test_v03_is_v02_until_its_teacher_offset_noise_starts():
     # so a v0.3 run folder may start from a copy of a v0.2 one at teacher step 12 000
     v3 = recipes.RECIPES["v0.3"]
     assert v3.teacher_offset_noise > 0 and v3.teacher_offset_from == recipes.RECIPES["v0.2"].teacher_nominal_steps
-    assert dataclasses.replace(v3, name="v0.2", teacher_offset_noise=0.0, teacher_offset_from=0) == recipes.RECIPES["v0.2"]
+    v2 = recipes.RECIPES["v0.2"]
+    assert dataclasses.replace(v3, name="v0.2", teacher_offset_noise=0.0, teacher_offset_from=0,
+                               teacher_offset_lr=0.0, teacher_offset_steps=0) == v2
+    for step in (0, 150, 5000, 11999):
+        assert learning_rate(v3, step) == learning_rate(v2, step)
+    assert learning_rate(v2, 12000) == learning_rate(v2, 14000) == pytest.approx(5e-5)  # v0.2's floor
+    assert learning_rate(v3, 12000) < learning_rate(v3, 12000 + 199) == pytest.approx(v3.teacher_offset_lr, rel=0.01)
 
 
 def test_an_exported_model_names_its_recipe(tmp_path):

@@ -9,7 +9,9 @@ image's noise gets a random per-channel constant, ``teacher_offset_noise`` × N(
 scaled-linear schedule leaves signal at t = 999 (√ᾱ = 0.068); over a 16×16×16 latent the starting
 noise's per-channel mean is then evidence enough that v0.2's teacher read the background colour
 from it and not from the caption (with zero-mean starting noise every background came out the same
-grey-green). With the offset the noise's mean says nothing, so the caption must.
+grey-green). With the offset the noise's mean says nothing, so the caption must. At v0.2's final
+learning rate (5e-5) 1 250 offset steps changed nothing visible, so the offset phase restarts the
+cosine at 2e-4 over 3 000 steps.
 
 v0.2 is native 256² at the same UNet cost as v0.1, on scenes with a second recurring character
 (``dataset``'s domain 2): the VAE downsamples 16× into 16 channels
@@ -40,7 +42,9 @@ class Recipe:
     teacher_nominal_steps: int     # the teacher's cosine learning-rate horizon
     domain: int                    # dataset.render_scene's domain (2 adds Dot, a second character)
     teacher_offset_noise: float = 0.0  # per-image, per-channel constant added to the teacher's noise ...
-    teacher_offset_from: int = 0       # ... from this teacher step on (v0.3 fine-tunes v0.2's teacher)
+    teacher_offset_from: int = 0       # ... from this teacher step on (v0.3 fine-tunes v0.2's teacher),
+    teacher_offset_lr: float = 0.0     # with a new warm-up and cosine to this peak learning rate
+    teacher_offset_steps: int = 0      # over this many steps
 
     @property
     def downsample(self) -> int:
@@ -56,7 +60,7 @@ RECIPES = {
     "v0.2": Recipe("v0.2", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2),
     # v0.2 until teacher step 12 000, then offset noise: v0.2's teacher (and so its student) took
     # the background colour from the starting noise's mean, not from the caption
-    "v0.3": Recipe("v0.3", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.1, 12000),
+    "v0.3": Recipe("v0.3", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.1, 12000, 2e-4, 3000),
 }
 DEFAULT = "v0.1"
 

@@ -137,6 +137,16 @@ def ema_update(target: torch.nn.Module, source: torch.nn.Module, decay: float) -
         t.lerp_(s, 1.0 - decay)
 
 
+def learning_rate(recipe: Recipe, step: int) -> float:
+    """Warm-up then cosine to 10 % over the recipe's horizon; the offset-noise phase (v0.3) has its own."""
+    def warm_cosine(peak: float, k: int, horizon: int) -> float:
+        return peak * min(1.0, (k + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(k / horizon, 1.0))))
+
+    if recipe.teacher_offset_steps and step >= recipe.teacher_offset_from:
+        return warm_cosine(recipe.teacher_offset_lr, step - recipe.teacher_offset_from, recipe.teacher_offset_steps)
+    return warm_cosine(LR, step, recipe.teacher_nominal_steps)
+
+
 def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> None:
     setup(SEED)
     deadline = Deadline(max_minutes)
@@ -191,7 +201,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         tok = ids[idx].clone()
         drop = torch.rand(BATCH) < CAPTION_DROPOUT
         tok[drop] = empty_ids
-        lr = LR * min(1.0, (step + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / recipe.teacher_nominal_steps, 1.0))))
+        lr = learning_rate(recipe, step)
         for g in opt.param_groups:
             g["lr"] = lr
         noise = torch.randn_like(x0)
