@@ -52,9 +52,10 @@ def test_v02_vae_trains_on_crops_of_scenes_and_photos():
     assert whole.shape == (3, 128, 128, 3)
 
 
-def test_v03_is_v02_until_its_teacher_offset_noise_starts():
-    # so a v0.3 run folder may start from a copy of a v0.2 one at teacher step 12 000
-    v3 = recipes.RECIPES["v0.3"]
+@pytest.mark.parametrize("name", ["v0.3", "v0.4"])
+def test_offset_recipes_are_v02_until_the_teachers_offset_noise_starts(name):
+    # so a v0.3 or v0.4 run folder may start from a copy of a v0.2 one at teacher step 12 000
+    v3 = recipes.RECIPES[name]
     assert v3.teacher_offset_noise > 0 and v3.teacher_offset_from == recipes.RECIPES["v0.2"].teacher_nominal_steps
     v2 = recipes.RECIPES["v0.2"]
     assert dataclasses.replace(v3, name="v0.2", teacher_offset_noise=0.0, teacher_offset_from=0,
