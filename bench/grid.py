@@ -1,6 +1,6 @@
 """The README's picture of what the embedded model makes: docs/grid.png.
 
-Run:  .venv/bin/python bench/grid.py [--out docs/grid.png] [--threads 1]
+Run:  .venv/bin/python bench/grid.py [--out docs/grid.png] [--threads 1] [--model DIR]
 
 Rows of 8 tiles at the model's native size, 4 steps, default guidance, seed = the tile's
 column: shapes (colours, counts, places, backgrounds), Pip the robot (the recurring character) in
@@ -81,11 +81,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "grid.png")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--model", type=Path, default=None, help="an exported model folder (default: the embedded model)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    gen = load_generator(None)
+    gen = load_generator(args.model)
     tile = gen.native_size
-    domain = recipes.of_model(DEFAULT_MODEL_DIR).domain
+    domain = recipes.of_model(args.model or DEFAULT_MODEL_DIR).domain
     start = time.monotonic()
     refs = SUBJECT.references()
     learned = learn_subject(gen, refs, LearnSettings(), threads=args.threads)
