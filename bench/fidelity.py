@@ -39,7 +39,6 @@ shared), after one untimed warm-up call per row.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex
