@@ -92,7 +92,8 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     ddim_t = torch.from_numpy((np.arange(1, NUM_DDIM + 1) * step_ratio).round().astype(np.int64) - 1)
     ddim_prev_ac = torch.cat([alphas_cumprod[:1], alphas_cumprod[ddim_t[:-1]]])
 
-    student = make_student(recipes.load(run_dir), teacher)
+    recipe = recipes.load(run_dir)
+    student = make_student(recipe, teacher)
     target = copy.deepcopy(student).requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=LR, weight_decay=1e-2)
     out = run_dir / "distill"
@@ -124,6 +125,8 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         c_skip, c_out = boundary_scalings(t_end)
         # 2. noisy latents at t_n
         noise = torch.randn_like(x0)
+        if recipe.distill_offset_noise:  # v0.5: the noise's per-channel mean must not tell the colour
+            noise = noise + recipe.distill_offset_noise * torch.randn(BATCH, x0.shape[1], 1, 1)
         xt = _b(alpha[t_start]) * x0 + _b(sigma[t_start]) * noise
         # 3. guidance scale and its embedding
         w = W_MIN + (W_MAX - W_MIN) * torch.rand(BATCH)

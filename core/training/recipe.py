@@ -19,6 +19,10 @@ variance 1/256 + offset², so the summed SNR over channels of the means is Σ_c 
 (1/256 + s²). Measured on the training latents: v0.1 (4 channels) 1.77, v0.2 (16 channels) 8.56;
 with offset 0.1 2.40 (still above v0.1's, which does follow the caption), 0.2 0.76, 0.25 0.50.
 
+v0.5 is v0.4 whose student also distils with offset noise (``distill_offset_noise``): v0.4's
+teacher paints the caption's background, but its student, distilled on plain noise, went back to
+reading the colour from the noise's mean (blue came out purple, black green).
+
 v0.2 is native 256² at the same UNet cost as v0.1, on scenes with a second recurring character
 (``dataset``'s domain 2): the VAE downsamples 16× into 16 channels
 (a 16×16×16 latent: the same 48× compression as v0.1's 16×16×4 at 128²) and trains on 128 px
@@ -51,6 +55,7 @@ class Recipe:
     teacher_offset_from: int = 0       # ... from this teacher step on (v0.3 fine-tunes v0.2's teacher),
     teacher_offset_lr: float = 0.0     # with a new warm-up and cosine to this peak learning rate
     teacher_offset_steps: int = 0      # over this many steps
+    distill_offset_noise: float = 0.0  # the same per-channel constant in the student's distillation noise
 
     @property
     def downsample(self) -> int:
@@ -69,6 +74,9 @@ RECIPES = {
     "v0.3": Recipe("v0.3", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.1, 12000, 2e-4, 3000),
     # v0.3 with the offset that makes the starting noise's mean less telling than v0.1's was
     "v0.4": Recipe("v0.4", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 12000, 2e-4, 3000),
+    # v0.4's teacher; its student distils with the same offset noise, so that it too cannot read
+    # the background from the starting noise's mean (v0.4's student, on plain noise, learned to again)
+    "v0.5": Recipe("v0.5", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 12000, 2e-4, 3000, 0.25),
 }
 DEFAULT = "v0.1"
 
