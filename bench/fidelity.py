@@ -31,8 +31,9 @@ described in words. Columns: the scorer's identity features of the largest robot
 hat's colour, their mean (``identity``), and the robot's colour-signature similarity to the
 references and between generations (``fidelity.aggregate_identity``).
 
-Seconds per image: wall-clock of the whole text-to-image call (text encoding, sampling, VAE
-decode; the teacher's VAE in the same channels-last layout as the generator's), one image at a time, torch at ``--threads`` threads (1 by default: the machine is
+Seconds per image: wall-clock of the whole text-to-image call (text encoding, sampling, decode:
+the model's light decoder when it ships one, for the teacher too, else the VAE in the same
+channels-last layout as the generator's), one image at a time, torch at ``--threads`` threads (1 by default: the machine is
 shared), after one untimed warm-up call per row.
 """
 
@@ -65,6 +66,7 @@ class Teacher:
     def __init__(self, tokenizer, text_encoder, unet, vae, scaling: float, source: str):
         self.tokenizer, self.text_encoder, self.unet, self.vae = tokenizer, text_encoder, unet, vae
         self.scaling, self.source = scaling, source
+        self.light = None  # the student's light decoder, when it has one: both then decode alike
 
     @torch.no_grad()
     def generate(self, prompt: str, steps: int, seed: int, guidance: float) -> Image.Image:
@@ -83,7 +85,8 @@ class Teacher:
             eps = self.unet(torch.cat([x, x]), t, encoder_hidden_states=emb).sample
             ec, eu = eps.chunk(2)
             x = sched.step(eu + guidance * (ec - eu), t, x).prev_sample
-        img = self.vae.decode(x / self.scaling).sample.clamp(-1, 1).add(1).mul(127.5).round().byte()
+        y = self.light(x) if self.light is not None else self.vae.decode(x / self.scaling).sample
+        img = y.clamp(-1, 1).add(1).mul(127.5).round().byte()
         return Image.fromarray(img[0].permute(1, 2, 0).numpy())
 
 
@@ -123,9 +126,9 @@ def load_teacher(path: Path) -> Teacher:
     return Teacher(tokenizer, text_encoder.eval(), unet.eval(), cpu_fast_layout(vae.eval()), float(vae.config.scaling_factor), src)
 
 
-def vae_round_trip(images: list[Image.Image], model_dir: Path) -> list[Image.Image]:
-    """The held-out renders through the model's VAE (encode mean, decode): the best any
-    generator decoding with this VAE can look."""
+def vae_round_trip(images: list[Image.Image], model_dir: Path, light=None) -> list[Image.Image]:
+    """The held-out renders through the model's VAE (encode mean, decode; with ``light``, the
+    light decoder instead of the VAE's): the best any generator decoding so can look."""
     from diffusers import AutoencoderKL
 
     from pocketstudio.core.generator.pipeline import quiet_libraries
@@ -136,7 +139,9 @@ def vae_round_trip(images: list[Image.Image], model_dir: Path) -> list[Image.Ima
     with torch.no_grad():
         for im in images:
             x = torch.from_numpy(np.array(im)).permute(2, 0, 1)[None].float().div(127.5).sub(1)
-            y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1).add(1).mul(127.5).round().byte()
+            z = vae.encode(x).latent_dist.mean
+            y = light(z * vae.config.scaling_factor) if light is not None else vae.decode(z).sample
+            y = y.clamp(-1, 1).add(1).mul(127.5).round().byte()
             out.append(Image.fromarray(y[0].permute(1, 2, 0).numpy()))
     return out
 
@@ -254,6 +259,9 @@ def main() -> int:
            "real renders, 64 px + blur 1.5 + JPEG 40": F.aggregate(soft),
            "real renders through the VAE": F.aggregate(rt),
            "mismatched (render i, caption i+1)": F.aggregate(mism)}
+    if gen.light_decoder is not None:
+        rt_light = vae_round_trip([s.image for s in scenes], model_dir, gen.light_decoder)
+        cal["real renders, VAE encoder + light decoder"] = F.aggregate([F.score_image(im, sp) for im, sp in zip(rt_light, specs)])
 
     rows: list[tuple[str, int, dict | None, float | None, str]] = []
     for steps in [int(s) for s in args.steps.split(",") if s]:
@@ -276,7 +284,9 @@ def main() -> int:
             rows.append(("teacher DDIM", steps, None, None, "NOT RUN"))
     else:
         teacher = load_teacher(args.teacher)
-        teacher_note = f"teacher: {teacher.source}; DDIM, classifier-free guidance {guidance:g} (= the student's w embedding)"
+        teacher.light = gen.light_decoder
+        teacher_note = (f"teacher: {teacher.source}; DDIM, classifier-free guidance {guidance:g} (= the student's w embedding)"
+                        + ("; decoded by the student's light decoder, as the student's images are" if teacher.light is not None else ""))
         for steps in t_steps:
             teacher.generate(captions[0], steps, 0, guidance)  # warm-up
             scores, secs = [], []

@@ -15,6 +15,8 @@ from PIL import Image
 
 from pocketstudio.core.errors import GenerationError, ModelLoadError
 from pocketstudio.core.generator import DEFAULT_MODEL_DIR, GeneratedImage, load_generator, model_sha256
+from pocketstudio.core.generator.light_decoder import FOLDER as LIGHT_FOLDER
+from pocketstudio.core.generator.light_decoder import LightDecoder
 from pocketstudio.core.generator.tiny import build_tiny_random_model
 from pocketstudio.core.training import recipe as recipes
 from pocketstudio.core.training.dataset import render_scene
@@ -232,6 +234,59 @@ def test_unet_without_guidance_embedding_raises(tiny_copy):
 def test_corrupt_weights_raise_model_load_error(tiny_copy):
     (tiny_copy / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ModelLoadError, match="cannot load"):
+        load_generator(tiny_copy)
+
+
+# --- the light decoder a model folder may ship (core/generator/light_decoder.py) -------------
+
+
+def _add_light_decoder(model_dir: Path, seed: int = 0) -> LightDecoder:
+    torch.manual_seed(seed)
+    light = LightDecoder(latent_channels=4, upscale=8, block_out_channels=(16, 8), residual_blocks=(1, 0))
+    light.save_pretrained(model_dir / LIGHT_FOLDER, safe_serialization=True)
+    return light
+
+
+def test_light_decoder_shapes_and_config_checks():
+    light = LightDecoder().eval()  # v0.2's geometry: 16 latent channels, 16x down
+    with torch.no_grad():
+        assert tuple(light(torch.zeros(2, 16, 16, 16)).shape) == (2, 3, 256, 256)
+        assert tuple(light(torch.zeros(1, 16, 32, 32)).shape) == (1, 3, 512, 512)  # any size: fully convolutional
+    with pytest.raises(ValueError, match="upscale"):
+        LightDecoder(upscale=12)
+    with pytest.raises(ValueError, match="one entry per level"):
+        LightDecoder(block_out_channels=(32, 16), residual_blocks=(1,))
+
+
+def test_a_shipped_light_decoder_decodes_text_to_image_and_joins_the_identity(tiny_copy, tiny):
+    light = _add_light_decoder(tiny_copy)
+    gen = load_generator(tiny_copy)
+    assert gen.light_decoder is not None and gen.light_decoder.config.block_out_channels == [16, 8]
+    assert gen.model_sha256 != tiny.model_sha256 and gen.model_sha256 == model_sha256(tiny_copy)
+    fast = gen.generate(PROMPT, steps=2, seed=3)
+    full = gen.generate(PROMPT, steps=2, seed=3, decoder="vae")
+    assert fast.image.size == full.image.size == (64, 64)
+    assert np.array_equal(pixels(full), pixels(tiny.generate(PROMPT, steps=2, seed=3)))  # "vae": as without one
+    # "auto" is the light decoder applied to the very latents the VAE would have decoded
+    latents = gen._pipe(PROMPT, num_inference_steps=2, guidance_scale=gen.default_guidance,
+                        generator=torch.Generator().manual_seed(3), output_type="latent").images
+    with torch.no_grad():
+        expected = light.eval()(latents).clamp(-1, 1).add(1).mul(127.5)
+    diff = np.abs(pixels(fast).astype(float) - expected[0].permute(1, 2, 0).numpy())
+    assert diff.max() <= 1.0
+    # image-to-image always decodes with the VAE (its references are photos)
+    ref = Image.new("RGB", (64, 64), (200, 40, 40))
+    a = gen.generate(PROMPT, steps=2, seed=3, init_image=ref, strength=0.5)
+    b = tiny.generate(PROMPT, steps=2, seed=3, init_image=ref, strength=0.5)
+    assert np.array_equal(pixels(a), pixels(b))
+    with pytest.raises(GenerationError, match="decoder"):
+        gen.generate(PROMPT, steps=2, seed=3, decoder="fast")
+
+
+def test_a_corrupt_light_decoder_is_a_model_load_error(tiny_copy):
+    _add_light_decoder(tiny_copy)
+    (tiny_copy / LIGHT_FOLDER / "diffusion_pytorch_model.safetensors").write_bytes(b"truncated")
+    with pytest.raises(ModelLoadError, match="light decoder"):
         load_generator(tiny_copy)
 
 

@@ -226,7 +226,7 @@ def _resolve_device(device: str):
 
 
 def cpu_fast_layout(vae):
-    """Channels-last weights for the VAE on CPU: oneDNN's convolutions on the decoder's few-channel,
+    """Channels-last weights for the VAE (or light decoder) on CPU: oneDNN's convolutions on the decoder's few-channel,
     full-resolution layers run about 1.7× faster so (v0.2's decoder at 256 px: 97 → 57 ms at 1
     thread); pixels differ by at most one level. The UNet gains nothing at 16×16 latents."""
     import torch
@@ -239,8 +239,10 @@ class Generator:
 
     def __init__(self, pipe, model_dir: Path, info: dict[str, Any], sha256: str, device: str,
                  kind: ModelKind | None = None, components: tuple[ModelComponent, ...] = (), img2img_class=None,
-                 init_kwargs: dict[str, Any] | None = None):
+                 init_kwargs: dict[str, Any] | None = None, light_decoder=None):
         self._pipe = pipe
+        # The model folder's fast text-to-image decoder (``light_decoder.py``), when it ships one.
+        self.light_decoder = light_decoder
         self._lock = threading.Lock()
         self.model_dir = model_dir
         self.kind = kind
@@ -343,6 +345,7 @@ class Generator:
         init_image: Image.Image | None = None,
         strength: float = 0.6,
         subject=None,
+        decoder: str = "auto",
     ) -> GeneratedImage:
         """Generate one square RGB image of ``size`` pixels (the model's native size by default).
 
@@ -353,10 +356,16 @@ class Generator:
         With ``subject`` (a :class:`~.subject.SubjectEmbedding` learned on this model) the prompt's
         mentions of the subject's name carry its learned vectors (prepended when it names none),
         and the model identity combines the checkpoint with the subject's embedding file.
+
+        ``decoder`` "auto" turns text-to-image latents into pixels with the model's light decoder
+        when it has one (image-to-image always uses the VAE); "vae" always uses the VAE.
         """
         import torch
 
         size, seed, guidance = self._check(prompt, steps, seed, size, guidance, negative_prompt)
+        if decoder not in ("auto", "vae"):
+            raise GenerationError(f"decoder must be 'auto' or 'vae', got {decoder!r}")
+        light = self.light_decoder if decoder == "auto" and init_image is None else None
         if init_image is not None:
             if not isinstance(strength, (int, float)) or not 0.0 < strength <= 1.0:
                 raise GenerationError(f"strength must be in (0, 1], got {strength!r}")
@@ -368,13 +377,18 @@ class Generator:
                 gen = torch.Generator(device=self.device).manual_seed(seed)
                 text = {"prompt": prompt} if subject is None else {"prompt_embeds": self._subject_embeds(prompt, subject)}
                 common = dict(**text, num_inference_steps=steps, guidance_scale=guidance,
-                              generator=gen, output_type="pil")
+                              generator=gen, output_type="latent" if light is not None else "pil")
                 if init_image is None:
                     out = self._pipe(height=size, width=size, **common)
                 else:
                     reference = init_image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
                     out = self._img2img()(image=reference, strength=float(strength), **common)
-                image = out.images[0].convert("RGB")
+                if light is not None:
+                    with torch.inference_mode():
+                        pixels = light(out.images.to(light.dtype))
+                    image = self._pipe.image_processor.postprocess(pixels.float(), output_type="pil")[0]
+                else:
+                    image = out.images[0].convert("RGB")
             except GenerationError:
                 raise
             except Exception as exc:  # the pipeline's failures become our typed error
@@ -441,8 +455,11 @@ def load_generator(model_path: str | Path | None = None, device: str = "cpu", dt
     except Exception as exc:
         raise ModelLoadError(f"cannot move the model to {dev}: {type(exc).__name__}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
+    light = _load_light_decoder(model_dir, dev, dtype)
     if dev.type == "cpu":
         cpu_fast_layout(pipe.vae)
+        if light is not None:
+            cpu_fast_layout(light)
     checkpoint = ModelComponent("checkpoint", str(info.get("name") or model_dir.name), model_sha256(model_dir))
     components = (checkpoint,)
     sha = checkpoint.sha256
@@ -450,7 +467,22 @@ def load_generator(model_path: str | Path | None = None, device: str = "cpu", dt
         components += (ModelComponent("lora", lora_path.name, file_sha256(lora_path)),)
         sha = combined_sha256([(c.role, c.sha256) for c in components])
     return Generator(pipe, model_dir, info, sha, str(dev), kind=kind, components=components,
-                     img2img_class=img2img_class, init_kwargs=init_kwargs)
+                     img2img_class=img2img_class, init_kwargs=init_kwargs, light_decoder=light)
+
+
+def _load_light_decoder(model_dir: Path, dev, dtype):
+    """The folder's ``light_decoder/`` (ours; None when absent). Its weights are already part of
+    the folder's sha256 (``hashing.weight_files`` takes every weight file under the folder)."""
+    from .light_decoder import FOLDER, LightDecoder
+
+    if not (model_dir / FOLDER / "config.json").is_file():
+        return None
+    try:
+        with quiet_libraries():
+            light = LightDecoder.from_pretrained(model_dir / FOLDER, local_files_only=True, torch_dtype=dtype)
+        return light.to(dev).eval().requires_grad_(False)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the light decoder from {model_dir / FOLDER}: {type(exc).__name__}: {exc}") from exc
 
 
 def _apply_lora(pipe, lora_path: Path, state: dict) -> None:

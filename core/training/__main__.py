@@ -1,7 +1,8 @@
 """``python -m pocketstudio.core.training <stage> [--run-dir runs/default] [--max-minutes M]``
 
 Stages, in order (``--recipe`` at the first picks the model version, ``recipe.py``): ``data`` → ``vae`` → ``teacher`` → ``distill`` → ``export`` (``vae-decoder``,
-any time after ``teacher`` has encoded the latents, fine-tunes the decoder alone; ``sample`` draws a grid).
+any time after ``teacher`` has encoded the latents, fine-tunes the decoder alone; ``light-decoder``, any time
+after that, trains the fast text-to-image decoder that ``export`` ships when there is one; ``sample`` draws a grid).
 ``sr`` → ``sr-export`` train and ship the ×2 super-resolution net of the 2K/4K path (independent of the rest). Each training stage
 resumes from its checkpoint in the run folder, so a stage can be continued in chunks by running
 it again; ``--max-minutes`` bounds one invocation, ``--steps`` the stage's total step count.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-STAGES = ("data", "vae", "vae-decoder", "teacher", "distill", "export", "sample", "sr", "sr-export")
+STAGES = ("data", "vae", "vae-decoder", "teacher", "light-decoder", "distill", "export", "sample", "sr", "sr-export")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--steps", type=int, default=None, help="stop once the stage has this many steps in total")
     p.add_argument("--out", type=Path, default=None, help="export: target folder (default: the embedded model)")
-    p.add_argument("--recipe", default=None, help="model version the run folder trains (recipe.py: v0.1 … v0.4); "
+    p.add_argument("--recipe", default=None, help="model version the run folder trains (recipe.py: v0.1 … v0.5); "
                                                   "fixed by the first stage run in the folder (default v0.1)")
     args = p.parse_args(argv)
     args.run_dir.mkdir(parents=True, exist_ok=True)
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> None:
         from . import teacher
 
         teacher.run(args.run_dir, args.max_minutes, args.steps)
+    elif args.stage == "light-decoder":
+        from . import light_decoder
+
+        light_decoder.run(args.run_dir, args.max_minutes, args.steps)
     elif args.stage == "distill":
         from . import distill
 

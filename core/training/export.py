@@ -1,5 +1,6 @@
 """Stage ``export``: assemble the distilled student, VAE, text encoder, tokenizer and an
-``LCMScheduler`` into a ``LatentConsistencyModelPipeline`` folder (fp16 safetensors), with
+``LCMScheduler`` into a ``LatentConsistencyModelPipeline`` folder (fp16 safetensors; plus
+``light_decoder/`` when the run trained one), with
 ``pocketstudio.json`` (name, version, native size, how it was trained) and ``SHA256SUMS``.
 
 Stage ``sample``: a PNG grid of fixed prompts through :func:`load_generator` (4 steps).
@@ -19,7 +20,7 @@ from . import recipe as recipes
 from .common import DATA_SEED, NUM_TRAIN_IMAGES, log
 
 MODEL_NAME = "pocketstudio-lcd-tiny"
-MODEL_VERSIONS = {"v0.1": "0.1.0", "v0.2": "0.2.0", "v0.3": "0.3.0", "v0.4": "0.4.0"}  # by recipe
+MODEL_VERSIONS = {"v0.1": "0.1.0", "v0.2": "0.2.0", "v0.3": "0.3.0", "v0.4": "0.4.0", "v0.5": "0.5.0"}  # by recipe
 DEFAULT_GUIDANCE = 4.0
 SAMPLE_PROMPTS = [
     "a red circle in the center, on a blue background",
@@ -66,7 +67,9 @@ def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
     from diffusers import LatentConsistencyModelPipeline
 
     from .data import write_vocab_merges
+    from ..generator.light_decoder import FOLDER as LIGHT_DECODER_FOLDER
     from .distill import load_trained as load_student
+    from .light_decoder import load_trained as load_light_decoder
     from .teacher import load_trained as load_teacher
     from .vae import load_trained as load_vae
 
@@ -92,6 +95,10 @@ def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
     with quiet_libraries():
         pipe.save_pretrained(out, safe_serialization=True)
     write_vocab_merges(tokenizer, out / "tokenizer")
+    light = load_light_decoder(run_dir)
+    if light is not None:
+        with quiet_libraries():
+            light.to(torch.float16).save_pretrained(out / LIGHT_DECODER_FOLDER, safe_serialization=True)
     stages = _stage_log(run_dir)
     info = {
         "name": MODEL_NAME,
@@ -108,6 +115,7 @@ def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
                 "python -m pocketstudio.core.training vae --max-minutes M",
                 "python -m pocketstudio.core.training teacher --max-minutes M",
                 "python -m pocketstudio.core.training distill --max-minutes M",
+            ] + (["python -m pocketstudio.core.training light-decoder --max-minutes M"] if light is not None else []) + [
                 "python -m pocketstudio.core.training export",
             ],
             "stages": stages,
