@@ -25,6 +25,12 @@ SEED = 7
 BATCH = 16
 LR = 2e-3
 NOMINAL_STEPS = 3000  # cosine learning-rate horizon (to 10 %)
+# Each latent gets Gaussian noise of a standard deviation drawn from U[0, LATENT_NOISE]: the
+# student's latents are not exactly the encoder's, and a decoder trained on clean latents only
+# turned their small deviations into mottled colour specks and checkerboards (3 000 steps without
+# it: 26.6 dB on held-out encoder latents, yet 0.320 against the VAE decoder's 0.359 on 48
+# validation captions).
+LATENT_NOISE = 0.15
 CHECKPOINT_SECONDS = 120
 
 
@@ -69,6 +75,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
 
     while not deadline.passed() and (total_steps is None or step < total_steps):
         z, x = _batch(images, latents, np.random.randint(0, len(latents), BATCH))
+        z = z + LATENT_NOISE * torch.rand(BATCH, 1, 1, 1) * torch.randn_like(z)
         lr = LR * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / NOMINAL_STEPS, 1.0))))
         for g in opt.param_groups:
             g["lr"] = lr
