@@ -52,18 +52,25 @@ def test_v02_vae_trains_on_crops_of_scenes_and_photos():
     assert whole.shape == (3, 128, 128, 3)
 
 
-@pytest.mark.parametrize("name", ["v0.3", "v0.4"])
+@pytest.mark.parametrize("name", ["v0.3", "v0.4", "v0.5"])
 def test_offset_recipes_are_v02_until_the_teachers_offset_noise_starts(name):
-    # so a v0.3 or v0.4 run folder may start from a copy of a v0.2 one at teacher step 12 000
+    # so a v0.3, v0.4 or v0.5 run folder may start from a copy of a v0.2 one at teacher step 12 000
     v3 = recipes.RECIPES[name]
     assert v3.teacher_offset_noise > 0 and v3.teacher_offset_from == recipes.RECIPES["v0.2"].teacher_nominal_steps
     v2 = recipes.RECIPES["v0.2"]
     assert dataclasses.replace(v3, name="v0.2", teacher_offset_noise=0.0, teacher_offset_from=0,
-                               teacher_offset_lr=0.0, teacher_offset_steps=0) == v2
+                               teacher_offset_lr=0.0, teacher_offset_steps=0, distill_offset_noise=0.0) == v2
     for step in (0, 150, 5000, 11999):
         assert learning_rate(v3, step) == learning_rate(v2, step)
     assert learning_rate(v2, 12000) == learning_rate(v2, 14000) == pytest.approx(5e-5)  # v0.2's floor
     assert learning_rate(v3, 12000) < learning_rate(v3, 12000 + 199) == pytest.approx(v3.teacher_offset_lr, rel=0.01)
+
+
+def test_v05_is_v04_with_the_offset_in_the_students_noise_too():
+    # so a v0.5 run folder may start from a copy of a v0.4 one at the end of its teacher
+    v4, v5 = recipes.RECIPES["v0.4"], recipes.RECIPES["v0.5"]
+    assert v5.distill_offset_noise == v4.teacher_offset_noise > 0 == v4.distill_offset_noise
+    assert dataclasses.replace(v5, name="v0.4", distill_offset_noise=0.0) == v4
 
 
 def test_an_exported_model_names_its_recipe(tmp_path):
