@@ -226,9 +226,10 @@ def _resolve_device(device: str):
 
 
 def cpu_fast_layout(vae):
-    """Channels-last weights for the VAE (or light decoder) on CPU: oneDNN's convolutions on the decoder's few-channel,
-    full-resolution layers run about 1.7× faster so (v0.2's decoder at 256 px: 97 → 57 ms at 1
-    thread); pixels differ by at most one level. The UNet gains nothing at 16×16 latents."""
+    """Channels-last weights for the VAE (or the light decoder) on CPU: oneDNN's convolutions on
+    the decoder's few-channel, full-resolution layers run about 1.7× faster so (v0.2's decoder at
+    256 px: 97 → 57 ms at 1 thread); pixels differ by at most one level. The UNet gains nothing at
+    16×16 latents."""
     import torch
 
     return vae.to(memory_format=torch.channels_last)
