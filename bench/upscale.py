@@ -8,7 +8,7 @@ Quality: each image (default: the scikit-image photos held out of SR training, `
 the shipped SR net (1 or 2 tiled ×2 passes) and with plain bicubic (PIL), and compared with the
 original: PSNR over RGB and SSIM (scikit-image, per channel), 4 px border shaved.
 
-Time: the embedded model's native image (128² for v0.1, 256² for v0.2) brought to 2048² and to 3840×2160 (centre crop to
+Time: the embedded model's native image (128² for v0.1, 256² from v0.2 on) brought to 2048² and to 3840×2160 (centre crop to
 16:9, tiled SR passes, Lanczos to the exact size) by ``fit_to_size``, ``--runs`` times; with
 ``--release`` also the whole ``Studio.generate`` at 4K (generation, upscale, face check,
 watermark, C2PA signing, store, audit) in a throw-away data directory.
