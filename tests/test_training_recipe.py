@@ -73,6 +73,15 @@ def test_v05_is_v04_with_the_offset_in_the_students_noise_too():
     assert dataclasses.replace(v5, name="v0.4", distill_offset_noise=0.0) == v4
 
 
+def test_v06_is_v05_with_the_offset_from_the_teachers_first_step_on_v02s_schedule():
+    v2, v5, v6 = recipes.RECIPES["v0.2"], recipes.RECIPES["v0.5"], recipes.RECIPES["v0.6"]
+    assert dataclasses.replace(v6, name="v0.5", teacher_offset_from=v5.teacher_offset_from,
+                               teacher_offset_lr=v5.teacher_offset_lr, teacher_offset_steps=v5.teacher_offset_steps) == v5
+    assert v6.teacher_offset_from == 0
+    for step in (0, 150, 5000, 11999, 12000, 14000):
+        assert learning_rate(v6, step) == pytest.approx(learning_rate(v2, step))
+
+
 def test_an_exported_model_names_its_recipe(tmp_path):
     assert recipes.of_model(tmp_path).name == "v0.1"  # nothing recorded: the shipped v0.1
     (tmp_path / "pocketstudio.json").write_text(json.dumps({"training": {"recipe": "v0.3"}}))

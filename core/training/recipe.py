@@ -23,6 +23,9 @@ v0.5 (the shipped model) is v0.4 whose student also distils with offset noise (`
 teacher paints the caption's background, but its student, distilled on plain noise, went back to
 reading the colour from the noise's mean (blue came out purple, black green).
 
+v0.6 (in training) is v0.5 whose teacher trains with the offset noise from step 0, on v0.2's
+learning-rate schedule, instead of fine-tuning it in after 12 000 plain steps.
+
 v0.2 is native 256² at the same UNet cost as v0.1, on scenes with a second recurring character
 (``dataset``'s domain 2): the VAE downsamples 16× into 16 channels
 (a 16×16×16 latent: the same 48× compression as v0.1's 16×16×4 at 128²) and trains on 128 px
@@ -77,6 +80,9 @@ RECIPES = {
     # v0.4's teacher; its student distils with the same offset noise, so that it too cannot read
     # the background from the starting noise's mean (v0.4's student, on plain noise, learned to again)
     "v0.5": Recipe("v0.5", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 12000, 2e-4, 3000, 0.25),
+    # v0.5 whose teacher has the offset noise from its first step, on v0.2's learning-rate schedule:
+    # fine-tuned in late, v0.5's teacher reaches only about half of a background's latent offset
+    "v0.6": Recipe("v0.6", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 0, 5e-4, 12000, 0.25),
 }
 DEFAULT = "v0.1"
 
