@@ -66,8 +66,8 @@ def _stage_log(run_dir: Path) -> dict:
 def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
     from diffusers import LatentConsistencyModelPipeline
 
-    from .data import write_vocab_merges
     from ..generator.light_decoder import FOLDER as LIGHT_DECODER_FOLDER
+    from .data import write_vocab_merges
     from .distill import load_trained as load_student
     from .light_decoder import load_trained as load_light_decoder
     from .teacher import load_trained as load_teacher
