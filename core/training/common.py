@@ -66,6 +66,67 @@ def resume(state: dict | None, opt: torch.optim.Optimizer, **modules: torch.nn.M
     return state["step"], state["seconds"]
 
 
+class ChunkedTraining:
+    """The loop every training stage runs its steps in, so that a stage can be trained in chunks.
+
+    On creation it resumes from ``state_path`` (the weights of ``modules``, the optimiser, the
+    RNGs, the step and the seconds spent), so a resumed run continues exactly as an unbroken one.
+    Iterating yields step numbers until ``total_steps`` or the deadline (``--max-minutes``); it
+    writes an atomic checkpoint every ``every`` seconds and after the last step, and logs the mean
+    of the last ``loss_window`` losses given to ``record``::
+
+        loop = ChunkedTraining(run_dir, "vae", out / "state.pt", opt, {"model": vae}, ...)
+        for step in loop:
+            ...
+            loop.record(float(loss))
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        stage: str,
+        state_path: Path,
+        opt: torch.optim.Optimizer,
+        modules: dict[str, torch.nn.Module],
+        *,
+        max_minutes: float | None = None,
+        total_steps: int | None = None,
+        every: float = 120.0,
+        loss_window: int = 50,
+        deadline: Deadline | None = None,
+    ):
+        self.run_dir, self.stage, self.state_path = run_dir, stage, state_path
+        self.opt, self.modules = opt, modules
+        self.total_steps, self.every, self.loss_window = total_steps, every, loss_window
+        self.deadline = deadline or Deadline(max_minutes)
+        self.step, self.seconds = resume(load_state(state_path), opt, **modules)
+        self.losses: list[float] = []
+        self._since = time.monotonic()
+
+    def __iter__(self):
+        self._since = last_checkpoint = time.monotonic()
+        while not self.deadline.passed() and (self.total_steps is None or self.step < self.total_steps):
+            yield self.step
+            self.step += 1
+            if time.monotonic() - last_checkpoint > self.every:
+                self.checkpoint()
+                last_checkpoint = time.monotonic()
+        self.checkpoint()
+
+    def record(self, loss: float) -> None:
+        self.losses.append(loss)
+
+    def checkpoint(self) -> None:
+        now = time.monotonic()
+        self.seconds += now - self._since
+        self._since = now
+        state = {name: m.state_dict() for name, m in self.modules.items()}
+        state.update(opt=self.opt.state_dict(), rng=rng_state(), step=self.step, seconds=self.seconds)
+        save_state(self.state_path, state)
+        recent = self.losses[-self.loss_window :]
+        log(self.run_dir, self.stage, step=self.step, seconds=round(self.seconds, 1), loss=round(float(np.mean(recent)), 6) if recent else None)
+
+
 def log(run_dir: Path, stage: str, **fields) -> None:
     """Append one JSON line to ``run_dir/log.jsonl`` and echo it."""
     rec = {"stage": stage, "time": round(time.time(), 1), **fields}

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .common import Deadline, load_state, log, rng_state, resume, save_state, setup
+from .common import ChunkedTraining, Deadline, load_state, setup
 from .teacher import load_trained as load_teacher
 from . import recipe as recipes
 from .teacher import make_scheduler, make_unet, tokenize
@@ -97,23 +96,12 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     target = copy.deepcopy(student).requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=LR, weight_decay=1e-2)
     out = run_dir / "distill"
-    state = load_state(out / "state.pt")
-    step, seconds = resume(state, opt, student=student, target=target)
+    loop = ChunkedTraining(
+        run_dir, "distill", out / "state.pt", opt, {"student": student, "target": target},
+        total_steps=total_steps, every=CHECKPOINT_SECONDS, loss_window=100, deadline=deadline,
+    )
     student.train()
-    t_chunk = last_ckpt = time.monotonic()
-    losses: list[float] = []
-
-    def checkpoint():
-        nonlocal seconds, t_chunk
-        seconds += time.monotonic() - t_chunk
-        t_chunk = time.monotonic()
-        save_state(
-            out / "state.pt",
-            {"student": student.state_dict(), "target": target.state_dict(), "opt": opt.state_dict(), "rng": rng_state(), "step": step, "seconds": seconds},
-        )
-        log(run_dir, "distill", step=step, seconds=round(seconds, 1), loss=round(float(np.mean(losses[-100:])), 6) if losses else None)
-
-    while not deadline.passed() and (total_steps is None or step < total_steps):
+    for _ in loop:
         idx = torch.randint(0, n, (BATCH,))
         x0 = latents[idx]
         cond = embeds[idx]
@@ -162,12 +150,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         with torch.no_grad():
             for tp, sp in zip(target.parameters(), student.parameters()):
                 tp.lerp_(sp, 1.0 - EMA_DECAY)
-        step += 1
-        losses.append(float(loss.detach()))
-        if time.monotonic() - last_ckpt > CHECKPOINT_SECONDS:
-            checkpoint()
-            last_ckpt = time.monotonic()
-    checkpoint()
+        loop.record(float(loss.detach()))
 
 
 def load_trained(run_dir: Path, which: str = "target"):

@@ -10,7 +10,6 @@ counters; each invocation trains until ``--max-minutes`` (or ``--steps`` in tota
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch.nn.functional as F
 
 from ..generator.light_decoder import LightDecoder
 from . import recipe as recipes
-from .common import Deadline, load_state, log, rng_state, resume, save_state, setup
+from .common import ChunkedTraining, load_state, setup
 
 SEED = 7
 BATCH = 16
@@ -59,21 +58,9 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     out = run_dir / "light_decoder"
     model = make_light_decoder(recipe)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.0)
-    state = load_state(out / "state.pt")
-    step, seconds = resume(state, opt, model=model)
-    deadline = Deadline(max_minutes)
+    loop = ChunkedTraining(run_dir, "light_decoder", out / "state.pt", opt, {"model": model}, max_minutes=max_minutes, total_steps=total_steps, every=CHECKPOINT_SECONDS)
     model.train()
-    t_chunk = last_ckpt = time.monotonic()
-    losses: list[float] = []
-
-    def checkpoint():
-        nonlocal seconds, t_chunk
-        seconds += time.monotonic() - t_chunk
-        t_chunk = time.monotonic()
-        save_state(out / "state.pt", {"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng_state(), "step": step, "seconds": seconds})
-        log(run_dir, "light_decoder", step=step, seconds=round(seconds, 1), loss=round(float(np.mean(losses[-50:])), 5) if losses else None)
-
-    while not deadline.passed() and (total_steps is None or step < total_steps):
+    for step in loop:
         z, x = _batch(images, latents, np.random.randint(0, len(latents), BATCH))
         z = z + LATENT_NOISE * torch.rand(BATCH, 1, 1, 1) * torch.randn_like(z)
         lr = LR * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / NOMINAL_STEPS, 1.0))))
@@ -85,12 +72,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        step += 1
-        losses.append(float(loss.detach()))
-        if time.monotonic() - last_ckpt > CHECKPOINT_SECONDS:
-            checkpoint()
-            last_ckpt = time.monotonic()
-    checkpoint()
+        loop.record(float(loss.detach()))
 
 
 def load_trained(run_dir: Path) -> LightDecoder | None:

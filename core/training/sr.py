@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..generator.upscale import CONFIG_FILE, SUMS_FILE, UPSCALER_DIR, WEIGHTS_FILE, build_net
-from .common import THREADS, Deadline, load_state, log, rng_state, resume, save_state, setup
+from .common import ChunkedTraining, load_state, log, setup
 
 SEED = 7
 CHANNELS, LAYERS = 32, 3
@@ -119,24 +118,13 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     out = run_dir / "sr"
     net = build_net(CHANNELS, LAYERS)
     opt = torch.optim.Adam(net.parameters(), lr=LR)
-    state = load_state(out / "state.pt")
-    step, seconds = resume(state, opt, model=net)
-    total = total_steps or NOMINAL_STEPS
-    if step >= total:
-        log(run_dir, "sr", note="already done", step=step)
+    loop = ChunkedTraining(run_dir, "sr", out / "state.pt", opt, {"model": net}, max_minutes=max_minutes, total_steps=total_steps or NOMINAL_STEPS, every=CHECKPOINT_SECONDS, loss_window=200)
+    if loop.step >= loop.total_steps:
+        log(run_dir, "sr", note="already done", step=loop.step)
         return
     crops = Crops()
-    deadline = Deadline(max_minutes)
-    last_ckpt = time.monotonic()
-    start = time.monotonic()
-    running = []
-
-    def checkpoint():
-        save_state(out / "state.pt", {"model": net.state_dict(), "opt": opt.state_dict(), "rng": rng_state(),
-                                      "step": step, "seconds": seconds + time.monotonic() - start})
-
     net.train()
-    while step < total and not deadline.passed():
+    for step in loop:
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         hr = crops.batch(BATCH)
@@ -145,17 +133,8 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        step += 1
-        running.append(loss.item())
-        if step % 200 == 0:
-            log(run_dir, "sr", step=step, l1=round(float(np.mean(running)), 5), lr=round(lr_at(step), 6),
-                seconds=round(seconds + time.monotonic() - start, 1), threads=THREADS)
-            running = []
-        if time.monotonic() - last_ckpt > CHECKPOINT_SECONDS:
-            checkpoint()
-            last_ckpt = time.monotonic()
-    checkpoint()
-    log(run_dir, "sr", step=step, done=step >= total, seconds=round(seconds + time.monotonic() - start, 1))
+        loop.record(loss.item())
+    log(run_dir, "sr", step=loop.step, done=loop.step >= loop.total_steps, seconds=round(loop.seconds, 1))
 
 
 def export(run_dir: Path, out: Path | None) -> Path:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .data import MAX_LENGTH as MAX_TOKENS
 from . import recipe as recipes
-from .common import Deadline, load_state, log, rng_state, resume, save_state, setup
+from .common import ChunkedTraining, Deadline, load_state, log, save_state, setup
 from .recipe import Recipe
 
 SEED = 2
@@ -165,37 +165,17 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     opt = torch.optim.AdamW(params, lr=LR, weight_decay=1e-2)
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
     out = run_dir / "teacher"
-    state = load_state(out / "state.pt")
-    step, seconds = resume(state, opt, unet=unet, text=text_encoder, ema_unet=ema_unet, ema_text=ema_text)
+    loop = ChunkedTraining(
+        run_dir, "teacher", out / "state.pt", opt, {"unet": unet, "text": text_encoder, "ema_unet": ema_unet, "ema_text": ema_text},
+        total_steps=total_steps, every=CHECKPOINT_SECONDS, loss_window=100, deadline=deadline,
+    )
     alphas_cumprod = sched.alphas_cumprod
     snr = alphas_cumprod / (1 - alphas_cumprod)
     weights = torch.clamp(snr, max=MIN_SNR_GAMMA) / snr
 
     unet.train()
     text_encoder.train()
-    t_chunk = last_ckpt = time.monotonic()
-    losses: list[float] = []
-
-    def checkpoint():
-        nonlocal seconds, t_chunk
-        seconds += time.monotonic() - t_chunk
-        t_chunk = time.monotonic()
-        save_state(
-            out / "state.pt",
-            {
-                "unet": unet.state_dict(),
-                "text": text_encoder.state_dict(),
-                "ema_unet": ema_unet.state_dict(),
-                "ema_text": ema_text.state_dict(),
-                "opt": opt.state_dict(),
-                "rng": rng_state(),
-                "step": step,
-                "seconds": seconds,
-            },
-        )
-        log(run_dir, "teacher", step=step, seconds=round(seconds, 1), loss=round(float(np.mean(losses[-100:])), 5) if losses else None)
-
-    while not deadline.passed() and (total_steps is None or step < total_steps):
+    for step in loop:
         idx = torch.randint(0, n, (BATCH,))
         x0 = latents[idx]
         tok = ids[idx].clone()
@@ -218,12 +198,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         opt.step()
         ema_update(ema_unet, unet, min(EMA_DECAY, (1 + step) / (10 + step)))
         ema_update(ema_text, text_encoder, min(EMA_DECAY, (1 + step) / (10 + step)))
-        step += 1
-        losses.append(float(loss.detach()))
-        if time.monotonic() - last_ckpt > CHECKPOINT_SECONDS:
-            checkpoint()
-            last_ckpt = time.monotonic()
-    checkpoint()
+        loop.record(float(loss.detach()))
 
 
 def load_trained(run_dir: Path):

@@ -7,7 +7,6 @@ until ``--max-minutes`` (or ``--steps`` in total) and checkpoints every ``CHECKP
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from . import recipe as recipes
-from .common import Deadline, load_state, log, rng_state, resume, save_state, setup
+from .common import ChunkedTraining, load_state, setup
 from .recipe import Recipe
 
 SEED = 1
@@ -90,22 +89,9 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     crops = TrainingCrops(recipe, images)
     vae = make_vae(recipe)
     opt = torch.optim.AdamW(vae.parameters(), lr=LR, weight_decay=0.0)
-    state = load_state(out / "state.pt")
-    step, seconds = resume(state, opt, model=vae)
-    deadline = Deadline(max_minutes)
+    loop = ChunkedTraining(run_dir, "vae", out / "state.pt", opt, {"model": vae}, max_minutes=max_minutes, total_steps=total_steps, every=CHECKPOINT_SECONDS)
     vae.train()
-    last_ckpt = time.monotonic()
-    t_chunk = time.monotonic()
-    losses = []
-
-    def checkpoint():
-        nonlocal seconds, t_chunk
-        seconds += time.monotonic() - t_chunk
-        t_chunk = time.monotonic()
-        save_state(out / "state.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "rng": rng_state(), "step": step, "seconds": seconds})
-        log(run_dir, "vae", step=step, seconds=round(seconds, 1), loss=round(float(np.mean(losses[-50:])), 5) if losses else None)
-
-    while not deadline.passed() and (total_steps is None or step < total_steps):
+    for step in loop:
         x = to_tensor(crops.batch(BATCH))
         # cosine decay over the nominal run, floor at 10 %
         lr = LR * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / NOMINAL_STEPS, 1.0))))
@@ -124,12 +110,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
-        step += 1
-        losses.append(float(loss_rec.detach()))
-        if time.monotonic() - last_ckpt > CHECKPOINT_SECONDS:
-            checkpoint()
-            last_ckpt = time.monotonic()
-    checkpoint()
+        loop.record(float(loss_rec.detach()))
 
 
 def load_trained(run_dir: Path):
@@ -156,30 +137,18 @@ def run_decoder(run_dir: Path, max_minutes: float | None, total_steps: int | Non
     recipe = recipes.load(run_dir)
     images = np.load(run_dir / "data" / "images.npy", mmap_mode="r")
     crops = TrainingCrops(recipe, images)
-    state = load_state(out / "state.pt")
     vae = make_vae(recipe)
     base = load_state(run_dir / "vae" / "state.pt")
     if base is None:
         raise SystemExit("no VAE checkpoint: run the 'vae' stage first")
-    vae.load_state_dict(base["model"] if state is None else state["model"])
+    vae.load_state_dict(base["model"])  # a resumed run's own weights replace these below
     vae.encoder.requires_grad_(False)
     vae.quant_conv.requires_grad_(False)
     params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
     opt = torch.optim.AdamW(params, lr=DECODER_LR, weight_decay=0.0)
-    step, seconds = resume(state, opt)  # the weights came from state or base above
-    deadline = Deadline(max_minutes)
+    loop = ChunkedTraining(run_dir, "vae_decoder", out / "state.pt", opt, {"model": vae}, max_minutes=max_minutes, total_steps=total_steps, every=CHECKPOINT_SECONDS)
     vae.train()
-    t_chunk = last_ckpt = time.monotonic()
-    losses: list[float] = []
-
-    def checkpoint():
-        nonlocal seconds, t_chunk
-        seconds += time.monotonic() - t_chunk
-        t_chunk = time.monotonic()
-        save_state(out / "state.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "rng": rng_state(), "step": step, "seconds": seconds})
-        log(run_dir, "vae_decoder", step=step, seconds=round(seconds, 1), loss=round(float(np.mean(losses[-50:])), 5) if losses else None)
-
-    while not deadline.passed() and (total_steps is None or step < total_steps):
+    for step in loop:
         x = to_tensor(crops.batch(BATCH))
         if np.random.rand() < 0.5:  # mirrored scenes are in the teacher's data too
             x = torch.flip(x, dims=[3])
@@ -194,9 +163,4 @@ def run_decoder(run_dir: Path, max_minutes: float | None, total_steps: int | Non
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        step += 1
-        losses.append(float(loss.detach()))
-        if time.monotonic() - last_ckpt > CHECKPOINT_SECONDS:
-            checkpoint()
-            last_ckpt = time.monotonic()
-    checkpoint()
+        loop.record(float(loss.detach()))
