@@ -82,6 +82,15 @@ def test_v06_is_v05_with_the_offset_from_the_teachers_first_step_on_v02s_schedul
         assert learning_rate(v6, step) == pytest.approx(learning_rate(v2, step))
 
 
+@pytest.mark.parametrize("name, base", [("v0.7", "v0.5"), ("v0.8", "v0.6")])
+def test_adversarial_recipes_continue_their_base_after_its_lcd_steps(name, base):
+    # so their run folder may start from a copy of the base's at the end of its 2 500 LCD steps
+    # (the discriminator is seeded apart: tests/test_training_distill.py)
+    r, b = recipes.RECIPES[name], recipes.RECIPES[base]
+    assert r.distill_adversarial > 0 == b.distill_adversarial and r.distill_adversarial_from == 2500
+    assert dataclasses.replace(r, name=base, distill_adversarial=0.0, distill_adversarial_from=0) == b
+
+
 def test_an_exported_model_names_its_recipe(tmp_path):
     assert recipes.of_model(tmp_path).name == "v0.1"  # nothing recorded: the shipped v0.1
     (tmp_path / "pocketstudio.json").write_text(json.dumps({"training": {"recipe": "v0.3"}}))

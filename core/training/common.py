@@ -53,13 +53,17 @@ def load_state(path: Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def resume(state: dict | None, opt: torch.optim.Optimizer, **modules: torch.nn.Module) -> tuple[int, float]:
-    """Restore a stage's checkpoint, if there is one: each module from ``state[name]``, the
-    optimiser and the RNGs, so a resumed run continues exactly as an unbroken one. Returns the
-    (step, seconds) to go on from; (0, 0.0) for a fresh start."""
+def resume(state: dict | None, opt: torch.optim.Optimizer, optional: tuple[str, ...] = (), **modules) -> tuple[int, float]:
+    """Restore a stage's checkpoint, if there is one: each module (or other object with a state
+    dict) from ``state[name]``, the optimiser and the RNGs, so a resumed run continues exactly as an
+    unbroken one; a name in ``optional`` that the checkpoint lacks keeps its fresh state (a part a
+    later recipe adds to a run it continues). Returns the (step, seconds) to go on from; (0, 0.0)
+    for a fresh start."""
     if state is None:
         return 0, 0.0
     for name, module in modules.items():
+        if name in optional and name not in state:
+            continue
         module.load_state_dict(state[name])
     opt.load_state_dict(state["opt"])
     set_rng_state(state["rng"])
@@ -89,6 +93,7 @@ class ChunkedTraining:
         opt: torch.optim.Optimizer,
         modules: dict[str, torch.nn.Module],
         *,
+        optional: tuple[str, ...] = (),
         max_minutes: float | None = None,
         total_steps: int | None = None,
         every: float = 120.0,
@@ -99,8 +104,9 @@ class ChunkedTraining:
         self.opt, self.modules = opt, modules
         self.total_steps, self.every, self.loss_window = total_steps, every, loss_window
         self.deadline = deadline or Deadline(max_minutes)
-        self.step, self.seconds = resume(load_state(state_path), opt, **modules)
+        self.step, self.seconds = resume(load_state(state_path), opt, optional, **modules)
         self.losses: list[float] = []
+        self.others: dict[str, list[float]] = {}
         self._since = time.monotonic()
 
     def __iter__(self):
@@ -113,8 +119,11 @@ class ChunkedTraining:
                 last_checkpoint = time.monotonic()
         self.checkpoint()
 
-    def record(self, loss: float) -> None:
+    def record(self, loss: float, **others: float) -> None:
+        """A step's loss; ``others`` (say, a discriminator's loss) are logged as their recent means too."""
         self.losses.append(loss)
+        for name, value in others.items():
+            self.others.setdefault(name, []).append(value)
 
     def checkpoint(self) -> None:
         now = time.monotonic()
@@ -124,7 +133,8 @@ class ChunkedTraining:
         state.update(opt=self.opt.state_dict(), rng=rng_state(), step=self.step, seconds=self.seconds)
         save_state(self.state_path, state)
         recent = self.losses[-self.loss_window :]
-        log(self.run_dir, self.stage, step=self.step, seconds=round(self.seconds, 1), loss=round(float(np.mean(recent)), 6) if recent else None)
+        others = {name: round(float(np.mean(v[-self.loss_window :])), 6) for name, v in self.others.items()}
+        log(self.run_dir, self.stage, step=self.step, seconds=round(self.seconds, 1), loss=round(float(np.mean(recent)), 6) if recent else None, **others)
 
 
 def log(run_dir: Path, stage: str, **fields) -> None:

@@ -26,6 +26,11 @@ reading the colour from the noise's mean (blue came out purple, black green).
 v0.6 (in training) is v0.5 whose teacher trains with the offset noise from step 0, on v0.2's
 learning-rate schedule, instead of fine-tuning it in after 12 000 plain steps.
 
+v0.7 and v0.8 are v0.5 and v0.6 whose students, after their 2 500 LCD steps, distil on with a
+caption-conditioned latent discriminator's hinge loss added (``distill_adversarial``, from
+``distill_adversarial_from``; ``distill.LatentDiscriminator``): the LCD student's few-step images
+are the blurred means of what the teacher would draw.
+
 v0.2 is native 256² at the same UNet cost as v0.1, on scenes with a second recurring character
 (``dataset``'s domain 2): the VAE downsamples 16× into 16 channels
 (a 16×16×16 latent: the same 48× compression as v0.1's 16×16×4 at 128²) and trains on 128 px
@@ -59,6 +64,8 @@ class Recipe:
     teacher_offset_lr: float = 0.0     # with a new warm-up and cosine to this peak learning rate
     teacher_offset_steps: int = 0      # over this many steps
     distill_offset_noise: float = 0.0  # the same per-channel constant in the student's distillation noise
+    distill_adversarial: float = 0.0   # weight of a latent discriminator's loss in distillation ...
+    distill_adversarial_from: int = 0  # ... from this distillation step on (0 with weight 0: none)
 
     @property
     def downsample(self) -> int:
@@ -83,6 +90,10 @@ RECIPES = {
     # v0.5 whose teacher has the offset noise from its first step, on v0.2's learning-rate schedule:
     # fine-tuned in late, v0.5's teacher reaches only about half of a background's latent offset
     "v0.6": Recipe("v0.6", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 0, 5e-4, 12000, 0.25),
+    # v0.5's student, distilled on from step 2 500 with a latent discriminator's loss added
+    "v0.7": Recipe("v0.7", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 12000, 2e-4, 3000, 0.25, 0.5, 2500),
+    # v0.6's student, distilled on from step 2 500 with the same discriminator
+    "v0.8": Recipe("v0.8", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 0, 5e-4, 12000, 0.25, 0.5, 2500),
 }
 DEFAULT = "v0.1"
 
