@@ -19,11 +19,11 @@ variance 1/256 + offset², so the summed SNR over channels of the means is Σ_c 
 (1/256 + s²). Measured on the training latents: v0.1 (4 channels) 1.77, v0.2 (16 channels) 8.56;
 with offset 0.1 2.40 (still above v0.1's, which does follow the caption), 0.2 0.76, 0.25 0.50.
 
-v0.5 (the shipped model) is v0.4 whose student also distils with offset noise (``distill_offset_noise``): v0.4's
+v0.5 (shipped before v0.6) is v0.4 whose student also distils with offset noise (``distill_offset_noise``): v0.4's
 teacher paints the caption's background, but its student, distilled on plain noise, went back to
 reading the colour from the noise's mean (blue came out purple, black green).
 
-v0.6 (in training) is v0.5 whose teacher trains with the offset noise from step 0, on v0.2's
+v0.6 (the shipped model) is v0.5 whose teacher trains with the offset noise from step 0, on v0.2's
 learning-rate schedule, instead of fine-tuning it in after 12 000 plain steps.
 
 v0.7 and v0.8 are v0.5 and v0.6 whose students, after their 2 500 LCD steps, distil on with a
