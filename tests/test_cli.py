@@ -1,12 +1,10 @@
 """The command line as a user runs it (typer's runner over the real app, real data directory)."""
 
-import io
 import json
 import os
 import subprocess
 import sys
 
-import pytest
 from PIL import Image
 from typer.testing import CliRunner
 

@@ -1,6 +1,5 @@
 import datetime as dt
 import io
-import os
 
 import c2pa
 import pytest

@@ -6,7 +6,6 @@ import io
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from PIL import Image
 
 from pocketstudio.core.errors import PolicyDenied
@@ -128,7 +127,7 @@ def test_grants_cannot_be_forged_by_the_database_operator(studio, enrolled, face
     with pytest.raises(ConsentError, match="not the key"):
         studio.consent.grant(person.person_id, other, grantee="alice", purposes=["general"],
                              not_before=NOW - dt.timedelta(days=1), not_after=NOW + dt.timedelta(days=1))
-    grant = _grant(studio, person, key, purposes=["advertising"])
+    _grant(studio, person, key, purposes=["advertising"])
     with studio.store.begin() as conn:  # widen the grant behind the person's back
         conn.execute(consent_grants.update().values(purposes='["advertising", "general"]'))
     assert studio.consent.verified(person.person_id) == []

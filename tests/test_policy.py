@@ -1,5 +1,3 @@
-import datetime as dt
-
 import pytest
 
 from pocketstudio.core.errors import PolicyError
