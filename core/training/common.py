@@ -77,7 +77,9 @@ class ChunkedTraining:
     RNGs, the step and the seconds spent), so a resumed run continues exactly as an unbroken one.
     Iterating yields step numbers until ``total_steps`` or the deadline (``--max-minutes``); it
     writes an atomic checkpoint every ``every`` seconds and after the last step, and logs the mean
-    of the last ``loss_window`` losses given to ``record``::
+    of the last ``loss_window`` losses given to ``record``. ``modules`` may hold any object with a
+    state dict (a second optimiser too); names in ``optional`` may be missing from an older
+    checkpoint (``resume``)::
 
         loop = ChunkedTraining(run_dir, "vae", out / "state.pt", opt, {"model": vae}, ...)
         for step in loop:
@@ -91,7 +93,7 @@ class ChunkedTraining:
         stage: str,
         state_path: Path,
         opt: torch.optim.Optimizer,
-        modules: dict[str, torch.nn.Module],
+        modules: dict[str, torch.nn.Module | torch.optim.Optimizer],
         *,
         optional: tuple[str, ...] = (),
         max_minutes: float | None = None,
