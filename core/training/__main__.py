@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--steps", type=int, default=None, help="stop once the stage has this many steps in total")
     p.add_argument("--out", type=Path, default=None, help="export: target folder (default: the embedded model)")
-    p.add_argument("--recipe", default=None, help="model version the run folder trains (recipe.py: v0.1 … v0.6); "
+    from .recipe import RECIPES
+
+    p.add_argument("--recipe", default=None, help=f"model version the run folder trains (recipe.py: {', '.join(RECIPES)}); "
                                                   "fixed by the first stage run in the folder (default v0.1)")
     args = p.parse_args(argv)
     args.run_dir.mkdir(parents=True, exist_ok=True)
