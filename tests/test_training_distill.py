@@ -11,7 +11,7 @@ from pocketstudio.core.training import distill, recipe as recipes
 from pocketstudio.core.training.common import save_state
 from pocketstudio.core.training.data import train_tokenizer
 from pocketstudio.core.training.dataset import render_scene
-from pocketstudio.core.training.teacher import load_tokenizer, make_text_encoder, make_unet
+from pocketstudio.core.training.teacher import load_tokenizer, make_scheduler, make_text_encoder, make_unet
 
 V01 = recipes.RECIPES["v0.1"]
 
@@ -86,3 +86,47 @@ def test_the_discriminator_is_seeded_apart_from_the_global_rng():
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     x, text = torch.randn(2, 4, 16, 16), torch.randn(2, 7, 32)
     assert a(x, text).shape == (2,)
+
+
+def test_phase_edges_are_the_timesteps_the_lcm_sampler_visits():
+    from pocketstudio.core.training.export import make_lcm_scheduler
+
+    for phases in (2, 3, 4, 8):
+        sched = make_lcm_scheduler()
+        sched.set_timesteps(phases)
+        assert distill.phase_edges(phases).tolist() == [0, *sorted(sched.timesteps.tolist())[:-1]]
+
+
+def test_the_consistency_output_meets_its_boundary_condition():
+    alphas_cumprod = make_scheduler().alphas_cumprod
+    torch.manual_seed(0)
+    x, eps = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8)
+    edges = torch.tensor([259, 499, 759])
+    # a phase's lower edge maps to itself, whatever the network says there
+    assert torch.allclose(distill.consistency_output(x, eps, edges, edges, alphas_cumprod), x, atol=1e-5)
+    # above the edge, the output moves with the network's ε
+    t = edges + 20
+    assert not torch.allclose(distill.consistency_output(x, eps, t, edges, alphas_cumprod),
+                              distill.consistency_output(x, -eps, t, edges, alphas_cumprod))
+    # LCD's one phase: x at t = 0 (c_skip = 1), the network's x0 far from it (c_skip ≈ 0)
+    zero = torch.zeros(3, dtype=torch.long)
+    assert torch.allclose(distill.consistency_output(x, eps, zero, None, alphas_cumprod), x, atol=1e-5)
+    far = torch.full((3,), 999)
+    a = alphas_cumprod[999]
+    assert torch.allclose(distill.consistency_output(x, eps, far, None, alphas_cumprod),
+                          (x - (1 - a).sqrt() * eps) / a.sqrt(), atol=1e-4)
+
+
+def test_a_phased_student_learns_other_targets_than_lcd(run_dir, tmp_path_factory, monkeypatch):
+    distill.run(run_dir, None, 2)
+    other = tmp_path_factory.mktemp("phased")
+    for name in ("tokenizer", "latents.pt", "teacher"):
+        (other / name).symlink_to(run_dir / name)
+    _with_recipe(monkeypatch, other, distill_phases=4)
+    distill.run(other, None, 2)
+    a, b = _student(run_dir), _student(other)
+    # same draws of latents, timesteps and noise; the targets above t = 259 differ
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    _with_recipe(monkeypatch, other, distill_phases=4, distill_adversarial=0.5)
+    with pytest.raises(SystemExit, match="phased"):
+        distill.run(other, None, 3)

@@ -91,6 +91,13 @@ def test_adversarial_recipes_continue_their_base_after_its_lcd_steps(name, base)
     assert dataclasses.replace(r, name=base, distill_adversarial=0.0, distill_adversarial_from=0) == b
 
 
+def test_v09_is_v06_with_an_eight_phase_student():
+    # so its run folder may start from a copy of v0.6's before the distill stage
+    v6, v9 = recipes.RECIPES["v0.6"], recipes.RECIPES["v0.9"]
+    assert v6.distill_phases == 1 and v9.distill_phases == 8
+    assert dataclasses.replace(v9, name="v0.6", distill_phases=1) == v6
+
+
 def test_an_exported_model_names_its_recipe(tmp_path):
     assert recipes.of_model(tmp_path).name == "v0.1"  # nothing recorded: the shipped v0.1
     (tmp_path / "pocketstudio.json").write_text(json.dumps({"training": {"recipe": "v0.3"}}))

@@ -97,6 +97,33 @@ def boundary_scalings(t: torch.Tensor):
     return c_skip, c_out
 
 
+def consistency_output(x: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, edge: torch.Tensor | None,
+                       alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    """The consistency function's value at (x, t) from the network's ε.
+
+    ``edge`` None (LCD): c_skip(t)·x + c_out(t)·x̂0, which is x at t = 0. With phases: the DDIM
+    jump α_s·x̂0 + σ_s·ε to the phase's lower edge s = ``edge`` (Wang et al. 2024, phased
+    consistency models), which is x itself at t = s: the same boundary condition, per phase."""
+    a, sg = _b(alphas_cumprod[t].sqrt()), _b((1 - alphas_cumprod[t]).sqrt())
+    x0 = (x - sg * eps) / a
+    if edge is None:
+        c_skip, c_out = boundary_scalings(t)
+        return _b(c_skip) * x + _b(c_out) * x0
+    return _b(alphas_cumprod[edge].sqrt()) * x0 + _b((1 - alphas_cumprod[edge]).sqrt()) * eps
+
+
+def phase_edges(phases: int, num_ddim: int = NUM_DDIM) -> torch.Tensor:
+    """Lower timestep edge of each of ``phases`` consistency phases, ascending, the last one t = 0.
+
+    They are the timesteps LCMScheduler / TCDScheduler visit for ``phases`` inference steps
+    (evenly spaced points of the DDIM grid from 999 down, as their ``set_timesteps`` picks them),
+    so sampling at that step count lands exactly on the edges the student was trained to reach."""
+    step_ratio = 1000 // num_ddim
+    grid = np.arange(1, num_ddim + 1) * step_ratio - 1
+    visited = grid[::-1][np.floor(np.linspace(0, num_ddim, phases, endpoint=False)).astype(np.int64)]
+    return torch.tensor(sorted([0, *visited[1:].tolist()]), dtype=torch.long)
+
+
 def _b(x: torch.Tensor) -> torch.Tensor:
     return x.view(-1, 1, 1, 1)
 
@@ -131,6 +158,9 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     ddim_prev_ac = torch.cat([alphas_cumprod[:1], alphas_cumprod[ddim_t[:-1]]])
 
     recipe = recipes.load(run_dir)
+    edges = phase_edges(recipe.distill_phases) if recipe.distill_phases > 1 else None
+    if edges is not None and recipe.distill_adversarial:
+        raise SystemExit("a phased student's predictions are not x0: the latent discriminator does not apply")
     student = make_student(recipe, teacher)
     target = copy.deepcopy(student).requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=LR, weight_decay=1e-2)
@@ -154,8 +184,8 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         index = torch.randint(0, NUM_DDIM, (BATCH,))
         t_start = ddim_t[index]
         t_end = (t_start - step_ratio).clamp(min=0)
-        c_skip_start, c_out_start = boundary_scalings(t_start)
-        c_skip, c_out = boundary_scalings(t_end)
+        # the phased student's target point: its phase's lower edge (None: LCD's x0)
+        edge = None if edges is None else edges[(t_start[:, None] > edges[None, :]).sum(1) - 1]
         # 2. noisy latents at t_n
         noise = torch.randn_like(x0)
         if recipe.distill_offset_noise:  # v0.5: the noise's per-channel mean must not tell the colour
@@ -167,8 +197,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         wb = _b(w)
         # 4. online student prediction, with boundary conditions
         eps = student(xt, t_start, timestep_cond=w_emb, encoder_hidden_states=cond).sample
-        pred_x0 = (xt - _b(sigma[t_start]) * eps) / _b(alpha[t_start])
-        model_pred = _b(c_skip_start) * xt + _b(c_out_start) * pred_x0
+        model_pred = consistency_output(xt, eps, t_start, edge, alphas_cumprod)
         with torch.no_grad():
             # 5. teacher with CFG, one DDIM step t_n -> t_{n-k}
             both = teacher(
@@ -183,8 +212,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
             x_prev = a_prev.sqrt() * t_x0 + (1 - a_prev).sqrt() * t_eps
             # 6. target network at the new point
             eps_t = target(x_prev, t_end, timestep_cond=w_emb, encoder_hidden_states=cond).sample
-            tx0 = (x_prev - _b(sigma[t_end]) * eps_t) / _b(alpha[t_end])
-            target_pred = _b(c_skip) * x_prev + _b(c_out) * tx0
+            target_pred = consistency_output(x_prev, eps_t, t_end, edge, alphas_cumprod)
         # 7. pseudo-Huber loss
         loss = torch.mean(torch.sqrt((model_pred - target_pred) ** 2 + HUBER_C**2) - HUBER_C)
         total, extra = loss, {}

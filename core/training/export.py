@@ -20,7 +20,7 @@ from . import recipe as recipes
 from .common import DATA_SEED, NUM_TRAIN_IMAGES, log
 
 MODEL_NAME = "pocketstudio-lcd-tiny"
-MODEL_VERSIONS = {"v0.1": "0.1.0", "v0.2": "0.2.0", "v0.3": "0.3.0", "v0.4": "0.4.0", "v0.5": "0.5.0", "v0.6": "0.6.0", "v0.7": "0.7.0", "v0.8": "0.8.0"}  # by recipe
+MODEL_VERSIONS = {"v0.1": "0.1.0", "v0.2": "0.2.0", "v0.3": "0.3.0", "v0.4": "0.4.0", "v0.5": "0.5.0", "v0.6": "0.6.0", "v0.7": "0.7.0", "v0.8": "0.8.0", "v0.9": "0.9.0"}  # by recipe
 DEFAULT_GUIDANCE = 4.0
 SAMPLE_PROMPTS = [
     "a red circle in the center, on a blue background",
