@@ -333,7 +333,7 @@ def main() -> int:
         gap = 100 * (t50[2]["overall"] - s4[2]["overall"])
         print(f"  student 4 steps ≥ 10× faster than teacher DDIM 50 ........ {'MET' if speed >= 10 else 'MISSED'} ({speed:.1f}×)")
         print(f"  student 4 steps within 5 points of teacher DDIM 50 overall  {'MET' if gap <= 5 else 'MISSED'} "
-              f"({100 * s4[2]['overall']:.1f} vs {100 * t50[2]['overall']:.1f}: {gap:+.1f} points behind)")
+              f"({100 * s4[2]['overall']:.1f} vs {100 * t50[2]['overall']:.1f}: {abs(gap):.1f} points {'behind' if gap >= 0 else 'ahead'})")
     ov = s4[2]["overall"]
     print(f"  student 4 steps overall ≥ 0.7 .............................. {'MET' if ov >= 0.7 else 'MISSED'} ({ov:.3f})")
     return 0
