@@ -17,6 +17,8 @@ from pocketstudio.core.errors import GenerationError, ModelLoadError
 from pocketstudio.core.generator import DEFAULT_MODEL_DIR, GeneratedImage, load_generator, model_sha256
 from pocketstudio.core.generator.light_decoder import FOLDER as LIGHT_FOLDER
 from pocketstudio.core.generator.light_decoder import LightDecoder
+from pocketstudio.core.generator.pipeline import SUBJECT_TEACHER_FOLDER
+from pocketstudio.core.generator.subject import LearnSettings, learn_subject
 from pocketstudio.core.generator.tiny import build_tiny_random_model
 from pocketstudio.core.training import recipe as recipes
 from pocketstudio.core.training.dataset import render_scene
@@ -290,6 +292,49 @@ def test_a_corrupt_light_decoder_is_a_model_load_error(tiny_copy):
         load_generator(tiny_copy)
 
 
+# --- the teacher a model folder may ship for subject learning (phased students, v0.9) ----------
+
+
+def _add_subject_teacher(model_dir: Path, seed: int = 0) -> None:
+    """A random UNet of the folder's UNet's shape, without the guidance embedding (a teacher)."""
+    from diffusers import UNet2DConditionModel
+
+    config = {k: v for k, v in UNet2DConditionModel.load_config(model_dir / "unet").items() if not k.startswith("_")}
+    torch.manual_seed(seed)
+    UNet2DConditionModel.from_config({**config, "time_cond_proj_dim": None}).save_pretrained(
+        model_dir / SUBJECT_TEACHER_FOLDER, safe_serialization=True)
+
+
+def test_a_shipped_subject_teacher_is_what_subject_learning_fits_and_joins_the_identity(tiny_copy, tiny):
+    _add_subject_teacher(tiny_copy)
+    gen = load_generator(tiny_copy)
+    assert gen.subject_teacher is not None and gen.subject_teacher.config.time_cond_proj_dim is None
+    assert gen.subject_unet(gen._pipe) is gen.subject_teacher
+    assert tiny.subject_teacher is None and tiny.subject_unet(tiny._pipe) is tiny._pipe.unet
+    assert gen.model_sha256 != tiny.model_sha256 and gen.model_sha256 == model_sha256(tiny_copy)
+    # sampling never runs it ...
+    assert np.array_equal(pixels(gen.generate(PROMPT, steps=2, seed=3)), pixels(tiny.generate(PROMPT, steps=2, seed=3)))
+    # ... subject learning does: same references and settings, other vectors
+    refs = [Image.new("RGB", (64, 64), (200, 40, 40))]
+    settings = LearnSettings(steps=3, batch=2, views=4)
+    assert not torch.equal(learn_subject(gen, refs, settings).vectors, learn_subject(tiny, refs, settings).vectors)
+
+
+def test_a_corrupt_subject_teacher_is_a_model_load_error(tiny_copy):
+    _add_subject_teacher(tiny_copy)
+    (tiny_copy / SUBJECT_TEACHER_FOLDER / "diffusion_pytorch_model.safetensors").write_bytes(b"truncated")
+    with pytest.raises(ModelLoadError, match="subject teacher"):
+        load_generator(tiny_copy)
+
+
+def test_the_embedded_model_ships_its_teacher_for_subject_learning(default):
+    # v0.9's student is phased (core/training/README.md): subject vectors are fitted on the teacher
+    assert recipes.of_model(DEFAULT_MODEL_DIR).distill_phases > 1
+    teacher = default.subject_unet(default._pipe)
+    assert teacher is default.subject_teacher and teacher.config.time_cond_proj_dim is None
+    assert default._pipe.unet.config.time_cond_proj_dim
+
+
 def test_unknown_device_raises(tiny_dir):
     with pytest.raises(ModelLoadError, match="device"):
         load_generator(tiny_dir, device="quantum")
@@ -381,8 +426,9 @@ def test_shipped_sha256sums_match_the_weights():
 
 
 def test_default_model_weights_stay_small():
+    # v0.9: 29.8 MiB of fp16, 8.4 of them the teacher that subject learning fits against
     total = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.rglob("*.safetensors"))
-    assert total < 25 * 2**20
+    assert total < 32 * 2**20
 
 
 # --- training data ------------------------------------------------------------------------------

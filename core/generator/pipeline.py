@@ -76,6 +76,8 @@ FAMILY_COMPONENTS = {
     "sd": REQUIRED_COMPONENTS,
     "sdxl": ("unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler"),
 }
+# A model folder's optional teacher UNet, for subject learning only (``Generator.subject_unet``).
+SUBJECT_TEACHER_FOLDER = "subject_teacher"
 LORA_SUFFIX = ".safetensors"
 LORA_ADAPTER = "lcm_lora"
 
@@ -240,8 +242,11 @@ class Generator:
 
     def __init__(self, pipe, model_dir: Path, info: dict[str, Any], sha256: str, device: str,
                  kind: ModelKind | None = None, components: tuple[ModelComponent, ...] = (), img2img_class=None,
-                 init_kwargs: dict[str, Any] | None = None, light_decoder=None):
+                 init_kwargs: dict[str, Any] | None = None, light_decoder=None, subject_teacher=None):
         self._pipe = pipe
+        # The UNet the student was distilled from, when the folder ships it: subject learning runs
+        # against it (``subject_unet``), sampling never does.
+        self.subject_teacher = subject_teacher
         # The model folder's fast text-to-image decoder (``light_decoder.py``), when it ships one.
         self.light_decoder = light_decoder
         self._lock = threading.Lock()
@@ -303,6 +308,15 @@ class Generator:
             embeds = encode(pipe.text_encoder, ids, slots.to(pipe.text_encoder.device),
                             subject.vectors.to(pipe.text_encoder.device))
         return embeds.to(pipe.unet.dtype)
+
+    def subject_unet(self, pipe):
+        """The UNet subject learning fits: the folder's teacher when it ships one, else the sampling UNet.
+
+        Textual inversion's MSE loss asks for the posterior mean of x0. A phased consistency
+        student's x0 at high noise is a jump along one trajectory, not that mean, and vectors fitted
+        against it drew a blurred blob (rusty's identity 0.00); fitted against the teacher, through
+        the same frozen text encoder, the student draws the subject (0.73; core/training/README.md)."""
+        return pipe.unet if self.subject_teacher is None else self.subject_teacher
 
     def __repr__(self) -> str:
         return f"Generator(model_name={self.model_name!r}, native_size={self.native_size}, device={self.device!r})"
@@ -457,6 +471,7 @@ def load_generator(model_path: str | Path | None = None, device: str = "cpu", dt
         raise ModelLoadError(f"cannot move the model to {dev}: {type(exc).__name__}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
     light = _load_light_decoder(model_dir, dev, dtype)
+    subject_teacher = _load_subject_teacher(model_dir, dev, dtype)
     if dev.type == "cpu":
         cpu_fast_layout(pipe.vae)
         if light is not None:
@@ -468,7 +483,24 @@ def load_generator(model_path: str | Path | None = None, device: str = "cpu", dt
         components += (ModelComponent("lora", lora_path.name, file_sha256(lora_path)),)
         sha = combined_sha256([(c.role, c.sha256) for c in components])
     return Generator(pipe, model_dir, info, sha, str(dev), kind=kind, components=components,
-                     img2img_class=img2img_class, init_kwargs=init_kwargs, light_decoder=light)
+                     img2img_class=img2img_class, init_kwargs=init_kwargs, light_decoder=light,
+                     subject_teacher=subject_teacher)
+
+
+def _load_subject_teacher(model_dir: Path, dev, dtype):
+    """The folder's ``subject_teacher/`` UNet (None when absent); like the light decoder, its weights
+    are part of the folder's hash. The export stage writes it for a phased student (recipe v0.9)."""
+    folder = model_dir / SUBJECT_TEACHER_FOLDER
+    if not folder.is_dir():
+        return None
+    from diffusers import UNet2DConditionModel
+
+    try:
+        with quiet_libraries():
+            unet = UNet2DConditionModel.from_pretrained(folder, local_files_only=True, torch_dtype=dtype)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the subject teacher from {folder}: {type(exc).__name__}: {exc}") from exc
+    return unet.to(dev).eval().requires_grad_(False)
 
 
 def _load_light_decoder(model_dir: Path, dev, dtype):

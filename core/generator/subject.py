@@ -416,7 +416,8 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
     import torch
 
     with generator.locked_pipe() as pipe:
-        tokenizer, text_encoder, unet, vae, sched = pipe.tokenizer, pipe.text_encoder, pipe.unet, pipe.vae, pipe.scheduler
+        tokenizer, text_encoder, vae, sched = pipe.tokenizer, pipe.text_encoder, pipe.vae, pipe.scheduler
+        unet = generator.subject_unet(pipe)
         device, dtype = unet.device, unet.dtype
         gen = torch.Generator().manual_seed(settings.seed)
         # 1. Views and their captions, encoded once (VAE posterior mean, scaled like the pipeline's latents).

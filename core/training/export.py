@@ -1,6 +1,7 @@
 """Stage ``export``: assemble the distilled student, VAE, text encoder, tokenizer and an
 ``LCMScheduler`` into a ``LatentConsistencyModelPipeline`` folder (fp16 safetensors; plus
-``light_decoder/`` when the run trained one), with
+``light_decoder/`` when the run trained one, and the teacher's UNet as ``subject_teacher/`` when
+the student is phased), with
 ``pocketstudio.json`` (name, version, native size, how it was trained) and ``SHA256SUMS``.
 
 Stage ``sample``: a PNG grid of fixed prompts through :func:`load_generator` (4 steps).
@@ -15,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..generator.hashing import file_sha256, weight_files
-from ..generator.pipeline import DEFAULT_MODEL_DIR, quiet_libraries
+from ..generator.pipeline import DEFAULT_MODEL_DIR, SUBJECT_TEACHER_FOLDER, quiet_libraries
 from . import recipe as recipes
 from .common import DATA_SEED, NUM_TRAIN_IMAGES, log
 
@@ -75,7 +76,7 @@ def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
 
     out = Path(out or DEFAULT_MODEL_DIR)
     recipe = recipes.load(run_dir)
-    tokenizer, text_encoder, _, scaling = load_teacher(run_dir)
+    tokenizer, text_encoder, teacher_unet, scaling = load_teacher(run_dir)
     unet, _ = load_student(run_dir, which)
     vae = load_vae(run_dir)
     vae.register_to_config(scaling_factor=scaling)
@@ -99,6 +100,11 @@ def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
     if light is not None:
         with quiet_libraries():
             light.to(torch.float16).save_pretrained(out / LIGHT_DECODER_FOLDER, safe_serialization=True)
+    if recipe.distill_phases > 1:
+        # subject learning fits its vectors against the teacher: a phased student's x0 is no
+        # posterior mean (``Generator.subject_unet``)
+        with quiet_libraries():
+            teacher_unet.to(torch.float16).save_pretrained(out / SUBJECT_TEACHER_FOLDER, safe_serialization=True)
     stages = _stage_log(run_dir)
     info = {
         "name": MODEL_NAME,
