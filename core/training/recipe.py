@@ -23,7 +23,7 @@ v0.5 (shipped before v0.6) is v0.4 whose student also distils with offset noise 
 teacher paints the caption's background, but its student, distilled on plain noise, went back to
 reading the colour from the noise's mean (blue came out purple, black green).
 
-v0.6 (the shipped model) is v0.5 whose teacher trains with the offset noise from step 0, on v0.2's
+v0.6 (shipped before v0.9) is v0.5 whose teacher trains with the offset noise from step 0, on v0.2's
 learning-rate schedule, instead of fine-tuning it in after 12 000 plain steps.
 
 v0.7 and v0.8 are v0.5 and v0.6 whose students, after their 2 500 LCD steps, distil on with a
@@ -31,12 +31,14 @@ caption-conditioned latent discriminator's hinge loss added (``distill_adversari
 ``distill_adversarial_from``; ``distill.LatentDiscriminator``): the LCD student's few-step images
 are the blurred means of what the teacher would draw.
 
-v0.9 (measured, not shipped: subject learning fails on it) is v0.6 whose student distils in eight phases (``distill_phases``; Wang
+v0.9 (the shipped model) is v0.6 whose student distils in eight phases (``distill_phases``; Wang
 et al. 2024, phased consistency models): the DDIM grid is cut at the timesteps the 8-step LCM
 sampler visits (879, 759, …, 139) and the student's prediction at t is its DDIM jump to its
 phase's lower edge instead of x0, so each phase is a short stretch of the teacher's ODE trajectory
 that a small network can follow. It still samples with LCMScheduler (x0, fresh noise), which
 measured better than jumping deterministically from edge to edge (4 phases: 0.531 against 0.397).
+Its model folder also carries the teacher's UNet, which subject learning fits against
+(``Generator.subject_unet``).
 
 v0.2 is native 256² at the same UNet cost as v0.1, on scenes with a second recurring character
 (``dataset``'s domain 2): the VAE downsamples 16× into 16 channels
