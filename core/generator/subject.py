@@ -330,9 +330,10 @@ OBJECTIVES = ("sampler", "epsilon")
 class LearnSettings:
     """How a subject is learned. The defaults take about a minute on a 2-core CPU.
 
-    ``objective``: ``"sampler"`` (default) fits what the few-step sampler uses: the guided
-    student's x0 prediction (its consistency output, c_skip ≈ 0 there) at the sampler's own
-    ``sampler_steps`` timesteps, mean squared error in latent space. ``"epsilon"`` is the
+    ``objective``: ``"sampler"`` (default) fits what the few-step sampler uses: the model's x0
+    prediction at the sampler's own ``sampler_steps`` timesteps, mean squared error in latent
+    space. The model is the guided student (its consistency output, c_skip ≈ 0 there), or the
+    teacher when the model folder ships one (``Generator.subject_unet``). ``"epsilon"`` is the
     textual-inversion loss of a DDPM model: the student's ε at timesteps of its 50-step grid,
     min-SNR-5 weighted: it fitted that loss as well as the subject's description in words does,
     but sampled the subject worse in

@@ -9,6 +9,9 @@ The recipe of diffusers' ``examples/consistency_distillation/train_lcm_distill_s
 * per step: x at t_n; student f(x, t_n, w); teacher CFG ε = ε_c + w(ε_c − ε_∅) → x̂0 and one DDIM
   step to t_n − k; target f at the new point; pseudo-Huber loss (c = 0.001);
 * w ~ U[W_MIN, W_MAX] (the pipeline embeds ``guidance_scale − 1``, so guidance 1 + w).
+
+A recipe with ``distill_phases`` > 1 (v0.9) keeps all of it but the map's end point: the student
+and the target predict the DDIM jump to their phase's lower edge (``consistency_output``).
 """
 
 from __future__ import annotations
