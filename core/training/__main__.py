@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .recipe import RECIPES
+
 STAGES = ("data", "vae", "vae-decoder", "teacher", "light-decoder", "distill", "export", "sample", "sr", "sr-export")
 
 
@@ -23,8 +25,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--steps", type=int, default=None, help="stop once the stage has this many steps in total")
     p.add_argument("--out", type=Path, default=None, help="export: target folder (default: the embedded model)")
-    from .recipe import RECIPES
-
     p.add_argument("--recipe", default=None, help=f"model version the run folder trains (recipe.py: {', '.join(RECIPES)}); "
                                                   "fixed by the first stage run in the folder (default v0.1)")
     args = p.parse_args(argv)

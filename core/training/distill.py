@@ -115,16 +115,17 @@ def consistency_output(x: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, edge
     return _b(alphas_cumprod[edge].sqrt()) * x0 + _b((1 - alphas_cumprod[edge]).sqrt()) * eps
 
 
-def phase_edges(phases: int, num_ddim: int = NUM_DDIM) -> torch.Tensor:
+def phase_edges(phases: int) -> torch.Tensor:
     """Lower timestep edge of each of ``phases`` consistency phases, ascending, the last one t = 0.
 
-    They are the timesteps LCMScheduler / TCDScheduler visit for ``phases`` inference steps
-    (evenly spaced points of the DDIM grid from 999 down, as their ``set_timesteps`` picks them),
-    so sampling at that step count lands exactly on the edges the student was trained to reach."""
-    step_ratio = 1000 // num_ddim
-    grid = np.arange(1, num_ddim + 1) * step_ratio - 1
-    visited = grid[::-1][np.floor(np.linspace(0, num_ddim, phases, endpoint=False)).astype(np.int64)]
-    return torch.tensor(sorted([0, *visited[1:].tolist()]), dtype=torch.long)
+    They are the timesteps the exported model's LCMScheduler visits for ``phases`` inference steps
+    (asked of the scheduler itself), so sampling at that step count lands exactly on the edges the
+    student was trained to reach."""
+    from .export import make_lcm_scheduler
+
+    sched = make_lcm_scheduler()
+    sched.set_timesteps(phases)
+    return torch.tensor(sorted([0, *sched.timesteps[1:].tolist()]), dtype=torch.long)
 
 
 def _b(x: torch.Tensor) -> torch.Tensor:
