@@ -40,6 +40,7 @@ shared), after one untimed warm-up call per row.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -61,19 +62,19 @@ def load_avg() -> str:
 
 
 class Teacher:
-    """DDIM + classifier-free guidance sampler over a teacher UNet (epsilon, scaled-linear betas)."""
+    """DDIM + classifier-free guidance sampler over a teacher UNet (scaled-linear betas; ε, or for a
+    zero-terminal-SNR teacher the rescaled betas, v-prediction and trailing timesteps)."""
 
-    def __init__(self, tokenizer, text_encoder, unet, vae, scaling: float, source: str):
+    def __init__(self, tokenizer, text_encoder, unet, vae, scaling: float, source: str, zero_snr: bool = False):
         self.tokenizer, self.text_encoder, self.unet, self.vae = tokenizer, text_encoder, unet, vae
-        self.scaling, self.source = scaling, source
+        self.scaling, self.source, self.zero_snr = scaling, source, zero_snr
         self.light = None  # the student's light decoder, when it has one: both then decode alike
 
     @torch.no_grad()
     def generate(self, prompt: str, steps: int, seed: int, guidance: float) -> Image.Image:
-        from diffusers import DDIMScheduler
+        from pocketstudio.core.training.teacher import make_ddim_scheduler
 
-        sched = DDIMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, prediction_type="epsilon")
+        sched = make_ddim_scheduler(self.zero_snr)
         sched.set_timesteps(steps)
         ids = self.tokenizer([prompt, ""], padding="max_length", max_length=self.tokenizer.model_max_length,
                              truncation=True, return_tensors="pt").input_ids
@@ -96,6 +97,7 @@ def load_teacher(path: Path) -> Teacher:
     path = path.expanduser()
     with quiet_libraries():
         if (path / "teacher" / "state.pt").is_file():
+            from pocketstudio.core.training import recipe as R
             from pocketstudio.core.training import teacher as T
             from pocketstudio.core.training import vae as V
 
@@ -107,7 +109,8 @@ def load_teacher(path: Path) -> Teacher:
 
                 vae, vae_src = AutoencoderKL.from_pretrained(DEFAULT_MODEL_DIR / "vae", local_files_only=True), "embedded model"
             return Teacher(tokenizer, text_encoder, unet, cpu_fast_layout(vae.float().eval()), scaling,
-                           f"training run folder {path} (EMA UNet + text encoder from teacher/state.pt, VAE from the {vae_src})")
+                           f"training run folder {path} (EMA UNet + text encoder from teacher/state.pt, VAE from the {vae_src})",
+                           R.load(path).zero_snr)
         from diffusers import AutoencoderKL, UNet2DConditionModel
         from transformers import CLIPTextModel, CLIPTokenizer
 
@@ -123,7 +126,10 @@ def load_teacher(path: Path) -> Teacher:
         vae = AutoencoderKL.from_pretrained(base / "vae", local_files_only=True, torch_dtype=torch.float32)
         text_encoder = CLIPTextModel.from_pretrained(base / "text_encoder", local_files_only=True, torch_dtype=torch.float32)
         tokenizer = CLIPTokenizer.from_pretrained(base / "tokenizer", local_files_only=True)
-    return Teacher(tokenizer, text_encoder.eval(), unet.eval(), cpu_fast_layout(vae.eval()), float(vae.config.scaling_factor), src)
+    # the schedule: the pipeline folder's own scheduler config, else the embedded model's
+    sched_cfg = json.loads((base / "scheduler" / "scheduler_config.json").read_text())
+    zero_snr = bool(sched_cfg.get("rescale_betas_zero_snr")) and sched_cfg.get("prediction_type") == "v_prediction"
+    return Teacher(tokenizer, text_encoder.eval(), unet.eval(), cpu_fast_layout(vae.eval()), float(vae.config.scaling_factor), src, zero_snr)
 
 
 def vae_round_trip(images: list[Image.Image], model_dir: Path, light=None) -> list[Image.Image]:

@@ -327,6 +327,25 @@ def test_a_corrupt_subject_teacher_is_a_model_load_error(tiny_copy):
         load_generator(tiny_copy)
 
 
+def test_subject_learning_on_a_zero_snr_v_prediction_model_stays_finite(tiny_copy, tiny):
+    # v0.10's scheduler: at t = 999 the latent is pure noise (ᾱ = 0), where the ε form of the x0
+    # loss divides by zero; the v form weights the v error by σ² = 1 there
+    cfg_path = tiny_copy / "scheduler" / "scheduler_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg.update(prediction_type="v_prediction", rescale_betas_zero_snr=True)
+    cfg_path.write_text(json.dumps(cfg))
+    gen = load_generator(tiny_copy)
+    assert gen._pipe.scheduler.alphas_cumprod[-1] == 0
+    refs = [Image.new("RGB", (64, 64), (200, 40, 40))]
+    for objective in ("sampler", "epsilon"):
+        settings = LearnSettings(steps=4, batch=4, views=4, objective=objective)
+        learned = learn_subject(gen, refs, settings)
+        assert all(np.isfinite(learned.losses)) and torch.isfinite(learned.vectors).all()
+        # the same draws on the ε model of the same weights learn other vectors
+        assert not torch.equal(learned.vectors, learn_subject(tiny, refs, settings).vectors)
+    assert np.isfinite(pixels(gen.generate(PROMPT, steps=2, seed=3))).all()
+
+
 def test_the_embedded_model_ships_its_teacher_for_subject_learning(default):
     # v0.9's student is phased (core/training/README.md): subject vectors are fitted on the teacher
     assert recipes.of_model(DEFAULT_MODEL_DIR).distill_phases > 1

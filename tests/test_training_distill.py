@@ -11,7 +11,7 @@ from pocketstudio.core.training import distill, recipe as recipes
 from pocketstudio.core.training.common import save_state
 from pocketstudio.core.training.data import train_tokenizer
 from pocketstudio.core.training.dataset import render_scene
-from pocketstudio.core.training.teacher import load_tokenizer, make_scheduler, make_text_encoder, make_unet
+from pocketstudio.core.training.teacher import load_tokenizer, loss_weights, make_scheduler, make_text_encoder, make_unet
 
 V01 = recipes.RECIPES["v0.1"]
 
@@ -115,6 +115,72 @@ def test_the_consistency_output_meets_its_boundary_condition():
     a = alphas_cumprod[999]
     assert torch.allclose(distill.consistency_output(x, eps, far, None, alphas_cumprod),
                           (x - (1 - a).sqrt() * eps) / a.sqrt(), atol=1e-4)
+
+
+def test_zero_snr_schedule_ends_in_pure_noise_and_weights_every_timestep():
+    eps_sched, v_sched = make_scheduler(), make_scheduler(zero_snr=True)
+    assert eps_sched.config.prediction_type == "epsilon" and v_sched.config.prediction_type == "v_prediction"
+    assert eps_sched.alphas_cumprod[-1].sqrt() == pytest.approx(0.068, abs=0.001)  # SD's leak
+    assert v_sched.alphas_cumprod[-1] == 0 and v_sched.alphas_cumprod[:-1].min() > 0
+    w_eps, w_v = loss_weights(eps_sched), loss_weights(v_sched)
+    assert torch.isfinite(w_v).all() and w_v[-1] == 1.0  # pure noise: the v error is the x0 error, weight 1
+    assert w_v[0] == pytest.approx(5.0 / (v_sched.alphas_cumprod[0] / (1 - v_sched.alphas_cumprod[0]) + 1))
+    assert w_eps[-1] == 1.0 and w_eps[0] < 0.01  # min-SNR-5 for ε, as before
+
+
+def test_split_prediction_recovers_x0_and_noise_for_both_parametrisations():
+    torch.manual_seed(0)
+    x0, noise = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8)
+    t = torch.tensor([0, 500, 999])
+    for sched in (make_scheduler(), make_scheduler(zero_snr=True)):
+        ac = sched.alphas_cumprod
+        xt = sched.add_noise(x0, noise, t)
+        pred = noise if sched.config.prediction_type == "epsilon" else sched.get_velocity(x0, noise, t)
+        x0_hat, eps_hat = distill.split_prediction(xt, pred, t, ac, sched.config.prediction_type)
+        if sched.config.prediction_type == "epsilon":
+            x0_hat, eps_hat, x0_, noise_ = x0_hat[:2], eps_hat[:2], x0[:2], noise[:2]  # ε at t = 999: 15× error
+        else:
+            x0_, noise_ = x0, noise  # v: exact even where x_t is pure noise
+        assert torch.allclose(x0_hat, x0_, atol=1e-4) and torch.allclose(eps_hat, noise_, atol=1e-4)
+    with pytest.raises(ValueError, match="prediction type"):
+        distill.split_prediction(xt, pred, t, ac, "sample")
+
+
+def test_a_v_prediction_consistency_output_meets_the_boundary_condition_at_zero_snr():
+    ac = make_scheduler(zero_snr=True).alphas_cumprod
+    torch.manual_seed(0)
+    x, v = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8)
+    edges = torch.tensor([259, 499, 759])
+    assert torch.allclose(distill.consistency_output(x, v, edges, edges, ac, "v_prediction"), x, atol=1e-5)
+    far = torch.full((3,), 999)  # pure noise: LCD's output is the network's x0 = -v, finite
+    assert torch.allclose(distill.consistency_output(x, v, far, None, ac, "v_prediction"), -v, atol=1e-3)
+
+
+def test_a_teacher_turns_zero_snr_at_its_step_and_its_student_distils(run_dir, tmp_path_factory, monkeypatch):
+    from pocketstudio.core.training import teacher
+
+    (run_dir / "teacher" / "state.pt").unlink()  # both teachers train from the same fresh start
+    plain = tmp_path_factory.mktemp("eps")
+    for name in ("tokenizer", "latents.pt"):
+        (plain / name).symlink_to(run_dir / name)
+    _with_recipe(monkeypatch, plain, zero_snr_lr=1e-4, zero_snr_steps=10)
+    teacher.run(plain, None, 2)
+    _with_recipe(monkeypatch, run_dir, zero_snr_from=1, zero_snr_lr=1e-4, zero_snr_steps=10, zero_snr_high_t_share=0.5)
+    drawn = []
+    real_randint = torch.randint
+    monkeypatch.setattr(torch, "randint", lambda *a, **k: drawn.append(a) or real_randint(*a, **k))
+    teacher.run(run_dir, None, 2)  # step 0 as ε, step 1 the first v step
+    monkeypatch.setattr(torch, "randint", real_randint)
+    # uniform timesteps at both steps; at the v step half the batch again from the noisiest fifth
+    assert [a for a in drawn if a[0] == teacher.HIGH_T] == [(teacher.HIGH_T, 1000, (teacher.BATCH // 2,))]
+    a = torch.load(plain / "teacher" / "state.pt", weights_only=False)
+    b = torch.load(run_dir / "teacher" / "state.pt", weights_only=False)
+    assert a["step"] == b["step"] == 2
+    assert any(not torch.equal(a["unet"][k], b["unet"][k]) for k in a["unet"])  # same draws, other target
+    logged = [line for line in (run_dir / "log.jsonl").read_text().splitlines() if '"teacher"' in line][-1]
+    assert "NaN" not in logged and "Infinity" not in logged
+    distill.run(run_dir, None, 2)
+    assert all(torch.isfinite(v).all() for v in _student(run_dir).values())
 
 
 def test_a_phased_student_learns_other_targets_than_lcd(run_dir, tmp_path_factory, monkeypatch):

@@ -105,3 +105,16 @@ def test_an_exported_model_names_its_recipe(tmp_path):
     (tmp_path / "pocketstudio.json").write_text(json.dumps({"training": {"recipe": "v7"}}))
     with pytest.raises(ValueError, match="unknown recipe 'v7'"):
         recipes.of_model(tmp_path)
+
+
+def test_v010_is_v09_whose_teacher_turns_zero_snr_after_15000_steps():
+    # so its run folder may start from a copy of the 15 000-step v0.6 teacher (runs/v06b)
+    v9, v10 = recipes.RECIPES["v0.9"], recipes.RECIPES["v0.10"]
+    assert not v9.zero_snr and v10.zero_snr and v10.zero_snr_from == 15000
+    assert dataclasses.replace(v10, name="v0.9", zero_snr_from=None, zero_snr_lr=0.0, zero_snr_steps=0,
+                               zero_snr_high_t_share=0.0) == v9
+    for step in (0, 5000, 12000, 14999):
+        assert learning_rate(v10, step) == learning_rate(v9, step)
+    # a fresh warm-up to its own peak, then the cosine down to a tenth of it
+    assert learning_rate(v10, 15000) < learning_rate(v10, 15199) == pytest.approx(v10.zero_snr_lr, rel=0.01)
+    assert learning_rate(v10, 15000 + v10.zero_snr_steps) == pytest.approx(0.1 * v10.zero_snr_lr)

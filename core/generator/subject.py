@@ -434,17 +434,20 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
         table = text_encoder.get_input_embeddings().weight.detach().float().cpu()
         vectors = _initial_vectors(table, tokenizer, settings, gen).to(device).requires_grad_(True)
         opt = torch.optim.Adam([vectors], lr=settings.lr)
-        # 3. Timesteps and loss weights. ε-MSE × (1 − ᾱ)/ᾱ is the x0 MSE.
+        # 3. Timesteps and loss weights. ε-MSE × (1 − ᾱ)/ᾱ is the x0 MSE; for a v-prediction model
+        # (zero terminal SNR, where ᾱ reaches 0) the x0 error is σ times the v error.
         ac = sched.alphas_cumprod.to(torch.float32)
         alpha, sigma = ac.sqrt(), (1 - ac).sqrt()
+        v_pred = sched.config.get("prediction_type") == "v_prediction"
+        snr = ac / (1 - ac)
         if settings.objective == "sampler":
             timesteps = _sampler_timesteps(sched, settings.sampler_steps)
-            weight = (1 - ac) / ac
+            weight = (1 - ac) if v_pred else (1 - ac) / ac
         else:
             n = int(sched.config.num_train_timesteps)
             timesteps = torch.arange(1, 51) * (n // 50) - 1
-            snr = ac / (1 - ac)
-            weight = torch.clamp(snr, max=5.0) / snr
+            # min-SNR-5 as the teacher trained (``training.teacher.loss_weights``)
+            weight = torch.clamp(snr + 1, max=5.0) / (snr + 1) if v_pred else torch.clamp(snr, max=5.0) / snr
         cond_dim = unet.config.time_cond_proj_dim
         extra = {}
         if cond_dim:
@@ -462,8 +465,10 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
             noise = torch.randn(x0.shape, generator=gen).to(device)
             xt = alpha[t].view(-1, 1, 1, 1).to(device) * x0 + sigma[t].view(-1, 1, 1, 1).to(device) * noise
             cond = encode(text_encoder, ids[idx], slots[idx], vectors)
-            eps = unet(xt.to(dtype), t.to(device), encoder_hidden_states=cond.to(dtype), **extra).sample.float()
-            loss = ((eps - noise) ** 2).mean(dim=(1, 2, 3)).mul(weight[t].to(device)).mean()
+            out = unet(xt.to(dtype), t.to(device), encoder_hidden_states=cond.to(dtype), **extra).sample.float()
+            target = (alpha[t].view(-1, 1, 1, 1).to(device) * noise - sigma[t].view(-1, 1, 1, 1).to(device) * x0
+                      if v_pred else noise)
+            loss = ((out - target) ** 2).mean(dim=(1, 2, 3)).mul(weight[t].to(device)).mean()
             (grad,) = torch.autograd.grad(loss, [vectors])  # the model's weights get no gradient
             vectors.grad = grad
             opt.step()

@@ -11,7 +11,9 @@ The recipe of diffusers' ``examples/consistency_distillation/train_lcm_distill_s
 * w ~ U[W_MIN, W_MAX] (the pipeline embeds ``guidance_scale − 1``, so guidance 1 + w).
 
 A recipe with ``distill_phases`` > 1 (v0.9) keeps all of it but the map's end point: the student
-and the target predict the DDIM jump to their phase's lower edge (``consistency_output``).
+and the target predict the DDIM jump to their phase's lower edge (``consistency_output``). A
+zero-terminal-SNR recipe (v0.10) distils on the teacher's rescaled betas, and teacher, student and
+target predict v (``split_prediction``); the grid's t = 999 is then pure noise.
 """
 
 from __future__ import annotations
@@ -100,19 +102,31 @@ def boundary_scalings(t: torch.Tensor):
     return c_skip, c_out
 
 
-def consistency_output(x: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, edge: torch.Tensor | None,
-                       alphas_cumprod: torch.Tensor) -> torch.Tensor:
-    """The consistency function's value at (x, t) from the network's ε.
+def consistency_output(x: torch.Tensor, out: torch.Tensor, t: torch.Tensor, edge: torch.Tensor | None,
+                       alphas_cumprod: torch.Tensor, prediction: str = "epsilon") -> torch.Tensor:
+    """The consistency function's value at (x, t) from the network's output (ε, or v for a
+    zero-terminal-SNR recipe: ``prediction`` "v_prediction").
 
     ``edge`` None (LCD): c_skip(t)·x + c_out(t)·x̂0, which is x at t = 0. With phases: the DDIM
     jump α_s·x̂0 + σ_s·ε to the phase's lower edge s = ``edge`` (Wang et al. 2024, phased
     consistency models), which is x itself at t = s: the same boundary condition, per phase."""
-    a, sg = _b(alphas_cumprod[t].sqrt()), _b((1 - alphas_cumprod[t]).sqrt())
-    x0 = (x - sg * eps) / a
+    x0, eps = split_prediction(x, out, t, alphas_cumprod, prediction)
     if edge is None:
         c_skip, c_out = boundary_scalings(t)
         return _b(c_skip) * x + _b(c_out) * x0
     return _b(alphas_cumprod[edge].sqrt()) * x0 + _b((1 - alphas_cumprod[edge]).sqrt()) * eps
+
+
+def split_prediction(x: torch.Tensor, out: torch.Tensor, t: torch.Tensor, alphas_cumprod: torch.Tensor,
+                     prediction: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x̂0, ε̂) from a network output at x_t: ε-prediction divides by α_t; v-prediction
+    (x̂0 = α·x − σ·v, ε̂ = σ·x + α·v) stays finite at zero terminal SNR, where α = 0."""
+    a, sg = _b(alphas_cumprod[t].sqrt()), _b((1 - alphas_cumprod[t]).sqrt())
+    if prediction == "v_prediction":
+        return a * x - sg * out, sg * x + a * out
+    if prediction != "epsilon":
+        raise ValueError(f"unknown prediction type {prediction!r}")
+    return (x - sg * out) / a, out
 
 
 def phase_edges(phases: int) -> torch.Tensor:
@@ -123,7 +137,7 @@ def phase_edges(phases: int) -> torch.Tensor:
     student was trained to reach."""
     from .export import make_lcm_scheduler
 
-    sched = make_lcm_scheduler()
+    sched = make_lcm_scheduler()  # the timesteps do not depend on the betas
     sched.set_timesteps(phases)
     return torch.tensor(sorted([0, *sched.timesteps[1:].tolist()]), dtype=torch.long)
 
@@ -153,7 +167,9 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         embeds = torch.cat([text_encoder(ids[i : i + 256])[0] for i in range(0, n, 256)])
         uncond = text_encoder(tokenize(tokenizer, [""]))[0]
 
-    sched = make_scheduler()
+    recipe = recipes.load(run_dir)
+    sched = make_scheduler(zero_snr=recipe.zero_snr)
+    prediction = sched.config.prediction_type
     alphas_cumprod = sched.alphas_cumprod
     alpha = alphas_cumprod.sqrt()
     sigma = (1 - alphas_cumprod).sqrt()
@@ -161,7 +177,6 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     ddim_t = torch.from_numpy((np.arange(1, NUM_DDIM + 1) * step_ratio).round().astype(np.int64) - 1)
     ddim_prev_ac = torch.cat([alphas_cumprod[:1], alphas_cumprod[ddim_t[:-1]]])
 
-    recipe = recipes.load(run_dir)
     edges = phase_edges(recipe.distill_phases) if recipe.distill_phases > 1 else None
     if edges is not None and recipe.distill_adversarial:
         raise SystemExit("a phased student's predictions are not x0: the latent discriminator does not apply")
@@ -200,23 +215,23 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         w_emb = guidance_scale_embedding(w, W_EMBED_DIM)
         wb = _b(w)
         # 4. online student prediction, with boundary conditions
-        eps = student(xt, t_start, timestep_cond=w_emb, encoder_hidden_states=cond).sample
-        model_pred = consistency_output(xt, eps, t_start, edge, alphas_cumprod)
+        out = student(xt, t_start, timestep_cond=w_emb, encoder_hidden_states=cond).sample
+        model_pred = consistency_output(xt, out, t_start, edge, alphas_cumprod, prediction)
         with torch.no_grad():
             # 5. teacher with CFG, one DDIM step t_n -> t_{n-k}
             both = teacher(
                 torch.cat([xt, xt]), torch.cat([t_start, t_start]), encoder_hidden_states=torch.cat([cond, uncond.expand(BATCH, -1, -1)])
             ).sample
-            eps_c, eps_u = both.chunk(2)
-            x0_c = (xt - _b(sigma[t_start]) * eps_c) / _b(alpha[t_start])
-            x0_u = (xt - _b(sigma[t_start]) * eps_u) / _b(alpha[t_start])
+            out_c, out_u = both.chunk(2)
+            x0_c, eps_c = split_prediction(xt, out_c, t_start, alphas_cumprod, prediction)
+            x0_u, eps_u = split_prediction(xt, out_u, t_start, alphas_cumprod, prediction)
             t_x0 = x0_c + wb * (x0_c - x0_u)
             t_eps = eps_c + wb * (eps_c - eps_u)
             a_prev = _b(ddim_prev_ac[index])
             x_prev = a_prev.sqrt() * t_x0 + (1 - a_prev).sqrt() * t_eps
             # 6. target network at the new point
-            eps_t = target(x_prev, t_end, timestep_cond=w_emb, encoder_hidden_states=cond).sample
-            target_pred = consistency_output(x_prev, eps_t, t_end, edge, alphas_cumprod)
+            out_t = target(x_prev, t_end, timestep_cond=w_emb, encoder_hidden_states=cond).sample
+            target_pred = consistency_output(x_prev, out_t, t_end, edge, alphas_cumprod, prediction)
         # 7. pseudo-Huber loss
         loss = torch.mean(torch.sqrt((model_pred - target_pred) ** 2 + HUBER_C**2) - HUBER_C)
         total, extra = loss, {}

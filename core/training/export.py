@@ -21,7 +21,7 @@ from . import recipe as recipes
 from .common import DATA_SEED, NUM_TRAIN_IMAGES, log
 
 MODEL_NAME = "pocketstudio-lcd-tiny"
-MODEL_VERSIONS = {"v0.1": "0.1.0", "v0.2": "0.2.0", "v0.3": "0.3.0", "v0.4": "0.4.0", "v0.5": "0.5.0", "v0.6": "0.6.0", "v0.7": "0.7.0", "v0.8": "0.8.0", "v0.9": "0.9.0"}  # by recipe
+MODEL_VERSIONS = {"v0.1": "0.1.0", "v0.2": "0.2.0", "v0.3": "0.3.0", "v0.4": "0.4.0", "v0.5": "0.5.0", "v0.6": "0.6.0", "v0.7": "0.7.0", "v0.8": "0.8.0", "v0.9": "0.9.0", "v0.10": "0.10.0"}  # by recipe
 DEFAULT_GUIDANCE = 4.0
 SAMPLE_PROMPTS = [
     "a red circle in the center, on a blue background",
@@ -35,7 +35,9 @@ SAMPLE_PROMPTS = [
 ]
 
 
-def make_lcm_scheduler():
+def make_lcm_scheduler(zero_snr: bool = False):
+    """The student's sampler: the teacher's betas (rescaled to zero terminal SNR, v-prediction,
+    for a ``zero_snr`` recipe), LCD's 50-step origin grid and boundary scaling."""
     from diffusers import LCMScheduler
 
     return LCMScheduler(
@@ -43,7 +45,8 @@ def make_lcm_scheduler():
         beta_start=0.00085,
         beta_end=0.012,
         beta_schedule="scaled_linear",
-        prediction_type="epsilon",
+        prediction_type="v_prediction" if zero_snr else "epsilon",
+        rescale_betas_zero_snr=zero_snr,
         original_inference_steps=50,
         clip_sample=False,
         timestep_scaling=10.0,
@@ -85,7 +88,7 @@ def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
         text_encoder=text_encoder,
         tokenizer=tokenizer,
         unet=unet,
-        scheduler=make_lcm_scheduler(),
+        scheduler=make_lcm_scheduler(recipe.zero_snr),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,

@@ -40,6 +40,21 @@ measured better than jumping deterministically from edge to edge (4 phases: 0.53
 Its model folder also carries the teacher's UNet, which subject learning fits against
 (``Generator.subject_unet``).
 
+v0.10 is v0.9 whose teacher (v0.6's, trained on to 15 000 steps at the schedule's floor) then
+fine-tunes for 4 000 steps with its betas rescaled to zero terminal SNR and v-prediction (Lin et
+al. 2023, "Common diffusion noise schedules and sample steps are flawed"). With SD's scaled-linear
+betas x_999 still holds √ᾱ = 0.068 of the latent; over the few latent pixels a shape covers that
+is enough to tell where it is (the same leak that offset noise closed for the background's mean,
+v0.3), so every earlier teacher read the object's place from the starting noise and ignored the
+caption's "on the left" / "at the top": one seed drew the shape at one place whatever the caption
+said, and the bench's position score sat at chance. At zero terminal SNR x_999 is pure noise and
+the place must come from the text. ε-prediction is undefined there (x_T = ε says nothing about
+x0), hence v. Half of each fine-tuning batch draws t from the noisiest fifth (t >= 800): the
+layout is decided there, and 1 300 uniform-t steps had left the x0 the teacher predicts from pure
+noise as noise-driven as before (its variance across starting noises 0.08, across the five
+position phrases 0.00002). The student distils the new teacher in eight phases as v0.9's, and the exported
+LCMScheduler carries ``rescale_betas_zero_snr`` and ``prediction_type="v_prediction"``.
+
 v0.2 is native 256² at the same UNet cost as v0.1, on scenes with a second recurring character
 (``dataset``'s domain 2): the VAE downsamples 16× into 16 channels
 (a 16×16×16 latent: the same 48× compression as v0.1's 16×16×4 at 128²) and trains on 128 px
@@ -76,6 +91,15 @@ class Recipe:
     distill_adversarial: float = 0.0   # weight of a latent discriminator's loss in distillation ...
     distill_adversarial_from: int = 0  # ... from this distillation step on (0 with weight 0: none)
     distill_phases: int = 1            # consistency phases (1: LCD's single phase, the student maps to x0)
+    zero_snr_from: int | None = None   # from this teacher step on: zero-terminal-SNR betas and v-prediction ...
+    zero_snr_lr: float = 0.0           # ... with a new warm-up and cosine to this peak learning rate
+    zero_snr_steps: int = 0            # over this many steps; the student and the sampler then use both too
+    zero_snr_high_t_share: float = 0.0  # share of each zero-SNR teacher batch drawn from t >= 800, where the layout is decided
+
+    @property
+    def zero_snr(self) -> bool:
+        """The finished teacher (and so the student and the exported scheduler) is zero-terminal-SNR, v-prediction."""
+        return self.zero_snr_from is not None
 
     @property
     def downsample(self) -> int:
@@ -106,6 +130,10 @@ RECIPES = {
     "v0.8": Recipe("v0.8", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 0, 5e-4, 12000, 0.25, 0.5, 2500),
     # v0.6's teacher; the student distils in eight phases, each mapped to its lower edge
     "v0.9": Recipe("v0.9", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 0, 5e-4, 12000, 0.25, 0.0, 0, 8),
+    # v0.9 whose teacher, trained on as v0.6's to 15 000 steps, then fine-tunes with zero terminal
+    # SNR and v-prediction: until then the object's place was read from the starting noise
+    "v0.10": Recipe("v0.10", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 0, 5e-4, 12000, 0.25, 0.0, 0, 8,
+                    zero_snr_from=15000, zero_snr_lr=3e-4, zero_snr_steps=4000, zero_snr_high_t_share=0.5),
 }
 DEFAULT = "v0.1"
 

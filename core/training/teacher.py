@@ -8,6 +8,10 @@
   ``DDPMScheduler`` with SD's scaled-linear betas, min-SNR-5 loss weighting, 10 % caption dropout
   (the empty caption) so that classifier-free guidance works. An EMA copy (0.999) of both networks
   is what the distillation stage uses.
+* Zero terminal SNR (recipe v0.10, from ``zero_snr_from``): the betas rescaled so that x_999 is pure
+  noise, v-prediction, half of each batch from t >= 800. SD's betas leave enough of the latent in
+  x_999 for the teacher to read where the shapes are from the starting noise, so it never learned
+  "on the left" from the caption (``recipe.py``).
 """
 
 from __future__ import annotations
@@ -35,9 +39,12 @@ CAPTION_DROPOUT = 0.1
 MIN_SNR_GAMMA = 5.0
 CHECKPOINT_SECONDS = 150
 TEXT_DIM = 256
+HIGH_T = 800  # the noisiest fifth of the timesteps (recipe ``zero_snr_high_t_share``)
 
 
-def make_scheduler():
+def make_scheduler(zero_snr: bool = False):
+    """SD's scaled-linear betas, ε-prediction; ``zero_snr`` (recipe v0.10): the same betas rescaled
+    to zero terminal SNR, v-prediction (ε says nothing about x0 where x_T is pure noise)."""
     from diffusers import DDPMScheduler
 
     return DDPMScheduler(
@@ -45,9 +52,36 @@ def make_scheduler():
         beta_start=0.00085,
         beta_end=0.012,
         beta_schedule="scaled_linear",
-        prediction_type="epsilon",
+        prediction_type="v_prediction" if zero_snr else "epsilon",
+        rescale_betas_zero_snr=zero_snr,
         clip_sample=False,
     )
+
+
+def make_ddim_scheduler(zero_snr: bool = False):
+    """The teacher's DDIM sampler. Zero terminal SNR: "trailing" spacing, so that sampling starts
+    at t = 999, pure noise, where the teacher learned to draw from the caption (Lin et al. 2023)."""
+    from diffusers import DDIMScheduler
+
+    if zero_snr:
+        return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                             set_alpha_to_one=False, prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                             timestep_spacing="trailing")
+    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                         set_alpha_to_one=False, prediction_type="epsilon")
+
+
+def loss_weights(sched) -> torch.Tensor:
+    """Per-timestep weights of the MSE on the scheduler's prediction: min-SNR-γ (Hang et al. 2023).
+
+    ε: min(SNR, γ)/SNR. v: min(SNR + 1, γ)/(SNR + 1), which is min-SNR's ε weighting where the
+    SNR is high and weight 1 on the v error (≈ the x0 error) where it is low; the paper's v form,
+    min(SNR, γ)/(SNR + 1), would give the pure-noise end, where the layout is decided, no weight."""
+    ac = sched.alphas_cumprod
+    snr = ac / (1 - ac)
+    if sched.config.prediction_type == "v_prediction":
+        return torch.clamp(snr + 1, max=MIN_SNR_GAMMA) / (snr + 1)
+    return torch.clamp(snr, max=MIN_SNR_GAMMA) / snr
 
 
 def make_text_encoder(vocab_size: int, bos: int, eos: int, pad: int):
@@ -142,6 +176,8 @@ def learning_rate(recipe: Recipe, step: int) -> float:
     def warm_cosine(peak: float, k: int, horizon: int) -> float:
         return peak * min(1.0, (k + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(k / horizon, 1.0))))
 
+    if recipe.zero_snr and step >= recipe.zero_snr_from:
+        return warm_cosine(recipe.zero_snr_lr, step - recipe.zero_snr_from, recipe.zero_snr_steps)
     if recipe.teacher_offset_steps and step >= recipe.teacher_offset_from:
         return warm_cosine(recipe.teacher_offset_lr, step - recipe.teacher_offset_from, recipe.teacher_offset_steps)
     return warm_cosine(LR, step, recipe.teacher_nominal_steps)
@@ -160,7 +196,8 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
     recipe = recipes.load(run_dir)
     unet = make_unet(recipe)
-    sched = make_scheduler()
+    scheds = {False: make_scheduler(), True: make_scheduler(zero_snr=True)}
+    weights = {k: loss_weights(v) for k, v in scheds.items()}
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=LR, weight_decay=1e-2)
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
@@ -169,9 +206,6 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         run_dir, "teacher", out / "state.pt", opt, {"unet": unet, "text": text_encoder, "ema_unet": ema_unet, "ema_text": ema_text},
         total_steps=total_steps, every=CHECKPOINT_SECONDS, loss_window=100, deadline=deadline,
     )
-    alphas_cumprod = sched.alphas_cumprod
-    snr = alphas_cumprod / (1 - alphas_cumprod)
-    weights = torch.clamp(snr, max=MIN_SNR_GAMMA) / snr
 
     unet.train()
     text_encoder.train()
@@ -188,10 +222,16 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         if recipe.teacher_offset_noise and step >= recipe.teacher_offset_from:
             noise = noise + recipe.teacher_offset_noise * torch.randn(BATCH, x0.shape[1], 1, 1)
         t = torch.randint(0, 1000, (BATCH,))
+        zero_snr = recipe.zero_snr and step >= recipe.zero_snr_from
+        if zero_snr and recipe.zero_snr_high_t_share:
+            high = int(BATCH * recipe.zero_snr_high_t_share)
+            t[:high] = torch.randint(HIGH_T, 1000, (high,))
+        sched = scheds[zero_snr]
         xt = sched.add_noise(x0, noise, t)
+        target = sched.get_velocity(x0, noise, t) if zero_snr else noise
         cond = text_encoder(tok)[0]
         pred = unet(xt, t, encoder_hidden_states=cond).sample
-        loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weights[t]).mean()
+        loss = (F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3)) * weights[zero_snr][t]).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -218,14 +258,13 @@ def load_trained(run_dir: Path):
 @torch.no_grad()
 def teacher_grid(run_dir: Path, prompts: list[str], seed: int = 0, steps: int = 25, cfg: float = 5.0, path: Path | None = None) -> Path:
     """DDIM + CFG samples of the EMA teacher (a check of the teacher before distilling)."""
-    from diffusers import DDIMScheduler
     from PIL import Image
 
     from .vae import load_trained as load_vae
 
     tokenizer, text_encoder, unet, scaling = load_trained(run_dir)
     vae = load_vae(run_dir)
-    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False)
+    sched = make_ddim_scheduler(recipes.load(run_dir).zero_snr)
     sched.set_timesteps(steps)
     cond = text_encoder(tokenize(tokenizer, prompts))[0]
     uncond = text_encoder(tokenize(tokenizer, [""] * len(prompts)))[0]
