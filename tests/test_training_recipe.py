@@ -112,7 +112,8 @@ def test_v010_is_v09_whose_teacher_turns_zero_snr_after_15000_steps():
     v9, v10 = recipes.RECIPES["v0.9"], recipes.RECIPES["v0.10"]
     assert not v9.zero_snr and v10.zero_snr and v10.zero_snr_from == 15000
     assert dataclasses.replace(v10, name="v0.9", zero_snr_from=None, zero_snr_lr=0.0, zero_snr_steps=0,
-                               zero_snr_high_t_share=0.0) == v9
+                               zero_snr_high_t_share=0.0, default_guidance=4.0) == v9
+    assert v10.default_guidance == 3.0  # its student's best (README)
     for step in (0, 5000, 12000, 14999):
         assert learning_rate(v10, step) == learning_rate(v9, step)
     # a fresh warm-up to its own peak, then the cosine down to a tenth of it

@@ -31,7 +31,7 @@ caption-conditioned latent discriminator's hinge loss added (``distill_adversari
 ``distill_adversarial_from``; ``distill.LatentDiscriminator``): the LCD student's few-step images
 are the blurred means of what the teacher would draw.
 
-v0.9 (the shipped model) is v0.6 whose student distils in eight phases (``distill_phases``; Wang
+v0.9 (shipped before v0.10) is v0.6 whose student distils in eight phases (``distill_phases``; Wang
 et al. 2024, phased consistency models): the DDIM grid is cut at the timesteps the 8-step LCM
 sampler visits (879, 759, …, 139) and the student's prediction at t is its DDIM jump to its
 phase's lower edge instead of x0, so each phase is a short stretch of the teacher's ODE trajectory
@@ -40,7 +40,7 @@ measured better than jumping deterministically from edge to edge (4 phases: 0.53
 Its model folder also carries the teacher's UNet, which subject learning fits against
 (``Generator.subject_unet``).
 
-v0.10 is v0.9 whose teacher (v0.6's, trained on to 15 000 steps at the schedule's floor) then
+v0.10 (the shipped model) is v0.9 whose teacher (v0.6's, trained on to 15 000 steps at the schedule's floor) then
 fine-tunes for 4 000 steps with its betas rescaled to zero terminal SNR and v-prediction (Lin et
 al. 2023, "Common diffusion noise schedules and sample steps are flawed"). With SD's scaled-linear
 betas x_999 still holds √ᾱ = 0.068 of the latent; over the few latent pixels a shape covers that
@@ -53,7 +53,9 @@ x0), hence v. Half of each fine-tuning batch draws t from the noisiest fifth (t 
 layout is decided there, and 1 300 uniform-t steps had left the x0 the teacher predicts from pure
 noise as noise-driven as before (its variance across starting noises 0.08, across the five
 position phrases 0.00002). The student distils the new teacher in eight phases as v0.9's, and the exported
-LCMScheduler carries ``rescale_betas_zero_snr`` and ``prediction_type="v_prediction"``.
+LCMScheduler carries ``rescale_betas_zero_snr`` and ``prediction_type="v_prediction"``. Its
+student samples best at guidance 3 (``default_guidance``). Position, at chance before, scores 0.77
+at 4 steps (``core/training/README.md``).
 
 v0.2 is native 256² at the same UNet cost as v0.1, on scenes with a second recurring character
 (``dataset``'s domain 2): the VAE downsamples 16× into 16 channels
@@ -95,6 +97,7 @@ class Recipe:
     zero_snr_lr: float = 0.0           # ... with a new warm-up and cosine to this peak learning rate
     zero_snr_steps: int = 0            # over this many steps; the student and the sampler then use both too
     zero_snr_high_t_share: float = 0.0  # share of each zero-SNR teacher batch drawn from t >= 800, where the layout is decided
+    default_guidance: float = 4.0      # the exported model's guidance scale when a request names none
 
     @property
     def zero_snr(self) -> bool:
@@ -133,7 +136,8 @@ RECIPES = {
     # v0.9 whose teacher, trained on as v0.6's to 15 000 steps, then fine-tunes with zero terminal
     # SNR and v-prediction: until then the object's place was read from the starting noise
     "v0.10": Recipe("v0.10", 256, (16, 32, 64, 64, 128), 16, 128, 0.25, 0, 12000, 2, 0.25, 0, 5e-4, 12000, 0.25, 0.0, 0, 8,
-                    zero_snr_from=15000, zero_snr_lr=3e-4, zero_snr_steps=4000, zero_snr_high_t_share=0.5),
+                    zero_snr_from=15000, zero_snr_lr=3e-4, zero_snr_steps=4000, zero_snr_high_t_share=0.5,
+                    default_guidance=3.0),
 }
 DEFAULT = "v0.1"
 
