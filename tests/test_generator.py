@@ -292,7 +292,7 @@ def test_a_corrupt_light_decoder_is_a_model_load_error(tiny_copy):
         load_generator(tiny_copy)
 
 
-# --- the teacher a model folder may ship for subject learning (phased students, v0.9) ----------
+# --- the teacher a model folder may ship for subject learning (phased students, v0.9 on) -------
 
 
 def _add_subject_teacher(model_dir: Path, seed: int = 0) -> None:
@@ -347,7 +347,7 @@ def test_subject_learning_on_a_zero_snr_v_prediction_model_stays_finite(tiny_cop
 
 
 def test_the_embedded_model_ships_its_teacher_for_subject_learning(default):
-    # v0.9's student is phased (core/training/README.md): subject vectors are fitted on the teacher
+    # v0.9 and v0.10 have phased students (core/training/README.md): subject vectors are fitted on the teacher
     assert recipes.of_model(DEFAULT_MODEL_DIR).distill_phases > 1
     teacher = default.subject_unet(default._pipe)
     assert teacher is default.subject_teacher and teacher.config.time_cond_proj_dim is None
@@ -445,7 +445,7 @@ def test_shipped_sha256sums_match_the_weights():
 
 
 def test_default_model_weights_stay_small():
-    # v0.9: 29.8 MiB of fp16, 8.4 of them the teacher that subject learning fits against
+    # v0.10 (as v0.9): 29.8 MiB of fp16, 8.4 of them the teacher that subject learning fits against
     total = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.rglob("*.safetensors"))
     assert total < 32 * 2**20
 
