@@ -215,8 +215,8 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         w_emb = guidance_scale_embedding(w, W_EMBED_DIM)
         wb = _b(w)
         # 4. online student prediction, with boundary conditions
-        out = student(xt, t_start, timestep_cond=w_emb, encoder_hidden_states=cond).sample
-        model_pred = consistency_output(xt, out, t_start, edge, alphas_cumprod, prediction)
+        raw = student(xt, t_start, timestep_cond=w_emb, encoder_hidden_states=cond).sample
+        model_pred = consistency_output(xt, raw, t_start, edge, alphas_cumprod, prediction)
         with torch.no_grad():
             # 5. teacher with CFG, one DDIM step t_n -> t_{n-k}
             both = teacher(
