@@ -439,15 +439,15 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
         ac = sched.alphas_cumprod.to(torch.float32)
         alpha, sigma = ac.sqrt(), (1 - ac).sqrt()
         v_pred = sched.config.get("prediction_type") == "v_prediction"
-        snr = ac / (1 - ac)
         if settings.objective == "sampler":
             timesteps = _sampler_timesteps(sched, settings.sampler_steps)
             weight = (1 - ac) if v_pred else (1 - ac) / ac
         else:
+            from ..training.teacher import loss_weights
+
             n = int(sched.config.num_train_timesteps)
             timesteps = torch.arange(1, 51) * (n // 50) - 1
-            # min-SNR-5 as the teacher trained (``training.teacher.loss_weights``)
-            weight = torch.clamp(snr + 1, max=5.0) / (snr + 1) if v_pred else torch.clamp(snr, max=5.0) / snr
+            weight = loss_weights(sched).to(torch.float32)  # min-SNR-5, as the teacher trained
         cond_dim = unet.config.time_cond_proj_dim
         extra = {}
         if cond_dim:
@@ -466,8 +466,7 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
             xt = alpha[t].view(-1, 1, 1, 1).to(device) * x0 + sigma[t].view(-1, 1, 1, 1).to(device) * noise
             cond = encode(text_encoder, ids[idx], slots[idx], vectors)
             out = unet(xt.to(dtype), t.to(device), encoder_hidden_states=cond.to(dtype), **extra).sample.float()
-            target = (alpha[t].view(-1, 1, 1, 1).to(device) * noise - sigma[t].view(-1, 1, 1, 1).to(device) * x0
-                      if v_pred else noise)
+            target = sched.get_velocity(x0, noise, t.to(device)) if v_pred else noise
             loss = ((out - target) ** 2).mean(dim=(1, 2, 3)).mul(weight[t].to(device)).mean()
             (grad,) = torch.autograd.grad(loss, [vectors])  # the model's weights get no gradient
             vectors.grad = grad

@@ -63,12 +63,9 @@ def make_ddim_scheduler(zero_snr: bool = False):
     at t = 999, pure noise, where the teacher learned to draw from the caption (Lin et al. 2023)."""
     from diffusers import DDIMScheduler
 
-    if zero_snr:
-        return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                             set_alpha_to_one=False, prediction_type="v_prediction", rescale_betas_zero_snr=True,
-                             timestep_spacing="trailing")
     return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                         set_alpha_to_one=False, prediction_type="epsilon")
+                         set_alpha_to_one=False, prediction_type="v_prediction" if zero_snr else "epsilon",
+                         rescale_betas_zero_snr=zero_snr, timestep_spacing="trailing" if zero_snr else "leading")
 
 
 def loss_weights(sched) -> torch.Tensor:
