@@ -67,7 +67,43 @@ def output_size(size: int | tuple[int, int]) -> tuple[int, int]:
         if isinstance(side, bool) or not isinstance(side, int) or not MIN_OUTPUT_SIDE <= side <= MAX_OUTPUT_SIDE:
             raise GenerationError(f"size {size!r} is outside {MIN_OUTPUT_SIDE}..{MAX_OUTPUT_SIDE} per side")
     return width, height
+
+
 JPEG_QUALITY = 95
+# The released file must read back its watermark id with its presence statistic at least this
+# many times the detector's threshold, so that a re-compression downstream still finds it. An
+# image below it is marked again at the engine's next strength (small, flat pictures need it).
+READBACK_MARGIN = 1.25
+
+
+def encode_image(image: Image.Image, fmt: str) -> bytes:
+    """The release's unsigned file bytes: PNG, or JPEG at ``JPEG_QUALITY``."""
+    raw = io.BytesIO()
+    if fmt == "png":
+        image.save(raw, "PNG")
+    else:
+        image.save(raw, "JPEG", quality=JPEG_QUALITY)
+    return raw.getvalue()
+
+
+def embed_readable(watermarker: Watermarker, image: Image.Image, payload: WatermarkPayload,
+                   fmt: str) -> tuple[Image.Image, bytes, float]:
+    """Watermark at the engine's weakest strength whose encoded file reads back the id with
+    ``READBACK_MARGIN``; (marked image, its encoded bytes, strength). The strongest is kept if
+    only it reads back at all; if none does, nothing is released (fail closed)."""
+    readable = None
+    for strength in watermarker.strengths:
+        marked = watermarker.embed(image, payload, strength=strength)
+        encoded = encode_image(marked, fmt)
+        found = watermarker.detect(Image.open(io.BytesIO(encoded)))
+        if found.asset_id == payload.asset_id:
+            readable = (marked, encoded, strength)
+            if found.statistic is None or found.statistic >= READBACK_MARGIN * found.threshold:
+                return readable
+    if readable is None:
+        raise WatermarkError(f"the encoded image does not read back its own watermark id at any strength "
+                             f"({', '.join(map(str, watermarker.strengths))})")
+    return readable
 
 
 @dataclass(frozen=True)
@@ -262,7 +298,7 @@ class Studio:
         asset_id = new_asset_id()
         ctx.asset_id = asset_id
         payload = WatermarkPayload(asset_id, self.watermarker.alg)
-        marked = ctx.step("watermark", lambda: self.watermarker.embed(image, payload))
+        marked, encoded, strength = ctx.step("watermark", lambda: embed_readable(self.watermarker, image, payload, fmt))
         # The second soft binding: a perceptual fingerprint of the watermarked pixels, so that a
         # watermark copied onto another picture does not recover this manifest unnoticed.
         fingerprint = ctx.step("fingerprint", lambda: Fingerprint.of(marked).to_value())
@@ -281,21 +317,16 @@ class Studio:
             upscaler=(self.upscaler.info.name, self.upscaler.info.sha256) if upscaled else None)
 
         def sign():
-            raw = io.BytesIO()
-            if fmt == "png":
-                marked.save(raw, "PNG")
-            else:
-                marked.save(raw, "JPEG", quality=JPEG_QUALITY)
             signer = self._claim_signer or self.keys.claim_signer(now)
-            signed = sign_image(raw.getvalue(), mime, build_manifest(facts), signer)
+            signed = sign_image(encoded, mime, build_manifest(facts), signer)
             readback = self.watermarker.detect(Image.open(io.BytesIO(signed.data)))
             if readback.asset_id != asset_id:
-                raise WatermarkError("the encoded image does not read back its own watermark id")
+                raise WatermarkError("the signed image does not read back its own watermark id")
             return signed
 
         signed = ctx.step("sign", sign)
         ctx.manifest_sha256 = signed.manifest_sha256
-        watermark = {"alg": self.watermarker.alg, "id": asset_id}
+        watermark = {"alg": self.watermarker.alg, "id": asset_id, "strength": strength}
 
         # 8. Stage the file, then commit manifest + audit record together, then publish the file.
         tmp = ctx.step("write", lambda: stage_file(out_path.parent, out_path.name, signed.data)) if out_path else None

@@ -74,11 +74,13 @@ class Detection:
 
 
 class Watermarker(Protocol):
-    """An engine: ``alg`` names it in the manifest's soft-binding assertion (name and version)."""
+    """An engine: ``alg`` names it in the manifest's soft-binding assertion (name and version);
+    ``strengths`` are the embedding strengths it supports, weakest (its default) first."""
 
     alg: str
+    strengths: tuple[float, ...]
 
-    def embed(self, image: Image.Image, payload: WatermarkPayload) -> Image.Image: ...
+    def embed(self, image: Image.Image, payload: WatermarkPayload, strength: float = 1.0) -> Image.Image: ...
 
     def detect(self, image: Image.Image) -> Detection: ...
 

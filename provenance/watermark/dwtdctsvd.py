@@ -24,11 +24,14 @@ BOUNDARY_GUARD = 1e-6  # decode_bits: singular values this close to a decision b
 
 class DwtDctSvdWatermarker:
     alg = ALG
+    strengths = (1.0,)  # the decoder's quantisation step is the embedding scale: one strength only
 
     def __init__(self, key: bytes):
         self._codec = PayloadCodec(key, ALG)
 
-    def embed(self, image: Image.Image, payload: WatermarkPayload) -> Image.Image:
+    def embed(self, image: Image.Image, payload: WatermarkPayload, strength: float = 1.0) -> Image.Image:
+        if strength != 1.0:
+            raise WatermarkError("the dwtDctSvd engine embeds at one strength only")
         if min(image.size) < MIN_SIDE:
             raise WatermarkError(f"image {image.size[0]}x{image.size[1]} is too small to watermark (min side {MIN_SIDE} px)")
         bits = self._codec.encode(payload.asset_id)

@@ -19,6 +19,9 @@ Embedding (``SpreadSpectrumWatermarker.embed``)
        mark lives in luminance only: grayscale conversion and chroma subsampling leave it intact.
        The overall RMS is set for ``TARGET_PSNR_DB``, lowered towards ``BUSY_PSNR_DB`` (never
        below) on images that are busy all over, whose texture masks more.
+    5. ``strength`` multiplies that RMS. The release pipeline embeds at 1 and steps up through
+       ``STRENGTHS`` only for an image that does not read back its id with a margin (small, flat
+       images: a 128² picture holds under six tiles).
 
 Detection (``detect``; any size, mode or content; never raises)
     1. Working image at the same short side (up- or down-sampled), whitened: high-pass divided
@@ -89,6 +92,7 @@ PRE_EMPHASIS = 0.5        # share of each chip's local mean removed (low frequen
 HOST_CANCEL = 0.5         # share of the detector's host reading cancelled at embedding
 HOST_REG = 0.1            # Wiener regularisation of that cancellation
 HOST_SHARE = 0.6          # most of the energy budget the cancellation may take
+STRENGTHS = (1.0, 1.5, 2.25)  # RMS multipliers the release pipeline may step through (-3.5, -7 dB)
 
 # Detection
 HP_SIGMA = 1.0            # whitening high-pass (working px)
@@ -729,14 +733,18 @@ class SpreadSpectrumWatermarker:
 
     alg = ALG
     false_positive_rate = FALSE_POSITIVE_RATE
+    strengths = STRENGTHS
 
     def __init__(self, key: bytes):
         self._keyed = _derive(key)
 
     # -- embedding -------------------------------------------------------------------------------
 
-    def embed(self, image: Image.Image, payload: WatermarkPayload) -> Image.Image:
-        """The image with ``payload.asset_id`` embedded; same size, mode RGB, RGBA (alpha kept) or L."""
+    def embed(self, image: Image.Image, payload: WatermarkPayload, strength: float = 1.0) -> Image.Image:
+        """The image with ``payload.asset_id`` embedded; same size, mode RGB, RGBA (alpha kept) or L.
+        ``strength`` multiplies the mark's RMS (1: the PSNR targets above)."""
+        if not 0.0 < strength <= STRENGTHS[-1]:
+            raise WatermarkError(f"watermark strength {strength} outside (0, {STRENGTHS[-1]}]")
         w, h = image.size
         shape = _working_shape(h, w, allow_upsample=False)
         if min(w, h) < MIN_EMBED_SIDE or min(shape) < TILE:
@@ -749,12 +757,12 @@ class SpreadSpectrumWatermarker:
         pixels = np.asarray(image)
         colour = np.ascontiguousarray(pixels[..., :3]) if mode == "RGBA" else pixels
         y = colour if mode == "L" else cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
-        marked = _saturating_add(colour, self.residual(y, payload.asset_id))
+        marked = _saturating_add(colour, self.residual(y, payload.asset_id, strength))
         if mode == "RGBA":
             marked = np.dstack([marked, pixels[..., 3]])
         return Image.fromarray(marked, mode)
 
-    def residual(self, y: np.ndarray, asset_id: str) -> np.ndarray:
+    def residual(self, y: np.ndarray, asset_id: str, strength: float = 1.0) -> np.ndarray:
         """The integer-valued luminance change (float32, H×W) that carries ``asset_id`` in luminance ``y``."""
         h, w = y.shape
         shape = _working_shape(h, w, allow_upsample=False)
@@ -769,7 +777,7 @@ class SpreadSpectrumWatermarker:
         if shape != (h, w):
             pattern = cv2.resize(pattern, (w, h), interpolation=cv2.INTER_LINEAR)
         rms = math.sqrt(max(float(cv2.norm(pattern, cv2.NORM_L2SQR)) / (h * w), 1e-12))
-        return np.rint(pattern * (target / rms))
+        return np.rint(pattern * (target * strength / rms))
 
     # -- detection -------------------------------------------------------------------------------
 
