@@ -481,3 +481,30 @@ def test_shipped_tokenizer_knows_every_caption_word(default):
     for word in all_caption_words(domain=recipes.of_model(DEFAULT_MODEL_DIR).domain):
         ids = tok(word).input_ids
         assert len(ids) == 3, (word, tok.convert_ids_to_tokens(ids))  # <start> word </w> <end>
+
+
+def _declare_schedule(model_dir: Path, table) -> None:
+    info_path = model_dir / "pocketstudio.json"
+    info = json.loads(info_path.read_text())
+    info["sampler_timesteps"] = table
+    info_path.write_text(json.dumps(info))
+
+
+def test_a_declared_sampler_schedule_is_what_text_to_image_visits(tiny_copy, tiny):
+    _declare_schedule(tiny_copy, {"4": [999, 759, 639, 379]})
+    gen = load_generator(tiny_copy)
+    assert gen.sampler_timesteps == {4: (999, 759, 639, 379)}
+    scheduled = gen.generate(PROMPT, steps=4, seed=2)
+    assert gen._pipe.scheduler.timesteps.tolist() == [999, 759, 639, 379]
+    assert not np.array_equal(pixels(scheduled), pixels(tiny.generate(PROMPT, steps=4, seed=2)))
+    # another step count keeps the scheduler's own timesteps, so the same pixels as without a table
+    assert np.array_equal(pixels(gen.generate(PROMPT, steps=2, seed=2)), pixels(tiny.generate(PROMPT, steps=2, seed=2)))
+    assert gen._pipe.scheduler.timesteps.tolist() == tiny._pipe.scheduler.timesteps.tolist()
+
+
+@pytest.mark.parametrize("table", [{"4": [999, 759, 639]}, {"4": [999, 639, 759, 379]}, {"2": [1000, 500]},
+                                   {"2": [999, 999]}, {"two": [999, 499]}, [999, 499]])
+def test_a_malformed_sampler_schedule_is_a_model_load_error(tiny_copy, table):
+    _declare_schedule(tiny_copy, table)
+    with pytest.raises(ModelLoadError, match="sampler_timesteps"):
+        load_generator(tiny_copy)

@@ -52,6 +52,22 @@ class GeneratedImage:
     model_components: tuple[ModelComponent, ...] = ()
 
 
+def _sampler_timesteps(table, num_train_timesteps: int, model_dir: Path) -> dict[int, tuple[int, ...]]:
+    """``pocketstudio.json``'s ``sampler_timesteps`` ({"4": [999, …]}): for a step count, the
+    timesteps text-to-image visits instead of the scheduler's own (the recipe measured them)."""
+    out = {}
+    try:
+        for steps, ts in dict(table).items():
+            ts = tuple(int(t) for t in ts)
+            if len(ts) != int(steps) or list(ts) != sorted(set(ts), reverse=True) or not 0 <= ts[-1] <= ts[0] < num_train_timesteps:
+                raise ValueError(f"{steps}: {list(ts)}")
+            out[int(steps)] = ts
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{model_dir / MODEL_INFO_FILE}: sampler_timesteps must map a step count to that many "
+                             f"distinct descending timesteps below {num_train_timesteps} ({exc})") from exc
+    return out
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
@@ -265,6 +281,8 @@ class Generator:
         # LCM-distilled UNets embed the guidance scale; LCM-LoRA models run best without CFG (1.0).
         fallback = FALLBACK_GUIDANCE if kind is None or kind.distilled else LORA_GUIDANCE
         self.default_guidance: float = float(info.get("default_guidance", fallback))
+        self.sampler_timesteps: dict[int, tuple[int, ...]] = _sampler_timesteps(
+            info.get("sampler_timesteps", {}), int(pipe.scheduler.config.num_train_timesteps), model_dir)
         self._img2img_class = img2img_class
         self._init_kwargs = dict(init_kwargs or {"requires_safety_checker": False})
 
@@ -394,7 +412,9 @@ class Generator:
                 common = dict(**text, num_inference_steps=steps, guidance_scale=guidance,
                               generator=gen, output_type="latent" if light is not None else "pil")
                 if init_image is None:
-                    out = self._pipe(height=size, width=size, **common)
+                    schedule = self.sampler_timesteps.get(steps)
+                    out = self._pipe(height=size, width=size, **common,
+                                     **({} if schedule is None else {"timesteps": list(schedule)}))
                 else:
                     reference = init_image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
                     out = self._img2img()(image=reference, strength=float(strength), **common)

@@ -440,7 +440,7 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
         alpha, sigma = ac.sqrt(), (1 - ac).sqrt()
         v_pred = sched.config.get("prediction_type") == "v_prediction"
         if settings.objective == "sampler":
-            timesteps = _sampler_timesteps(sched, settings.sampler_steps)
+            timesteps = _sampler_timesteps(sched, settings.sampler_steps, generator.sampler_timesteps)
             weight = (1 - ac) if v_pred else (1 - ac) / ac
         else:
             from ..training.teacher import loss_weights
@@ -477,10 +477,13 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
     return Learned(vectors.detach().float().cpu(), settings, tuple(losses), time.perf_counter() - start, tuple(captions))
 
 
-def _sampler_timesteps(sched, steps: int):
-    """The timesteps the pipeline's scheduler visits in ``steps`` steps (LCM at 4: 999, 759, 499, 259)."""
+def _sampler_timesteps(sched, steps: int, schedules: dict):
+    """The timesteps text-to-image visits in ``steps`` steps: the model's own schedule for that
+    count (``Generator.sampler_timesteps``), else its scheduler's (LCM at 4: 999, 759, 499, 259)."""
     import torch
 
+    if steps in schedules:
+        return torch.tensor(schedules[steps], dtype=torch.long)
     copy = type(sched).from_config(sched.config)
     copy.set_timesteps(steps)
     return torch.as_tensor(copy.timesteps).cpu().long()
