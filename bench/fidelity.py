@@ -11,7 +11,8 @@ object, count, colour, position, colour binding and the character's identity (Pi
 domain 2 also Dot); a row's category score is the
 mean over the captions it applies to, ``overall`` the mean of the six (GenEval's convention).
 
-Rows: the LCD student (the embedded model, ``load_generator(None)``) at 1, 2, 4 and 8 steps and,
+Rows: the LCD student (the embedded model, ``load_generator(None)``) at 1, 2, 4 and 8 steps (and,
+"LCD student*", at a step count whose timesteps the model declares, on its scheduler's own) and,
 with ``--teacher DIR``, the teacher with DDIM at 25 and 50 steps and classifier-free guidance at
 the same scale. DIR is either a training run folder (``RUN/teacher/state.pt`` as written by
 ``core/training/teacher.py``, with ``RUN/tokenizer`` and ``RUN/latents.pt``; the VAE from
@@ -203,6 +204,12 @@ def subject_section(gen, args, train_caps: set[str], domain: int) -> None:
         print(line)
 
 
+def _own_timesteps(gen, steps: int) -> list[int]:
+    sched = type(gen._pipe.scheduler).from_config(gen._pipe.scheduler.config)
+    sched.set_timesteps(steps)
+    return [int(t) for t in sched.timesteps]
+
+
 def fmt(v, width=8, digits=3) -> str:
     return f"{'—':>{width}}" if v is None else f"{v:>{width}.{digits}f}"
 
@@ -270,7 +277,9 @@ def main() -> int:
         cal["real renders, VAE encoder + light decoder"] = F.aggregate([F.score_image(im, sp) for im, sp in zip(rt_light, specs)])
 
     rows: list[tuple[str, int, dict | None, float | None, str]] = []
-    for steps in [int(s) for s in args.steps.split(",") if s]:
+    schedules = dict(gen.sampler_timesteps)
+
+    def student_row(name, steps):
         gen.generate(captions[0], steps=steps, seed=0)  # warm-up
         scores, secs = [], []
         for i, (cap, sp) in enumerate(zip(captions, specs)):
@@ -278,8 +287,17 @@ def main() -> int:
             img = gen.generate(cap, steps=steps, seed=i).image
             secs.append(time.perf_counter() - t0)
             scores.append(F.score_image(img, sp))
-        rows.append(("LCD student", steps, F.aggregate(scores), float(np.mean(secs)), ""))
-        print(f"#   student {steps} step(s) done: {np.mean(secs):.3f} s/img", file=sys.stderr, flush=True)
+        rows.append((name, steps, F.aggregate(scores), float(np.mean(secs)), ""))
+        print(f"#   {name} {steps} step(s) done: {np.mean(secs):.3f} s/img", file=sys.stderr, flush=True)
+
+    for steps in [int(s) for s in args.steps.split(",") if s]:
+        student_row("LCD student", steps)
+        if steps in schedules:  # the same student on its scheduler's own timesteps, for comparison
+            gen.sampler_timesteps = {}
+            try:
+                student_row("LCD student*", steps)
+            finally:
+                gen.sampler_timesteps = schedules
     teacher_note = ""
     t_steps = [int(s) for s in args.teacher_steps.split(",") if s]
     if args.teacher is None:
@@ -319,6 +337,11 @@ def main() -> int:
             print(f"{name:<13} | {steps:>5} | " + " | ".join(f"{note:>8}" for _ in cats) + f" | {'—':>6} | {'—':>8}")
             continue
         print(f"{name:<13} | {steps:>5} | " + " | ".join(fmt(agg[c]) for c in cats) + f" | {sec:>6.3f} | {slowest / sec:>7.1f}×")
+    if schedules:
+        own = ", ".join(f"{k} steps: {', '.join(map(str, sorted(_own_timesteps(gen, k), reverse=True)))}" for k in schedules)
+        mine = ", ".join(f"{k} steps: {', '.join(map(str, v))}" for k, v in schedules.items())
+        print(f"LCD student: the timesteps the model declares (pocketstudio.json, {mine}); "
+              f"LCD student*: its scheduler's own ({own})")
     print(f"\n{teacher_note}")
     if args.subject_scenes:
         subject_section(gen, args, train_caps, domain)
