@@ -119,3 +119,23 @@ def test_v010_is_v09_whose_teacher_turns_zero_snr_after_15000_steps():
     # a fresh warm-up to its own peak, then the cosine down to a tenth of it
     assert learning_rate(v10, 15000) < learning_rate(v10, 15199) == pytest.approx(v10.zero_snr_lr, rel=0.01)
     assert learning_rate(v10, 15000 + v10.zero_snr_steps) == pytest.approx(0.1 * v10.zero_snr_lr)
+
+
+def test_v011_is_v010_whose_student_anneals_its_learning_rate_after_5000_steps():
+    from pocketstudio.core.training import distill
+
+    v10, v11 = recipes.RECIPES["v0.10"], recipes.RECIPES["v0.11"]
+    assert dataclasses.replace(v11, name="v0.10", distill_decay_from=None, distill_decay_steps=0,
+                               distill_decay_focus=0.0, sampler_timesteps=()) == v10
+    # so its run folder may start from a copy of v0.10's 5 000-step distillation checkpoint
+    for step in (0, 2500, 4999, 5000):
+        assert distill.learning_rate(v11, step) == distill.learning_rate(v10, step) == distill.LR
+    rates = [distill.learning_rate(v11, s) for s in range(5000, 8001, 250)]
+    assert all(a > b for a, b in zip(rates, rates[1:]))  # strictly falling ...
+    assert distill.learning_rate(v11, 6500) == pytest.approx(distill.LR / 2)
+    assert rates[-1] == distill.learning_rate(v11, 9000) == 0.0  # ... to zero, and it stays there
+    # the focused share of each annealing batch sits on the exported sampler's own timesteps
+    ddim_t = torch.arange(1, 51) * 20 - 1
+    focus = distill._focus_indices(v11, ddim_t)
+    assert ddim_t[focus].tolist() == list(dict(v11.sampler_timesteps)[4]) == [999, 879, 759, 379]
+    assert distill._focus_indices(v10, ddim_t) is None

@@ -154,6 +154,23 @@ def make_student(recipe, teacher_unet):
     return student
 
 
+def learning_rate(recipe, step: int) -> float:
+    """LR, then (recipes with ``distill_decay_from``) a cosine from LR to zero over ``distill_decay_steps``."""
+    if recipe.distill_decay_from is None or step < recipe.distill_decay_from:
+        return LR
+    done = min((step - recipe.distill_decay_from) / max(recipe.distill_decay_steps, 1), 1.0)
+    return LR * 0.5 * (1.0 + math.cos(math.pi * done))
+
+
+def _focus_indices(recipe, ddim_t: torch.Tensor) -> torch.Tensor | None:
+    """Grid indices of the exported 4-step sampler's timesteps (None when the recipe has no focus)."""
+    if not recipe.distill_decay_focus:
+        return None
+    timesteps = dict(recipe.sampler_timesteps)[4]
+    index = [int((ddim_t == t).nonzero()) for t in timesteps]  # each must lie on the DDIM grid
+    return torch.tensor(index)
+
+
 def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> None:
     setup(SEED)
     deadline = Deadline(max_minutes)
@@ -181,6 +198,7 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     if edges is not None and recipe.distill_adversarial:
         raise SystemExit("a phased student's predictions are not x0: the latent discriminator does not apply")
     student = make_student(recipe, teacher)
+    focus = _focus_indices(recipe, ddim_t)
     target = copy.deepcopy(student).requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=LR, weight_decay=1e-2)
     out = run_dir / "distill"
@@ -196,11 +214,17 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
     )
     student.train()
     for step in loop:
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(recipe, step)
         idx = torch.randint(0, n, (BATCH,))
         x0 = latents[idx]
         cond = embeds[idx]
         # 1. timesteps t_n and t_{n-k} on the skipping-step DDIM grid
         index = torch.randint(0, NUM_DDIM, (BATCH,))
+        # v0.11: while the rate anneals, the first k of each batch are where the exported sampler runs
+        k = round(recipe.distill_decay_focus * BATCH) if focus is not None and step >= recipe.distill_decay_from else 0
+        if k:
+            index[:k] = focus[torch.randint(0, len(focus), (k,))]
         t_start = ddim_t[index]
         t_end = (t_start - step_ratio).clamp(min=0)
         # the phased student's target point: its phase's lower edge (None: LCD's x0)
@@ -210,8 +234,9 @@ def run(run_dir: Path, max_minutes: float | None, total_steps: int | None) -> No
         if recipe.distill_offset_noise:  # v0.5: the noise's per-channel mean must not tell the colour
             noise = noise + recipe.distill_offset_noise * torch.randn(BATCH, x0.shape[1], 1, 1)
         xt = _b(alpha[t_start]) * x0 + _b(sigma[t_start]) * noise
-        # 3. guidance scale and its embedding
+        # 3. guidance scale (the focused part of the batch: the model's default) and its embedding
         w = W_MIN + (W_MAX - W_MIN) * torch.rand(BATCH)
+        w[:k] = recipe.default_guidance - 1.0
         w_emb = guidance_scale_embedding(w, W_EMBED_DIM)
         wb = _b(w)
         # 4. online student prediction, with boundary conditions

@@ -21,7 +21,7 @@ from . import recipe as recipes
 from .common import DATA_SEED, NUM_TRAIN_IMAGES, log
 
 MODEL_NAME = "pocketstudio-lcd-tiny"
-MODEL_VERSIONS = {"v0.1": "0.1.0", "v0.2": "0.2.0", "v0.3": "0.3.0", "v0.4": "0.4.0", "v0.5": "0.5.0", "v0.6": "0.6.0", "v0.7": "0.7.0", "v0.8": "0.8.0", "v0.9": "0.9.0", "v0.10": "0.10.0"}  # by recipe
+MODEL_VERSIONS = {"v0.1": "0.1.0", "v0.2": "0.2.0", "v0.3": "0.3.0", "v0.4": "0.4.0", "v0.5": "0.5.0", "v0.6": "0.6.0", "v0.7": "0.7.0", "v0.8": "0.8.0", "v0.9": "0.9.0", "v0.10": "0.10.0", "v0.11": "0.11.0"}  # by recipe
 SAMPLE_PROMPTS = [
     "a red circle in the center, on a blue background",
     "a yellow square on the left and a green triangle on the right, on a purple background",
@@ -114,6 +114,7 @@ def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
         "native_size": recipe.image_size,
         "default_steps": 4,
         "default_guidance": recipe.default_guidance,
+        **({"sampler_timesteps": {str(k): list(v) for k, v in recipe.sampler_timesteps}} if recipe.sampler_timesteps else {}),
         "weights_dtype": "float16",
         "data": {"generator": "pocketstudio.core.training.dataset", "seed": DATA_SEED, "images": NUM_TRAIN_IMAGES, "mirrored": True},
         "training": {
