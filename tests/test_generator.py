@@ -347,11 +347,19 @@ def test_subject_learning_on_a_zero_snr_v_prediction_model_stays_finite(tiny_cop
 
 
 def test_the_embedded_model_ships_its_teacher_for_subject_learning(default):
-    # v0.9 and v0.10 have phased students (core/training/README.md): subject vectors are fitted on the teacher
+    # v0.9 to v0.11 have phased students (core/training/README.md): subject vectors are fitted on the teacher
     assert recipes.of_model(DEFAULT_MODEL_DIR).distill_phases > 1
     teacher = default.subject_unet(default._pipe)
     assert teacher is default.subject_teacher and teacher.config.time_cond_proj_dim is None
     assert default._pipe.unet.config.time_cond_proj_dim
+
+
+def test_the_embedded_model_samples_where_its_recipe_says(default):
+    # the export stage writes the recipe's schedule; text-to-image at 4 steps visits it
+    recipe = recipes.of_model(DEFAULT_MODEL_DIR)
+    assert default.sampler_timesteps == dict(recipe.sampler_timesteps) and 4 in default.sampler_timesteps
+    default.generate(PROMPT, steps=4, seed=0)
+    assert default._pipe.scheduler.timesteps.tolist() == list(default.sampler_timesteps[4])
 
 
 def test_unknown_device_raises(tiny_dir):
