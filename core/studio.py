@@ -89,8 +89,8 @@ def encode_image(image: Image.Image, fmt: str) -> bytes:
 def embed_readable(watermarker: Watermarker, image: Image.Image, payload: WatermarkPayload,
                    fmt: str) -> tuple[Image.Image, bytes, float]:
     """Watermark at the engine's weakest strength whose encoded file reads back the id with
-    ``READBACK_MARGIN``; (marked image, its encoded bytes, strength). The strongest is kept if
-    only it reads back at all; if none does, nothing is released (fail closed)."""
+    ``READBACK_MARGIN``; (marked image, its encoded bytes, strength). If none reaches the margin,
+    the strongest that reads back at all; if none reads back, nothing is released (fail closed)."""
     readable = None
     for strength in watermarker.strengths:
         marked = watermarker.embed(image, payload, strength=strength)
