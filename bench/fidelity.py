@@ -18,9 +18,11 @@ the same scale. DIR is either a training run folder (``RUN/teacher/state.pt`` as
 ``core/training/teacher.py``, with ``RUN/tokenizer`` and ``RUN/latents.pt``; the VAE from
 ``RUN/vae*`` when present, else the embedded model's) or a diffusers folder: a pipeline folder
 (``model_index.json`` with unet, text_encoder, tokenizer, vae) or a bare ``UNet2DConditionModel``
-folder, whose text encoder, tokenizer and VAE are then the embedded model's (the student ships
-the teacher's own text encoder and VAE). The teacher's weights do not ship, so without
-``--teacher`` its rows say NOT RUN.
+folder, whose text encoder, tokenizer and VAE are then the student model's (the student ships
+the teacher's own text encoder and VAE). Without ``--teacher`` the teacher is the UNet the model
+folder ships for subject learning (``subject_teacher/``, fp16: the teacher's EMA weights, as the
+embedded v0.9 and later ship them), so the comparison runs from a fresh clone; a folder without
+one leaves the teacher rows NOT RUN.
 
 Subject identity (its own section, issue 6 point 5): two subjects with fixed identity features,
 Pip wearing a red hat ("rusty") and Pip wearing a white hat ("blanco"), are each learned from 3
@@ -92,7 +94,9 @@ class Teacher:
         return Image.fromarray(img[0].permute(1, 2, 0).numpy())
 
 
-def load_teacher(path: Path) -> Teacher:
+def load_teacher(path: Path, model_dir: Path) -> Teacher:
+    """The teacher at ``path``; a bare UNet folder takes its text encoder, tokenizer, VAE and
+    schedule from the student's ``model_dir``."""
     from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR, cpu_fast_layout, quiet_libraries
 
     path = path.expanduser()
@@ -118,7 +122,7 @@ def load_teacher(path: Path) -> Teacher:
         if (path / "model_index.json").is_file() and (path / "unet").is_dir():
             base, unet_dir, src = path, path / "unet", f"diffusers pipeline folder {path}"
         elif (path / "config.json").is_file():
-            base, unet_dir, src = DEFAULT_MODEL_DIR, path, f"diffusers UNet folder {path} (text encoder, tokenizer, VAE: the embedded model's)"
+            base, unet_dir, src = model_dir, path, f"diffusers UNet folder {path} (text encoder, tokenizer, VAE: {model_dir}'s)"
         else:
             raise SystemExit(f"--teacher {path}: neither a training run folder (teacher/state.pt) nor a diffusers UNet/pipeline folder")
         unet = UNet2DConditionModel.from_pretrained(unet_dir, local_files_only=True, torch_dtype=torch.float32)
@@ -127,7 +131,7 @@ def load_teacher(path: Path) -> Teacher:
         vae = AutoencoderKL.from_pretrained(base / "vae", local_files_only=True, torch_dtype=torch.float32)
         text_encoder = CLIPTextModel.from_pretrained(base / "text_encoder", local_files_only=True, torch_dtype=torch.float32)
         tokenizer = CLIPTokenizer.from_pretrained(base / "tokenizer", local_files_only=True)
-    # the schedule: the pipeline folder's own scheduler config, else the embedded model's
+    # the schedule: the pipeline folder's own scheduler config, else the student model's
     sched_cfg = json.loads((base / "scheduler" / "scheduler_config.json").read_text())
     zero_snr = bool(sched_cfg.get("rescale_betas_zero_snr")) and sched_cfg.get("prediction_type") == "v_prediction"
     return Teacher(tokenizer, text_encoder.eval(), unet.eval(), cpu_fast_layout(vae.eval()), float(vae.config.scaling_factor), src, zero_snr)
@@ -220,7 +224,7 @@ def main() -> int:
     p.add_argument("--steps", default="1,2,4,8", help="student step counts")
     p.add_argument("--model", type=Path, default=None, help="student: a model folder made by the export stage "
                                                            "(default: the embedded model)")
-    p.add_argument("--teacher", type=Path, default=None, help="teacher: training run folder or diffusers UNet/pipeline folder")
+    p.add_argument("--teacher", type=Path, default=None, help="teacher: training run folder or diffusers UNet/pipeline folder (default: the model folder's subject_teacher/)")
     p.add_argument("--teacher-steps", default="25,50", help="teacher DDIM step counts")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     p.add_argument("--seed", type=int, default=F.EVAL_SEED, help="scene seed of the held-out captions")
@@ -235,7 +239,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     from pocketstudio.core.generator import load_generator
-    from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR
+    from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR, SUBJECT_TEACHER_FOLDER
     from pocketstudio.core.training import recipe as recipes
 
     t_start = time.monotonic()
@@ -300,14 +304,16 @@ def main() -> int:
                 gen.sampler_timesteps = schedules
     teacher_note = ""
     t_steps = [int(s) for s in args.teacher_steps.split(",") if s]
-    if args.teacher is None:
-        teacher_note = ("not run: no --teacher DIR given; the teacher's weights do not ship with the repository "
-                        "(only the distilled student does). A training run folder after the 'teacher' stage "
-                        "(e.g. runs/default) or a diffusers teacher UNet/pipeline folder provides them")
+    shipped = Path(model_dir) / SUBJECT_TEACHER_FOLDER
+    teacher_dir = args.teacher or (shipped if (shipped / "config.json").is_file() else None)
+    if teacher_dir is None:
+        teacher_note = (f"not run: no --teacher DIR given and {model_dir} ships no {SUBJECT_TEACHER_FOLDER}/. "
+                        "A training run folder after the 'teacher' stage (e.g. runs/default) or a diffusers "
+                        "teacher UNet/pipeline folder provides one")
         for steps in t_steps:
             rows.append(("teacher DDIM", steps, None, None, "NOT RUN"))
     else:
-        teacher = load_teacher(args.teacher)
+        teacher = load_teacher(teacher_dir, Path(model_dir))
         teacher.light = gen.light_decoder
         teacher_note = (f"teacher: {teacher.source}; DDIM, classifier-free guidance {guidance:g} (= the student's w embedding)"
                         + ("; decoded by the student's light decoder, as the student's images are" if teacher.light is not None else ""))
