@@ -208,12 +208,6 @@ def subject_section(gen, args, train_caps: set[str], domain: int) -> None:
         print(line)
 
 
-def _own_timesteps(gen, steps: int) -> list[int]:
-    sched = type(gen._pipe.scheduler).from_config(gen._pipe.scheduler.config)
-    sched.set_timesteps(steps)
-    return [int(t) for t in sched.timesteps]
-
-
 def fmt(v, width=8, digits=3) -> str:
     return f"{'—':>{width}}" if v is None else f"{v:>{width}.{digits}f}"
 
@@ -344,7 +338,7 @@ def main() -> int:
             continue
         print(f"{name:<13} | {steps:>5} | " + " | ".join(fmt(agg[c]) for c in cats) + f" | {sec:>6.3f} | {slowest / sec:>7.1f}×")
     if schedules:
-        own = ", ".join(f"{k} steps: {', '.join(map(str, sorted(_own_timesteps(gen, k), reverse=True)))}" for k in schedules)
+        own = ", ".join(f"{k} steps: {', '.join(map(str, gen.timesteps_for(k, declared=False)))}" for k in schedules)
         mine = ", ".join(f"{k} steps: {', '.join(map(str, v))}" for k, v in schedules.items())
         print(f"LCD student: the timesteps the model declares (pocketstudio.json, {mine}); "
               f"LCD student*: its scheduler's own ({own})")

@@ -502,6 +502,8 @@ def test_a_declared_sampler_schedule_is_what_text_to_image_visits(tiny_copy, tin
     _declare_schedule(tiny_copy, {"4": [999, 759, 639, 379]})
     gen = load_generator(tiny_copy)
     assert gen.sampler_timesteps == {4: (999, 759, 639, 379)}
+    assert gen.timesteps_for(4) == (999, 759, 639, 379)  # what subject learning fits at
+    assert gen.timesteps_for(4, declared=False) == tiny.timesteps_for(4) == (999, 759, 499, 259)
     scheduled = gen.generate(PROMPT, steps=4, seed=2)
     assert gen._pipe.scheduler.timesteps.tolist() == [999, 759, 639, 379]
     assert not np.array_equal(pixels(scheduled), pixels(tiny.generate(PROMPT, steps=4, seed=2)))

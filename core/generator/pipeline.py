@@ -52,7 +52,7 @@ class GeneratedImage:
     model_components: tuple[ModelComponent, ...] = ()
 
 
-def _sampler_timesteps(table, num_train_timesteps: int, model_dir: Path) -> dict[int, tuple[int, ...]]:
+def _parse_sampler_timesteps(table, num_train_timesteps: int, model_dir: Path) -> dict[int, tuple[int, ...]]:
     """``pocketstudio.json``'s ``sampler_timesteps`` ({"4": [999, …]}): for a step count, the
     timesteps text-to-image visits instead of the scheduler's own (the recipe measured them)."""
     out = {}
@@ -281,7 +281,7 @@ class Generator:
         # LCM-distilled UNets embed the guidance scale; LCM-LoRA models run best without CFG (1.0).
         fallback = FALLBACK_GUIDANCE if kind is None or kind.distilled else LORA_GUIDANCE
         self.default_guidance: float = float(info.get("default_guidance", fallback))
-        self.sampler_timesteps: dict[int, tuple[int, ...]] = _sampler_timesteps(
+        self.sampler_timesteps: dict[int, tuple[int, ...]] = _parse_sampler_timesteps(
             info.get("sampler_timesteps", {}), int(pipe.scheduler.config.num_train_timesteps), model_dir)
         self._img2img_class = img2img_class
         self._init_kwargs = dict(init_kwargs or {"requires_safety_checker": False})
@@ -304,6 +304,15 @@ class Generator:
         """The loaded pipeline, held exclusively for the block (subject learning runs its model)."""
         with self._lock:
             yield self._pipe
+
+    def timesteps_for(self, steps: int, declared: bool = True) -> tuple[int, ...]:
+        """The timesteps text-to-image visits in ``steps`` steps: the model's declared schedule for
+        that count (``sampler_timesteps``), else, or with ``declared`` False, its scheduler's own."""
+        if declared and steps in self.sampler_timesteps:
+            return self.sampler_timesteps[steps]
+        sched = type(self._pipe.scheduler).from_config(self._pipe.scheduler.config)
+        sched.set_timesteps(steps)
+        return tuple(int(t) for t in sched.timesteps)
 
     def _subject_embeds(self, prompt: str, subject):
         """Prompt embeddings with ``subject``'s vectors at its mentions (or prepended)."""
@@ -412,7 +421,7 @@ class Generator:
                 common = dict(**text, num_inference_steps=steps, guidance_scale=guidance,
                               generator=gen, output_type="latent" if light is not None else "pil")
                 if init_image is None:
-                    schedule = self.sampler_timesteps.get(steps)
+                    schedule = self.sampler_timesteps.get(steps)  # None: the scheduler's own
                     out = self._pipe(height=size, width=size, **common,
                                      **({} if schedule is None else {"timesteps": list(schedule)}))
                 else:

@@ -21,7 +21,8 @@ the domain's grammar (``"{S} on the left and a blue square on the right, on a ye
 background"``); other references get random crops and flips under the caption ``"{S}"``. The
 views are encoded once with the model's VAE; then only the vectors are optimised (Adam), through
 the frozen text encoder and UNet. The loss is the one the few-step sampler makes matter: at each
-of the LCM sampler's own timesteps (999, 759, 499, 259 at 4 steps), the guided student's x0
+of the timesteps the 4-step sampler visits (``Generator.timesteps_for``: the model's declared ones,
+999, 879, 759, 379 for the embedded v0.11, else LCM's own 999, 759, 499, 259), the guided student's x0
 prediction (its consistency output) against the view, in latent space (the DDPM-style ε loss on
 the student's 50-step grid is kept as ``objective="epsilon"``; see ``LearnSettings``). Seeds are fixed: the same references and settings give the same vectors
 on the same machine.
@@ -440,7 +441,7 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
         alpha, sigma = ac.sqrt(), (1 - ac).sqrt()
         v_pred = sched.config.get("prediction_type") == "v_prediction"
         if settings.objective == "sampler":
-            timesteps = _sampler_timesteps(sched, settings.sampler_steps, generator.sampler_timesteps)
+            timesteps = torch.tensor(generator.timesteps_for(settings.sampler_steps), dtype=torch.long)
             weight = (1 - ac) if v_pred else (1 - ac) / ac
         else:
             from ..training.teacher import loss_weights
@@ -475,15 +476,3 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
             if progress is not None:
                 progress(step + 1, settings.steps, losses[-1])
     return Learned(vectors.detach().float().cpu(), settings, tuple(losses), time.perf_counter() - start, tuple(captions))
-
-
-def _sampler_timesteps(sched, steps: int, schedules: dict):
-    """The timesteps text-to-image visits in ``steps`` steps: the model's own schedule for that
-    count (``Generator.sampler_timesteps``), else its scheduler's (LCM at 4: 999, 759, 499, 259)."""
-    import torch
-
-    if steps in schedules:
-        return torch.tensor(schedules[steps], dtype=torch.long)
-    copy = type(sched).from_config(sched.config)
-    copy.set_timesteps(steps)
-    return torch.as_tensor(copy.timesteps).cpu().long()
