@@ -7,6 +7,7 @@ holds the one SQLite database, the keys and the trust anchors.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from .errors import ConfigError
 HOME_ENV = "POCKETSTUDIO_HOME"
 PASSPHRASE_ENV = "POCKETSTUDIO_KEY_PASSPHRASE"
 SIGNING_ALGS = ("es256", "ed25519")
+# Everything in the data directory is private to the user (see Settings.ensure_home).
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,36 @@ class Settings:
         return cls(home=path)
 
     def ensure_home(self) -> None:
-        """Create the data directory (private to the user) if it does not exist yet."""
+        """Create the data directory and make it private to the user, whatever existed before
+        (an older version's 0755 folder, a 0644 database): the database holds prompts and
+        registered names, ``keys/`` the secrets. Every folder in it is 0700, every file 0600."""
         try:
-            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.keys_dir.mkdir(exist_ok=True, mode=0o700)
-            self.trust_dir.mkdir(exist_ok=True, mode=0o700)
+            self.home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+            for folder in (self.keys_dir, self.trust_dir, self.subjects_dir):
+                folder.mkdir(exist_ok=True, mode=PRIVATE_DIR_MODE)
+            make_private(self.home)
         except OSError as exc:
             raise ConfigError(f"cannot create data directory {self.home}: {exc}") from exc
+
+
+def make_private(path: Path) -> None:
+    """Set ``path`` to 0600 (a file) or 0700 (a folder, and everything in it, recursively).
+
+    Modes are set with chmod, not through the umask, so the result is the same under any umask.
+    Symbolic links are skipped, never followed (they could point out of the data directory), and
+    so is anything owned by another user (only its owner or root may change it)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        return
+    is_dir = stat.S_ISDIR(st.st_mode)
+    wanted = PRIVATE_DIR_MODE if is_dir else PRIVATE_FILE_MODE
+    euid = os.geteuid()
+    if stat.S_IMODE(st.st_mode) != wanted and euid in (0, st.st_uid):
+        os.chmod(path, wanted)
+    if is_dir:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                make_private(Path(entry.path))

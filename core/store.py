@@ -8,7 +8,7 @@ same schema can run on PostgreSQL when a deployment outgrows one machine.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,6 +16,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from .config import PRIVATE_FILE_MODE, make_private
 from .errors import StoreError
 
 metadata = sa.MetaData()
@@ -183,20 +184,50 @@ MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1, _migration_2,
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def stage_file(directory: Path, name: str, data: bytes) -> Path:
+def stage_file(directory: Path, name: str, data: bytes, *, shared: bool = False) -> Path:
     """Write ``data`` in ``directory`` under a temporary name derived from ``name``, synced to disk
     but not yet visible: the caller publishes it with ``os.replace`` once its database row is
-    committed, or unlinks it, so a crash never leaves a half-written file under the real name."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=directory)
+    committed, or unlinks it, so a crash never leaves a half-written file under the real name.
+
+    A ``shared`` file (a released image, meant to be passed on) gets the mode every file the user
+    writes gets, 0666 less the umask; any other (a subject's embedding in the data directory) is
+    0600 whatever the umask."""
+    tmp = directory / f".{name}.{secrets.token_urlsafe(6)}.partial"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o666 if shared else PRIVATE_FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as fh:
+            if not shared:
+                os.fchmod(fh.fileno(), PRIVATE_FILE_MODE)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
         os.unlink(tmp)
         raise
-    return Path(tmp)
+    return tmp
+
+
+# SQLite's companions of a database file: they hold pages of it, so they are as private as it is.
+SIDE_FILE_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def _make_private_database(path: Path) -> None:
+    """Create a new database file 0600 before SQLite opens it (SQLite would create it 0644 less
+    the umask, and gives its -wal, -shm and -journal files the database file's own mode), and set
+    an existing one and its side files to 0600: they hold prompts and registered names."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+        os.close(fd)  # an empty file is an empty SQLite database
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create database {path}: {exc.strerror or exc}") from exc
+    try:
+        for file in (path, *(path.with_name(path.name + suffix) for suffix in SIDE_FILE_SUFFIXES)):
+            make_private(file)
+    except OSError as exc:
+        raise StoreError(f"cannot make database {path} private (chmod 600 it): {exc.strerror or exc}") from exc
 
 
 @dataclass
@@ -212,6 +243,7 @@ class Store:
         path = Path(path)
         if path.exists() and path.is_dir():
             raise StoreError(f"{path} is a directory, not a database file")
+        _make_private_database(path)
         engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -329,7 +329,8 @@ class Studio:
         watermark = {"alg": self.watermarker.alg, "id": asset_id, "strength": strength}
 
         # 8. Stage the file, then commit manifest + audit record together, then publish the file.
-        tmp = ctx.step("write", lambda: stage_file(out_path.parent, out_path.name, signed.data)) if out_path else None
+        tmp = (ctx.step("write", lambda: stage_file(out_path.parent, out_path.name, signed.data, shared=True))
+               if out_path else None)
         try:
             def commit():
                 with self.store.begin() as conn:

@@ -393,18 +393,21 @@ class KeyStore:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Write a secret file atomically with mode 0600 from its first byte."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")  # one per writer: never a leftover or a link
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask
+            fh.write(data)
+            fh.flush()
+            os.fsync(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Certificates and public keys are no secret, but they live in the data directory, where
+    every file is 0600 (core/config.py): its contents and listing are the user's alone."""
+    _write_private(path, data)
