@@ -58,6 +58,9 @@ class Decision:
     # The requests the engine evaluated (opaque ids only); the audit log stores a salted
     # commitment to them, never the clear values.
     inputs: tuple = field(default_factory=tuple, compare=False)
+    # What the requester must not see (which grants on file were tried and why none allowed):
+    # for the operator, in the audit log's openings only, never in a public field.
+    operator_notes: tuple[str, ...] = field(default_factory=tuple, compare=False)
 
     @property
     def allowed(self) -> bool:
@@ -110,7 +113,8 @@ class PolicyEngine:
             result = cedarpy.is_authorized(request, self._policy_set, [], schema=self._schema)
             reasons = result.diagnostics.reasons
             by_reason = result.diagnostics.id_annotations_by_reason if hasattr(result.diagnostics, "id_annotations_by_reason") else {}
-            rule_ids = [by_reason.get(r, r) for r in reasons]
+            # Sorted: Cedar reports them in no fixed order, and the same decision must read the same.
+            rule_ids = sorted(by_reason.get(r, r) for r in reasons)
             errors = list(result.diagnostics.errors)
             # Cedar skips a policy whose evaluation errors, which would let an erroring `forbid`
             # fall silent: any evaluation error is a deny here.
@@ -141,44 +145,60 @@ class PolicyEngine:
                                   decision_id, inputs=asked)
         used_grants: list[str] = []
         persons = list(persons)
+        notes: list[str] = []
         for person in persons:
-            person_ok = False
-            person_rules: list[str] = []
-            person_errors: list[str] = []
-            for grant in person.grants or (None,):
-                context = dict(base)
-                if grant is not None:
-                    context["consent"] = {
-                        "grant_id": grant.grant_id, "grantee": grant.grantee, "purposes": list(grant.purposes),
-                        "not_before": grant.not_before, "not_after": grant.not_after, "revoked": grant.revoked}
-                ok, rules, errors = ask({
-                    "principal": principal, "action": 'Action::"depict"',
-                    "resource": {"type": "Person", "id": person.person_id}, "context": context})
-                person_errors += errors
-                if ok:
-                    person_ok = True
-                    person_rules = rules
-                    used_grants.append(grant.grant_id)
-                    break
-                person_rules = rules or person_rules
-            all_rules += person_rules
-            if not person_ok:
-                # No identification oracle: the reason never says whose likeness it was.
+            ok, rules, grant_id, errors = self._depict(ask, principal, base, person, notes)
+            all_rules += rules
+            if not ok:
+                # No identification oracle: the reason never says whose likeness it was, nor
+                # (see _depict) whether they consented to anyone else.
                 reason = "a registered likeness without valid consent was found"
-                if person_errors:
+                if errors:
                     reason += " (policy evaluation error: denied)"
-                return self._decision("deny", person_rules or ["default-deny"], reason, stage, now,
-                                      decision_id, persons_checked=len(persons), inputs=asked)
+                return self._decision("deny", rules or ["default-deny"], reason, stage, now,
+                                      decision_id, persons_checked=len(persons), inputs=asked, notes=notes)
+            if grant_id is not None:
+                used_grants.append(grant_id)
         return self._decision("allow", all_rules, "all checks allowed", stage, now, decision_id,
-                              tuple(used_grants), len(persons), inputs=asked)
+                              tuple(used_grants), len(persons), inputs=asked, notes=notes)
+
+    def _depict(self, ask, principal: dict, base: dict, person: DepictedPerson,
+                notes: list[str]) -> tuple[bool, list[str], str | None, list[str]]:
+        """May the requester depict ``person``? Allowed by the first grant on file that the policy
+        allows; failing that, decided as if no grant were on file.
+
+        A grant that does not allow counts as no grant, so that a deny tells the requester nothing
+        about the grants on file: registered without consent, consent for someone else, for another
+        purpose, expired, not yet valid or revoked all give the rule ids and reason of the request
+        without consent. Which grants were tried and what they met is the operator's (``notes``;
+        the evaluated requests are in ``inputs``). Returns (allowed, rule ids, grant used, errors)."""
+
+        def request(grant: ConsentFacts | None) -> dict:
+            context = dict(base)
+            if grant is not None:
+                context["consent"] = {
+                    "grant_id": grant.grant_id, "grantee": grant.grantee, "purposes": list(grant.purposes),
+                    "not_before": grant.not_before, "not_after": grant.not_after, "revoked": grant.revoked}
+            return {"principal": principal, "action": 'Action::"depict"',
+                    "resource": {"type": "Person", "id": person.person_id}, "context": context}
+
+        for grant in person.grants:
+            ok, rules, errors = ask(request(grant))
+            if ok:
+                return True, rules, grant.grant_id, []
+            notes.append(f"grant {grant.grant_id} of {person.person_id} does not allow: "
+                         f"{', '.join(rules) or 'no permit applies'}{'; errors: ' + '; '.join(errors) if errors else ''}")
+        ok, rules, errors = ask(request(None))
+        return ok, rules, None, errors
 
     def _decision(self, effect, rule_ids, reason, stage, now, decision_id, grants=(), persons_checked=0,
-                  inputs=()) -> Decision:
+                  inputs=(), notes=()) -> Decision:
         return Decision(
             decision_id=decision_id or new_decision_id(), effect=effect,
             rule_ids=tuple(dict.fromkeys(rule_ids)), reason=reason, policy_set_hash=self.policy_set_hash,
             stage=stage, decided_at=now.astimezone(dt.timezone.utc).isoformat(),
-            consent_grant_ids=tuple(grants), persons_checked=persons_checked, inputs=tuple(inputs))
+            consent_grant_ids=tuple(grants), persons_checked=persons_checked, inputs=tuple(inputs),
+            operator_notes=tuple(notes))
 
 
 def _id_annotations(policies: str) -> list[str]:
