@@ -1,23 +1,37 @@
 """The audit log: every decision a leaf of an RFC 6962 Merkle tree, signed, checkpointed, provable.
 
-- Record: RFC 8785 canonical JSON; leaf = SHA-256(0x00 ‖ record); each record also carries an
+- Leaves: RFC 8785 canonical JSON; leaf = SHA-256(0x00 ‖ record); each record also carries an
   Ed25519 signature by the log key (over a domain-separated copy of the canonical bytes).
+  Three kinds: exactly one ``decision`` leaf per decision id; ``amendment`` leaves that name the
+  decision they follow up (a release whose file could not be published, a failure recorded late);
+  ``consent`` events (enrolment, grant, revocation, removal: policy/consent_events.py).
+- Public records: a decision leaf is meant to be published with its proof, so it carries only
+  what anyone may see (version, log origin, decision id, time, effect, outcome, asset id,
+  manifest sha256, policy-set hash, rule ids) plus salted commitments of everything else
+  (prompt, requester, purpose, reason, findings and distances, consent ids, …). The clear text
+  lives only in ``audit_openings``, with an expiry; ``forget`` deletes it while proofs still
+  verify. Leaves written before (record version 1) keep their format.
 - Tree: hashes of perfect subtrees are stored as the log grows, so inclusion and consistency
   proofs cost O(log n) lookups at any size.
-- Checkpoints: C2SP tlog-checkpoint signed notes; consecutive checkpoints must be consistent.
-- Privacy: prompt, requester and the policy inputs are salted commitments; salts and clear text
-  live in ``audit_openings`` with an expiry, and ``forget`` deletes them while proofs still verify.
-  No face embedding, name or image ever enters a record.
+- Checkpoints: C2SP tlog-checkpoint signed notes. After every append the newest one is also kept
+  in a file beside the keys (``witness``), outside the database's control, like a
+  transparency-log client's cache: deleting the log's tail, or its checkpoints, no longer passes
+  ``verify``.
+- A failure that cannot be written to the database (locked, corrupt, full) is spooled, signed, to
+  a file beside the checkpoint and appended on the next open (``replay_spool``).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import fcntl
 import hashlib
 import json
+import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import rfc8785
@@ -26,14 +40,25 @@ from cryptography.exceptions import InvalidSignature
 
 from ..core.errors import AuditError
 from ..core.store import Store, audit_log, audit_openings, checkpoints, merkle_nodes
-from . import merkle
+from . import consent_events, merkle
 from .checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier
 from .engine import Decision
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+LEGACY_RECORD_VERSION = 1  # decision records with their details in clear (before the public format)
 RECORD_SIG_CONTEXT = b"pocketstudio/audit-record/v1\n"
+SPOOL_SIG_CONTEXT = b"pocketstudio/audit-spool/v1\n"
 PROOF_FORMAT = "pocketstudio-audit-proof/v1"
 DEFAULT_RETENTION = dt.timedelta(days=365)
+
+DECISION, AMENDMENT, CONSENT = "decision", "amendment", "consent"
+# Amendment events.
+NOT_PUBLISHED = "not-published"  # the release was recorded, its file never reached the user
+FAILED_AFTER_DECISION = "failed-after-decision"
+
+# What a decision leaf shows to anyone; everything else is a salted commitment.
+PUBLIC_FIELDS = ("v", "kind", "index", "log_origin", "decision_id", "time", "effect", "outcome", "asset_id",
+                 "manifest_sha256", "policy_set_hash", "rule_ids")
 
 
 def commit(value: str, salt: bytes) -> str:
@@ -41,36 +66,50 @@ def commit(value: str, salt: bytes) -> str:
     return hashlib.sha256(salt + value.encode("utf-8")).hexdigest()
 
 
+def commit_value(value: Any, salt: bytes) -> str:
+    """A commitment to a JSON value (its canonical form)."""
+    return commit(canonical(value).decode(), salt)
+
+
 def canonical(obj: Any) -> bytes:
     return rfc8785.dumps(obj)
 
 
+def _iso(now: dt.datetime) -> str:
+    return now.astimezone(dt.timezone.utc).isoformat()
+
+
 @dataclass(frozen=True)
 class AuditRecord:
-    seq: int
-    decision_id: str
+    """One leaf as stored: ``record`` is the signed entry (public for v2 decision leaves)."""
+
+    index: int
+    kind: str
+    entry_id: str
+    decision_id: str | None
     created_at: str
-    effect: str
+    effect: str | None
     asset_id: str | None
     record: dict
     signature: str
     leaf_hash: bytes
 
     @property
-    def index(self) -> int:
-        return self.seq - 1
-
-    @property
     def outcome(self) -> str:
         return self.record.get("outcome", "")
 
+    @property
+    def version(self) -> int:
+        return int(self.record.get("v", LEGACY_RECORD_VERSION))
+
     def to_json(self) -> dict:
-        return {"seq": self.seq, "leaf_hash": self.leaf_hash.hex(), "signature": self.signature, **self.record}
+        return {"index": self.index, "leaf_hash": self.leaf_hash.hex(), "signature": self.signature,
+                **{k: v for k, v in self.record.items() if k not in ("seq", "index")}}
 
 
 @dataclass(frozen=True)
 class PendingEntry:
-    """What a caller appends; the log adds sequence, origin, commitments and signature."""
+    """What a caller appends for a decision; the log adds position, origin, commitments and signature."""
 
     decision: Decision
     outcome: str
@@ -85,28 +124,87 @@ class PendingEntry:
     watermark: dict | None = None
     model_sha256: str | None = None
     failure: str | None = None
-    findings: tuple = ()  # safety.likeness.Finding; person ids enter the log only as commitments
+    findings: tuple = ()  # safety.likeness.Finding; person ids only ever in the openings
     image_checks: tuple = ()  # {"source", "faces", "too_small"} per checked image
     subject: dict | None = None  # {"subject_id", "embedding_sha256"} of a learned subject made or used
+    prompt_report: dict | None = None  # what the text encoder kept of the prompt
+
+    def split(self) -> tuple[dict, dict]:
+        """(public fields, private fields) of the leaf this entry becomes."""
+        d = self.decision
+        public = {"v": RECORD_VERSION, "kind": DECISION, "decision_id": d.decision_id, "time": _iso(self.now),
+                  "effect": d.effect, "outcome": self.outcome, "asset_id": self.asset_id,
+                  "manifest_sha256": self.manifest_sha256, "policy_set_hash": d.policy_set_hash,
+                  "rule_ids": list(d.rule_ids)}
+        private = {
+            "prompt": self.prompt,
+            "requester": self.requester,
+            "purpose": self.purpose,
+            "reason": d.reason,
+            "inputs": canonical([list(x.inputs) for x in (self.evaluations or (d,))]).decode(),
+            "evaluations": [{"stage": x.stage, "effect": x.effect, "rule_ids": list(x.rule_ids),
+                             "persons_checked": x.persons_checked} for x in (self.evaluations or (d,))],
+            "consent_grant_ids": list(d.consent_grant_ids),
+            "findings": [{"kind": f.kind, "stage": f.stage, "band": f.band, "source": f.source,
+                          "distance": f.distance, "person_id": f.person_id} for f in self.findings],
+            "image_checks": list(self.image_checks),
+            "manifest_label": self.manifest_label,
+            "watermark": self.watermark,
+            "model_sha256": self.model_sha256,
+            "failure": self.failure,
+        }
+        if self.subject is not None:
+            private["subject"] = dict(self.subject)
+        if self.prompt_report is not None:
+            private["prompt_report"] = dict(self.prompt_report)
+        return public, private
+
+
+def _amendment(decision_id: str, event: str, reason: str, now: dt.datetime) -> tuple[dict, dict]:
+    public = {"v": RECORD_VERSION, "kind": AMENDMENT, "entry_id": "amd_" + secrets.token_hex(12),
+              "amends": decision_id, "event": event, "time": _iso(now)}
+    return public, {"reason": reason}
 
 
 def verify_proof_bundle(bundle: dict, verifier: NoteVerifier) -> dict:
-    """Check an offline proof bundle with nothing but the log's public key; return the record."""
+    """Check an offline proof bundle with nothing but the log's public key; return the record.
+
+    Amendment leaves the bundle carries (``amendments``) are checked against the same checkpoint;
+    ``proven_amendments`` returns them."""
+    return _verify_bundle(bundle, verifier)[0]
+
+
+def proven_amendments(bundle: dict, verifier: NoteVerifier) -> list[dict]:
+    """The amendment records of a proof bundle, each proven against the bundle's checkpoint."""
+    return _verify_bundle(bundle, verifier)[1]
+
+
+def _verify_bundle(bundle: dict, verifier: NoteVerifier) -> tuple[dict, list[dict]]:
     if bundle.get("format") != PROOF_FORMAT:
         raise AuditError(f"not a {PROOF_FORMAT} bundle")
     try:
-        record_bytes = bundle["record"].encode()
-        record = json.loads(record_bytes)
+        record = json.loads(bundle["record"].encode())
         checkpoint = Checkpoint.verify(bundle["checkpoint"], verifier, origin=record.get("log_origin"))
-        signature = base64.b64decode(bundle["record_signature"], validate=True)
-        proof = [base64.b64decode(p, validate=True) for p in bundle["inclusion_proof"]]
-        index = int(bundle["leaf_index"])
-    except (KeyError, TypeError, ValueError, CheckpointError) as exc:
+        main = _verify_leaf(bundle, checkpoint, verifier)
+        amendments = [_verify_leaf(a, checkpoint, verifier) for a in bundle.get("amendments", [])]
+    except (KeyError, TypeError, ValueError, AttributeError, CheckpointError) as exc:
         raise AuditError(f"proof bundle rejected: {exc}") from exc
+    for a in amendments:
+        if a.get("kind") != AMENDMENT or a.get("amends") != main.get("decision_id"):
+            raise AuditError("proof bundle rejected: an amendment does not amend this decision")
+    return main, amendments
+
+
+def _verify_leaf(part: dict, checkpoint: Checkpoint, verifier: NoteVerifier) -> dict:
+    record_bytes = part["record"].encode()
+    record = json.loads(record_bytes)
+    signature = base64.b64decode(part["record_signature"], validate=True)
+    proof = [base64.b64decode(p, validate=True) for p in part["inclusion_proof"]]
+    index = int(part["leaf_index"])
     if canonical(record) != record_bytes:
         raise AuditError("proof bundle rejected: record is not in canonical form")
-    if record.get("seq") != index + 1:
-        raise AuditError("proof bundle rejected: record sequence does not match the leaf index")
+    if _position(record) != index:
+        raise AuditError("proof bundle rejected: the record's position does not match the leaf index")
     try:
         verifier.public_key.verify(signature, RECORD_SIG_CONTEXT + record_bytes)
     except InvalidSignature:
@@ -118,15 +216,32 @@ def verify_proof_bundle(bundle: dict, verifier: NoteVerifier) -> dict:
     return record
 
 
-class AuditLog:
-    """Append-only access to the audit tree of one store."""
+def _position(record: dict) -> int | None:
+    """The leaf index a record says it sits at (version 1 records counted from 1, as ``seq``)."""
+    if "index" in record:
+        return record["index"]
+    return record["seq"] - 1 if isinstance(record.get("seq"), int) else None
 
-    def __init__(self, store: Store, signer: NoteSigner, retention: dt.timedelta = DEFAULT_RETENTION):
+
+class AuditLog:
+    """Append-only access to the audit tree of one store.
+
+    ``checkpoint_file``: where the newest signed checkpoint is kept outside the database (None:
+    not kept, e.g. a read-only verifier). The spool of failures that could not be written lives
+    next to it."""
+
+    def __init__(self, store: Store, signer: NoteSigner, retention: dt.timedelta = DEFAULT_RETENTION,
+                 checkpoint_file: Path | None = None):
         self.store = store
         self.signer = signer
         self.origin = signer.name
         self.verifier = signer.verifier
         self.retention = retention
+        self.checkpoint_file = Path(checkpoint_file) if checkpoint_file is not None else None
+
+    @property
+    def spool_file(self) -> Path | None:
+        return self.checkpoint_file.with_name("audit-spool.jsonl") if self.checkpoint_file else None
 
     # -- appending ----------------------------------------------------------------------------
     def append(self, decision: Decision, *, outcome: str, now: dt.datetime, prompt: str, requester: str,
@@ -134,84 +249,167 @@ class AuditLog:
                manifest_sha256: str | None = None, manifest_label: str | None = None,
                watermark: dict | None = None, model_sha256: str | None = None,
                failure: str | None = None, findings=(), image_checks=(), subject: dict | None = None,
-               conn: sa.Connection | None = None) -> AuditRecord:
-        """Append one record; inside ``conn``'s transaction if given, else in a transaction of its own."""
+               prompt_report: dict | None = None, conn: sa.Connection | None = None) -> AuditRecord:
+        """Append one decision leaf; inside ``conn``'s transaction if given, else in one of its own."""
         entry = PendingEntry(decision, outcome, now, prompt, requester, purpose, tuple(evaluations or (decision,)),
                              asset_id, manifest_sha256, manifest_label, watermark, model_sha256, failure,
-                             tuple(findings), tuple(image_checks), subject)
+                             tuple(findings), tuple(image_checks), subject, prompt_report)
         return self.append_many([entry], conn=conn)[0]
 
     def append_many(self, entries: list[PendingEntry], conn: sa.Connection | None = None) -> list[AuditRecord]:
-        """Append a batch in one transaction (one tree update pass, one commit)."""
+        """Append a batch of decision leaves in one transaction (one tree update pass, one commit)."""
+        return self._write([e.split() for e in entries], conn)
+
+    def amend(self, decision_id: str, event: str, reason: str, now: dt.datetime,
+              conn: sa.Connection | None = None) -> AuditRecord:
+        """Append an amendment leaf that follows up ``decision_id`` (its reason is committed)."""
+        return self._write([_amendment(decision_id, event, reason, now)], conn)[0]
+
+    def append_consent(self, event: dict, now: dt.datetime, conn: sa.Connection | None = None) -> AuditRecord:
+        """Append a consent event (policy/consent_events.py builds ``event``)."""
+        public = {"v": RECORD_VERSION, "kind": CONSENT, "entry_id": "cev_" + secrets.token_hex(12),
+                  "time": _iso(now), **event}
+        return self._write([(public, {})], conn)[0]
+
+    def _write(self, items: list[tuple[dict, dict]], conn: sa.Connection | None) -> list[AuditRecord]:
         try:
             if conn is not None:
-                return self._append(conn, entries)
+                return self._append(conn, items)
             with self.store.begin() as own:
-                return self._append(own, entries)
+                out = self._append(own, items)
         except sa.exc.SQLAlchemyError as exc:
-            raise AuditError(f"audit append failed: {exc}") from exc
+            raise AuditError(f"audit append failed: {type(exc.orig or exc).__name__}: "
+                             f"{str(exc.orig or exc).splitlines()[0]}") from exc
+        self.witness()
+        return out
 
-    def _append(self, conn, entries: list[PendingEntry]) -> list[AuditRecord]:
-        size = conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.seq), 0))).scalar()
+    def _append(self, conn, items: list[tuple[dict, dict]]) -> list[AuditRecord]:
+        size = conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.leaf_index) + 1, 0))).scalar()
         frontier = _Frontier(conn, size)
         rows, openings, out = [], [], []
-        for entry in entries:
+        for public, private in items:
+            index = size
             size += 1
-            record, opening = self._record(entry, size)
+            record = {**public, "index": index, "log_origin": self.origin}
+            opening = {}
+            if private:
+                salts = {k: secrets.token_bytes(16) for k in private}
+                record["commitments"] = {k: commit_value(v, salts[k]) for k, v in private.items()}
+                opening = {k: {"salt": salts[k].hex(), "value": v} for k, v in private.items()}
             body = canonical(record)
             signature = base64.b64encode(self.signer.private_key.sign(RECORD_SIG_CONTEXT + body)).decode()
             leaf = merkle.hash_leaf(body)
-            rows.append(dict(seq=size, decision_id=entry.decision.decision_id, created_at=record["time"],
-                             effect=entry.decision.effect, asset_id=entry.asset_id, record=body.decode(),
-                             signature=signature, leaf_hash=leaf))
-            openings.append(dict(decision_id=entry.decision.decision_id, openings=json.dumps(opening),
-                                 expires_at=(entry.now + self.retention).astimezone(dt.timezone.utc).isoformat()))
+            kind = record["kind"]
+            entry_id = record.get("entry_id") or record["decision_id"]
+            decision_id = record.get("decision_id") or record.get("amends")
+            ref = record.get("person_id") if kind == CONSENT else None
+            rows.append(dict(leaf_index=index, kind=kind, entry_id=entry_id, decision_id=decision_id, ref=ref,
+                             created_at=record["time"], effect=record.get("effect"), asset_id=record.get("asset_id"),
+                             record=body.decode(), signature=signature, leaf_hash=leaf))
+            if opening:
+                expires = dt.datetime.fromisoformat(record["time"]) + self.retention
+                openings.append(dict(entry_id=entry_id, openings=json.dumps(opening), expires_at=_iso(expires)))
             frontier.push(leaf)
-            out.append(AuditRecord(size, entry.decision.decision_id, record["time"], entry.decision.effect,
-                                   entry.asset_id, record, signature, leaf))
+            out.append(AuditRecord(index, kind, entry_id, decision_id, record["time"], record.get("effect"),
+                                   record.get("asset_id"), record, signature, leaf))
         conn.execute(audit_log.insert(), rows)
-        conn.execute(audit_openings.insert(), openings)
+        if openings:
+            conn.execute(audit_openings.insert(), openings)
         conn.execute(merkle_nodes.insert(), frontier.new_nodes)
         return out
 
-    def _record(self, e: PendingEntry, seq: int) -> tuple[dict, dict]:
-        salts = {k: secrets.token_bytes(16) for k in ("prompt", "requester", "inputs")}
-        inputs = canonical([list(d.inputs) for d in e.evaluations]).decode()
-        clear = {"prompt": e.prompt, "requester": e.requester, "inputs": inputs}
-        person_salts = [secrets.token_bytes(16) for _ in e.findings]
-        findings = [{"kind": f.kind, "stage": f.stage, "band": f.band, "source": f.source, "distance": f.distance,
-                     "person": commit(f.person_id, salt)} for f, salt in zip(e.findings, person_salts)]
-        d = e.decision
-        record: dict[str, Any] = {
-            "v": RECORD_VERSION,
-            "seq": seq,
-            "log_origin": self.origin,
-            "decision_id": d.decision_id,
-            "time": e.now.astimezone(dt.timezone.utc).isoformat(),
-            "effect": d.effect,
-            "outcome": e.outcome,
-            "reason": d.reason,
-            "rule_ids": list(d.rule_ids),
-            "policy_set_hash": d.policy_set_hash,
-            "evaluations": [{"stage": x.stage, "effect": x.effect, "rule_ids": list(x.rule_ids),
-                             "persons_checked": x.persons_checked} for x in e.evaluations],
-            "consent_grant_ids": list(d.consent_grant_ids),
-            "purpose": e.purpose,
-            "commitments": {k: commit(v, salts[k]) for k, v in clear.items()},
-            "findings": findings,
-            "image_checks": list(e.image_checks),
-            "asset_id": e.asset_id,
-            "manifest_sha256": e.manifest_sha256,
-            "manifest_label": e.manifest_label,
-            "watermark": e.watermark,
-            "model_sha256": e.model_sha256,
-            "failure": e.failure,
-        }
-        if e.subject is not None:  # only on records that involve a learned subject (older records lack it)
-            record["subject"] = dict(e.subject)
-        openings = {k: {"salt": salts[k].hex(), "value": v} for k, v in clear.items()}
-        openings["findings"] = [{"salt": salt.hex(), "value": f.person_id} for f, salt in zip(e.findings, person_salts)]
-        return record, openings
+    # -- the checkpoint kept outside the database ---------------------------------------------
+    def witness(self) -> Checkpoint | None:
+        """Sign a checkpoint of the log as committed now and keep it in ``checkpoint_file`` if it
+        is larger than the one kept there (under a file lock: concurrent writers only move it
+        forward). A log that no longer contains the kept checkpoint fails ``verify``."""
+        if self.checkpoint_file is None:
+            return None
+        path = self.checkpoint_file
+        try:
+            with open(path.with_name(path.name + ".lock"), "a") as lock:
+                os.chmod(lock.name, 0o600)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                kept = self.kept_checkpoint()
+                with self.store.connect() as conn:
+                    size = conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.leaf_index) + 1, 0))).scalar()
+                    if kept is not None and kept.size >= size:
+                        return kept
+                    cp = Checkpoint(self.origin, size, merkle.root_hash(self._node(conn), size))
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(cp.sign(self.signer))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+                return cp
+        except OSError as exc:
+            raise AuditError(f"cannot keep the audit checkpoint in {path}: {exc.strerror or exc}; "
+                             "check that the keys folder is writable") from exc
+
+    def kept_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint kept in ``checkpoint_file``; a file that does not verify is an AuditError."""
+        if self.checkpoint_file is None or not self.checkpoint_file.exists():
+            return None
+        try:
+            return Checkpoint.verify(self.checkpoint_file.read_text(), self.verifier, self.origin)
+        except (OSError, UnicodeDecodeError, CheckpointError) as exc:
+            raise AuditError(f"the checkpoint kept in {self.checkpoint_file} does not verify: {exc}") from exc
+
+    # -- failures that cannot reach the database ----------------------------------------------
+    def spool(self, public: dict, private: dict) -> Path:
+        """Keep a leaf that could not be appended (a signed JSON line, fsynced) for the next open."""
+        if self.spool_file is None:
+            raise AuditError("no spool file: the failure could not be recorded anywhere")
+        body = canonical({"public": public, "private": private})
+        line = json.dumps({"entry": body.decode(), "signature": base64.b64encode(
+            self.signer.private_key.sign(SPOOL_SIG_CONTEXT + body)).decode()})
+        fd = os.open(self.spool_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return self.spool_file
+
+    def spool_failure(self, entry: PendingEntry | None, amendment: tuple[str, str, str] | None,
+                      now: dt.datetime) -> Path:
+        """Spool a decision leaf (``entry``) or an amendment (decision id, event, reason)."""
+        public, private = entry.split() if entry is not None else _amendment(*amendment, now)
+        return self.spool(public, private)
+
+    def spooled(self) -> list[tuple[dict, dict]]:
+        """Spooled leaves whose signature verifies (a line that does not is an AuditError)."""
+        if self.spool_file is None or not self.spool_file.exists():
+            return []
+        out = []
+        for n, line in enumerate(self.spool_file.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                body = item["entry"].encode()
+                self.verifier.public_key.verify(base64.b64decode(item["signature"]), SPOOL_SIG_CONTEXT + body)
+                entry = json.loads(body)
+                out.append((entry["public"], entry["private"]))
+            except (ValueError, KeyError, TypeError, InvalidSignature):
+                raise AuditError(f"{self.spool_file} line {n} is not a spooled record signed by this log") from None
+        return out
+
+    def replay_spool(self) -> int:
+        """Append what the spool holds (leaves already in the log are skipped), then empty it."""
+        items = self.spooled()
+        if not items:
+            return 0
+        with self.store.begin() as conn:
+            known = {r.entry_id for r in conn.execute(sa.select(audit_log.c.entry_id).where(
+                audit_log.c.entry_id.in_([p.get("entry_id") or p.get("decision_id") for p, _ in items])))}
+            todo = [(p, q) for p, q in items if (p.get("entry_id") or p.get("decision_id")) not in known]
+            if todo:
+                self._append(conn, todo)
+        self.witness()
+        os.replace(self.spool_file, self.spool_file.with_name(self.spool_file.name + ".replayed"))
+        return len(todo)
 
     # -- tree ---------------------------------------------------------------------------------
     def _node(self, conn):
@@ -223,13 +421,17 @@ class AuditLog:
             return value
         return node
 
+    @staticmethod
+    def _size(conn) -> int:
+        return conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.leaf_index) + 1, 0))).scalar()
+
     def size(self) -> int:
         with self.store.connect() as conn:
-            return conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.seq), 0))).scalar()
+            return self._size(conn)
 
     def root(self, size: int | None = None) -> bytes:
         with self.store.connect() as conn:
-            n = self.size() if size is None else size
+            n = self._size(conn) if size is None else size
             return merkle.root_hash(self._node(conn), n)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
@@ -244,64 +446,106 @@ class AuditLog:
     def checkpoint(self, now: dt.datetime) -> tuple[Checkpoint, str]:
         """Sign (and store) a checkpoint of the current tree; reuse the stored one at the same size."""
         with self.store.begin() as conn:
-            size = conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.seq), 0))).scalar()
+            size = self._size(conn)
             existing = conn.execute(sa.select(checkpoints).where(checkpoints.c.size == size)).first()
             if existing is not None:
                 return Checkpoint.verify(existing.note, self.verifier, self.origin), existing.note
             cp = Checkpoint(self.origin, size, merkle.root_hash(self._node(conn), size))
             note = cp.sign(self.signer)
-            conn.execute(checkpoints.insert().values(size=size, root=cp.root, note=note,
-                                                     created_at=now.astimezone(dt.timezone.utc).isoformat()))
+            conn.execute(checkpoints.insert().values(size=size, root=cp.root, note=note, created_at=_iso(now)))
         return cp, note
+
+    def current_checkpoint(self) -> tuple[Checkpoint, str]:
+        """A checkpoint of the tree as committed now, signed in memory: nothing is written."""
+        with self.store.connect() as conn:
+            size = self._size(conn)
+            cp = Checkpoint(self.origin, size, merkle.root_hash(self._node(conn), size))
+        return cp, cp.sign(self.signer)
 
     def latest_checkpoint(self) -> tuple[Checkpoint, str] | None:
         with self.store.connect() as conn:
             row = conn.execute(sa.select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)).first()
         return (Checkpoint.verify(row.note, self.verifier, self.origin), row.note) if row else None
 
-    def prove(self, ref: str, now: dt.datetime) -> dict:
-        """An offline proof bundle for one record: record, signature, inclusion proof, checkpoint."""
+    def prove(self, ref: str, now: dt.datetime | None = None) -> dict:  # noqa: ARG002 — signed at the log's now
+        """An offline proof bundle for one leaf: record, signature, inclusion proof, a checkpoint
+        signed in memory (nothing is written, so proving needs no write lock), and for a decision
+        the amendment leaves that follow it up."""
         record = self.get(ref)
-        cp, note = self.checkpoint(now)
-        proof = self.inclusion_proof(record.index, cp.size)
-        return {
-            "format": PROOF_FORMAT,
-            "log_key": self.verifier.to_text(),
-            "record": canonical(record.record).decode(),
-            "record_signature": record.signature,
-            "leaf_index": record.index,
-            "tree_size": cp.size,
-            "inclusion_proof": [base64.b64encode(p).decode() for p in proof],
-            "checkpoint": note,
-        }
+        cp, note = self.current_checkpoint()
+        with self.store.connect() as conn:
+            node = self._node(conn)
+            amendments = [] if record.kind != DECISION else [
+                self._row(r) for r in conn.execute(sa.select(audit_log).where(
+                    audit_log.c.kind == AMENDMENT, audit_log.c.decision_id == record.decision_id,
+                    audit_log.c.leaf_index < cp.size).order_by(audit_log.c.leaf_index))]
+
+            def part(r: AuditRecord) -> dict:
+                return {"record": canonical(r.record).decode(), "record_signature": r.signature,
+                        "leaf_index": r.index,
+                        "inclusion_proof": [base64.b64encode(p).decode()
+                                            for p in merkle.inclusion_proof(node, r.index, cp.size)]}
+
+            bundle = {"format": PROOF_FORMAT, "log_key": self.verifier.to_text(), **part(record),
+                      "tree_size": cp.size, "checkpoint": note}
+            if amendments:
+                bundle["amendments"] = [part(a) for a in amendments]
+        return bundle
+
+    def amendments(self, decision_id: str) -> list[AuditRecord]:
+        with self.store.connect() as conn:
+            return [self._row(r) for r in conn.execute(sa.select(audit_log).where(
+                audit_log.c.kind == AMENDMENT, audit_log.c.decision_id == decision_id).order_by(audit_log.c.leaf_index))]
 
     # -- privacy ----------------------------------------------------------------------------------
-    def openings(self, decision_id: str) -> dict | None:
+    def openings(self, entry_id: str) -> dict | None:
         with self.store.connect() as conn:
-            row = conn.execute(sa.select(audit_openings).where(audit_openings.c.decision_id == decision_id)).first()
+            row = conn.execute(sa.select(audit_openings).where(audit_openings.c.entry_id == entry_id)).first()
         return json.loads(row.openings) if row else None
+
+    def details(self, record: AuditRecord) -> dict | None:
+        """The whole record: public fields plus the opened commitments (each checked against its
+        commitment); None once forgotten. Version 1 records hold their details in clear."""
+        opened = self.openings(record.entry_id)
+        if record.version == LEGACY_RECORD_VERSION:
+            full = dict(record.record)
+            if opened is not None:
+                full.update({k: v["value"] for k, v in opened.items() if k in ("prompt", "requester")})
+                for f, o in zip(full.get("findings", []), opened.get("findings", [])):
+                    f["person_id"] = o["value"]
+            return full
+        if opened is None:
+            return None if record.record.get("commitments") else dict(record.record)
+        commitments = record.record.get("commitments", {})
+        full = dict(record.record)
+        for key, o in opened.items():
+            if commitments.get(key) != commit_value(o["value"], bytes.fromhex(o["salt"])):
+                raise AuditError(f"audit entry {record.entry_id}: the opening of {key!r} does not match its commitment")
+            full[key] = o["value"]
+        return full
 
     def forget(self, ref: str) -> AuditRecord:
         """Delete the salts and clear text of a record: it can no longer be opened; proofs still hold."""
         record = self.get(ref)
         with self.store.begin() as conn:
-            conn.execute(audit_openings.delete().where(audit_openings.c.decision_id == record.decision_id))
+            conn.execute(audit_openings.delete().where(audit_openings.c.entry_id == record.entry_id))
         return record
 
     def purge_expired(self, now: dt.datetime) -> int:
         with self.store.begin() as conn:
-            return conn.execute(audit_openings.delete().where(
-                audit_openings.c.expires_at < now.astimezone(dt.timezone.utc).isoformat())).rowcount
+            return conn.execute(audit_openings.delete().where(audit_openings.c.expires_at < _iso(now))).rowcount
 
     # -- reading ----------------------------------------------------------------------------------
     @staticmethod
     def _row(row) -> AuditRecord:
-        return AuditRecord(row.seq, row.decision_id, row.created_at, row.effect, row.asset_id,
-                           json.loads(row.record), row.signature, row.leaf_hash)
+        return AuditRecord(row.leaf_index, row.kind, row.entry_id, row.decision_id, row.created_at, row.effect,
+                           row.asset_id, json.loads(row.record), row.signature, row.leaf_hash)
 
     def records(self, *, effect: str | None = None, since: str | None = None, until: str | None = None,
-                rule: str | None = None, limit: int | None = None) -> list[AuditRecord]:
-        query = sa.select(audit_log).order_by(audit_log.c.seq)
+                rule: str | None = None, kind: str | None = None, limit: int | None = None) -> list[AuditRecord]:
+        query = sa.select(audit_log).order_by(audit_log.c.leaf_index)
+        if kind:
+            query = query.where(audit_log.c.kind == kind)
         if effect:
             query = query.where(audit_log.c.effect == effect)
         if since:
@@ -312,58 +556,82 @@ class AuditLog:
             found = [self._row(r) for r in conn.execute(query)]
         if rule:
             found = [r for r in found if rule in r.record.get("rule_ids", [])
-                     or any(rule in e.get("rule_ids", []) for e in r.record.get("evaluations", []))]
+                     or any(rule in e.get("rule_ids", []) for e in self._evaluations(r))]
         return found[:limit] if limit else found
 
+    def _evaluations(self, record: AuditRecord) -> list[dict]:
+        if record.kind != DECISION:
+            return []
+        if "evaluations" in record.record:
+            return record.record["evaluations"]
+        opened = self.openings(record.entry_id) or {}
+        return (opened.get("evaluations") or {}).get("value") or []
+
     def get(self, ref: str) -> AuditRecord:
-        """A record by decision id, asset id or sequence number."""
-        cond = [audit_log.c.decision_id == ref, audit_log.c.asset_id == ref]
-        if ref.isdigit():
-            cond.append(audit_log.c.seq == int(ref))
+        """A leaf by decision id (its decision leaf), entry id, asset id, or a unique prefix of
+        the decision or entry id of at least 8 characters (as ``audit list`` shows them)."""
         with self.store.connect() as conn:
-            row = conn.execute(sa.select(audit_log).where(sa.or_(*cond)).order_by(audit_log.c.seq.desc())).first()
+            row = conn.execute(sa.select(audit_log).where(sa.or_(
+                audit_log.c.entry_id == ref, audit_log.c.asset_id == ref)).order_by(
+                (audit_log.c.kind != DECISION), audit_log.c.leaf_index.desc())).first()
+            if row is None and len(ref) >= 8 and all(c.isalnum() or c in "_-" for c in ref):
+                rows = conn.execute(sa.select(audit_log).where(audit_log.c.entry_id.startswith(ref))
+                                    .limit(2)).all()
+                if len(rows) > 1:
+                    raise AuditError(f"{ref!r} is the start of several audit entries; give more of the id")
+                row = rows[0] if rows else None
         if row is None:
             raise AuditError(f"no audit record for {ref!r}")
         return self._row(row)
 
     def iter_ids(self) -> Iterator[str]:
         with self.store.connect() as conn:
-            yield from (r.decision_id for r in conn.execute(sa.select(audit_log.c.decision_id).order_by(audit_log.c.seq)))
+            yield from (r.entry_id for r in conn.execute(sa.select(audit_log.c.entry_id).order_by(audit_log.c.leaf_index)))
 
     # -- verification -----------------------------------------------------------------------------
-    def verify(self) -> dict:
-        """Recompute everything from the records; raise AuditError naming the first problem.
+    def verify(self, trusted_checkpoints: Iterable[str] = ()) -> dict:
+        """Recompute everything from the records; raise AuditError naming what broke.
 
-        Checks, in order: sequence without gaps; each record's canonical form, signature and
+        Checks, in order: positions without gaps; each record's canonical form, signature and
         indexed columns; its leaf hash; the stored tree nodes against a recomputed tree; every
-        stored checkpoint (signature, origin, root at its size); consistency between consecutive
-        checkpoints.
+        stored checkpoint (signature, origin, root at its size) and the consistency between
+        consecutive ones; the checkpoint kept outside the database and any ``trusted_checkpoints``
+        (signed notes a verifier saved): the log must still contain each (no truncation, no
+        rewrite); every stored manifest has its released decision leaf; consent rows agree with
+        their signed history (policy/consent_events.py); nothing waits in the spool.
         """
         tree = merkle.MemoryTree()
+        leaves: list[AuditRecord] = []
         with self.store.connect() as conn:
-            for row in conn.execute(sa.select(audit_log).order_by(audit_log.c.seq)):
-                expected = tree.size + 1
-                if row.seq != expected:
-                    raise AuditError(f"audit record {expected} is missing (found {row.seq} next)")
+            for row in conn.execute(sa.select(audit_log).order_by(audit_log.c.leaf_index)):
+                where = f"audit leaf {row.leaf_index}"
+                if row.leaf_index != tree.size:
+                    raise AuditError(f"audit leaf {tree.size} is missing (found {row.leaf_index} next)")
                 body = row.record.encode()
                 try:
                     record = json.loads(body)
                 except ValueError:
-                    raise AuditError(f"audit record {row.seq}: not JSON") from None
+                    raise AuditError(f"{where}: not JSON") from None
                 if canonical(record) != body:
-                    raise AuditError(f"audit record {row.seq}: not in canonical form (edited)")
-                if record.get("seq") != row.seq:
-                    raise AuditError(f"audit record {row.seq}: carries sequence {record.get('seq')} (moved)")
+                    raise AuditError(f"{where}: not in canonical form (edited)")
+                if _position(record) != row.leaf_index:
+                    raise AuditError(f"{where}: carries position {_position(record)} (moved)")
                 try:
                     self.verifier.public_key.verify(base64.b64decode(row.signature), RECORD_SIG_CONTEXT + body)
                 except (InvalidSignature, ValueError):
-                    raise AuditError(f"audit record {row.seq}: signature does not verify (edited)") from None
-                if (record.get("decision_id"), record.get("effect"), record.get("asset_id"), record.get("time")) != \
-                        (row.decision_id, row.effect, row.asset_id, row.created_at):
-                    raise AuditError(f"audit record {row.seq}: indexed columns disagree with the signed record")
+                    raise AuditError(f"{where}: signature does not verify (edited)") from None
+                kind = record.get("kind", DECISION)
+                expected = (kind, record.get("entry_id") or record.get("decision_id"),
+                            record.get("decision_id") or record.get("amends"),
+                            record.get("person_id") if kind == CONSENT else None, record.get("effect"),
+                            record.get("asset_id"), record.get("time"))
+                if expected != (row.kind, row.entry_id, row.decision_id, row.ref, row.effect, row.asset_id,
+                                row.created_at):
+                    raise AuditError(f"{where}: indexed columns disagree with the signed record")
                 if merkle.hash_leaf(body) != row.leaf_hash:
-                    raise AuditError(f"audit record {row.seq}: stored leaf hash does not match the record")
+                    raise AuditError(f"{where}: stored leaf hash does not match the record")
                 tree.append_leaf_hash(row.leaf_hash)
+                leaves.append(self._row(row))
             stored = {(r.level, r.idx): r.hash for r in conn.execute(sa.select(merkle_nodes))}
             expected_nodes = {(lvl, i): h for lvl, level in enumerate(tree.levels) for i, h in enumerate(level)}
             for key in sorted(set(stored) | set(expected_nodes)):
@@ -382,13 +650,57 @@ class AuditLog:
                 if cp.size > tree.size or tree.root(cp.size) != cp.root:
                     raise AuditError(f"checkpoint at size {row.size}: root does not match the log")
                 if previous is not None:
-                    try:
-                        merkle.verify_consistency(previous.size, cp.size, previous.root, cp.root,
-                                                  merkle.consistency_proof(tree.node, previous.size, cp.size))
-                    except merkle.ProofError as exc:
-                        raise AuditError(f"checkpoints {previous.size} → {cp.size} are inconsistent: {exc}") from exc
+                    _check_consistent(tree, previous, cp, f"checkpoints {previous.size} → {cp.size}")
                 previous = cp
-        return {"records": tree.size, "root": tree.root().hex(), "checkpoints": count}
+            outside = []
+            kept = self.kept_checkpoint()
+            if kept is not None:
+                outside.append((f"the checkpoint kept in {self.checkpoint_file}", kept))
+            for n, note in enumerate(trusted_checkpoints, start=1):
+                try:
+                    outside.append((f"the given checkpoint {n}", Checkpoint.verify(note, self.verifier, self.origin)))
+                except CheckpointError as exc:
+                    raise AuditError(f"the given checkpoint {n} is not a checkpoint of this log: {exc}") from exc
+            for name, cp in outside:
+                if cp.size > tree.size:
+                    raise AuditError(f"log truncated: {name} covers {cp.size} leaves, the log now holds {tree.size}")
+                _check_consistent(tree, cp, None, f"{name} (size {cp.size})")
+            problems = _manifests_without_leaves(conn, leaves) + consent_events.check_rows(conn, leaves)
+        if problems:
+            shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+            raise AuditError(f"the database disagrees with the signed log: {shown}")
+        waiting = len(self.spooled())
+        if waiting:
+            raise AuditError(f"{waiting} failure record(s) wait in {self.spool_file}: open the studio once "
+                             "(any generate) to append them")
+        return {"records": tree.size, "root": tree.root().hex(), "checkpoints": count,
+                "kept_checkpoint": kept.size if kept is not None else None}
+
+
+def _check_consistent(tree: merkle.MemoryTree, old: Checkpoint, new: Checkpoint | None, name: str) -> None:
+    """``old`` (a checkpoint) is a prefix of ``new`` (or of the log as it is)."""
+    size2 = new.size if new is not None else tree.size
+    root2 = new.root if new is not None else tree.root()
+    try:
+        merkle.verify_consistency(old.size, size2, old.root, root2, merkle.consistency_proof(tree.node, old.size, size2))
+    except merkle.ProofError as exc:
+        raise AuditError(f"{name} is inconsistent with the log (rewritten): {exc}") from exc
+
+
+def _manifests_without_leaves(conn, leaves: list[AuditRecord]) -> list[str]:
+    """Every stored manifest must have the released decision leaf that names it."""
+    from ..core.store import manifests
+
+    released = {r.decision_id: r for r in leaves if r.kind == DECISION}
+    problems = []
+    for m in conn.execute(sa.select(manifests.c.asset_id, manifests.c.decision_id, manifests.c.manifest_sha256)):
+        leaf = released.get(m.decision_id)
+        if leaf is None:
+            problems.append(f"manifest of asset {m.asset_id} has no decision leaf ({m.decision_id})")
+        elif (leaf.outcome, leaf.asset_id, leaf.record.get("manifest_sha256")) != ("released", m.asset_id,
+                                                                                 m.manifest_sha256):
+            problems.append(f"manifest of asset {m.asset_id} does not match the leaf of decision {m.decision_id}")
+    return problems
 
 
 class _Frontier:

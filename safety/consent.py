@@ -5,6 +5,10 @@ registry at enrolment), so whoever runs the database cannot forge or widen one: 
 signature does not verify is ignored, which can only deny. Revocation needs no signature (it
 can only take permission away) and applies to the next request. Whether a grant fits a request
 (requester, purpose, time window, revoked) is decided by the Cedar policy, not here.
+
+Every grant and revocation is also a signed event of the audit log, written in the same
+transaction (policy/consent_events.py); a grant whose row no longer agrees with that history (a
+revocation undone by editing the row, say) is not usable, and ``audit verify`` names it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ..core.errors import PocketStudioError
 from ..core.store import Store, consent_grants
+from ..policy import consent_events
+from ..policy.audit import AuditLog
 from ..policy.engine import ConsentFacts
 from .registry import Registry
 
@@ -63,9 +69,21 @@ def grant_payload(grant_id, person_id, grantee, purposes, not_before, not_after)
 
 
 class ConsentBook:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, audit: AuditLog):
         self.store = store
-        self.registry = Registry(store)
+        self.audit = audit
+        self.registry = Registry(store, audit=audit)
+
+    def ensure_history(self, now: dt.datetime) -> int:
+        """Adopt the rows of an earlier release into the signed consent history (Registry.start_history)."""
+        with self.store.connect() as conn:
+            if consent_events.history_started(conn):
+                return 0
+        with self.store.begin() as conn:
+            written = self.registry.start_history(conn, now, adopt_only=True)
+        if written:
+            self.audit.witness()
+        return written
 
     def grant(self, person_id: str, person_key: ed25519.Ed25519PrivateKey, *, grantee: str, purposes: list[str],
               not_before: dt.datetime, not_after: dt.datetime, now: dt.datetime | None = None) -> ConsentGrant:
@@ -90,18 +108,28 @@ class ConsentBook:
         now = now or dt.datetime.now(dt.timezone.utc)
         grant = ConsentGrant(grant_id, person_id, grantee, tuple(sorted(purposes)), not_before, not_after,
                              base64.b64encode(signature).decode())
+        self.ensure_history(now)
         with self.store.begin() as conn:
             conn.execute(consent_grants.insert().values(
                 grant_id=grant_id, person_id=person_id, grantee=grantee, purposes=json.dumps(list(grant.purposes)),
                 not_before=not_before.isoformat(), not_after=not_after.isoformat(), signature=grant.signature,
                 created_at=now.isoformat()))
+            self.audit.append_consent(consent_events.grant_event(conn, grant_id), now, conn=conn)
+        self.audit.witness()
         return grant
 
     def revoke(self, grant_id: str, now: dt.datetime) -> ConsentGrant:
+        self.ensure_history(now)
         with self.store.begin() as conn:
             done = conn.execute(consent_grants.update().where(consent_grants.c.grant_id == grant_id,
                                                               consent_grants.c.revoked_at.is_(None))
                                 .values(revoked_at=now.isoformat())).rowcount
+            if done:
+                person_id = conn.execute(sa.select(consent_grants.c.person_id).where(
+                    consent_grants.c.grant_id == grant_id)).scalar()
+                self.audit.append_consent(consent_events.revoke_event(person_id, grant_id), now, conn=conn)
+        if done:
+            self.audit.witness()
         grant = self.get(grant_id)
         if not done and grant.revoked_at is None:
             raise ConsentError(f"grant {grant_id!r} could not be revoked")
@@ -128,15 +156,24 @@ class ConsentBook:
             return [self._row(r) for r in conn.execute(query)]
 
     def verified(self, person_id: str) -> list[ConsentGrant]:
-        """The person's grants whose signature verifies against their pinned key; others are ignored."""
+        """The person's grants whose signature verifies against their pinned key and whose row
+        agrees with the signed consent history (revocation taken from that history); others are
+        ignored, which can only deny."""
         try:
             key = self.registry.get(person_id).verifying_key()
         except PocketStudioError:
             return []
         if key is None:
             return []
+        with self.store.connect() as conn:
+            rows = list(conn.execute(sa.select(consent_grants).where(consent_grants.c.person_id == person_id)
+                                     .order_by(consent_grants.c.created_at, consent_grants.c.grant_id)))
+            states = consent_events.grant_states(conn, person_id, rows)
         good = []
-        for grant in self.list(person_id):
+        for row in rows:
+            if states.get(row.grant_id) is None:
+                continue
+            grant = self._row(row)
             try:
                 key.verify(base64.b64decode(grant.signature), grant.payload())
                 good.append(grant)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
 import secrets
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from PIL import Image
 
 from ..core.errors import InvalidImageError, PocketStudioError
+from ..core.files import MAX_IMAGE_BYTES, read_input, shown
 from ..core.store import Store, face_templates, persons
+from ..policy import consent_events
 from .faces import FaceAnalyzer
 
 
@@ -56,19 +59,20 @@ MAX_INPUT_PIXELS = 8192 * 8192
 
 
 def load_image(path: str | Path) -> Image.Image:
-    """Open an input image file (reference, enrolment photo); bad or huge input is InvalidImageError."""
+    """Open an input image file (reference, enrolment photo, subject image): a file that is not a
+    regular one or is over ``MAX_IMAGE_BYTES`` is an InputFileError before it is read; bad or
+    huge pixels an InvalidImageError."""
+    data = read_input(path, MAX_IMAGE_BYTES)
     try:
-        image = Image.open(path)
+        image = Image.open(io.BytesIO(data))
         if image.width * image.height > MAX_INPUT_PIXELS:
-            raise InvalidImageError(f"{path}: {image.width}x{image.height} pixels is more than {MAX_INPUT_PIXELS}")
+            raise InvalidImageError(f"{shown(path)}: {image.width}x{image.height} pixels is more than {MAX_INPUT_PIXELS}")
         image.load()
         return image
     except InvalidImageError:
         raise
-    except FileNotFoundError:
-        raise InvalidImageError(f"{path}: no such file") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise InvalidImageError(f"{path}: not a readable image ({exc})") from exc
+        raise InvalidImageError(f"{shown(path)}: not a readable image ({exc})") from exc
 
 
 def new_person_key() -> tuple[ed25519.Ed25519PrivateKey, str]:
@@ -78,8 +82,14 @@ def new_person_key() -> tuple[ed25519.Ed25519PrivateKey, str]:
 
 
 class Registry:
-    def __init__(self, store: Store, template_key: bytes | None = None, analyzer: FaceAnalyzer | None = None):
+    """``audit``: the log that receives enrolment and removal events (policy/consent_events.py);
+    without it a person can be registered (their names and face still block) but no grant of
+    theirs is ever usable, since consent needs a signed history."""
+
+    def __init__(self, store: Store, template_key: bytes | None = None, analyzer: FaceAnalyzer | None = None,
+                 audit=None):
         self.store = store
+        self.audit = audit
         self._aead = AESGCM(template_key) if template_key else None
         self._analyzer = analyzer
 
@@ -101,6 +111,8 @@ class Registry:
         person = Person("person_" + secrets.token_hex(8), display_name.strip(),
                         tuple(a.strip() for a in aliases if a.strip()), public_key)
         with self.store.begin() as conn:
+            if self.audit is not None:
+                self.start_history(conn, now)
             conn.execute(persons.insert().values(
                 person_id=person.person_id, display_name=person.display_name, aliases=json.dumps(list(person.aliases)),
                 public_key=public_key, created_at=now.isoformat()))
@@ -108,7 +120,25 @@ class Registry:
                 conn.execute(face_templates.insert().values(
                     template_id="tpl_" + secrets.token_hex(8), person_id=person.person_id,
                     ciphertext=self._seal(descriptor, person.person_id), created_at=now.isoformat()))
+            if self.audit is not None:
+                self.audit.append_consent(consent_events.enrol_event(conn, person.person_id), now, conn=conn)
+        if self.audit is not None:
+            self.audit.witness()
         return person
+
+    def start_history(self, conn, now: dt.datetime, adopt_only: bool = False) -> int:
+        """Start the log's signed consent history if it has none yet, adopting the registry and
+        grant rows an earlier release wrote (once: afterwards every row needs its own event).
+        ``adopt_only``: start it only if there is something to adopt (otherwise the first
+        enrolment starts it). Returns the number of events appended in ``conn``."""
+        if consent_events.history_started(conn):
+            return 0
+        events = consent_events.adoption_events(conn)
+        if adopt_only and len(events) == 1:
+            return 0
+        for event in events:
+            self.audit.append_consent(event, now, conn=conn)
+        return len(events)
 
     def _descriptors(self, photos: list[Image.Image], names: list[str] | None) -> list[np.ndarray]:
         if photos and self._aead is None:
@@ -161,12 +191,18 @@ class Registry:
         with self.store.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(face_templates)).scalar()
 
-    def remove(self, person_id: str) -> None:
-        """Delete a person, their templates and grants (the right to be forgotten)."""
+    def remove(self, person_id: str, now: dt.datetime | None = None) -> None:
+        """Delete a person, their templates and grants (the right to be forgotten); the log keeps
+        a removal event with the opaque id only."""
         from ..core.store import consent_grants
 
         self.get(person_id)
+        now = now or dt.datetime.now(dt.timezone.utc)
         with self.store.begin() as conn:
             conn.execute(consent_grants.delete().where(consent_grants.c.person_id == person_id))
             conn.execute(face_templates.delete().where(face_templates.c.person_id == person_id))
             conn.execute(persons.delete().where(persons.c.person_id == person_id))
+            if self.audit is not None:
+                self.audit.append_consent(consent_events.remove_event(person_id), now, conn=conn)
+        if self.audit is not None:
+            self.audit.witness()

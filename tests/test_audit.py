@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from pocketstudio.core.errors import AuditError
 from pocketstudio.core.store import Store, audit_openings
 from pocketstudio.policy import merkle
-from pocketstudio.policy.audit import AuditLog, PendingEntry, commit, verify_proof_bundle
+from pocketstudio.policy.audit import (AuditLog, PendingEntry, commit_value, proven_amendments,
+                                      verify_proof_bundle)
 from pocketstudio.policy.checkpoint import Checkpoint, NoteSigner, NoteVerifier
 from pocketstudio.policy.engine import PolicyEngine
 
@@ -28,7 +29,7 @@ def _signer(seed=b"\x01" * 32):
 
 @pytest.fixture
 def log(tmp_path):
-    return AuditLog(Store.open(tmp_path / "audit.db"), _signer())
+    return AuditLog(Store.open(tmp_path / "audit.db"), _signer(), checkpoint_file=tmp_path / "audit-checkpoint")
 
 
 def _entry(i, engine=PolicyEngine()):
@@ -45,11 +46,11 @@ def test_tree_matches_a_reference_tree_and_records_hide_clear_text(log):
     records = _fill(log, 13)
     reference = merkle.MemoryTree([json.dumps(r.record, separators=(",", ":"), sort_keys=True).encode() for r in records])
     assert log.root() == reference.root()
-    assert log.verify() == {"records": 13, "root": reference.root().hex(), "checkpoints": 0}
+    assert log.verify() == {"records": 13, "root": reference.root().hex(), "checkpoints": 0, "kept_checkpoint": 13}
     raw = json.dumps([r.record for r in log.records()])
     assert "secret prompt" not in raw and "user3" not in raw
     opening = log.openings(records[3].decision_id)["prompt"]
-    assert commit(opening["value"], bytes.fromhex(opening["salt"])) == records[3].record["commitments"]["prompt"]
+    assert commit_value(opening["value"], bytes.fromhex(opening["salt"])) == records[3].record["commitments"]["prompt"]
     assert "inputs" in records[3].record["commitments"]
 
 
@@ -60,16 +61,16 @@ def _tamper(log, statements):
 
 
 @pytest.mark.parametrize("statements,where", [
-    ("UPDATE audit_log SET record = replace(record, '\"outcome\":\"released\"', '\"outcome\":\"denied\"') WHERE seq = 3",
-     "record 3: signature"),
-    ("UPDATE audit_log SET record = replace(record, '{\"asset_id\"', '{ \"asset_id\"') WHERE seq = 2", "record 2: not in canonical"),
-    ("UPDATE audit_log SET effect = 'deny' WHERE seq = 2", "record 2: indexed columns"),
-    ("DELETE FROM audit_log WHERE seq = 3", "record 3 is missing"),
-    ("DELETE FROM audit_log WHERE seq = 8", "node"),
-    ("UPDATE audit_log SET seq = 99 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 4;"
-     " UPDATE audit_log SET seq = 4 WHERE seq = 99", "record 2: carries sequence 4"),
+    ("UPDATE audit_log SET record = replace(record, '\"outcome\":\"released\"', '\"outcome\":\"denied\"') WHERE leaf_index = 2",
+     "leaf 2: signature"),
+    ("UPDATE audit_log SET record = replace(record, '{\"asset_id\"', '{ \"asset_id\"') WHERE leaf_index = 1", "leaf 1: not in canonical"),
+    ("UPDATE audit_log SET effect = 'deny' WHERE leaf_index = 1", "leaf 1: indexed columns"),
+    ("DELETE FROM audit_log WHERE leaf_index = 2", "leaf 2 is missing"),
+    ("DELETE FROM audit_log WHERE leaf_index = 7", "node"),
+    ("UPDATE audit_log SET leaf_index = 99 WHERE leaf_index = 1; UPDATE audit_log SET leaf_index = 1 WHERE leaf_index = 3;"
+     " UPDATE audit_log SET leaf_index = 3 WHERE leaf_index = 99", "leaf 1: carries position 3"),
     ("UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 1", "node (level 1, index 1)"),
-    ("UPDATE audit_log SET leaf_hash = zeroblob(32) WHERE seq = 5", "record 5: stored leaf hash"),
+    ("UPDATE audit_log SET leaf_hash = zeroblob(32) WHERE leaf_index = 4", "leaf 4: stored leaf hash"),
 ], ids=["edit-record", "reformat-record", "edit-indexed-column", "delete-middle", "delete-last", "swap-rows",
         "edit-tree-node", "edit-leaf-hash"])
 def test_any_edit_delete_or_reorder_fails_verify_and_says_where(log, statements, where):
@@ -107,7 +108,7 @@ def test_proof_bundle_verifies_offline_with_only_the_public_key(log):
     verifier = NoteVerifier.from_text(log.verifier.to_text())
     assert verify_proof_bundle(bundle, verifier)["decision_id"] == records[6].decision_id
     log.append_many([_entry(20)])  # the log grows; the old bundle still verifies
-    assert verify_proof_bundle(bundle, verifier)["seq"] == 7
+    assert verify_proof_bundle(bundle, verifier)["index"] == 6
 
 
 @pytest.mark.parametrize("corruption", ["record-edited", "signature-swapped", "proof-element-flipped",

@@ -82,13 +82,14 @@ def test_registered_face_in_a_reference_is_denied_without_naming_anyone(studio, 
     assert "Obama" not in message and person.person_id not in message
     record = studio.audit.get(denied.value.decision.decision_id)
     assert record.outcome == "denied"
-    [finding] = record.record["findings"]
+    [finding] = studio.audit.details(record)["findings"]
     assert finding["kind"] == "face" and finding["source"] == "reference-1" and finding["band"] == "match"
     assert person.person_id not in str(record.record)  # only a salted commitment
-    opening = studio.audit.openings(record.decision_id)["findings"][0]
-    from pocketstudio.policy.audit import commit
+    assert finding["person_id"] == person.person_id  # the operator's opening, checked against its commitment
+    opening = studio.audit.openings(record.entry_id)["findings"]
+    from pocketstudio.policy.audit import commit_value
 
-    assert commit(opening["value"], bytes.fromhex(opening["salt"])) == finding["person"]
+    assert commit_value(opening["value"], bytes.fromhex(opening["salt"])) == record.record["commitments"]["findings"]
 
 
 def test_valid_grant_allows_and_goes_into_the_manifest(studio, enrolled, face_photos, tmp_path):
@@ -138,7 +139,7 @@ def test_grants_cannot_be_forged_by_the_database_operator(studio, enrolled, face
 def test_unregistered_face_passes(studio, enrolled, face_photos, tmp_path):
     release = studio.generate(_request(reference=face_photos["biden.jpg"]), tmp_path / "ok.png", now=NOW)
     record = studio.audit.get(release.decision.decision_id)
-    assert record.record["findings"] == [] and record.record["image_checks"][0]["faces"] == 1
+    assert studio.audit.details(record)["findings"] == [] and studio.audit.details(record)["image_checks"][0]["faces"] == 1
 
 
 @pytest.mark.parametrize("prompt", [
@@ -183,8 +184,8 @@ def test_output_showing_a_registered_face_is_blocked_before_watermarking(setting
     with pytest.raises(PolicyDenied) as denied:
         studio.generate(GenerationRequest("a man in a suit", "alice", size=512), tmp_path / "x.png", now=NOW)
     record = studio.audit.get(denied.value.decision.decision_id)
-    assert [e["stage"] for e in record.record["evaluations"]] == ["pre", "post"]
-    assert record.record["findings"][0]["source"] == "output" and record.asset_id is None
+    assert [e["stage"] for e in studio.audit.details(record)["evaluations"]] == ["pre", "post"]
+    assert studio.audit.details(record)["findings"][0]["source"] == "output" and record.asset_id is None
     assert not (tmp_path / "x.png").exists()
 
 

@@ -91,8 +91,8 @@ def test_learned_subject_generates_with_its_hash_in_the_manifest(settings, embed
     # the creation decision is audited
     created = studio.audit.get(record.decision_id)
     assert created.outcome == "subject-created" and created.effect == "allow"
-    assert [c["source"] for c in created.record["image_checks"]] == ["reference-1", "reference-2", "reference-3"]
-    assert created.record["subject"] == {"subject_id": record.subject_id, "embedding_sha256": record.embedding_sha256}
+    assert [c["source"] for c in studio.audit.details(created)["image_checks"]] == ["reference-1", "reference-2", "reference-3"]
+    assert studio.audit.details(created)["subject"] == {"subject_id": record.subject_id, "embedding_sha256": record.embedding_sha256}
 
     prompt = "rusty on the right and a blue square on the left, on a yellow background"
     release = studio.generate(GenerationRequest(prompt, "alice", subject="rusty", seed=5, size=128), tmp_path / "s.png", now=NOW)
@@ -101,8 +101,8 @@ def test_learned_subject_generates_with_its_hash_in_the_manifest(settings, embed
     # the model identity combines the checkpoint with the subject's embedding, and names both
     assert release.model_sha256 == combined_sha256([("checkpoint", embedded.model_sha256), ("subject", record.embedding_sha256)])
     assert plain.model_sha256 == embedded.model_sha256 and release.model_name.endswith(f"subject:{record.subject_id}")
-    assert studio.audit.get(release.decision.decision_id).record["subject"] == created.record["subject"]
-    assert "subject" not in studio.audit.get(plain.decision.decision_id).record
+    assert studio.audit.details(studio.audit.get(release.decision.decision_id))["subject"] == studio.audit.details(created)["subject"]
+    assert "subject" not in studio.audit.details(studio.audit.get(plain.decision.decision_id))
     verdict = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests).verify_bytes(release.data)
     assert verdict.status is Status.TRUSTED
     reader = c2pa.Reader.try_create("image/png", io.BytesIO(release.data), None, trust_context(studio.keys))
@@ -182,7 +182,7 @@ def test_a_registered_face_needs_consent_to_become_a_subject_and_to_stay_one(set
         studio.create_subject(SubjectRequest("barry", (face,), "alice", learn=FAST), now=NOW)
     assert "registered likeness without valid consent" in str(denied.value) and "Obama" not in str(denied.value)
     record = studio.audit.get(denied.value.decision.decision_id)
-    assert record.outcome == "denied" and record.record["findings"][0]["source"] == "reference-1"
+    assert record.outcome == "denied" and studio.audit.details(record)["findings"][0]["source"] == "reference-1"
     assert studio.subjects.list() == [] and not list(settings.subjects_dir.glob("*"))
     # a registered name as the subject's name is a finding too
     with pytest.raises(PolicyDenied):
@@ -213,7 +213,7 @@ def test_a_reference_that_cannot_be_checked_fails_closed(settings, tiny_generato
     with pytest.raises(ReleaseBlocked, match="^subject creation blocked at step 'reference-check'") as blocked:
         studio.create_subject(SubjectRequest("barry", (load_image(face_photos["biden.jpg"]),), "alice", learn=FAST), now=NOW)
     failed = studio.audit.get(blocked.value.decision_id)
-    assert failed.outcome == "failed:reference-check" and failed.record["reason"].startswith("subject creation failed")
+    assert failed.outcome == "failed:reference-check" and studio.audit.details(failed)["reason"].startswith("subject creation failed")
     with studio.store.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(subjects_table)).scalar() == 0
 
