@@ -143,7 +143,9 @@ class PendingEntry:
             "reason": d.reason,
             "inputs": canonical([list(x.inputs) for x in (self.evaluations or (d,))]).decode(),
             "evaluations": [{"stage": x.stage, "effect": x.effect, "rule_ids": list(x.rule_ids),
-                             "persons_checked": x.persons_checked} for x in (self.evaluations or (d,))],
+                             "persons_checked": x.persons_checked,
+                             "operator_notes": list(getattr(x, "operator_notes", ()))}
+                            for x in (self.evaluations or (d,))],
             "consent_grant_ids": list(d.consent_grant_ids),
             "findings": [{"kind": f.kind, "stage": f.stage, "band": f.band, "source": f.source,
                           "distance": f.distance, "person_id": f.person_id} for f in self.findings],
