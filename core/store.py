@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -230,21 +232,75 @@ def _make_private_database(path: Path) -> None:
         raise StoreError(f"cannot make database {path} private (chmod 600 it): {exc.strerror or exc}") from exc
 
 
+# How long a write waits for another process's write transaction before giving up.
+LOCK_TIMEOUT_S = 30.0
+
+
+def _sqlite_message(exc: BaseException) -> str:
+    """SQLite's own words for a failure (e.g. "database is locked"), never the SQL statement."""
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig.args[0]) if getattr(orig, "args", None) else type(orig).__name__
+
+
+def _store_error(exc: BaseException, path: Path, timeout: float) -> StoreError | None:
+    """The StoreError a SQLite failure means to the user, with what to do about it; None for the
+    failures callers handle themselves (constraint violations) and for programming errors."""
+    if not isinstance(exc, sqlite3.Error) or isinstance(exc, sqlite3.IntegrityError):
+        return None
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    said = _sqlite_message(exc)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or said.startswith("database is locked"):
+        return StoreError(f"database {path} is locked by another process (still busy after {timeout:g} s): "
+                          "retry when it has finished")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return StoreError(f"database {path} is damaged ({said}): restore it from a backup, or move it aside "
+                          "and run 'pocketstudio init' to start an empty one")
+    if name.startswith("SQLITE_CANTOPEN"):
+        return StoreError(f"cannot open database {path} ({said}): check that it and its folder exist and "
+                          "that you may read them")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH")):
+        return StoreError(f"database {path} cannot be written ({said}): check its permissions and those of "
+                          "its folder, and that the disk is not mounted read-only")
+    if name.startswith("SQLITE_FULL"):
+        return StoreError(f"database {path} cannot grow: the disk is full; free some space and retry")
+    if name.startswith("SQLITE_IOERR"):
+        return StoreError(f"database {path} could not be read or written ({said}): check the disk")
+    return None
+
+
+def _typed_errors(engine: sa.Engine, path: Path, timeout: float) -> None:
+    """Turn SQLite's locked / damaged / unreadable failures, wherever they happen (connecting,
+    BEGIN, any statement), into StoreErrors that say what to do, instead of SQLAlchemy errors
+    that quote the SQL statement."""
+
+    @event.listens_for(engine, "handle_error")
+    def _translate(context):
+        error = _store_error(context.original_exception, path, timeout)
+        if error is not None:
+            raise error from context.original_exception
+
+
 @dataclass
 class Store:
     """An open database: the engine plus the schema version it was migrated to."""
 
     engine: sa.Engine
     path: Path
+    readonly: bool = False
 
     @classmethod
-    def open(cls, path: str | Path, now_iso: Callable[[], str] | None = None) -> "Store":
-        """Open (creating if needed) the database at ``path`` and apply pending migrations."""
+    def open(cls, path: str | Path, now_iso: Callable[[], str] | None = None,
+             timeout: float = LOCK_TIMEOUT_S) -> "Store":
+        """Open (creating if needed) the database at ``path`` and apply pending migrations.
+
+        A write waits at most ``timeout`` seconds for another process's write to finish, then
+        fails with a StoreError that says so (as does a damaged file)."""
         path = Path(path)
         if path.exists() and path.is_dir():
             raise StoreError(f"{path} is a directory, not a database file")
         _make_private_database(path)
-        engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+        engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": timeout})
+        _typed_errors(engine, path, timeout)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):
@@ -264,10 +320,70 @@ class Store:
         store = cls(engine=engine, path=path)
         try:
             store._migrate(now_iso)
-        except sa.exc.DatabaseError as exc:
+        except BaseException as exc:
             engine.dispose()
-            raise StoreError(f"cannot open database {path}: {exc.orig}") from exc
+            if isinstance(exc, sa.exc.DatabaseError):  # one _typed_errors does not name
+                raise StoreError(f"cannot open database {path}: {_sqlite_message(exc)}") from exc
+            raise
         return store
+
+    @classmethod
+    def open_readonly(cls, path: str | Path, timeout: float = LOCK_TIMEOUT_S, prepare: bool = False) -> "Store":
+        """Open an existing database for reading only, as verification does: never created, never
+        migrated, never written, and its reads (deferred transactions; WAL gives each one a
+        snapshot) proceed while another process holds a write transaction.
+
+        ``prepare``: first create a missing database or migrate an older one (one write, through
+        ``open``), as a long-running service does once when it starts."""
+        path = Path(path)
+        if path.is_dir():
+            raise StoreError(f"{path} is a directory, not a database file")
+        if prepare and (not path.exists() or cls._version_of(path, timeout) != SCHEMA_VERSION):
+            cls.open(path, timeout=timeout).close()
+        if not path.exists():
+            raise StoreError(f"no database at {path}; run 'pocketstudio init' first")
+        store = cls._readonly(path, timeout)
+        try:
+            current = store.version()
+        except BaseException:
+            store.close()
+            raise
+        problem = None
+        if current == 0:
+            problem = (f"{path} is not an initialised Pocket Studio database: run 'pocketstudio init' (or point "
+                       "--home at the right data directory)")
+        elif current > SCHEMA_VERSION:
+            problem = (f"database {path} has schema version {current}, newer than this program's {SCHEMA_VERSION}: "
+                       "upgrade pocketstudio")
+        elif current < SCHEMA_VERSION:
+            problem = (f"database {path} has schema version {current}, older than this program's {SCHEMA_VERSION}: "
+                       "run 'pocketstudio init' once to upgrade it (verification only reads it)")
+        if problem:
+            store.close()
+            raise StoreError(problem)
+        return store
+
+    @classmethod
+    def _version_of(cls, path: Path, timeout: float) -> int:
+        store = cls._readonly(path, timeout)
+        try:
+            return store.version()
+        finally:
+            store.close()
+
+    @classmethod
+    def _readonly(cls, path: Path, timeout: float) -> "Store":
+        """A read-only engine on ``path`` (SQLite URI ``mode=ro``), its transactions deferred."""
+        uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+        engine = sa.create_engine("sqlite://", poolclass=sa.pool.QueuePool, creator=lambda: sqlite3.connect(
+            uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False))
+        _typed_errors(engine, path, timeout)
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")  # deferred: takes no write lock
+
+        return cls(engine=engine, path=path, readonly=True)
 
     def _migrate(self, now_iso: Callable[[], str] | None) -> None:
         from datetime import datetime, timezone
@@ -286,11 +402,16 @@ class Store:
                 conn.execute(schema_version.insert().values(version=version, applied_at=stamp()))
 
     def version(self) -> int:
+        """The schema version (0: an empty database, not created by Pocket Studio yet)."""
         with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("schema_version"):
+                return 0
             return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
 
     def begin(self):
         """A write transaction (``BEGIN IMMEDIATE``): commits on success, rolls back on error."""
+        if self.readonly:
+            raise StoreError(f"database {self.path} is open for reading only (verification never writes)")
         return self.engine.begin()
 
     def connect(self):
