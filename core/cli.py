@@ -406,25 +406,10 @@ def _asset_of_image(path: Path, home) -> str:
 
 
 def _verifier(settings, resolver: Optional[str] = None, online: bool = False):
-    from ..policy.audit import AuditLog
-    from ..provenance.keys import KeyStore
-    from ..provenance.resolution import ManifestRepository, RemoteAuditLog, RemoteResolver
-    from ..provenance.verify import Verifier
-    from ..provenance.watermark import all_detectors
-    from .store import Store
+    # Read-only: a writer holding the database never blocks verification, which creates nothing.
+    from ..provenance.verify import open_verifier
 
-    keys = KeyStore(settings)
-    keys.ensure()
-    store = Store.open(settings.db_path)
-    audit = AuditLog(store, keys.audit_signer(), retention=dt.timedelta(days=settings.audit_retention_days))
-    if resolver:
-        # Manifests and audit proofs both come from the remote service; proofs are still checked
-        # with our copy of the log's public key.
-        manifests = RemoteResolver(resolver)
-        audit = RemoteAuditLog(resolver, audit.verifier, audit.origin)
-    else:
-        manifests = ManifestRepository(store)
-    return Verifier(keys, all_detectors(keys.watermark_key()), manifests, audit=audit, online=online)
+    return open_verifier(settings, resolver=resolver, online=online)
 
 
 @keys_app.command("import")

@@ -30,7 +30,7 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
 from .config import Settings
-from .errors import InvalidImageError, PocketStudioError
+from .errors import InvalidImageError, PocketStudioError, StoreError
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000  # a bit more than 6K × 6K, well above 4K
@@ -144,7 +144,8 @@ class Service:
         self.limits = limits
         self.keys = KeyStore(settings)
         self.keys.ensure()
-        self.store = Store.open(settings.db_path)
+        # Read-only after a one-time create / migrate: a writer holding the database never blocks the service.
+        self.store = Store.open_readonly(settings.db_path, prepare=True)
         self.repository = ManifestRepository(self.store)
         self.audit = AuditLog(self.store, self.keys.audit_signer(),
                               retention=dt.timedelta(days=settings.audit_retention_days))
@@ -253,6 +254,10 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     @app.exception_handler(PocketStudioError)
     async def _studio_error(_request: Request, exc: PocketStudioError):
         return _error(500, "service-failure", str(exc))
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_request: Request, exc: StoreError):  # damaged or unreadable database: retry later
+        return _error(503, "store-unavailable", str(exc))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:

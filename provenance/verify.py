@@ -28,12 +28,14 @@ import datetime as dt
 import enum
 import io
 import json
+import re
+import struct
 from dataclasses import asdict, dataclass, field
 
 import c2pa
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..core.errors import AuditError, InvalidImageError, PocketStudioError
+from ..core.errors import AuditError, InvalidImageError, PocketStudioError, StoreError
 from . import fingerprint as fp
 from .keys import ACCEPTED_SIGNER_EKUS, KeyStore
 from .manifest import DECISION_LABEL, GENERATION_LABEL, assertion, soft_bindings
@@ -47,6 +49,7 @@ TAMPER_CODES = {"assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "
                 "assertion.hashedURI.mismatch", "claimSignature.mismatch", "assertion.hashedURI.missing",
                 "claim.missing", "assertion.missing", "assertion.dataHash.malformed"}
 HARD_BINDING_CODES = {"assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "assertion.bmffHash.mismatch"}
+ORIENTATION_TAG = 0x0112  # EXIF Orientation
 _FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "GIF": "image/gif"}
 
 
@@ -158,26 +161,80 @@ def _summarise_manifest(reader: c2pa.Reader) -> dict:
     }
 
 
-def load_image(data: bytes) -> tuple[Image.Image, str]:
+def open_image(data: bytes) -> tuple[Image.Image, str]:
+    """The image's header only (format, size), checked against the limits; the pixels are not
+    decoded, so that what needs only the bytes (C2PA) runs even when they would not decode."""
     if not data:
         raise InvalidImageError("the file is empty")
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidImageError(f"the file is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
     try:
         image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_PIXELS:
-            raise InvalidImageError(f"the image has {image.width}x{image.height} pixels, more than {MAX_PIXELS}")
-        mime = _FORMATS.get(image.format or "")
-        image.load()
-    except InvalidImageError:
-        raise
     except UnidentifiedImageError as exc:  # its message names the in-memory buffer, which says nothing
         raise InvalidImageError("not a readable image: no image format recognised") from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidImageError(f"not a readable image: {exc}") from exc
+    if image.width * image.height > MAX_PIXELS:
+        raise InvalidImageError(f"the image has {image.width}x{image.height} pixels, more than {MAX_PIXELS}")
+    mime = _FORMATS.get(image.format or "")
     if mime is None:
         raise InvalidImageError(f"unsupported image format {image.format}")
     return image, mime
+
+
+def decode_pixels(image: Image.Image) -> Image.Image:
+    """The picture as it is displayed: decoded, and turned by its EXIF orientation tag. A copy
+    stored turned with the tag set shows the original; the watermark and the fingerprint must
+    see what a viewer sees."""
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise InvalidImageError(f"not a readable image: {exc}") from exc
+    try:
+        orientation = image.getexif().get(ORIENTATION_TAG, 1)
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, KeyError, struct.error):
+        return image  # unreadable EXIF: there is no orientation to honour
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
+        image = ImageOps.exif_transpose(image)
+    return image
+
+
+def load_image(data: bytes) -> tuple[Image.Image, str]:
+    """Header checks, then the pixels as displayed (the one place verification decodes images)."""
+    image, mime = open_image(data)
+    return decode_pixels(image), mime
+
+
+def _png_manifest_store(data: bytes) -> bytes | None:
+    """The C2PA manifest store (``caBX`` chunk) of a PNG whose structure c2pa cannot parse (a
+    truncated file, a missing IEND): the chunks are walked until the data runs out."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"caBX":
+            body = data[pos + 8:pos + 8 + length]
+            return body if len(body) == length else None
+        if kind == b"IEND":
+            break
+        pos += 12 + length
+    return None
+
+
+# dcterms:provenance in XMP, as an attribute or an element (C2PA 2.x, §11.3 "External manifests").
+_XMP_PROVENANCE = re.compile(rb"""dcterms:provenance\s*(?:=\s*["']([^"']{1,2048})["']|>\s*([^<\s]{1,2048})\s*<)""")
+_URL_IN_MESSAGE = re.compile(r"(https?://[^\s)]+)")
+
+
+def _remote_manifest_url(data: bytes, image: Image.Image, error: str) -> str | None:
+    """The remote manifest an image links to (XMP ``dcterms:provenance``), if any."""
+    texts = [data] + [v if isinstance(v, bytes) else v.encode("utf-8", "replace")
+                      for v in image.info.values() if isinstance(v, (str, bytes))]
+    for text in texts:
+        found = _XMP_PROVENANCE.search(text)
+        if found:
+            return (found.group(1) or found.group(2)).decode("utf-8", "replace")
+    in_message = _URL_IN_MESSAGE.search(error) if error.startswith("Remote") else None
+    return in_message.group(1) if in_message else None
 
 
 class Verifier:
@@ -205,20 +262,14 @@ class Verifier:
 
     def verify_bytes(self, data: bytes, now: dt.datetime | None = None) -> Verdict:
         now = now or dt.datetime.now(dt.timezone.utc)
-        # 1. Decode.
-        image, mime = load_image(data)
+        # 1. The header (format, size, limits); the pixels are decoded after the C2PA check.
+        header, mime = open_image(data)
         ctx = self._context()
         checks: list[CheckResult] = []
 
-        # 2. Embedded manifest.
-        manifest_summary, state, failures = None, None, []
-        try:
-            reader = c2pa.Reader.try_create(mime, io.BytesIO(data), None, ctx)
-        except c2pa.C2paError as exc:
-            reader = None
-            failures = [f"manifest.unreadable: {exc}"]
-            checks.append(CheckResult("c2pa", False, f"a C2PA manifest is present but unreadable: {exc}",
-                                      {"error": str(exc)}))
+        # 2. Embedded manifest, validated on the raw bytes: its hard binding needs no pixels.
+        reader, failures, remote = self._read_embedded(data, header, mime, ctx, checks)
+        manifest_summary, state = None, None
         if reader is not None:
             results = reader.get_validation_results()
             state = reader.get_validation_state()
@@ -235,27 +286,44 @@ class Verifier:
                                        "ingredient_failure_codes": ingredient_failures,
                                        "success_codes": _codes(results, "success"),
                                        "informational_codes": _codes(results, "informational"),
-                                       "manifest": manifest_summary}))
+                                       "manifest": manifest_summary, **remote}))
             checks.append(_signer_check(manifest_summary, "embedded manifest"))
-        elif not failures:
+        elif not failures and not remote:
             checks.append(CheckResult("c2pa", None, "no C2PA manifest embedded"))
 
-        # 3. Watermark (the engine the manifest names first).
+        # 3. The pixels as displayed. Only the watermark and the fingerprint need them: when they
+        # do not decode, those checks cannot run, and a manifest's verdict stands on its own.
+        try:
+            image, undecodable = decode_pixels(header), None
+        except InvalidImageError as exc:
+            if reader is None:  # nothing else to say about these bytes
+                raise
+            image, undecodable = None, str(exc)
+
+        # Watermark (the engine the manifest names first).
         named = ((manifest_summary or {}).get("soft_binding") or {}).get("alg")
-        detection = self._detect(image, named)
-        checks.append(CheckResult(
-            "watermark", detection.found,
-            f"watermark {detection.asset_id} found ({detection.alg})" if detection.found else "no watermark found",
-            {"alg": detection.alg, "asset_id": detection.asset_id, "tag_bits_matching": detection.tag_bits_matching,
-             "p_value": detection.p_value, "false_positive_rate": detection.false_positive_rate,
-             "statistic": detection.statistic, "threshold": detection.threshold,
-             "bits_corrected": detection.bits_corrected, "reason": detection.reason}))
+        if image is None:
+            detection = Detection(False, "none", reason=f"the pixels do not decode: {undecodable}")
+            checks.append(CheckResult("watermark", None, f"watermark check could not run: {undecodable}",
+                                      {"reason": detection.reason}))
+        else:
+            detection = self._detect(image, named)
+            checks.append(CheckResult(
+                "watermark", detection.found,
+                f"watermark {detection.asset_id} found ({detection.alg})" if detection.found else "no watermark found",
+                {"alg": detection.alg, "asset_id": detection.asset_id,
+                 "tag_bits_matching": detection.tag_bits_matching,
+                 "p_value": detection.p_value, "false_positive_rate": detection.false_positive_rate,
+                 "statistic": detection.statistic, "threshold": detection.threshold,
+                 "bits_corrected": detection.bits_corrected, "reason": detection.reason}))
 
         # 4. Recovery by watermark id.
         recovered_summary = None
         if reader is None and detection.found and self.manifests is not None:
             try:
                 stored = self.manifests.get(detection.asset_id)
+            except StoreError:  # our own database is unusable: no verdict at all, an error that says so
+                raise
             except PocketStudioError as exc:  # e.g. a remote resolver that cannot be reached
                 stored = None
                 checks.append(CheckResult("recovery", False, f"manifest lookup failed: {exc}", {"error": str(exc)}))
@@ -281,7 +349,9 @@ class Verifier:
 
         # 6. Fingerprint soft binding agrees with the pixels.
         if in_use.get("fingerprint"):
-            checks.append(_fingerprint_check(image, in_use["fingerprint"]))
+            checks.append(_fingerprint_check(image, in_use["fingerprint"]) if image is not None else
+                          CheckResult("fingerprint", None, f"fingerprint check could not run: {undecodable}",
+                                      {"alg": in_use["fingerprint"].get("alg")}))
 
         # 7. Audit inclusion.
         if in_use.get("decision_id"):
@@ -289,9 +359,58 @@ class Verifier:
 
         # 8. Status.
         status, summary = self._status(reader is not None, state, failures, detection, recovered_summary, checks)
+        if remote:
+            summary += (f"; the image links a remote manifest at {(remote['remote_manifest'] or '?')[:300]}, "
+                        + ("which could not be fetched" if self.online else "not fetched (offline)"))
         return Verdict(status, summary, tuple(checks),
                        asset_id=detection.asset_id or ((manifest_summary or {}).get("soft_binding") or {}).get("value"),
                        manifest=manifest_summary or recovered_summary, recovered=recovered_summary is not None)
+
+    def _read_embedded(self, data: bytes, header: Image.Image, mime: str, ctx: c2pa.Context,
+                       checks: list[CheckResult]) -> tuple[c2pa.Reader | None, list[str], dict]:
+        """The reader of the manifest embedded in ``data``, validated on the raw bytes.
+
+        Returns the reader (None: no manifest to read), the failure codes when there is none,
+        and the evidence of a remote manifest the image links to. A link (XMP
+        ``dcterms:provenance``) is reported, not followed unless online: offline, the image is
+        one without an embedded manifest, recoverable by its watermark. A PNG whose chunk
+        structure c2pa cannot parse (truncated) is read again with its ``caBX`` manifest store
+        passed alongside, so its hard binding is checked against the bytes as they are.
+        """
+        try:
+            return c2pa.Reader.try_create(mime, io.BytesIO(data), None, ctx), [], {}
+        except c2pa.C2paError as exc:
+            error = str(exc)
+            # c2pa-python maps the native "Remote: …" error to no subclass of its own (0.38).
+            remote = error.startswith("Remote") or isinstance(exc, getattr(c2pa.C2paError, "RemoteManifest", ()))
+        if remote:
+            url = _remote_manifest_url(data, header, error)
+            shown = (url or "an unknown address")[:300]
+            evidence = {"remote_manifest": url, "remote_manifest_fetched": False, "error": error}
+            checks.append(CheckResult("c2pa", None, (
+                f"no C2PA manifest embedded; the image links a remote manifest at {shown}, which could not be "
+                f"fetched: {error}") if self.online else (
+                f"no C2PA manifest embedded; the image links a remote manifest at {shown}, not fetched "
+                "(verification is offline; --online fetches it)"), evidence))
+            return None, [], evidence
+        if mime == "image/png":
+            store = _png_manifest_store(data)
+            if store is not None:
+                try:
+                    reader = c2pa.Reader.try_create(mime, io.BytesIO(data), store, ctx)
+                except c2pa.C2paError:
+                    reader = None
+                if reader is not None:
+                    checks.append(CheckResult("format", False, f"the file's structure is damaged ({error}); its "
+                                              "embedded manifest was read from its caBX chunk", {"error": error}))
+                    return reader, [], {}
+            elif b"caBX" not in data:
+                checks.append(CheckResult("c2pa", None, f"no C2PA manifest embedded (the file's structure is "
+                                                        f"damaged: {error})", {"error": error}))
+                return None, [], {}
+        checks.append(CheckResult("c2pa", False, f"a C2PA manifest is present but unreadable: {error}",
+                                  {"error": error}))
+        return None, [f"manifest.unreadable: {error}"], {}
 
     def detect_watermark(self, image: Image.Image, named_alg: str | None = None) -> Detection:
         """Every engine, the one named first; the first detection wins."""
@@ -354,6 +473,8 @@ class Verifier:
         try:
             bundle = self.audit.prove(decision_id, now)
             record = verify_proof_bundle(bundle, self.audit.verifier)
+        except StoreError:  # the local database is unusable: an error, not a verdict on the image
+            raise
         except ResolutionError as exc:  # a remote log that does not answer: not evidence either way
             return CheckResult("audit", None, f"audit log {origin} is not reachable: {exc}", evidence)
         except (AuditError, PocketStudioError) as exc:
@@ -446,3 +567,34 @@ def _fingerprint_check(image: Image.Image, binding: dict) -> CheckResult:
         "undecidable": "the picture is too flat to compare with the manifest's fingerprint",
     }[result.outcome]
     return CheckResult("fingerprint", result.matches, text, evidence)
+
+
+def open_verifier(settings, resolver: str | None = None, online: bool = False) -> Verifier:
+    """The verifier of a data directory, which verification only reads.
+
+    The database is opened read-only (no migration, deferred reads), so a process holding a
+    write transaction never blocks it; no folder, key or database is created. A data directory
+    that does not exist (yet) verifies with the trust anchors alone (``--trust``): without its
+    watermark key no watermark can be read, without its database nothing can be recovered.
+    ``resolver``: manifests and audit proofs come from that service instead of the local store;
+    proofs are still checked with our copy of the log's public key.
+    """
+    from ..core.store import Store
+    from ..policy.audit import AuditLog
+    from .keys import AUDIT_KEY, WATERMARK_KEY
+    from .resolution import ManifestRepository, RemoteAuditLog, RemoteResolver
+    from .watermark import all_detectors
+
+    keys = KeyStore(settings)
+    detectors = all_detectors(keys.watermark_key()) if (settings.keys_dir / WATERMARK_KEY).exists() else []
+    signer = keys.audit_signer() if (settings.keys_dir / AUDIT_KEY).exists() else None
+    store = Store.open_readonly(settings.db_path) if settings.db_path.exists() else None
+    manifests: ManifestSource | None = ManifestRepository(store) if store is not None else None
+    audit = None
+    if store is not None and signer is not None:
+        audit = AuditLog(store, signer, retention=dt.timedelta(days=settings.audit_retention_days),
+                         checkpoint_file=settings.audit_checkpoint_file)
+    if resolver:
+        manifests = RemoteResolver(resolver)
+        audit = RemoteAuditLog(resolver, signer.verifier, signer.name) if signer is not None else None
+    return Verifier(keys, detectors, manifests, audit=audit, online=online)
