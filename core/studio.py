@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -31,6 +32,7 @@ from ..safety.registry import Registry
 from .config import Settings
 from .errors import (AuditError, GenerationError, PocketStudioError, PolicyDenied, ReleaseBlocked, SubjectError,
                      SubjectExists, WatermarkError)
+from .files import check_output_path, output_format, publish
 from .generator.subject import MAX_REFERENCES, LearnSettings, check_reference, reference_sha256
 from .generator.upscale import fit_to_size
 from .store import Store, stage_file
@@ -39,6 +41,7 @@ from .subjects import SubjectBook, SubjectRecord, check_name, new_subject_id
 MAX_OUTPUT_SIDE = 4096
 MIN_OUTPUT_SIDE = 64
 SIZE_NAMES = {"4k": (3840, 2160), "uhd": (3840, 2160)}
+_SIZE_RE = re.compile(r"(\d{1,6})(?:\s*x\s*(\d{1,6}))?", re.ASCII)  # N or WxH, ASCII digits only
 
 
 def parse_size(text: str | int | None) -> int | tuple[int, int] | None:
@@ -48,13 +51,33 @@ def parse_size(text: str | int | None) -> int | tuple[int, int] | None:
     raw = str(text).strip().lower()
     if raw in SIZE_NAMES:
         return SIZE_NAMES[raw]
-    try:
-        if "x" in raw:
-            w, h = raw.split("x", 1)
-            return int(w), int(h)
-        return int(raw)
-    except ValueError:
-        raise GenerationError(f"size {text!r} is not N, WxH or one of {', '.join(SIZE_NAMES)}") from None
+    match = _SIZE_RE.fullmatch(raw)
+    if match is None:
+        raise GenerationError(f"size {text!r} is not N, WxH (whole numbers of pixels) or one of {', '.join(SIZE_NAMES)}")
+    w, h = match.groups()
+    return int(w) if h is None else (int(w), int(h))
+
+
+def check_generation_numbers(request: "GenerationRequest") -> None:
+    """Steps, seed, guidance and strength in the generator's ranges, checked before the model
+    loads (the generator checks them again, with its own default guidance)."""
+    from .generator.pipeline import MAX_GUIDANCE, MAX_STEPS, MIN_GUIDANCE, MIN_STEPS, SEED_BITS
+
+    def integer(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not integer(request.steps) or not MIN_STEPS <= request.steps <= MAX_STEPS:
+        raise GenerationError(f"steps must be an integer from {MIN_STEPS} to {MAX_STEPS}, got {request.steps!r}")
+    if request.seed is not None and (not integer(request.seed) or not 0 <= request.seed < 2**SEED_BITS):
+        raise GenerationError(f"seed must be an integer from 0 to 2**{SEED_BITS} - 1, got {request.seed!r}")
+    guidance = request.guidance
+    if guidance is not None and (isinstance(guidance, bool) or not isinstance(guidance, (int, float))
+                                 or not MIN_GUIDANCE <= guidance <= MAX_GUIDANCE):
+        raise GenerationError(f"guidance must be a number from {MIN_GUIDANCE} to {MAX_GUIDANCE}, got {guidance!r}")
+    strength = request.strength
+    if request.references and (isinstance(strength, bool) or not isinstance(strength, (int, float))
+                               or not 0.0 < strength <= 1.0):
+        raise GenerationError(f"strength must be in (0, 1], got {strength!r}")
 
 
 def output_size(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -161,6 +184,15 @@ class Release:
     steps: int
     width: int
     height: int
+    # The prompt's text-encoder tokens: given, and kept within the encoder's limit (None: unknown).
+    prompt_tokens: int | None = None
+    prompt_tokens_kept: int | None = None
+
+    @property
+    def prompt_truncated(self) -> bool:
+        """The prompt was longer than the text encoder reads: its end did not steer the image."""
+        return self.prompt_tokens is not None and self.prompt_tokens_kept is not None \
+            and self.prompt_tokens_kept < self.prompt_tokens
 
 
 class Studio:
@@ -223,23 +255,32 @@ class Studio:
         return [DepictedPerson(pid, self.consent.facts_for(pid)) for pid in ids]
 
     def generate(self, request: GenerationRequest, out_path: str | Path | None = None,
-                 now: dt.datetime | None = None) -> Release:
+                 now: dt.datetime | None = None, overwrite: bool = False) -> Release:
+        """Run the release flow; with ``out_path`` publish the file there. An existing regular file
+        is replaced only with ``overwrite``; anything else there (device, FIFO, socket, folder,
+        symbolic link) never is (core/files.py)."""
         now = now or dt.datetime.now(dt.timezone.utc)
         decision_id = new_decision_id()
         ctx = _Attempt(self, request, now, decision_id)
 
-        # 1. Validate the request before anything is spent on it.
+        # 1. Validate the request before anything is spent on it: text, numbers, the size the
+        #    watermark must be able to carry, and where the file will go.
         fmt = request.format.lower()
         if fmt == "jpg":
             fmt = "jpeg"
         if fmt not in MIME_TYPES:
             raise GenerationError(f"unknown output format {request.format!r}; use png or jpeg")
-        if not request.prompt or not request.prompt.strip():
+        if not isinstance(request.prompt, str) or not request.prompt.strip():
             raise GenerationError("the prompt is empty")
-        width, height = output_size(request.size or self.settings.default_size)
+        check_generation_numbers(request)
+        width, height = output_size(self.settings.default_size if request.size is None else request.size)
+        check_size = getattr(self.watermarker, "check_size", None)  # an engine without it finds out at step 6
+        if check_size is not None:
+            check_size(width, height)
         out_path = Path(out_path) if out_path is not None else None
-        if out_path is not None and not out_path.parent.is_dir():
-            raise GenerationError(f"output folder {out_path.parent} does not exist")
+        if out_path is not None:
+            output_format(out_path, fmt)
+            check_output_path(out_path, overwrite)
         subject = subject_record = None
         if request.subject is not None:
             # unknown, damaged or learned on another model: a typed error before anything is spent
@@ -350,7 +391,7 @@ class Studio:
 
             record: AuditRecord = ctx.step("store-manifest", commit)
             if tmp is not None:
-                ctx.step("publish", lambda: os.replace(tmp, out_path))
+                ctx.step("publish", lambda: publish(tmp, out_path, overwrite))
                 tmp = None
         finally:
             if tmp is not None and os.path.exists(tmp):
@@ -361,7 +402,8 @@ class Studio:
             audit_seq=record.seq, manifest_label=signed.manifest_label, manifest_sha256=signed.manifest_sha256,
             watermark_alg=self.watermarker.alg, model_name=generated.model_name,
             model_sha256=generated.model_sha256, seed=int(generated.seed), steps=generated.steps,
-            width=marked.width, height=marked.height)
+            width=marked.width, height=marked.height, prompt_tokens=getattr(generated, "prompt_tokens", None),
+            prompt_tokens_kept=getattr(generated, "prompt_tokens_kept", None))
 
 
     def create_subject(self, request: SubjectRequest, now: dt.datetime | None = None,
