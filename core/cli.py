@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Optional
@@ -18,14 +19,17 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import Settings
-from .errors import PocketStudioError, PolicyDenied, ReleaseBlocked
+from .errors import ConfigError, PocketStudioError, PolicyDenied, ReleaseBlocked, UsageError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=_CONTEXT,
                   help="Pocket Studio: generate signed, watermarked, audited images, and verify them.")
-audit_app = typer.Typer(no_args_is_help=True, help="Read and check the audit log.")
-keys_app = typer.Typer(no_args_is_help=True, help="Signing keys and certificates.")
-consent_app = typer.Typer(no_args_is_help=True, help="Register likenesses and manage consent grants.")
-subject_app = typer.Typer(no_args_is_help=True, help="Learn subjects (a character, an object) from reference images.")
+audit_app = typer.Typer(no_args_is_help=True, context_settings=_CONTEXT, help="Read and check the audit log.")
+keys_app = typer.Typer(no_args_is_help=True, context_settings=_CONTEXT, help="Signing keys and certificates.")
+consent_app = typer.Typer(no_args_is_help=True, context_settings=_CONTEXT,
+                          help="Register likenesses and manage consent grants.")
+subject_app = typer.Typer(no_args_is_help=True, context_settings=_CONTEXT,
+                          help="Learn subjects (a character, an object) from reference images.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(consent_app, name="consent")
 app.add_typer(keys_app, name="keys")
@@ -35,6 +39,23 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 HomeOpt = typer.Option(None, "--home", envvar="POCKETSTUDIO_HOME", help="Data directory (database, keys).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"pocketstudio {version('pocketstudio')}")
+        except PackageNotFoundError:
+            print("pocketstudio (not installed as a package)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Pocket Studio: generate signed, watermarked, audited images, and verify them."""
 
 
 def _settings(home: Optional[Path]) -> Settings:
@@ -51,11 +72,19 @@ def _denied(exc: PolicyDenied, json_out: bool, done_key: str):
     raise typer.Exit(3)
 
 
-def _fail(exc: Exception, code: int = 1):
+def _fail(exc: Exception | str, code: Optional[int] = None, *, json_out: bool = False, message: Optional[str] = None,
+          **fields):
+    """An error: in words on stderr, and with ``json_out`` also as one JSON object on stdout
+    (``{**fields, "error": {"type", "message"}}``), so a --json caller always parses stdout.
+    Exit code: ``code``, else the error's own (1; 2 for a malformed argument)."""
     from rich.markup import escape
 
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(code)
+    text = message or str(exc)
+    if json_out:
+        kind = type(exc).__name__ if isinstance(exc, BaseException) else "Error"
+        print(json.dumps({**fields, "error": {"type": kind, "message": text}}))
+    err.print(f"[bold red]error:[/] {escape(text)}", highlight=False)
+    raise typer.Exit(code if code is not None else getattr(exc, "exit_code", 1))
 
 
 @app.command()
@@ -86,7 +115,10 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
              model: Optional[Path] = typer.Option(None, help="A diffusers-format LCM checkpoint folder (SD 1.5 or SDXL), or a base with --lora."),
              lora: Optional[Path] = typer.Option(None, "--lora", help="An LCM-LoRA .safetensors file, fused into the --model base."),
              device: str = typer.Option("cpu", help="cpu or cuda."),
-             fmt: Optional[str] = typer.Option(None, "--format", help="png or jpeg (default: from the file name)."),
+             fmt: Optional[str] = typer.Option(None, "--format", help="png or jpeg (default: from the file name, "
+                                                                       "which must end in .png, .jpg or .jpeg and agree with it)."),
+             force: bool = typer.Option(False, "--force", help="Replace an existing regular file at --output (never a "
+                                                                "link, folder, device, FIFO or socket)."),
              requester: Optional[str] = typer.Option(None, help="Who asks (default: settings)."),
              purpose: Optional[str] = typer.Option(None, help="What for (consent is per purpose)."),
              reference: list[Path] = typer.Option([], "--reference", help="Reference image (repeatable); the first drives image-to-image."),
@@ -96,11 +128,15 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
              policy_extends: bool = typer.Option(False, "--policy-extends", help="Add --policy to the defaults instead."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
              home: Optional[Path] = HomeOpt):
-    """Generate an image and release it only if every gate passes."""
+    """Generate an image and release it only if every gate passes.
+
+    The prompt, numbers, size, format and output path are checked before the model loads: the
+    output must be a new file (or, with --force, an existing regular file)."""
+    from .files import OUTPUT_SUFFIXES
     from .studio import GenerationRequest, Studio, parse_size
 
-    if fmt is None:
-        fmt = "jpeg" if output.suffix.lower() in (".jpg", ".jpeg") else "png"
+    # No --format: the extension says it; an extension we do not write is refused by the studio.
+    fmt = fmt or OUTPUT_SUFFIXES.get(output.suffix.lower(), "png")
     try:
         settings = _settings(home).with_(policy_dir=policy, policy_extends=policy_extends)
 
@@ -117,19 +153,23 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
                                     purpose=purpose or settings.default_purpose, size=parse_size(size), steps=steps,
                                     seed=seed, guidance=guidance, format=fmt, references=references,
                                     strength=strength, subject=subject)
-        release = studio.generate(request, output)
+        release = studio.generate(request, output, overwrite=force)
     except PolicyDenied as exc:
         _denied(exc, json_out, "released")
     except ReleaseBlocked as exc:
-        _fail(f"{exc} — no file was written (decision {exc.decision_id})")
+        _fail(exc, json_out=json_out, message=f"{exc} — no file was written (decision {exc.decision_id})",
+              released=False, decision_id=exc.decision_id, step=exc.step)
     except PocketStudioError as exc:
-        _fail(exc)
+        _fail(exc, json_out=json_out, released=False)
     result = {"released": True, "path": str(release.path), "asset_id": release.asset_id,
               "decision_id": release.decision.decision_id, "effect": release.decision.effect,
               "rule_ids": list(release.decision.rule_ids), "audit_seq": release.audit_seq,
               "manifest": release.manifest_label, "watermark": release.watermark_alg,
-              "model": release.model_name, "model_sha256": release.model_sha256, "seed": release.seed,
-              "steps": release.steps, "size": [release.width, release.height]}
+              "model": release.model_name, "model_sha256": release.model_sha256,
+              "seed": str(release.seed),  # 64-bit: a string, which every JSON reader keeps exact
+              "steps": release.steps, "size": [release.width, release.height],
+              "prompt_truncated": release.prompt_truncated,
+              "prompt_tokens": {"given": release.prompt_tokens, "kept": release.prompt_tokens_kept}}
     if json_out:
         print(json.dumps(result))
         return
@@ -137,6 +177,9 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
     out.print(f"asset id: {release.asset_id}")
     out.print(f"decision: {release.decision.effect} ({', '.join(release.decision.rule_ids)}) id {release.decision.decision_id}")
     out.print(f"model: {release.model_name} sha256 {release.model_sha256[:16]}… seed {release.seed}, {release.steps} steps")
+    if release.prompt_truncated:
+        out.print(f"note: the prompt has {release.prompt_tokens} tokens; the text encoder read the first "
+                  f"{release.prompt_tokens_kept}, the rest did not steer the image")
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".gif", ".mpo"}
@@ -144,37 +187,63 @@ _COLOURS = {"trusted": "green", "recovered-via-watermark": "green", "valid-untru
             "watermark-only": "yellow"}
 
 
-def _expand(paths: list[Path]) -> list[Path]:
-    """Files as given, and the image files inside directories (recursively, sorted)."""
-    out: list[Path] = []
+def _inputs(paths: list[Path]) -> list[Path | dict]:
+    """Each input as a file to verify or, when it cannot be, an error row: a folder stands for the
+    image files inside it (recursively, sorted); a path that does not exist, cannot be listed or
+    read, or a folder without images is one row with status "error" and the reason."""
+    from ..provenance.batch import error_row
+    from .files import os_error_message
+
+    items: list[Path | dict] = []
     for p in paths:
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            out.append(p)
-    return out
+        try:
+            is_dir = stat.S_ISDIR(os.stat(p).st_mode)
+        except OSError as exc:
+            items.append(error_row(p, os_error_message(p, exc)))
+            continue
+        if not is_dir:
+            items.append(p)
+            continue
+        found: list[Path] = []
+        problems: list[OSError] = []
+        for root, _dirs, names in os.walk(p, onerror=problems.append):
+            for name in names:
+                f = Path(root, name)
+                try:
+                    regular = stat.S_ISREG(os.stat(f).st_mode)
+                except OSError as exc:
+                    problems.append(exc)
+                    continue
+                if regular and f.suffix.lower() in IMAGE_SUFFIXES:
+                    found.append(f)
+        items += sorted(found)
+        items += [error_row(e.filename or p, os_error_message(e.filename or p, e)) for e in problems]
+        if not found and not problems:
+            items.append(error_row(p, f"{p}: no image files in this folder"))
+    return items
 
 
-def _print_verdict(verdict) -> None:
-    colour = _COLOURS.get(verdict.status.value, "red")
-    out.print(f"[bold {colour}]{verdict.status.value}[/]: {verdict.summary}", highlight=False)
-    if verdict.asset_id:
-        out.print(f"asset id: {verdict.asset_id}")
-    m = verdict.manifest or {}
+def _print_verdict(row: dict) -> None:
+    colour = _COLOURS.get(row["status"], "red")
+    out.print(f"[bold {colour}]{row['status']}[/]: {row['summary']}", highlight=False)
+    if row.get("asset_id"):
+        out.print(f"asset id: {row['asset_id']}")
+    m = row.get("manifest") or {}
     if m:
         model = m.get("model") or {}
         out.print(f"generator: {', '.join(filter(None, m.get('claim_generator') or []))}; model: {model.get('name')} "
                   f"({(model.get('sha256') or '')[:16]}…); signer: {m.get('signer')} / {m.get('issuer')}")
         out.print(f"decision: {m.get('decision_id')}  source type: {m.get('digital_source_type')}  "
                   f"created: {m.get('created')}")
-    for c in verdict.checks:
-        mark = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[dim]--[/]"}[c.ok]
-        out.print(f"  {mark} {c.name}: {c.summary}", highlight=False)
+    for c in row.get("checks") or []:
+        mark = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[dim]--[/]"}[c["ok"]]
+        out.print(f"  {mark} {c['name']}: {c['summary']}", highlight=False)
 
 
 @app.command()
 def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image files and/or directories."),
-           json_out: bool = typer.Option(False, "--json", help="Print the verdict as JSON (a list for several files)."),
+           json_out: bool = typer.Option(False, "--json", help="Print JSON: one object for one file, a list with an "
+                                                              "entry per file for several or a folder."),
            jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON verdict per line, as each file is done."),
            trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable)."),
            resolver: Optional[str] = typer.Option(None, "--resolver",
@@ -188,78 +257,96 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
            home: Optional[Path] = HomeOpt):
     """Say where images came from: C2PA manifest, watermark, and the manifest recovered by it.
 
-    Exit 0 when every image is trusted or recovered, 4 when any is not, 1 on an error.
+    Exit 0 when every image is trusted or recovered, 4 when any is not, 1 when any could not be
+    verified. With --json / --jsonl every input gets an entry, also one that could not be read
+    (status "error" and a reason); when the data directory itself is unusable (a corrupt database,
+    unreadable keys) every input is such an entry, with that reason.
     """
     import functools
 
-    from ..provenance.batch import default_jobs
-    from ..provenance.verify import Status
+    from ..provenance.batch import default_jobs, error_row, unexpected
 
-    good = (Status.TRUSTED, Status.RECOVERED)
-    try:
-        settings = _settings(home).with_(trust_anchor_files=tuple(trust))
-        files = _expand(images)
-        single = len(images) == 1 and not images[0].is_dir()
-        if single and not files[0].is_file():
-            raise PocketStudioError(f"{files[0]}: no such file")
-        if not files:
-            raise PocketStudioError("no image files found in " + ", ".join(map(str, images)))
-        verifier = _verifier(settings, resolver=resolver, online=online)
-        if single:
-            verdict = verifier.verify_bytes(files[0].read_bytes())
-    except PocketStudioError as exc:
-        _fail(exc)
-    if single:
-        if jsonl:
-            print(json.dumps({"path": str(files[0]), **verdict.to_json()}, default=str))
-        elif json_out:
-            print(json.dumps(verdict.to_json(), indent=2, default=str))
-        else:
-            _print_verdict(verdict)
-        if verdict.status not in good:
-            raise typer.Exit(4)
-        return
-    jobs = jobs or default_jobs(len(files))
+    items = _inputs(images)
+    files = [i for i in items if isinstance(i, Path)]
+    # One object for one input that is not a folder; a list (or lines) otherwise, whatever is found.
+    single = len(images) == 1 and not _is_dir(images[0])
+    verifier = None
+    if files:
+        try:
+            settings = _settings(home).with_(trust_anchor_files=tuple(trust))
+            verifier = _verifier(settings, resolver=resolver, online=online)
+        except PocketStudioError as exc:
+            reason = f"cannot verify: {exc}"
+        except Exception as exc:  # noqa: BLE001 — an untyped failure still gets an entry per input, no traceback
+            reason = f"cannot verify: {unexpected(exc)}"
+        if verifier is None:
+            items = [error_row(i, reason) if isinstance(i, Path) else i for i in items]
+            files = []
+    jobs = min(jobs or default_jobs(len(files)), max(1, len(files)))
     # Each worker process builds its own verifier; with one job, the one already built serves.
     make = (lambda: verifier) if jobs == 1 else functools.partial(_verifier, settings, resolver=resolver, online=online)
-    _verify_many(make, jobs, files, json_out, jsonl, good)
+    _verify_rows(make, jobs, items, files, single, json_out, jsonl)
 
 
-def _verify_many(make_verifier, jobs: int, files: list[Path], json_out: bool, jsonl: bool, good) -> None:
+def _is_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _verify_rows(make_verifier, jobs: int, items: list, files: list[Path], single: bool, json_out: bool,
+                 jsonl: bool) -> None:
+    """Verify ``files`` and print a row for every one of ``items`` (error rows as they are), in order."""
+    import contextlib
     from collections import Counter
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ..provenance.batch import BatchVerifier
+    from ..provenance.verify import Status
 
+    good = {Status.TRUSTED.value, Status.RECOVERED.value}
     results: list[dict] = []
     counts: Counter = Counter()
-    # The workers start before the progress bar's thread does (they are forked).
-    with BatchVerifier(make_verifier, jobs) as batch, \
-            Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                     TextColumn("{task.description}"), console=err, transient=True) as progress:
-        task = progress.add_task("", total=len(files))
-        for row in batch.rows(files):
+    with contextlib.ExitStack() as stack:
+        # The workers start before the progress bar's thread does (they are forked).
+        rows = iter(stack.enter_context(BatchVerifier(make_verifier, jobs)).rows(files)) if files else iter(())
+        progress = stack.enter_context(Progress(
+            TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("{task.description}"), console=err, transient=True, disable=single))
+        task = progress.add_task("", total=len(items))
+        for item in items:
+            row = item if isinstance(item, dict) else next(rows)
             counts[row["status"]] += 1
             results.append(row)
             if jsonl:
                 print(json.dumps(row, default=str), flush=True)
             progress.update(task, advance=1, description=Path(row["path"]).name)
-    if json_out and not jsonl:
-        print(json.dumps(results, indent=2, default=str))
-    elif not jsonl:
-        table = Table("file", "verdict", "asset id", "why", title=f"{len(files)} images")
-        for row in results:
-            colour = _COLOURS.get(row["status"], "red")
-            table.add_row(row["path"], f"[{colour}]{row['status']}[/]", row.get("asset_id") or "", row["summary"])
-        out.print(table)
-    summary = Table("verdict", "images", title="summary")
-    for status, n in counts.most_common():
-        summary.add_row(status, str(n))
-    (err if (json_out or jsonl) else out).print(summary)
+    if single:
+        row = results[0]
+        if json_out and not jsonl:
+            print(json.dumps(row, indent=2, default=str))
+        elif not jsonl:
+            if row["status"] == "error":
+                _fail(row["reason"])
+            _print_verdict(row)
+    else:
+        if json_out and not jsonl:
+            print(json.dumps(results, indent=2, default=str))
+        elif not jsonl:
+            table = Table("file", "verdict", "asset id", "why", title=f"{len(results)} images")
+            for row in results:
+                colour = _COLOURS.get(row["status"], "red")
+                table.add_row(row["path"], f"[{colour}]{row['status']}[/]", row.get("asset_id") or "", row["summary"])
+            out.print(table)
+        summary = Table("verdict", "images", title="summary")
+        for status, n in counts.most_common():
+            summary.add_row(status, str(n))
+        (err if (json_out or jsonl) else out).print(summary)
     if counts.get("error"):
         raise typer.Exit(1)
-    if any(s not in {g.value for g in good} for s in counts):
+    if any(s not in good for s in counts):
         raise typer.Exit(4)
 
 
@@ -294,7 +381,15 @@ def audit_list(effect: Optional[str] = typer.Option(None, help="allow or deny"),
                rule: Optional[str] = typer.Option(None, help="Only records a rule with this @id decided"),
                json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt):
     """List audit records, oldest first."""
-    records = _audit_log(home).records(effect=effect, since=since, until=until, rule=rule)
+    try:
+        # A filter that cannot match is a mistake to report (exit 2), not an empty table.
+        if effect is not None and effect not in ("allow", "deny"):
+            raise UsageError(f"--effect must be allow or deny, not {effect!r}")
+        since = _iso_filter("--since", since)
+        until = _iso_filter("--until", until)
+        records = _audit_log(home).records(effect=effect, since=since, until=until, rule=rule)
+    except PocketStudioError as exc:
+        _fail(exc, json_out=json_out)
     if json_out:
         print(json.dumps([r.to_json() for r in records], indent=2))
         return
@@ -335,7 +430,7 @@ def audit_checkpoint(home: Optional[Path] = HomeOpt):
     try:
         _, note = _audit_log(home).checkpoint(dt.datetime.now(dt.timezone.utc))
     except PocketStudioError as exc:
-        _fail(exc)
+        _fail(exc, json_out=json_out)
     sys.stdout.write(note)
 
 
@@ -456,6 +551,16 @@ def _consent_parts(home):
     return Registry(store, template_key=keys.registry_key()), ConsentBook(store)
 
 
+def _iso_filter(option: str, value: Optional[str]) -> Optional[str]:
+    """A --since / --until value as the log's UTC ISO time; a malformed one is a UsageError."""
+    if value is None:
+        return None
+    try:
+        return _when(value, dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat()
+    except PocketStudioError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
 def _when(value: Optional[str], default: dt.datetime) -> dt.datetime:
     if value is None:
         return default
@@ -539,12 +644,15 @@ def consent_revoke(grant_id: str = typer.Argument(...), home: Optional[Path] = H
 def consent_list(person: Optional[str] = typer.Option(None, "--person"), json_out: bool = typer.Option(False, "--json"),
                  home: Optional[Path] = HomeOpt):
     """List registered people (ids, template counts) and their grants."""
-    registry, book = _consent_parts(home)
-    now = dt.datetime.now(dt.timezone.utc)
-    people = [p for p in registry.all() if person in (None, p.person_id)]
-    rows = [{"person_id": p.person_id, "grants": [
-        {"grant_id": g.grant_id, "grantee": g.grantee, "purposes": list(g.purposes), "status": g.status(now),
-         "not_after": g.not_after.isoformat()} for g in book.list(p.person_id)]} for p in people]
+    try:
+        registry, book = _consent_parts(home)
+        now = dt.datetime.now(dt.timezone.utc)
+        people = [p for p in registry.all() if person in (None, p.person_id)]
+        rows = [{"person_id": p.person_id, "grants": [
+            {"grant_id": g.grant_id, "grantee": g.grantee, "purposes": list(g.purposes), "status": g.status(now),
+             "not_after": g.not_after.isoformat()} for g in book.list(p.person_id)]} for p in people]
+    except PocketStudioError as exc:
+        _fail(exc, json_out=json_out)
     if json_out:
         print(json.dumps(rows, indent=2))
         return
@@ -634,7 +742,8 @@ def subject_create(name: str = typer.Argument(..., help="The subject's name, as 
     except PolicyDenied as exc:
         _denied(exc, json_out, "created")
     except ReleaseBlocked as exc:
-        _fail(f"{exc} — no subject was stored (decision {exc.decision_id})")
+        _fail(exc, json_out=json_out, message=f"{exc} — no subject was stored (decision {exc.decision_id})",
+              created=False, decision_id=exc.decision_id, step=exc.step)
     except PocketStudioError as exc:
         _fail(exc)
     if json_out:
@@ -670,7 +779,7 @@ def subject_show(name: str = typer.Argument(...), home: Optional[Path] = HomeOpt
         book = _subject_book(home)
         record, _ = book.load(name)
     except PocketStudioError as exc:
-        _fail(exc)
+        _fail(exc, json_out=json_out)
     print(json.dumps({**record.to_json(), "embedding_verified": True}, indent=2))
 
 
@@ -680,7 +789,7 @@ def subject_delete(name: str = typer.Argument(...), home: Optional[Path] = HomeO
     try:
         record = _subject_book(home).delete(name)
     except PocketStudioError as exc:
-        _fail(exc)
+        _fail(exc, json_out=json_out, created=False)
     out.print(f"deleted subject {record.name!r} ({record.subject_id}) and {record.embedding_file}")
 
 

@@ -14,6 +14,12 @@ class PocketStudioError(Exception):
     exit_code = 1
 
 
+class UsageError(PocketStudioError):
+    """A command-line value is malformed (a date, a choice): exit 2, like click's own usage errors."""
+
+    exit_code = 2
+
+
 class ConfigError(PocketStudioError):
     """Settings, data directory or database are unusable."""
 
@@ -24,6 +30,16 @@ class StoreError(PocketStudioError):
 
 class KeyMaterialError(PocketStudioError):
     """Keys or certificates are missing, unreadable, expired or do not match."""
+
+
+class InputFileError(PocketStudioError):
+    """A file named as input cannot be read: missing, not a regular file, unreadable, its name too
+    long, or larger than the limit (checked before it is read)."""
+
+
+class OutputPathError(PocketStudioError):
+    """An output path is not one Pocket Studio may write: not a regular file (a device, FIFO, socket,
+    folder or symbolic link), an existing file without ``--force``, a missing folder, a wrong extension."""
 
 
 class ModelLoadError(PocketStudioError):

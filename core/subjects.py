@@ -56,7 +56,9 @@ class SubjectRecord:
                 "model": {"name": self.model_name, "sha256": self.model_sha256},
                 "reference_sha256s": list(self.reference_sha256s), "registered_people": len(self.person_ids),
                 "consent_grant_ids": list(self.consent_grant_ids), "decision_id": self.decision_id,
-                "requester": self.requester, "training": self.training, "created_at": self.created_at}
+                "requester": self.requester, "created_at": self.created_at,
+                # the seed as a string, like every 64-bit number in our JSON
+                "training": {k: str(v) if k == "seed" else v for k, v in self.training.items()}}
 
 
 def check_name(name: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..core.errors import PocketStudioError
+from ..core.files import MAX_IMAGE_BYTES, read_input
 from .verify import Verifier
 
 MIN_FILES_PER_PROCESS = 4  # below this a process costs more to start than it saves
@@ -25,15 +26,28 @@ def default_jobs(n_files: int) -> int:
     return max(1, min(cores, n_files // MIN_FILES_PER_PROCESS))
 
 
+def error_row(path: str | Path, reason: str) -> dict:
+    """The row of an input that got no verdict (unreadable, too large, not an image, …)."""
+    return {"path": str(path), "status": "error", "reason": reason, "summary": reason}
+
+
 def verify_row(verifier: Verifier, path: Path) -> dict:
     """One file's verdict as a JSON-ready dict with its path; a file that cannot be read or decoded
-    is a row with status "error" (it never stops the batch)."""
+    is a row with status "error" and a reason (it never stops the batch). The size is checked
+    before the file is read."""
     try:
-        if not path.is_file():
-            raise PocketStudioError(f"{path}: no such file")
-        return {"path": str(path), **verifier.verify_bytes(path.read_bytes()).to_json()}
+        return {"path": str(path), **verifier.verify_bytes(read_input(path, MAX_IMAGE_BYTES)).to_json()}
     except PocketStudioError as exc:
-        return {"path": str(path), "status": "error", "summary": str(exc)}
+        return error_row(path, str(exc))
+    except Exception as exc:  # noqa: BLE001 — a library's untyped failure is this file's error, not the batch's end
+        return error_row(path, unexpected(exc))
+
+
+def unexpected(exc: BaseException) -> str:
+    """An untyped failure in words: its type and the first line of its message (a database
+    driver's later lines quote SQL, which a message never shows)."""
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"verification failed unexpectedly ({type(exc).__name__}{': ' + first if first else ''}); please report it"
 
 
 _worker_verifier: Verifier | None = None

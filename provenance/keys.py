@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import os
 import secrets
@@ -34,6 +35,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from ..core.config import PASSPHRASE_ENV, SIGNING_ALGS, Settings
 from ..core.errors import KeyMaterialError
+from ..core.files import os_error_message
 
 C2PA_CLAIM_SIGNING_EKU = "1.3.6.1.4.1.62558.2.1"
 EMAIL_PROTECTION_EKU = ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string
@@ -226,8 +228,26 @@ def check_claim_signing_chain(chain: list[x509.Certificate], key, now: dt.dateti
             raise KeyMaterialError(f"'{child.subject.rfc4514_string()}' is not issued by the next certificate in the chain: {exc}") from exc
 
 
+def _key_files(method):
+    """An OSError on the keys folder or a key file (unreadable, a folder where a file belongs, a name
+    too long) becomes a KeyMaterialError that says what to do, instead of a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            raise KeyMaterialError(
+                f"cannot use the keys: {os_error_message(exc.filename or self.dir, exc)}. The folder {self.dir} and "
+                f"its files must be readable and writable by this user (chmod -R u+rwX on it, or run as the user "
+                f"who owns it); a key file replaced by something else must be restored from a backup") from exc
+
+    return wrapper
+
+
 class KeyStore:
-    """The keys folder of a data directory."""
+    """The keys folder of a data directory. Every method that touches it raises KeyMaterialError,
+    never an OSError."""
 
     def __init__(self, settings: Settings, passphrase: bytes | None = None):
         self.settings = settings
@@ -277,9 +297,11 @@ class KeyStore:
             raise KeyMaterialError(f"cannot decrypt {what}: wrong passphrase or corrupt file") from exc
 
     # -- creation -----------------------------------------------------------------------------
+    @_key_files
     def exists(self) -> bool:
         return (self.dir / CLAIM_CHAIN).exists() and (self.dir / CLAIM_KEY).exists()
 
+    @_key_files
     def ensure(self, now: dt.datetime | None = None, alg: str | None = None) -> None:
         """Create whatever is missing: root CA, claim-signing leaf, watermark, registry and audit keys."""
         self.settings.ensure_home()
@@ -298,6 +320,7 @@ class KeyStore:
             self._save_private(AUDIT_KEY, ed25519.Ed25519PrivateKey.generate())
             (self.dir / AUDIT_PUBLIC).unlink(missing_ok=True)
 
+    @_key_files
     def rotate_claim_signer(self, alg: str, now: dt.datetime | None = None) -> None:
         """Issue a fresh leaf from the local root (e.g. to switch between ES256 and Ed25519)."""
         now = _utc(now)
@@ -307,6 +330,7 @@ class KeyStore:
         self._save_private(CLAIM_KEY, leaf_key)
         _write_public(self.dir / CLAIM_CHAIN, pem(leaf_cert) + pem(root_cert))
 
+    @_key_files
     def import_chain(self, chain_pem: bytes, key_pem: bytes, key_password: bytes | None = None,
                      now: dt.datetime | None = None) -> x509.Certificate:
         """Use a user's own claim-signing chain (leaf first) and key; the chain's root becomes trusted."""
@@ -330,12 +354,18 @@ class KeyStore:
         return chain[0]
 
     # -- use ------------------------------------------------------------------------------------
+    @_key_files
     def chain(self) -> list[x509.Certificate]:
         path = self.dir / CLAIM_CHAIN
         if not path.exists():
             raise KeyMaterialError(f"certificate chain {path} is missing; run 'pocketstudio init'")
-        return x509.load_pem_x509_certificates(path.read_bytes())
+        try:
+            return x509.load_pem_x509_certificates(path.read_bytes())
+        except ValueError as exc:
+            raise KeyMaterialError(f"certificate chain {path} is corrupt; restore it from a backup or run "
+                                   f"'pocketstudio keys import'") from exc
 
+    @_key_files
     def claim_signer(self, now: dt.datetime | None = None) -> LocalKeySigner:
         """The local claim signer, refusing an expired or mismatched chain (fail closed)."""
         now = _utc(now)
@@ -350,19 +380,23 @@ class KeyStore:
             raise KeyMaterialError(f"key {path} is missing; run 'pocketstudio init'")
         return self._unseal(path.read_bytes(), str(path))
 
+    @_key_files
     def watermark_key(self) -> bytes:
         return self._sealed_secret(WATERMARK_KEY)
 
+    @_key_files
     def registry_key(self) -> bytes:
         """The key that encrypts face templates at rest."""
         return self._sealed_secret(REGISTRY_KEY)
 
+    @_key_files
     def audit_origin(self) -> str:
         """The audit log's name: stable per data directory, derived from its root certificate."""
         anchor = self.dir / ROOT_CERT if (self.dir / ROOT_CERT).exists() else self.dir / CLAIM_CHAIN
         tag = hashlib.sha256(anchor.read_bytes()).hexdigest()[:16] if anchor.exists() else "unconfigured"
         return f"pocketstudio.local/audit/{tag}"
 
+    @_key_files
     def audit_signer(self):
         """The Ed25519 note signer of the audit log (records and checkpoints)."""
         from ..policy.checkpoint import NoteSigner
@@ -373,6 +407,7 @@ class KeyStore:
             _write_public(public, (signer.verifier.to_text() + "\n").encode())
         return signer
 
+    @_key_files
     def trust_anchors_pem(self) -> str:
         """The local root plus every anchor in keys/trust and the settings' extra anchor files."""
         parts: list[bytes] = []

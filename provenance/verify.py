@@ -36,13 +36,13 @@ import c2pa
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.errors import AuditError, InvalidImageError, PocketStudioError, StoreError
+from ..core.files import MAX_IMAGE_BYTES  # one limit for every image file read
 from . import fingerprint as fp
 from .keys import ACCEPTED_SIGNER_EKUS, KeyStore
 from .manifest import DECISION_LABEL, GENERATION_LABEL, assertion, soft_bindings
 from .resolution import ManifestSource, ResolutionError
 from .watermark import Detection, Watermarker
 
-MAX_IMAGE_BYTES = 200 * 1024 * 1024
 MAX_PIXELS = 8192 * 8192
 # Codes that mean the content no longer matches what was signed.
 TAMPER_CODES = {"assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "assertion.bmffHash.mismatch",
@@ -153,7 +153,8 @@ def _summarise_manifest(reader: c2pa.Reader) -> dict:
         "alg": sig.get("alg"),
         "actions": [a.get("action") for a in actions],
         "digital_source_type": next((a.get("digitalSourceType") for a in actions if a.get("digitalSourceType")), None),
-        "model": gen.get("model"), "steps": gen.get("steps"), "seed": gen.get("seed"),
+        "model": gen.get("model"), "steps": gen.get("steps"),
+        "seed": None if gen.get("seed") is None else str(gen.get("seed")),  # 64-bit: a string in JSON
         "decision_id": dec.get("decision_id"), "audit_log_origin": dec.get("audit_log_origin"),
         "created": created.get("when") or sig.get("time"),
         "soft_binding": {"alg": soft.get("alg"), "value": _binding_value(soft)} if soft else None,

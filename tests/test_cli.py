@@ -37,7 +37,7 @@ def test_generate_verify_and_audit_from_the_command_line(tmp_path, tiny_model_di
     result = run("generate", "a green star", "-o", out, "--model", tiny_model_dir, "--seed", "11", "--home", home, "--json")
     assert result.exit_code == 0, result.output
     released = json.loads(result.stdout)
-    assert released["released"] and out.exists() and released["seed"] == 11
+    assert released["released"] and out.exists() and released["seed"] == "11"
 
     verdict = run("verify", out, "--home", home, "--json")
     assert verdict.exit_code == 0

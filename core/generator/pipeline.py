@@ -50,6 +50,15 @@ class GeneratedImage:
     seconds: float
     # What the model identity (model_sha256) is made of: the checkpoint and any LoRA file.
     model_components: tuple[ModelComponent, ...] = ()
+    # The prompt's text tokens (subject slots counted), and how many of them the text encoder read:
+    # fewer when the prompt is longer than its window (the end is cut, as CLIP does).
+    prompt_tokens: int | None = None
+    prompt_tokens_kept: int | None = None
+
+    @property
+    def prompt_truncated(self) -> bool:
+        return self.prompt_tokens is not None and self.prompt_tokens_kept is not None \
+            and self.prompt_tokens_kept < self.prompt_tokens
 
 
 def _parse_sampler_timesteps(table, num_train_timesteps: int, model_dir: Path) -> dict[int, tuple[int, ...]]:
@@ -314,6 +323,24 @@ class Generator:
         sched.set_timesteps(steps)
         return tuple(int(t) for t in sched.timesteps)
 
+    def _prompt_tokens(self, prompt: str, subject=None) -> tuple[int, int]:
+        """(tokens the prompt has, tokens the text encoder reads): its window less BOS and EOS.
+        With a subject its mentions count as its vectors (core/generator/subject.py's layout)."""
+        tokenizer = self._pipe.tokenizer
+        window = int(tokenizer.model_max_length) - 2
+
+        def count(text: str) -> int:
+            return len(tokenizer(text, add_special_tokens=False, truncation=False, verbose=False).input_ids) if text.strip() else 0
+
+        if subject is None:
+            given = count(prompt)
+        else:
+            from .subject import split_prompt
+
+            pieces, _ = split_prompt(prompt, subject.name)
+            given = sum(count(p) for p in pieces) + int(subject.vectors.shape[0]) * (len(pieces) - 1)
+        return given, min(given, window)
+
     def _subject_embeds(self, prompt: str, subject):
         """Prompt embeddings with ``subject``'s vectors at its mentions (or prepended)."""
         import torch
@@ -416,17 +443,20 @@ class Generator:
         with self._lock:
             start = time.perf_counter()
             try:
+                given, kept = self._prompt_tokens(prompt, subject)
                 gen = torch.Generator(device=self.device).manual_seed(seed)
                 text = {"prompt": prompt} if subject is None else {"prompt_embeds": self._subject_embeds(prompt, subject)}
                 common = dict(**text, num_inference_steps=steps, guidance_scale=guidance,
                               generator=gen, output_type="latent" if light is not None else "pil")
-                if init_image is None:
-                    schedule = self.sampler_timesteps.get(steps)  # None: the scheduler's own
-                    out = self._pipe(height=size, width=size, **common,
-                                     **({} if schedule is None else {"timesteps": list(schedule)}))
-                else:
-                    reference = init_image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
-                    out = self._img2img()(image=reference, strength=float(strength), **common)
+                # quiet: a cut prompt is reported in the result (prompt_tokens), not as a log warning
+                with quiet_libraries():
+                    if init_image is None:
+                        schedule = self.sampler_timesteps.get(steps)  # None: the scheduler's own
+                        out = self._pipe(height=size, width=size, **common,
+                                         **({} if schedule is None else {"timesteps": list(schedule)}))
+                    else:
+                        reference = init_image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
+                        out = self._img2img()(image=reference, strength=float(strength), **common)
                 if light is not None:
                     with torch.inference_mode():
                         pixels = light(out.images.to(light.dtype))
@@ -456,6 +486,8 @@ class Generator:
             device=self.device,
             seconds=seconds,
             model_components=components,
+            prompt_tokens=given,
+            prompt_tokens_kept=kept,
         )
 
 

@@ -80,6 +80,9 @@ class Watermarker(Protocol):
     alg: str
     strengths: tuple[float, ...]
 
+    def check_size(self, width: int, height: int) -> None:
+        """Raise WatermarkError unless an image of this size can carry the mark."""
+
     def embed(self, image: Image.Image, payload: WatermarkPayload, strength: float = 1.0) -> Image.Image: ...
 
     def detect(self, image: Image.Image) -> Detection: ...

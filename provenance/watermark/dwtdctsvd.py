@@ -29,11 +29,15 @@ class DwtDctSvdWatermarker:
     def __init__(self, key: bytes):
         self._codec = PayloadCodec(key, ALG)
 
+    def check_size(self, width: int, height: int) -> None:
+        """Raise WatermarkError unless a ``width``×``height`` image can carry the mark."""
+        if min(width, height) < MIN_SIDE:
+            raise WatermarkError(f"a {width}x{height} image cannot carry the watermark (min side {MIN_SIDE} px)")
+
     def embed(self, image: Image.Image, payload: WatermarkPayload, strength: float = 1.0) -> Image.Image:
         if strength != 1.0:
             raise WatermarkError("the dwtDctSvd engine embeds at one strength only")
-        if min(image.size) < MIN_SIDE:
-            raise WatermarkError(f"image {image.size[0]}x{image.size[1]} is too small to watermark (min side {MIN_SIDE} px)")
+        self.check_size(*image.size)
         bits = self._codec.encode(payload.asset_id)
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
         encoder = WatermarkEncoder()

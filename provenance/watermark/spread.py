@@ -740,16 +740,24 @@ class SpreadSpectrumWatermarker:
 
     # -- embedding -------------------------------------------------------------------------------
 
+    def check_size(self, width: int, height: int) -> None:
+        """Raise WatermarkError unless a ``width``×``height`` image can carry the mark: the release
+        asks before it generates, so an impossible size costs nothing. The working image must hold
+        a whole tile across its short side: min side ``MIN_EMBED_SIDE``, and long : short at most
+        ``WORK_MAX_LONG`` : ``TILE`` (about 19:1) once the long side is capped."""
+        shape = _working_shape(height, width, allow_upsample=False)
+        if min(width, height) < MIN_EMBED_SIDE or min(shape) < TILE:
+            raise WatermarkError(f"a {width}x{height} image cannot carry the watermark: the short side must be at "
+                                 f"least {MIN_EMBED_SIDE} px and the long side at most "
+                                 f"{math.floor(10 * WORK_MAX_LONG / TILE) / 10}× the short side")
+
     def embed(self, image: Image.Image, payload: WatermarkPayload, strength: float = 1.0) -> Image.Image:
         """The image with ``payload.asset_id`` embedded; same size, mode RGB, RGBA (alpha kept) or L.
         ``strength`` multiplies the mark's RMS (1: the PSNR targets above)."""
         if not 0.0 < strength <= STRENGTHS[-1]:
             raise WatermarkError(f"watermark strength {strength} outside (0, {STRENGTHS[-1]}]")
         w, h = image.size
-        shape = _working_shape(h, w, allow_upsample=False)
-        if min(w, h) < MIN_EMBED_SIDE or min(shape) < TILE:
-            raise WatermarkError(f"image {w}x{h} is too small to watermark (min side {MIN_EMBED_SIDE} px, "
-                                 f"aspect ratio at most {WORK_MAX_LONG * MIN_EMBED_SIDE // (TILE * WORK_SIDE)}:1)")
+        self.check_size(w, h)
         mode = image.mode
         if mode not in ("RGB", "L", "RGBA"):
             image = image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB")
