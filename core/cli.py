@@ -358,18 +358,25 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
           trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable), e.g. the C2PA trust list."),
           workers: int = typer.Option(1, "--workers", min=1, help="Worker processes: uploads verified at once "
                                                                   "(verification is CPU-bound; one per core)."),
+          allowed_host: list[str] = typer.Option(
+              [], "--allowed-host", help="Another name clients reach the service by, NAME or NAME:PORT (repeatable); "
+                                         "requests naming any other host are refused (DNS rebinding). 127.0.0.1, "
+                                         "localhost, [::1] and the --host address are always allowed."),
           home: Optional[Path] = HomeOpt):
     """Serve the verifier: web page at /, POST /v1/verify, the C2PA Soft Binding Resolution API, audit proofs."""
+    from .exposure import HostCheck
     from .server import Limits, run as run_server
 
     try:
+        HostCheck.serving(host, port, allowed_host)  # a malformed --allowed-host is an error before anything starts
         settings = _settings(home).with_(trust_anchor_files=tuple(trust))
         from ..provenance.keys import KeyStore
 
         KeyStore(settings).trust_anchors_pem()  # an unreadable anchor file is an error now, not per request
         err.print(f"pocketstudio verifier on http://{host}:{port}/ (API docs at /docs); data directory {settings.home}"
                   + (f"; {workers} worker processes" if workers > 1 else ""))
-        run_server(settings, host, port, Limits(max_bytes=max_bytes, max_pixels=max_pixels), workers)
+        run_server(settings, host, port, Limits(max_bytes=max_bytes, max_pixels=max_pixels), workers,
+                   allowed_hosts=tuple(allowed_host))
     except PocketStudioError as exc:
         _fail(exc)
 

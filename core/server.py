@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from fastapi import FastAPI, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from PIL import Image, UnidentifiedImageError
 from python_multipart import MultipartParser
@@ -31,6 +32,7 @@ from python_multipart.multipart import parse_options_header
 
 from .config import Settings
 from .errors import InvalidImageError, PocketStudioError, StoreError
+from .exposure import SWAGGER_CSS, SWAGGER_JS, ExposureMiddleware, HostCheck, docs_csp, page_csp
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000  # a bit more than 6K × 6K, well above 4K
@@ -235,7 +237,7 @@ _QUERY_BODY = {"requestBody": {"required": True, "content": {"application/json":
     "properties": {"alg": {"type": "string"}, "value": {"type": "string", "description": "base64"}}}}}}}
 
 
-def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
+def create_app(settings: Settings, limits: Limits | None = None, hosts: HostCheck | None = None) -> FastAPI:
     service = Service(settings, limits or Limits())
     app = FastAPI(
         title="Pocket Studio verifier",
@@ -244,8 +246,17 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
                      "watermark, the manifest recovered by it, a perceptual fingerprint and the audit log; and "
                      "the C2PA Soft Binding Resolution API over this studio's manifest store. Uploads are not "
                      "kept."),
+        docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,  # /docs below, with its own CSP
     )
     app.state.service = service
+    # Security headers on every response and the Host check (DNS rebinding): core/exposure.py.
+    # ``hosts``: the names ``run`` serves under; by default the local names on any port.
+    app.add_middleware(ExposureMiddleware, hosts=hosts or HostCheck())
+    page = resources.files("pocketstudio.core").joinpath("web/index.html").read_text(encoding="utf-8")
+    page_headers = {"Cache-Control": "no-store", "Content-Security-Policy": page_csp(page)}
+    docs_page = get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} — API", swagger_js_url=SWAGGER_JS,
+                                    swagger_css_url=SWAGGER_CSS, swagger_favicon_url="data:,",
+                                    oauth2_redirect_url=None).body.decode()
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError):
@@ -261,8 +272,11 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
-        page = resources.files("pocketstudio.core").joinpath("web/index.html").read_text(encoding="utf-8")
-        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(page, headers=page_headers)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page, headers={"Content-Security-Policy": docs_csp(docs_page)})
 
     @app.get("/v1/limits", tags=["verify"], summary="Upload limits of this service.")
     def limits_route() -> dict:
@@ -377,22 +391,27 @@ def app_from_environment() -> FastAPI:
 
     cfg = json.loads(os.environ[SERVE_CONFIG_ENV])
     settings = Settings.load(cfg["home"]).with_(trust_anchor_files=tuple(Path(p) for p in cfg["trust"]))
-    return create_app(settings, Limits(max_bytes=cfg["max_bytes"], max_pixels=cfg["max_pixels"]))
+    return create_app(settings, Limits(max_bytes=cfg["max_bytes"], max_pixels=cfg["max_pixels"]),
+                      hosts=HostCheck.from_json(cfg["hosts"]))
 
 
-def run(settings: Settings, host: str, port: int, limits: Limits, workers: int = 1) -> None:
+def run(settings: Settings, host: str, port: int, limits: Limits, workers: int = 1,
+        allowed_hosts: tuple[str, ...] = ()) -> None:
     """Serve until interrupted. Verification is CPU-bound Python (the GIL): ``workers`` processes
-    serve that many uploads at once, each with its own app and database connections."""
+    serve that many uploads at once, each with its own app and database connections. Requests
+    must name the service by a local name, the listening address or one of ``allowed_hosts``
+    (core/exposure.py)."""
     import os
 
     import uvicorn
 
     # No access log: request lines carry client addresses, and the service keeps no personal data.
     quiet = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
+    hosts = HostCheck.serving(host, port, allowed_hosts)
     if workers == 1:
-        uvicorn.run(create_app(settings, limits), **quiet)
+        uvicorn.run(create_app(settings, limits, hosts=hosts), **quiet)
         return
     os.environ[SERVE_CONFIG_ENV] = json.dumps({
         "home": str(settings.home), "trust": [str(p) for p in settings.trust_anchor_files],
-        "max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels})
+        "max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels, "hosts": hosts.to_json()})
     uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **quiet)

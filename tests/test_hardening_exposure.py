@@ -260,3 +260,275 @@ def test_attack_deny_from_the_command_line_does_not_reveal_consent_granted_to_ot
     denials = json.loads(run("audit", "list", "--effect", "deny", "--json", "--home", home).stdout)
     assert len(denials) == len(seen)
     assert all(_public(r) == _public(denials[0]) for r in denials), json.dumps([_public(r) for r in denials], indent=1)
+
+
+# -- 8. the service: security headers, the Host check, loopback by default ----------------------------
+
+import base64  # noqa: E402
+import hashlib  # noqa: E402
+import http.client  # noqa: E402
+import re  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from pocketstudio.core.exposure import HostCheck  # noqa: E402
+from pocketstudio.core.server import Limits, create_app  # noqa: E402
+
+from .test_web import browser  # noqa: E402,F401 — the real headless Chromium
+
+SECURITY = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def assert_hardened(headers, csp_start: str = "default-src 'none'") -> str:
+    for name, value in SECURITY.items():
+        assert headers.get(name) == value, (name, dict(headers))
+    csp = headers.get("content-security-policy", "")
+    assert csp.startswith(csp_start) and "frame-ancestors 'none'" in csp, csp
+    return csp
+
+
+@contextlib.contextmanager
+def serving(app, port: int):
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def service_home(tmp_path_factory) -> Settings:
+    return Settings.load(tmp_path_factory.mktemp("exposure") / "home")
+
+
+@pytest.fixture(scope="module")
+def live(service_home):
+    """The service over a real socket, configured as `serve --allowed-host verifier.example` runs it."""
+    port = free_port()
+    app = create_app(service_home, Limits(max_bytes=100_000), hosts=HostCheck.serving("127.0.0.1", port,
+                                                                                       ["verifier.example"]))
+    with serving(app, port) as url:
+        yield port, url
+
+
+def request(port: int, path: str, host: str | None, method: str = "GET", body: bytes | None = None,
+            headers: dict | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        for k, v in (headers or {}).items():
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", str(len(body or b"")))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def test_attack_dns_rebinding_host_header_is_refused(live):
+    """A page on rebind.attacker.example re-points its name at 127.0.0.1: the browser then sends
+    that name as Host. The service answers only to its own names."""
+    port, _ = live
+    for host in (f"rebind.attacker.example:{port}", "rebind.attacker.example", f"127.0.0.1.nip.io:{port}",
+                 f"localhost:{port + 1}", f"localhost.:{port}", f"[::2]:{port}", f"127.0.0.1:{port}:{port}",
+                 ""):
+        status, headers, body = request(port, "/v1/limits", host)
+        assert status == 421, (host, status)
+        assert json.loads(body)["error"]["code"] == "unknown-host"
+        assert_hardened(headers)
+    assert request(port, "/v1/limits", None)[0] == 400  # HTTP/1.1 without Host: the server refuses it itself
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}",
+                 "verifier.example", f"verifier.example:{port}"):
+        status, headers, body = request(port, "/v1/limits", host)
+        assert status == 200 and json.loads(body)["max_bytes"] == 100_000, (host, status)
+        assert_hardened(headers)
+
+
+def test_attack_dns_rebinding_page_request_is_refused_too(live):
+    """The rebinding page would first load the verifier page itself, then call the API from it."""
+    port, _ = live
+    status, headers, body = request(port, "/", f"rebind.attacker.example:{port}")
+    assert status == 421 and b"Where does this image come from?" not in body
+    status, _, _ = request(port, "/v1/verify", f"rebind.attacker.example:{port}", "POST", b"x",
+                           {"Content-Type": "multipart/form-data; boundary=x"})
+    assert status == 421
+
+
+def test_attack_page_framed_by_other_origin_is_refused(live, browser, tmp_path):  # noqa: F811
+    """Another site puts the verifier page in a frame (clickjacking): the browser refuses to render
+    it. The same page from a server without the headers does render in the same frame."""
+    port, url = live
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (tmp_path / "plain.html").write_text("<p>Where does this image come from?</p>")
+    plain = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    threading.Thread(target=plain.serve_forever, daemon=True).start()
+    plain_url = f"http://127.0.0.1:{plain.server_address[1]}/plain.html"
+    (tmp_path / "attacker.html").write_text(f'<iframe id="ours" src="{url}/"></iframe>'
+                                            f'<iframe id="plain" src="{plain_url}"></iframe>')
+    attacker = ThreadingHTTPServer(("localhost", 0), functools.partial(SimpleHTTPRequestHandler,
+                                                                       directory=str(tmp_path)))
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"http://localhost:{attacker.server_address[1]}/attacker.html", wait_until="load")
+        frames = {f.name or f.url: f for f in page.frames[1:]}
+        texts = {}
+        for frame in page.frames[1:]:
+            try:
+                texts[frame.url] = frame.evaluate("() => document.body ? document.body.innerText : ''")
+            except Exception:  # noqa: BLE001 — a blocked frame may have no document to evaluate in
+                texts[frame.url] = ""
+        assert any("Where does this image come from?" in t for u, t in texts.items() if "plain.html" in u), texts
+        assert not any("Where does this image come from?" in t for u, t in texts.items() if "plain.html" not in u), \
+            (texts, frames)
+        context.close()
+    finally:
+        plain.shutdown()
+        attacker.shutdown()
+
+
+def test_every_response_carries_the_security_headers_errors_included(service_home):
+    app = create_app(service_home, Limits(max_bytes=1000))
+
+    @app.get("/test-only/fails")
+    def fails():
+        raise RuntimeError("an unexpected failure")
+
+    client = TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
+    responses = {
+        "ok": client.get("/v1/limits"),
+        "openapi": client.get("/openapi.json"),
+        "404": client.get("/no/such/route"),
+        "413": client.post("/matches/byContent", content=b"\0" * 5000, headers={"Content-Type": "image/png"}),
+        "422": client.post("/v1/verify", content=b"x", headers={"Content-Type": "text/plain"}),
+        "422-validation": client.get("/matches/byBinding", params={"alg": "x", "value": "y", "maxResults": "zero"}),
+        "405": client.delete("/v1/limits"),
+        "500": client.get("/test-only/fails"),
+    }
+    expected = {"ok": 200, "openapi": 200, "404": 404, "413": 413, "422": 422, "422-validation": 422, "405": 405,
+                "500": 500}
+    assert {k: r.status_code for k, r in responses.items()} == expected
+    for name, response in responses.items():
+        assert assert_hardened(response.headers) == "default-src 'none'; base-uri 'none'; form-action 'none'; " \
+                                                    "frame-ancestors 'none'", name
+    assert responses["500"].json() == {"error": {"code": "internal-error", "message": (
+        "the service failed on this request; its operator can find the cause in its log")}}
+    assert client.get("/redoc").status_code == 404  # the second CDN-loaded docs page is gone
+
+
+def _sha256_source(text: str) -> str:
+    return f"'sha256-{base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()}'"
+
+
+def test_page_and_docs_allow_exactly_their_own_scripts_and_styles(service_home):
+    client = TestClient(create_app(service_home), base_url="http://127.0.0.1")
+    page = client.get("/")
+    csp = assert_hardened(page.headers)
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    (script,) = re.findall(r"<script>(.*?)</script>", page.text, flags=re.S)
+    (style,) = re.findall(r"<style>(.*?)</style>", page.text, flags=re.S)
+    assert directives["script-src"] == _sha256_source(script) and directives["style-src"] == _sha256_source(style)
+    assert directives["img-src"] == "blob:" and directives["connect-src"] == "'self'"
+    assert "unsafe" not in csp
+
+    docs = client.get("/docs")
+    csp = assert_hardened(docs.headers)
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    (start,) = re.findall(r"<script>(.*?)</script>", docs.text, flags=re.S)
+    scripts = re.findall(r'<script src="([^"]+)"', docs.text)
+    styles = re.findall(r'<link type="text/css" rel="stylesheet" href="([^"]+)"', docs.text)
+    assert directives["script-src"].split() == [*scripts, _sha256_source(start)]
+    assert directives["style-src"].split() == [*styles, "'unsafe-inline'"]
+    assert "fastapi.tiangolo.com" not in docs.text  # no favicon from elsewhere
+
+
+def test_page_runs_under_its_csp_without_violations(service_home, browser, tmp_path):  # noqa: F811
+    port = free_port()
+    with serving(create_app(service_home), port) as url:
+        context = browser.new_context()
+        page = context.new_page()
+        messages = []
+        page.on("console", lambda m: messages.append(m.text))
+        page.goto(url + "/")
+        page.wait_for_function("() => limits !== null")  # the inline script ran and fetched /v1/limits
+        junk = tmp_path / "junk.png"
+        junk.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+        page.set_input_files("#file", str(junk))
+        page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Could not')")
+        assert page.evaluate("getComputedStyle(document.body).maxWidth") != "none"  # the inline style applies
+        assert page.evaluate("document.getElementById('preview').src").startswith("blob:")
+        context.close()
+    assert not [m for m in messages if "Content Security Policy" in m], messages
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses of the sockets listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                if len(raw) == 4:
+                    found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
+                else:
+                    found.add(socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))))
+    return found
+
+
+def test_attack_service_is_not_reachable_from_other_machines_by_default(tmp_path):
+    """`pocketstudio serve` without --host listens on the loopback address only."""
+    home, port = tmp_path / "home", free_port()
+    assert run("init", "--home", home).exit_code == 0
+    proc = subprocess.Popen([sys.executable, "-c", "from pocketstudio.core.cli import main; main()", "serve",
+                             "--port", str(port), "--home", str(home)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while not _listening_addresses(port):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "serve did not start listening"
+            time.sleep(0.2)
+        assert _listening_addresses(port) == {"127.0.0.1"}
+        status, headers, _ = request(port, "/v1/limits", f"127.0.0.1:{port}")
+        assert status == 200
+        assert request(port, "/v1/limits", f"rebind.attacker.example:{port}")[0] == 421
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_malformed_allowed_host_is_refused_before_serving(tmp_path):
+    result = run("serve", "--allowed-host", "bad host:x", "--home", tmp_path / "home")
+    assert result.exit_code != 0 and "allowed host 'bad host:x'" in result.output

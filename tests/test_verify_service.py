@@ -151,7 +151,9 @@ def test_audit_record_missing_from_the_reachable_log_fails_closed(released, tmp_
 
 @pytest.fixture(scope="module")
 def client(released):
-    return TestClient(create_app(released["settings"], Limits(max_bytes=3_000_000, max_pixels=2_000_000)))
+    # The service answers only to its own names (DNS rebinding, core/exposure.py), not "testserver".
+    return TestClient(create_app(released["settings"], Limits(max_bytes=3_000_000, max_pixels=2_000_000)),
+                      base_url="http://127.0.0.1")
 
 
 def test_post_verify_returns_the_verdict(client, released):
@@ -423,9 +425,10 @@ def test_service_trusts_the_anchors_the_user_adds_and_verify_online_is_opt_in(re
     release = released["first"]
     anchor = released["home"] / "keys" / ROOT_CERT
     other = Settings.load(tmp_path / "other")
-    plain = TestClient(create_app(other)).post("/v1/verify", files={"file": ("a.png", release.data, "image/png")})
+    plain = TestClient(create_app(other), base_url="http://127.0.0.1").post(
+        "/v1/verify", files={"file": ("a.png", release.data, "image/png")})
     assert plain.json()["status"] == "valid-untrusted-signer"
-    trusting = TestClient(create_app(other.with_(trust_anchor_files=(anchor,))))
+    trusting = TestClient(create_app(other.with_(trust_anchor_files=(anchor,))), base_url="http://127.0.0.1")
     assert trusting.post("/v1/verify", files={"file": ("a.png", release.data, "image/png")}).json()["status"] == "trusted"
 
     path = tmp_path / "a.png"

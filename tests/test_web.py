@@ -47,7 +47,9 @@ def page(browser, live_server):  # noqa: F811
 
 def pick(page, path: Path):
     page.set_input_files("#file", str(path))
-    page.wait_for_function("document.getElementById('result').dataset.status || "
+    # Predicates are functions, not expression strings: the page's CSP forbids eval, which
+    # Playwright uses for a string.
+    page.wait_for_function("() => document.getElementById('result').dataset.status || "
                            "document.getElementById('status').textContent.startsWith('Could not')")
 
 
@@ -96,7 +98,7 @@ def test_dropping_a_foreign_c2pa_file(page):
         return dt;
     }""", data)
     page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
-    page.wait_for_function("document.getElementById('result').dataset.status")
+    page.wait_for_function("() => document.getElementById('result').dataset.status")
     assert page.get_attribute("#result", "data-status") == "tampered"
     assert "Changed after signing" in page.inner_text("#verdict-headline")
 
@@ -123,7 +125,7 @@ def test_a_file_over_the_upload_limit_is_refused_with_the_limit(browser, release
         context = browser.new_context()
         pg = context.new_page()
         pg.goto(f"http://127.0.0.1:{port}/")
-        pg.wait_for_function("limits !== null")  # the page has read the service's limits
+        pg.wait_for_function("() => limits !== null")  # the page has read the service's limits
         big = tmp_path / "big.png"
         big.write_bytes(released["first"].data + b"\0" * 200_000)
         pick(pg, big)
