@@ -59,6 +59,11 @@ class Settings:
     def trust_dir(self) -> Path:
         return self.keys_dir / "trust"
 
+    @property
+    def audit_checkpoint_file(self) -> Path:
+        """The newest signed checkpoint of the audit log, kept outside the database (policy/audit.py)."""
+        return self.keys_dir / "audit-checkpoint"
+
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
 

@@ -44,14 +44,20 @@ manifests = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
 )
 
-# The audit log: one row per decision (allow or deny, released or blocked), each a leaf of an
-# RFC 6962 Merkle tree. ``record`` is the RFC 8785 canonical JSON the leaf hash covers.
+# The audit log: one row per leaf of an RFC 6962 Merkle tree. ``record`` is the RFC 8785
+# canonical JSON the leaf hash covers. Three kinds of leaf (policy/audit.py): exactly one
+# ``decision`` leaf per decision id (``entry_id`` = the decision id), ``amendment`` leaves that
+# name the decision they follow up (publish failed, …) and ``consent`` events (enrolment, grant,
+# revocation: ``ref`` is the person or grant they concern).
 audit_log = sa.Table(
     "audit_log", metadata,
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),  # leaf index + 1
-    sa.Column("decision_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("leaf_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), nullable=False, index=True),
+    sa.Column("entry_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("decision_id", sa.String(64), index=True),
+    sa.Column("ref", sa.String(64), index=True),
     sa.Column("created_at", sa.String(40), nullable=False, index=True),
-    sa.Column("effect", sa.String(10), nullable=False, index=True),
+    sa.Column("effect", sa.String(10), index=True),
     sa.Column("asset_id", sa.String(32), index=True),
     sa.Column("record", sa.Text, nullable=False),
     sa.Column("signature", sa.String(100), nullable=False),
@@ -79,7 +85,7 @@ checkpoints = sa.Table(
 # can be forgotten while every proof still verifies.
 audit_openings = sa.Table(
     "audit_openings", metadata,
-    sa.Column("decision_id", sa.String(64), primary_key=True),
+    sa.Column("entry_id", sa.String(64), primary_key=True),
     sa.Column("openings", sa.Text, nullable=False),
     sa.Column("expires_at", sa.String(40), nullable=False, index=True),
 )
@@ -182,7 +188,27 @@ def _migration_4(conn: sa.Connection) -> None:
     subjects.create(conn)
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+def _migration_5(conn: sa.Connection) -> None:
+    # The audit log holds leaves of several kinds (decisions, amendments, consent events) and
+    # names a leaf's position once (``leaf_index``, 0-based; was ``seq`` = index + 1). A database
+    # that migration 1 created in this shape already has nothing to do.
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("audit_log")}
+    if "seq" in columns:
+        conn.exec_driver_sql("ALTER TABLE audit_log RENAME TO audit_log_v4")
+        for name in ("ix_audit_log_created_at", "ix_audit_log_effect", "ix_audit_log_asset_id"):
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+        audit_log.create(conn)
+        conn.exec_driver_sql(
+            "INSERT INTO audit_log (leaf_index, kind, entry_id, decision_id, ref, created_at, effect, asset_id, "
+            "record, signature, leaf_hash) SELECT seq - 1, 'decision', decision_id, decision_id, NULL, created_at, "
+            "effect, asset_id, record, signature, leaf_hash FROM audit_log_v4")
+        conn.exec_driver_sql("DROP TABLE audit_log_v4")
+    if "decision_id" in {c["name"] for c in sa.inspect(conn).get_columns("audit_openings")}:
+        conn.exec_driver_sql("ALTER TABLE audit_openings RENAME COLUMN decision_id TO entry_id")
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
+                                                     _migration_5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 from PIL import Image
 
-from ..policy.audit import AuditLog, AuditRecord
+from ..policy.audit import FAILED_AFTER_DECISION, NOT_PUBLISHED, AuditLog, AuditRecord, PendingEntry
 from ..policy.engine import Decision, DepictedPerson, PolicyEngine, new_decision_id
 from ..provenance.fingerprint import ALG as FINGERPRINT_ALG
 from ..provenance.fingerprint import Fingerprint
@@ -174,7 +174,7 @@ class Release:
     mime_type: str
     asset_id: str
     decision: Decision
-    audit_seq: int
+    audit_index: int  # the decision's leaf index in the audit log
     manifest_label: str
     manifest_sha256: str
     watermark_alg: str
@@ -217,15 +217,21 @@ class Studio:
         self.watermarker = watermarker or make_watermarker(settings.watermark_engine, self.keys.watermark_key())
         self._claim_signer = claim_signer
         self.policy = policy or PolicyEngine(settings.policy_dir, extend_defaults=settings.policy_extends)
-        registry = Registry(self.store, template_key=self.keys.registry_key())
+        self.audit = audit or AuditLog(self.store, self.keys.audit_signer(),
+                                       retention=dt.timedelta(days=settings.audit_retention_days),
+                                       checkpoint_file=settings.audit_checkpoint_file)
+        registry = Registry(self.store, template_key=self.keys.registry_key(), audit=self.audit)
         self.likeness = likeness or LikenessChecker(registry)
-        self.consent = ConsentBook(self.store)
+        self.consent = ConsentBook(self.store, self.audit)
         self.subjects = SubjectBook(settings, self.store)
         self.manifests = manifests or ManifestRepository(self.store)
-        self.audit = audit or AuditLog(self.store, self.keys.audit_signer(),
-                                       retention=dt.timedelta(days=settings.audit_retention_days))
-        # Openings (salts + clear text) past their retention are deleted on every start.
-        self.audit.purge_expired((now or (lambda: dt.datetime.now(dt.timezone.utc)))())
+        started = (now or (lambda: dt.datetime.now(dt.timezone.utc)))()
+        # On every start: failures that could not reach the database last time are appended,
+        # consent rows of an earlier release are adopted into the signed history, and openings
+        # (salts + clear text) past their retention are deleted.
+        self.audit.replay_spool()
+        self.consent.ensure_history(started)
+        self.audit.purge_expired(started)
 
     @property
     def generator(self):
@@ -316,6 +322,8 @@ class Studio:
         generated = ctx.step("generate", lambda: self.generator.generate(
             request.prompt, steps=request.steps, seed=request.seed, guidance=request.guidance, **init))
         ctx.model_sha256 = generated.model_sha256
+        if getattr(generated, "prompt_tokens", None) is not None:
+            ctx.prompt_report = {"tokens": generated.prompt_tokens, "kept": generated.prompt_tokens_kept}
         # Centre-crop to the requested aspect, then the learned ×2 super-resolution (tiled) as many
         # times as needed and a Lanczos reduction to the exact size; or just the reduction when
         # the native image is already large enough. Every later gate sees the final pixels.
@@ -387,9 +395,13 @@ class Studio:
                         purpose=request.purpose, evaluations=ctx.evaluations, asset_id=asset_id,
                         manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
                         watermark=watermark, model_sha256=generated.model_sha256, findings=ctx.findings,
-                        image_checks=ctx.image_checks, subject=ctx.subject, conn=conn)
+                        image_checks=ctx.image_checks, subject=ctx.subject, prompt_report=ctx.prompt_report,
+                        conn=conn)
 
             record: AuditRecord = ctx.step("store-manifest", commit)
+            ctx.decided = True  # from here on a failure amends this decision's leaf
+            # The log's newest checkpoint, kept outside the database, now covers this leaf.
+            ctx.step("witness", self.audit.witness)
             if tmp is not None:
                 ctx.step("publish", lambda: publish(tmp, out_path, overwrite))
                 tmp = None
@@ -399,7 +411,7 @@ class Studio:
 
         return Release(
             data=signed.data, path=out_path, mime_type=mime, asset_id=asset_id, decision=post,
-            audit_seq=record.seq, manifest_label=signed.manifest_label, manifest_sha256=signed.manifest_sha256,
+            audit_index=record.index, manifest_label=signed.manifest_label, manifest_sha256=signed.manifest_sha256,
             watermark_alg=self.watermarker.alg, model_name=generated.model_name,
             model_sha256=generated.model_sha256, seed=int(generated.seed), steps=generated.steps,
             width=marked.width, height=marked.height, prompt_tokens=getattr(generated, "prompt_tokens", None),
@@ -490,6 +502,8 @@ class Studio:
                 if os.path.exists(path):
                     os.unlink(path)
             raise
+        ctx.decided = True
+        ctx.step("witness", self.audit.witness)
         return record
 
 
@@ -536,7 +550,11 @@ class _Attempt:
         self.model_sha256: str | None = None
         self.findings: list[Finding] = []
         self.image_checks: list[dict] = []
+        self.prompt_report: dict | None = None  # what the text encoder kept of the prompt
         self.current = ""
+        # Set once the decision's leaf is committed: a later failure (the file could not be
+        # published) is an amendment leaf naming the decision, never a second decision leaf.
+        self.decided = False
 
     def step(self, name: str, fn):
         self.current = name
@@ -551,23 +569,41 @@ class _Attempt:
             raise ReleaseBlocked(step, reason, self.decision_id, self.action) from exc
 
     def _record_failure(self, step: str, reason: str) -> None:
-        base = self.evaluations[-1] if self.evaluations else None
-        failed = Decision(
-            decision_id=self.decision_id, effect="deny", rule_ids=base.rule_ids if base else (),
-            reason=f"{self.action} failed at step '{step}': {reason}",
-            policy_set_hash=base.policy_set_hash if base else self.studio.policy.policy_set_hash,
-            stage=step, decided_at=self.now.astimezone(dt.timezone.utc).isoformat())
+        """One truthful trace of the failure: the decision's leaf (outcome ``failed:<step>``), or,
+        once that leaf is committed, an amendment naming it; if the database cannot take either,
+        the same leaf spooled to a signed file that the next start appends."""
+        audit = self.studio.audit
+        entry = amendment = None
+        if self.decided:
+            amendment = (self.decision_id, NOT_PUBLISHED if step in ("publish", "witness") else FAILED_AFTER_DECISION,
+                         f"{self.action} failed at step '{step}' after it was recorded: {reason}")
+        else:
+            base = self.evaluations[-1] if self.evaluations else None
+            failed = Decision(
+                decision_id=self.decision_id, effect="deny", rule_ids=base.rule_ids if base else (),
+                reason=f"{self.action} failed at step '{step}': {reason}",
+                policy_set_hash=base.policy_set_hash if base else self.studio.policy.policy_set_hash,
+                stage=step, decided_at=self.now.astimezone(dt.timezone.utc).isoformat())
+            entry = PendingEntry(failed, f"failed:{step}", self.now, self.request.prompt, self.request.requester,
+                                 self.request.purpose, tuple(self.evaluations or [failed]), self.asset_id,
+                                 self.manifest_sha256, None, None, self.model_sha256, reason, tuple(self.findings),
+                                 tuple(self.image_checks), self.subject, self.prompt_report)
         try:
-            self.studio.audit.append(
-                failed, outcome=f"failed:{step}", now=self.now, prompt=self.request.prompt,
-                requester=self.request.requester, purpose=self.request.purpose,
-                evaluations=self.evaluations or [failed], asset_id=self.asset_id,
-                manifest_sha256=self.manifest_sha256, model_sha256=self.model_sha256, failure=reason,
-                findings=self.findings, image_checks=self.image_checks, subject=self.subject)
-        except (AuditError, PocketStudioError, Exception) as exc:  # noqa: BLE001
-            # The release is blocked either way; say that the failure itself could not be logged.
-            raise ReleaseBlocked(step, f"{reason}; and the failure could not be audited: {exc}", self.decision_id,
-                                 self.action) from exc
+            if amendment is not None:
+                audit.amend(*amendment, now=self.now)
+            else:
+                audit.append_many([entry])
+            return
+        except Exception as exc:  # noqa: BLE001 — any failure to log goes to the spool
+            first = exc
+        try:
+            spooled = audit.spool_failure(entry, amendment, self.now)
+        except Exception as exc:  # noqa: BLE001
+            raise ReleaseBlocked(step, f"{reason}; and the failure could not be audited ({first}) nor spooled "
+                                 f"({exc})", self.decision_id, self.action) from exc
+        raise ReleaseBlocked(step, f"{reason}; the audit log could not take the failure record ({first}): "
+                             f"it waits in {spooled} and is appended on the next start", self.decision_id,
+                             self.action) from first
 
     def deny(self, decision: Decision) -> None:
         self.current = "audit-deny"

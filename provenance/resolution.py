@@ -168,6 +168,8 @@ class RemoteResolver:
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 raise _NotFound() from None
+            if exc.code in (401, 403):
+                raise ResolutionError(f"{self.base_url} serves {path} to its operator only ({exc.code})") from None
             raise ResolutionError(f"resolver {self.base_url} answered {exc.code} for {path}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise ResolutionError(f"resolver {self.base_url} unreachable: {getattr(exc, 'reason', exc)}") from None

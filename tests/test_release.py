@@ -50,10 +50,10 @@ def test_release_verifies_trusted_with_matching_ids(studio, tmp_path):
     assert record.outcome == "released" and record.effect == "allow"
     assert record.record["asset_id"] == release.asset_id
     assert record.record["manifest_sha256"] == release.manifest_sha256
-    assert record.record["watermark"] == {"alg": release.watermark_alg, "id": release.asset_id,
-                                          "strength": record.record["watermark"]["strength"]}
-    assert record.record["watermark"]["strength"] in studio.watermarker.strengths
-    assert record.record["evaluations"][0]["stage"] == "pre" and record.record["evaluations"][1]["stage"] == "post"
+    assert studio.audit.details(record)["watermark"] == {"alg": release.watermark_alg, "id": release.asset_id,
+                                          "strength": studio.audit.details(record)["watermark"]["strength"]}
+    assert studio.audit.details(record)["watermark"]["strength"] in studio.watermarker.strengths
+    assert studio.audit.details(record)["evaluations"][0]["stage"] == "pre" and studio.audit.details(record)["evaluations"][1]["stage"] == "post"
     assert "red circle" not in json.dumps(record.record)
 
 
@@ -87,7 +87,7 @@ def test_small_flat_release_reads_back_and_records_its_strength(settings, tmp_pa
     release = studio.generate(GenerationRequest(WEAK_PROMPT, "alice", seed=WEAK_SEEDS[0], size=128), tmp_path / "w.png", now=NOW)
     found = studio.watermarker.detect(Image.open(io.BytesIO(release.data)))
     assert found.asset_id == release.asset_id and found.statistic >= READBACK_MARGIN * found.threshold
-    assert studio.audit.get(release.decision.decision_id).record["watermark"]["strength"] > studio.watermarker.strengths[0]
+    assert studio.audit.details(studio.audit.get(release.decision.decision_id))["watermark"]["strength"] > studio.watermarker.strengths[0]
     assert verifier(studio).verify_bytes(release.data, now=NOW).status is Status.TRUSTED
 
 
@@ -178,7 +178,7 @@ def test_registered_name_without_consent_is_denied_before_generation(studio, tmp
     assert "likeness.no-consent" in decision.rule_ids and "Jane" not in str(denied.value)
     record = studio.audit.get(decision.decision_id)
     assert record.outcome == "denied" and record.effect == "deny" and record.asset_id is None
-    assert len(record.record["evaluations"]) == 1  # no pixels were generated
+    assert len(studio.audit.details(record)["evaluations"]) == 1  # no pixels were generated
 
 
 def test_consent_lets_the_grantee_through_and_is_audited(studio, tmp_path):
@@ -190,7 +190,7 @@ def test_consent_lets_the_grantee_through_and_is_audited(studio, tmp_path):
                                     not_before=NOW - dt.timedelta(days=1), not_after=NOW + dt.timedelta(days=1)).grant_id
     release = studio.generate(request("Janey waving"), tmp_path / "ok.png", now=NOW)
     assert release.decision.consent_grant_ids == (grant_id,)
-    assert studio.audit.get(release.asset_id).record["consent_grant_ids"] == [grant_id]
+    assert studio.audit.details(studio.audit.get(release.asset_id))["consent_grant_ids"] == [grant_id]
     studio.consent.revoke(grant_id, NOW)
     with pytest.raises(PolicyDenied):
         studio.generate(request("Janey waving"), tmp_path / "again.png", now=NOW)
