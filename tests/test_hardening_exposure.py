@@ -532,3 +532,21 @@ def test_attack_service_is_not_reachable_from_other_machines_by_default(tmp_path
 def test_malformed_allowed_host_is_refused_before_serving(tmp_path):
     result = run("serve", "--allowed-host", "bad host:x", "--home", tmp_path / "home")
     assert result.exit_code != 0 and "allowed host 'bad host:x'" in result.output
+
+
+def test_attack_dns_rebinding_is_refused_by_every_worker_process(service_home, monkeypatch):
+    """`serve --workers N` builds each worker's app from the environment: the Host check travels too."""
+    from pocketstudio.core.server import SERVE_CONFIG_ENV, app_from_environment
+
+    hosts = HostCheck.serving("0.0.0.0", 8123, ["verifier.example:443"])
+    monkeypatch.setenv(SERVE_CONFIG_ENV, json.dumps({
+        "home": str(service_home.home), "trust": [], "max_bytes": 1000, "max_pixels": 1000, "hosts": hosts.to_json()}))
+    client = TestClient(app_from_environment(), base_url="http://127.0.0.1")
+    answers = {host: client.get("/v1/limits", headers={"Host": host}).status_code
+               for host in ("127.0.0.1:8123", "[::1]:8123", "verifier.example:443", "verifier.example:444",
+                            "0.0.0.0:8123", "localhost:8124", "rebind.attacker.example:8123")}
+    assert answers == {"127.0.0.1:8123": 200, "[::1]:8123": 200, "verifier.example:443": 200,
+                       "verifier.example:444": 421, "0.0.0.0:8123": 421, "localhost:8124": 421,
+                       "rebind.attacker.example:8123": 421}
+    assert HostCheck.serving("192.168.1.5", 8123).allows("192.168.1.5:8123")  # the address it listens on
+    assert HostCheck.serving("::1", 8123).allows("[::1]:8123")
