@@ -18,6 +18,8 @@ lands in the release flow, not in the import. The model is a tiny random LCM mod
 
 from __future__ import annotations
 
+import _checkout  # noqa: F401 — training/ runs from the checkout
+
 import argparse
 import datetime as dt
 import multiprocessing as mp
@@ -70,7 +72,7 @@ def main() -> int:
     out.mkdir()
     model = args.model
     if model is None:
-        from pocketstudio.core.generator.tiny import build_tiny_random_model
+        from training.tiny import build_tiny_random_model
 
         model = work / "tiny-model"
         build_tiny_random_model(model, seed=0)

@@ -6,7 +6,7 @@ Run:  .venv/bin/python bench/fidelity.py [--n 64] [--steps 1,2,4,8] [--teacher D
 Captions: the first ``--n`` scenes of seed ``fidelity.EVAL_SEED`` whose caption is neither a
 training caption nor the mirror of one (the training set is re-drawn from its seed, no files
 needed). Each caption is generated once per row with generator seed = its row index, at the
-model's default guidance, at its native size. The scorer (``pocketstudio.core.training.fidelity``) checks
+model's default guidance, at its native size. The scorer (``training.fidelity``) checks
 object, count, colour, position, colour binding and the character's identity (Pip; in scene
 domain 2 also Dot); a row's category score is the
 mean over the captions it applies to, ``overall`` the mean of the six (GenEval's convention).
@@ -15,7 +15,7 @@ Rows: the LCD student (the embedded model, ``load_generator(None)``) at 1, 2, 4 
 "LCD student*", at a step count whose timesteps the model declares, on its scheduler's own) and,
 with ``--teacher DIR``, the teacher with DDIM at 25 and 50 steps and classifier-free guidance at
 the same scale. DIR is either a training run folder (``RUN/teacher/state.pt`` as written by
-``core/training/teacher.py``, with ``RUN/tokenizer`` and ``RUN/latents.pt``; the VAE from
+``training/teacher.py``, with ``RUN/tokenizer`` and ``RUN/latents.pt``; the VAE from
 ``RUN/vae*`` when present, else the embedded model's) or a diffusers folder: a pipeline folder
 (``model_index.json`` with unet, text_encoder, tokenizer, vae) or a bare ``UNet2DConditionModel``
 folder, whose text encoder, tokenizer and VAE are then the student model's (the student ships
@@ -42,6 +42,8 @@ shared), after one untimed warm-up call per row.
 
 from __future__ import annotations
 
+import _checkout  # noqa: F401 — training/ runs from the checkout
+
 import argparse
 import json
 import os
@@ -55,7 +57,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pocketstudio.core.training import fidelity as F
+from training import fidelity as F
 from hostinfo import cpu_name  # noqa: E402 (bench/ is the script directory)
 
 
@@ -75,7 +77,7 @@ class Teacher:
 
     @torch.no_grad()
     def generate(self, prompt: str, steps: int, seed: int, guidance: float) -> Image.Image:
-        from pocketstudio.core.training.teacher import make_ddim_scheduler
+        from training.teacher import make_ddim_scheduler
 
         sched = make_ddim_scheduler(self.zero_snr)
         sched.set_timesteps(steps)
@@ -102,9 +104,9 @@ def load_teacher(path: Path, model_dir: Path) -> Teacher:
     path = path.expanduser()
     with quiet_libraries():
         if (path / "teacher" / "state.pt").is_file():
-            from pocketstudio.core.training import recipe as R
-            from pocketstudio.core.training import teacher as T
-            from pocketstudio.core.training import vae as V
+            from training import recipe as R
+            from training import teacher as T
+            from training import vae as V
 
             tokenizer, text_encoder, unet, scaling = T.load_trained(path)
             if (path / "vae" / "state.pt").is_file():
@@ -234,7 +236,7 @@ def main() -> int:
 
     from pocketstudio.core.generator import load_generator
     from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR, SUBJECT_TEACHER_FOLDER
-    from pocketstudio.core.training import recipe as recipes
+    from training import recipe as recipes
 
     t_start = time.monotonic()
     load_start = load_avg()

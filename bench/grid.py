@@ -14,6 +14,8 @@ The PNG is palette-quantised (256 colours) to stay small.
 
 from __future__ import annotations
 
+import _checkout  # noqa: F401 — training/ runs from the checkout
+
 import argparse
 import sys
 import time
@@ -25,8 +27,8 @@ from PIL import Image, ImageDraw, ImageFont
 from pocketstudio.core.generator import load_generator
 from pocketstudio.core.generator.subject import LearnSettings, SubjectEmbedding, learn_subject
 from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR
-from pocketstudio.core.training import fidelity as F
-from pocketstudio.core.training import recipe as recipes
+from training import fidelity as F
+from training import recipe as recipes
 
 SHAPES = [
     "a red circle in the center, on a blue background",

@@ -4,7 +4,7 @@ Run:  .venv/bin/python bench/upscale.py [IMAGE ...] [--runs 3] [--threads N] [--
 
 Quality: each image (default: the scikit-image photos held out of SR training, ``chelsea``,
 ``coffee``, ``motorcycle_left``; or any image files given) is cropped to a multiple of 4, reduced
-×2 and ×4 with antialiased bicubic (the degradation of ``core/training/sr.py``), brought back with
+×2 and ×4 with antialiased bicubic (the degradation of ``training/sr.py``), brought back with
 the shipped SR net (1 or 2 tiled ×2 passes) and with plain bicubic (PIL), and compared with the
 original: PSNR over RGB and SSIM (scikit-image, per channel), 4 px border shaved.
 
@@ -15,6 +15,8 @@ watermark, C2PA signing, store, audit) in a throw-away data directory.
 """
 
 from __future__ import annotations
+
+import _checkout  # noqa: F401 — training/ runs from the checkout
 
 import argparse
 import os
@@ -30,7 +32,7 @@ import torch
 from PIL import Image
 
 from pocketstudio.core.generator.upscale import fit_to_size, load_upscaler
-from pocketstudio.core.training.sr import HELDOUT_PHOTOS, downscale, heldout_photo
+from training.sr import HELDOUT_PHOTOS, downscale, heldout_photo
 from hostinfo import cpu_name  # noqa: E402 (bench/ is the script directory)
 
 SHAVE = 4

@@ -12,6 +12,8 @@ Attacks (``ATTACKS``, in table order) are functions ``(PIL RGB image, numpy Gene
 
 from __future__ import annotations
 
+import _checkout  # noqa: F401 — training/ runs from the checkout
+
 import io
 import math
 import os
@@ -57,7 +59,7 @@ def generated(n: int, seed: int = 2024) -> tuple[str, list[tuple[str, Image.Imag
     """n generated-like images and a sentence saying where they came from: half outputs of the
     embedded generator (when its model is installed), half procedural scenes of its training set
     at its native 128 px (what the model learns to imitate); all scenes without the model."""
-    from pocketstudio.core.training.dataset import render_scene
+    from training.dataset import render_scene
 
     try:
         from pocketstudio.core.generator import load_generator
@@ -318,7 +320,7 @@ def others_running() -> str | None:
     try:
         import subprocess
 
-        out = subprocess.run(["pgrep", "-af", "pocketstudio.core.training"], capture_output=True, text=True).stdout
+        out = subprocess.run(["pgrep", "-af", "training"], capture_output=True, text=True).stdout
         lines = [ln for ln in out.splitlines() if "pgrep" not in ln]
         return lines[0][:120] if lines else None
     except Exception:

@@ -15,6 +15,8 @@ calculation behind the stated rate.
 
 from __future__ import annotations
 
+import _checkout  # noqa: F401 — training/ runs from the checkout
+
 import argparse
 import multiprocessing as mp
 import sys
@@ -63,7 +65,7 @@ def photo_jpeg(rng) -> Image.Image:
 
 
 def scene(rng) -> Image.Image:
-    from pocketstudio.core.training.dataset import render_scene
+    from training.dataset import render_scene
 
     size = _random_size(rng, 64, 768)
     im = render_scene(int(rng.integers(1 << 30)), int(rng.integers(1 << 20)), 128).image

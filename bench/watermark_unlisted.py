@@ -14,6 +14,8 @@ noise and blur, and chains of them). A cell counts the images whose exact 64-bit
 
 from __future__ import annotations
 
+import _checkout  # noqa: F401 — training/ runs from the checkout
+
 import argparse
 import io
 import os
@@ -88,7 +90,7 @@ ATTACKS = {
 def images() -> list[tuple[str, Image.Image]]:
     import skimage.data as sd
 
-    from pocketstudio.core.training.dataset import render_scene
+    from training.dataset import render_scene
 
     out = [(name, Image.fromarray(np.asarray(getattr(sd, name)())[..., :3] if name == "logo"
                                   else np.asarray(getattr(sd, name)())).convert("RGB"))

@@ -53,7 +53,7 @@ def face_photos() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    from pocketstudio.core.generator.tiny import build_tiny_random_model
+    from training.tiny import build_tiny_random_model
 
     path = tmp_path_factory.mktemp("tiny-lcm")
     build_tiny_random_model(path, seed=0)

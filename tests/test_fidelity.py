@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pocketstudio.core.training import fidelity as F
-from pocketstudio.core.training.dataset import render_scene
+from training import fidelity as F
+from training.dataset import render_scene
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_degraded_copies_still_score_and_noise_does_not(scenes):
 def test_domain_two_adds_dot_and_the_scorer_tells_the_characters_apart():
     """Domain 2 (model v0.2) draws a second recurring character, Dot: held-out renders of it
     score like Pip's, and each character's identity check fails on the other one."""
-    from pocketstudio.core.training.dataset import render_character
+    from training.dataset import render_character
 
     d2 = [render_scene(F.EVAL_SEED, i, 256, domain=2) for i in range(160)]
     specs = [F.parse_caption(s.caption) for s in d2]

@@ -19,9 +19,9 @@ from pocketstudio.core.generator.light_decoder import FOLDER as LIGHT_FOLDER
 from pocketstudio.core.generator.light_decoder import LightDecoder
 from pocketstudio.core.generator.pipeline import SUBJECT_TEACHER_FOLDER
 from pocketstudio.core.generator.subject import LearnSettings, learn_subject
-from pocketstudio.core.generator.tiny import build_tiny_random_model
-from pocketstudio.core.training import recipe as recipes
-from pocketstudio.core.training.dataset import render_scene
+from training.tiny import build_tiny_random_model
+from training import recipe as recipes
+from training.dataset import render_scene
 
 PROMPT = "a red circle on the left, on a blue background"
 
@@ -347,7 +347,7 @@ def test_subject_learning_on_a_zero_snr_v_prediction_model_stays_finite(tiny_cop
 
 
 def test_the_embedded_model_ships_its_teacher_for_subject_learning(default):
-    # v0.9 to v0.11 have phased students (core/training/README.md): subject vectors are fitted on the teacher
+    # v0.9 to v0.11 have phased students (training/README.md): subject vectors are fitted on the teacher
     assert recipes.of_model(DEFAULT_MODEL_DIR).distill_phases > 1
     teacher = default.subject_unet(default._pipe)
     assert teacher is default.subject_teacher and teacher.config.time_cond_proj_dim is None
@@ -419,7 +419,7 @@ def test_default_model_paints_the_named_background_colour(backgrounds, colour):
     # The corners are nearest, among the nine training palette colours, to the one the prompt
     # names. (v0.5 managed this for red and green only: its blue came out purple, black dark green
     # and yellow orange; v0.6's teacher, with offset noise from its first step, paints all five:
-    # see core/training/README.md.)
+    # see training/README.md.)
     mean = backgrounds[colour]
     nearest = min(PALETTE, key=lambda name: np.abs(mean - np.array(PALETTE[name])).mean())
     assert nearest == colour, (colour, mean.round())
@@ -483,7 +483,7 @@ def test_scene_background_matches_caption():
 
 
 def test_shipped_tokenizer_knows_every_caption_word(default):
-    from pocketstudio.core.training.dataset import all_caption_words
+    from training.dataset import all_caption_words
 
     tok = default._pipe.tokenizer  # trained on the captions of its recipe's scene domain
     for word in all_caption_words(domain=recipes.of_model(DEFAULT_MODEL_DIR).domain):

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from pocketstudio.core.errors import GenerationError, ModelLoadError
 from pocketstudio.core.generator import load_generator, model_sha256
 from pocketstudio.core.generator.hashing import combined_sha256
-from pocketstudio.core.generator.tiny import (build_tiny_lora, build_tiny_random_model,
+from training.tiny import (build_tiny_lora, build_tiny_random_model,
                                               build_tiny_random_sdxl_model)
 
 PROMPT = "a red circle on the left, on a blue background"

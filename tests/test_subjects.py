@@ -22,7 +22,7 @@ from pocketstudio.core.generator.hashing import combined_sha256
 from pocketstudio.core.generator.subject import LearnSettings, encode, split_prompt, subject_token_ids
 from pocketstudio.core.store import subjects as subjects_table
 from pocketstudio.core.studio import GenerationRequest, Studio, SubjectRequest
-from pocketstudio.core.training import dataset as D
+from training import dataset as D
 from pocketstudio.provenance.verify import Status, Verifier, trust_context
 from pocketstudio.provenance.watermark import all_detectors
 from pocketstudio.safety.faces import FaceAnalyzer
@@ -251,7 +251,7 @@ def test_subject_commands(tmp_path, tiny_model_dir, pip_refs):
 
 
 def test_identity_scorer_sees_the_subject_in_its_renders_and_not_elsewhere():
-    from pocketstudio.core.training import fidelity as F
+    from training import fidelity as F
 
     rusty = F.BENCH_SUBJECTS[0]
     ref = F.reference_signature(rusty)

@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from pocketstudio.core.training.common import ChunkedTraining, setup
+from training.common import ChunkedTraining, setup
 
 
 def _train(run_dir, total_steps, max_minutes=None):

@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 import torch
 
-from pocketstudio.core.training import distill, recipe as recipes
-from pocketstudio.core.training.common import save_state
-from pocketstudio.core.training.data import train_tokenizer
-from pocketstudio.core.training.dataset import render_scene
-from pocketstudio.core.training.teacher import load_tokenizer, loss_weights, make_scheduler, make_text_encoder, make_unet
+from training import distill, recipe as recipes
+from training.common import save_state
+from training.data import train_tokenizer
+from training.dataset import render_scene
+from training.teacher import load_tokenizer, loss_weights, make_scheduler, make_text_encoder, make_unet
 
 V01 = recipes.RECIPES["v0.1"]
 
@@ -89,7 +89,7 @@ def test_the_discriminator_is_seeded_apart_from_the_global_rng():
 
 
 def test_phase_edges_are_the_timesteps_the_lcm_sampler_visits():
-    from pocketstudio.core.training.export import make_lcm_scheduler
+    from training.export import make_lcm_scheduler
 
     for phases in (2, 3, 4, 8):
         sched = make_lcm_scheduler()
@@ -157,7 +157,7 @@ def test_a_v_prediction_consistency_output_meets_the_boundary_condition_at_zero_
 
 
 def test_a_teacher_turns_zero_snr_at_its_step_and_its_student_distils(run_dir, tmp_path_factory, monkeypatch):
-    from pocketstudio.core.training import teacher
+    from training import teacher
 
     (run_dir / "teacher" / "state.pt").unlink()  # both teachers train from the same fresh start
     plain = tmp_path_factory.mktemp("eps")

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from pocketstudio.core.generator.light_decoder import LightDecoder
-from pocketstudio.core.training import light_decoder as stage
-from pocketstudio.core.training.common import save_state
-from pocketstudio.core.training.dataset import render_scene
+from training import light_decoder as stage
+from training.common import save_state
+from training.dataset import render_scene
 
 
 @pytest.fixture()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from pocketstudio.core.training import recipe as recipes
-from pocketstudio.core.training.teacher import learning_rate, make_unet
-from pocketstudio.core.training.vae import TrainingCrops, make_vae
+from training import recipe as recipes
+from training.teacher import learning_rate, make_unet
+from training.vae import TrainingCrops, make_vae
 
 
 def test_a_run_folder_keeps_its_recipe(tmp_path):
@@ -122,7 +122,7 @@ def test_v010_is_v09_whose_teacher_turns_zero_snr_after_15000_steps():
 
 
 def test_v011_is_v010_whose_student_anneals_its_learning_rate_after_5000_steps():
-    from pocketstudio.core.training import distill
+    from training import distill
 
     v10, v11 = recipes.RECIPES["v0.10"], recipes.RECIPES["v0.11"]
     assert dataclasses.replace(v11, name="v0.10", distill_decay_from=None, distill_decay_steps=0,

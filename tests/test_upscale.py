@@ -17,7 +17,7 @@ from pocketstudio.core.errors import GenerationError, ModelLoadError
 from pocketstudio.core.generator.upscale import (UPSCALER_DIR, WEIGHTS_FILE, Upscaler, centre_crop_to_aspect,
                                                  fit_to_size, load_upscaler, to_array)
 from pocketstudio.core.studio import GenerationRequest, Studio, output_size, parse_size
-from pocketstudio.core.training.sr import HELDOUT_PHOTOS, TRAIN_PHOTOS, downscale, heldout_photo
+from training.sr import HELDOUT_PHOTOS, TRAIN_PHOTOS, downscale, heldout_photo
 
 from .conftest import NOW
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 from pocketstudio.core.errors import WatermarkError
-from pocketstudio.core.training.dataset import render_scene
+from training.dataset import render_scene
 from pocketstudio.provenance.watermark import (ENGINES, DwtDctSvdWatermarker, SpreadSpectrumWatermarker,
                                                WatermarkPayload, all_detectors, make_watermarker, new_asset_id)
 from pocketstudio.provenance.watermark import ecc, spread

@@ -5,7 +5,7 @@ Why: an LCD student needs 4 UNet steps where its teacher needs 50, but both pay 
 decode. At 1 CPU thread v0.2's UNet step costs about 13 ms and its VAE decoder 57 ms at 256 px,
 so the decoder alone holds the 50-to-4-step speed-up near 5×. This decoder keeps its channels at
 low resolution (16² → 128²) and reaches full size with a pixel shuffle; trained on the frozen
-training latents against the original scenes (``python -m pocketstudio.core.training
+training latents against the original scenes (``python -m training
 light-decoder``) it replaces the VAE's decoder for text-to-image. The VAE stays for encoding
 (image-to-image, subject learning) and decodes image-to-image results, whose references are
 photos this decoder never saw.

@@ -369,7 +369,7 @@ class Generator:
         Textual inversion's MSE loss asks for the posterior mean of x0. A phased consistency
         student's x0 at high noise is a jump along one trajectory, not that mean, and vectors fitted
         against it drew a blurred blob (rusty's identity 0.00); fitted against the teacher, through
-        the same frozen text encoder, the student draws it (0.81 in bench/fidelity.py; core/training/README.md)."""
+        the same frozen text encoder, the student draws it (0.81 in bench/fidelity.py; training/README.md)."""
         return pipe.unet if self.subject_teacher is None else self.subject_teacher
 
     def __repr__(self) -> str:

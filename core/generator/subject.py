@@ -245,7 +245,7 @@ def cut_out(image: Image.Image, side: int) -> Cutout | None:
 
 def _palette_colours(lab_pixels: np.ndarray, share: float = 0.03, delta_e: float = 20.0) -> frozenset[str]:
     """The domain's palette colours that at least ``share`` of the pixels are within ``delta_e`` of."""
-    from ..training.dataset import PALETTE
+    from .scene import PALETTE
 
     names = list(PALETTE)
     refs = _lab(np.array([[PALETTE[n] for n in names]], dtype=np.uint8))[0]
@@ -272,7 +272,7 @@ def augment(references: Sequence[Image.Image], count: int, side: int, seed: int
     background"``. Others: a random crop (75–100 % of the side, flipped half of the time),
     captioned ``"{S}"``. The third list holds each view's subject mask (side × side, float 0..1;
     all ones where the subject could not be separated from its background)."""
-    from ..training.dataset import PALETTE, SHAPES, draw_background, draw_shape
+    from .scene import PALETTE, SHAPES, draw_background, draw_shape
 
     rng = np.random.default_rng([seed, 7])
     cuts = [cut_out(r, side) for r in references]
@@ -444,8 +444,6 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
             timesteps = torch.tensor(generator.timesteps_for(settings.sampler_steps), dtype=torch.long)
             weight = (1 - ac) if v_pred else (1 - ac) / ac
         else:
-            from ..training.teacher import loss_weights
-
             n = int(sched.config.num_train_timesteps)
             timesteps = torch.arange(1, 51) * (n // 50) - 1
             weight = loss_weights(sched).to(torch.float32)  # min-SNR-5, as the teacher trained
@@ -476,3 +474,22 @@ def _learn(generator, references, settings: LearnSettings, progress, start: floa
             if progress is not None:
                 progress(step + 1, settings.steps, losses[-1])
     return Learned(vectors.detach().float().cpu(), settings, tuple(losses), time.perf_counter() - start, tuple(captions))
+
+
+MIN_SNR_GAMMA = 5.0
+
+
+def loss_weights(sched):
+    """Per-timestep weights of the MSE on the scheduler's prediction: min-SNR-γ (Hang et al. 2023).
+
+    ε: min(SNR, γ)/SNR. v: min(SNR + 1, γ)/(SNR + 1), which is min-SNR's ε weighting where the
+    SNR is high and weight 1 on the v error (≈ the x0 error) where it is low; the paper's v form,
+    min(SNR, γ)/(SNR + 1), would give the pure-noise end, where the layout is decided, no weight.
+    Subject learning's ε objective weighs its loss as the teacher trained (``training/teacher.py``)."""
+    import torch
+
+    ac = sched.alphas_cumprod
+    snr = ac / (1 - ac)
+    if sched.config.prediction_type == "v_prediction":
+        return torch.clamp(snr + 1, max=MIN_SNR_GAMMA) / (snr + 1)
+    return torch.clamp(snr, max=MIN_SNR_GAMMA) / snr

@@ -7,7 +7,7 @@ and always tiled: each input tile carries a margin wider than the net's receptiv
 tiled result equals the whole-image result while memory stays bounded by the tile size.
 
 The weights ship in ``upscaler/`` (fp16 safetensors, ``config.json``, ``SHA256SUMS``) and are
-trained by ``python -m pocketstudio.core.training sr`` (see ``core/training/README.md``).
+trained by ``python -m training sr`` (see ``training/README.md``).
 
 ``fit_to_size(image, width, height, upscaler)`` is what the release flow calls: centre-crop the
 native image to the target aspect ratio, then super-resolve (or downscale) it to exactly

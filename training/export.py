@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from ..generator.hashing import file_sha256, weight_files
-from ..generator.pipeline import DEFAULT_MODEL_DIR, SUBJECT_TEACHER_FOLDER, quiet_libraries
+from pocketstudio.core.generator.hashing import file_sha256, weight_files
+from pocketstudio.core.generator.pipeline import DEFAULT_MODEL_DIR, SUBJECT_TEACHER_FOLDER, quiet_libraries
 from . import recipe as recipes
 from .common import DATA_SEED, NUM_TRAIN_IMAGES, log
 
@@ -69,7 +69,7 @@ def _stage_log(run_dir: Path) -> dict:
 def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
     from diffusers import LatentConsistencyModelPipeline
 
-    from ..generator.light_decoder import FOLDER as LIGHT_DECODER_FOLDER
+    from pocketstudio.core.generator.light_decoder import FOLDER as LIGHT_DECODER_FOLDER
     from .data import write_vocab_merges
     from .distill import load_trained as load_student
     from .light_decoder import load_trained as load_light_decoder
@@ -116,16 +116,16 @@ def run(run_dir: Path, out: Path | None, which: str = "target") -> Path:
         "default_guidance": recipe.default_guidance,
         **({"sampler_timesteps": {str(k): list(v) for k, v in recipe.sampler_timesteps}} if recipe.sampler_timesteps else {}),
         "weights_dtype": "float16",
-        "data": {"generator": "pocketstudio.core.training.dataset", "seed": DATA_SEED, "images": NUM_TRAIN_IMAGES, "mirrored": True},
+        "data": {"generator": "training.dataset", "seed": DATA_SEED, "images": NUM_TRAIN_IMAGES, "mirrored": True},
         "training": {
             "recipe": recipe.name,
             "commands": [
-                "python -m pocketstudio.core.training data" + ("" if recipe.name == recipes.DEFAULT else f" --recipe {recipe.name}"),
-                "python -m pocketstudio.core.training vae --max-minutes M",
-                "python -m pocketstudio.core.training teacher --max-minutes M",
-                "python -m pocketstudio.core.training distill --max-minutes M",
-            ] + (["python -m pocketstudio.core.training light-decoder --max-minutes M"] if light is not None else []) + [
-                "python -m pocketstudio.core.training export",
+                "python -m training data" + ("" if recipe.name == recipes.DEFAULT else f" --recipe {recipe.name}"),
+                "python -m training vae --max-minutes M",
+                "python -m training teacher --max-minutes M",
+                "python -m training distill --max-minutes M",
+            ] + (["python -m training light-decoder --max-minutes M"] if light is not None else []) + [
+                "python -m training export",
             ],
             "stages": stages,
             "exported_unet": which,
@@ -143,7 +143,7 @@ def sample_grid(run_dir: Path, model: Path | None, seeds=(0, 1), path: Path | No
     """Generate ``SAMPLE_PROMPTS`` × ``seeds`` at 4 steps and save a captioned-order grid PNG."""
     from PIL import Image
 
-    from ..generator import load_generator
+    from pocketstudio.core.generator import load_generator
 
     gen = load_generator(model)
     tiles = []

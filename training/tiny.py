@@ -83,7 +83,7 @@ def _scheduler(lcm: bool):
 
 
 def _save(pipe, path: Path, tokenizer_dirs: tuple[str, ...], info: dict | None) -> Path:
-    from .pipeline import quiet_libraries
+    from pocketstudio.core.generator.pipeline import quiet_libraries
 
     with quiet_libraries():
         pipe.save_pretrained(path, safe_serialization=True)
@@ -190,7 +190,7 @@ def build_tiny_lora(base_dir: str | Path, out_file: str | Path, seed: int = 0, r
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
-    from .pipeline import quiet_libraries
+    from pocketstudio.core.generator.pipeline import quiet_libraries
 
     base_dir, out_file = Path(base_dir), Path(out_file)
     family = json.loads((base_dir / "model_index.json").read_text())["_class_name"]

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..generator.upscale import CONFIG_FILE, SUMS_FILE, UPSCALER_DIR, WEIGHTS_FILE, build_net
+from pocketstudio.core.generator.upscale import CONFIG_FILE, SUMS_FILE, UPSCALER_DIR, WEIGHTS_FILE, build_net
 from .common import ChunkedTraining, load_state, log, setup
 
 SEED = 7

@@ -1,4 +1,4 @@
-"""``python -m pocketstudio.core.training <stage> [--run-dir runs/default] [--max-minutes M]``
+"""``python -m training <stage> [--run-dir runs/default] [--max-minutes M]``
 
 Stages, in order (``--recipe`` at the first picks the model version, ``recipe.py``): ``data`` → ``vae`` → ``teacher`` → ``distill`` → ``export`` (``vae-decoder``,
 any time after ``teacher`` has encoded the latents, fine-tunes the decoder alone; ``light-decoder``, any time
@@ -19,7 +19,7 @@ STAGES = ("data", "vae", "vae-decoder", "teacher", "light-decoder", "distill", "
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pocketstudio.core.training")
+    p = argparse.ArgumentParser(prog="python -m training")
     p.add_argument("stage", choices=STAGES)
     p.add_argument("--run-dir", default="runs/default", type=Path)
     p.add_argument("--max-minutes", type=float, default=None)

@@ -49,7 +49,7 @@ LCMScheduler's own 999, 759, 499, 259. On held-out captions that are neither the
 training's, five of six other schedules scored 0.02-0.04 higher than LCMScheduler's own (the
 sixth, which also visits 499 and 259, the same). The 8-step sampler, which visits every phase
 down to t = 139, scored lower than 4 steps, so the student's low-noise phases cost more than they
-add (``core/training/README.md``).
+add (``training/README.md``).
 
 v0.10 (shipped before v0.11) is v0.9 whose teacher (v0.6's, trained on to 15 000 steps at the schedule's floor) then
 fine-tunes for 4 000 steps with its betas rescaled to zero terminal SNR and v-prediction (Lin et
@@ -66,7 +66,7 @@ noise as noise-driven as before (its variance across starting noises 0.08, acros
 position phrases 0.00002). The student distils the new teacher in eight phases as v0.9's, and the exported
 LCMScheduler carries ``rescale_betas_zero_snr`` and ``prediction_type="v_prediction"``. Its
 student samples best at guidance 3 (``default_guidance``). Position, at chance before, scores 0.77
-at 4 steps (``core/training/README.md``).
+at 4 steps (``training/README.md``).
 
 v0.2 is native 256² at the same UNet cost as v0.1, on scenes with a second recurring character
 (``dataset``'s domain 2): the VAE downsamples 16× into 16 channels

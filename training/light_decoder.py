@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..generator.light_decoder import LightDecoder
+from pocketstudio.core.generator.light_decoder import LightDecoder
 from . import recipe as recipes
 from .common import ChunkedTraining, load_state, setup
 

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pocketstudio.core.generator.subject import MIN_SNR_GAMMA, loss_weights  # noqa: F401 — one definition
+
 from .data import MAX_LENGTH as MAX_TOKENS
 from . import recipe as recipes
 from .common import ChunkedTraining, Deadline, load_state, log, save_state, setup
@@ -36,7 +38,6 @@ LR = 5e-4
 WARMUP = 200
 EMA_DECAY = 0.999
 CAPTION_DROPOUT = 0.1
-MIN_SNR_GAMMA = 5.0
 CHECKPOINT_SECONDS = 150
 TEXT_DIM = 256
 HIGH_T = 800  # the noisiest fifth of the timesteps (recipe ``zero_snr_high_t_share``)
@@ -66,19 +67,6 @@ def make_ddim_scheduler(zero_snr: bool = False):
     return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                          set_alpha_to_one=False, prediction_type="v_prediction" if zero_snr else "epsilon",
                          rescale_betas_zero_snr=zero_snr, timestep_spacing="trailing" if zero_snr else "leading")
-
-
-def loss_weights(sched) -> torch.Tensor:
-    """Per-timestep weights of the MSE on the scheduler's prediction: min-SNR-γ (Hang et al. 2023).
-
-    ε: min(SNR, γ)/SNR. v: min(SNR + 1, γ)/(SNR + 1), which is min-SNR's ε weighting where the
-    SNR is high and weight 1 on the v error (≈ the x0 error) where it is low; the paper's v form,
-    min(SNR, γ)/(SNR + 1), would give the pure-noise end, where the layout is decided, no weight."""
-    ac = sched.alphas_cumprod
-    snr = ac / (1 - ac)
-    if sched.config.prediction_type == "v_prediction":
-        return torch.clamp(snr + 1, max=MIN_SNR_GAMMA) / (snr + 1)
-    return torch.clamp(snr, max=MIN_SNR_GAMMA) / snr
 
 
 def make_text_encoder(vocab_size: int, bos: int, eos: int, pad: int):
