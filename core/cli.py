@@ -163,7 +163,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
         _fail(exc, json_out=json_out, released=False)
     result = {"released": True, "path": str(release.path), "asset_id": release.asset_id,
               "decision_id": release.decision.decision_id, "effect": release.decision.effect,
-              "rule_ids": list(release.decision.rule_ids), "audit_seq": release.audit_seq,
+              "rule_ids": list(release.decision.rule_ids), "audit_index": release.audit_index,
               "manifest": release.manifest_label, "watermark": release.watermark_alg,
               "model": release.model_name, "model_sha256": release.model_sha256,
               "seed": str(release.seed),  # 64-bit: a string, which every JSON reader keeps exact
@@ -358,6 +358,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
           trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable), e.g. the C2PA trust list."),
           workers: int = typer.Option(1, "--workers", min=1, help="Worker processes: uploads verified at once "
                                                                   "(verification is CPU-bound; one per core)."),
+          operator_token_file: Optional[Path] = typer.Option(
+              None, "--operator-token-file", help="A file holding the operator's bearer token, which unlocks every "
+                                                  "audit proof (else POCKETSTUDIO_OPERATOR_TOKEN; without either, "
+                                                  "only released images' proofs are served)."),
           allowed_host: list[str] = typer.Option(
               [], "--allowed-host", help="Another name clients reach the service by, NAME or NAME:PORT (repeatable); "
                                          "requests naming any other host are refused (DNS rebinding). 127.0.0.1, "
@@ -375,7 +379,15 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
         KeyStore(settings).trust_anchors_pem()  # an unreadable anchor file is an error now, not per request
         err.print(f"pocketstudio verifier on http://{host}:{port}/ (API docs at /docs); data directory {settings.home}"
                   + (f"; {workers} worker processes" if workers > 1 else ""))
-        run_server(settings, host, port, Limits(max_bytes=max_bytes, max_pixels=max_pixels), workers,
+        token = None
+        if operator_token_file is not None:
+            try:
+                token = operator_token_file.read_text().strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read the operator token file {operator_token_file}: {exc}") from None
+            if len(token) < 16:
+                raise ConfigError(f"the operator token in {operator_token_file} is shorter than 16 characters")
+        run_server(settings, host, port, Limits(max_bytes=max_bytes, max_pixels=max_pixels), workers, token,
                    allowed_hosts=tuple(allowed_host))
     except PocketStudioError as exc:
         _fail(exc)
@@ -400,35 +412,55 @@ def audit_list(effect: Optional[str] = typer.Option(None, help="allow or deny"),
     if json_out:
         print(json.dumps([r.to_json() for r in records], indent=2))
         return
-    table = Table("seq", "time", "decision", "effect", "outcome", "rules", "asset")
+    table = Table("index", "time", "kind", "id", "effect", "outcome / event", "rules", "asset")
     for r in records:
-        table.add_row(str(r.seq), r.created_at[:19], r.decision_id[:12], r.effect, r.outcome,
-                      ",".join(r.record.get("rule_ids", [])), r.asset_id or "")
+        table.add_row(str(r.index), r.created_at[:19], r.kind, r.entry_id[:14], r.effect or "",
+                      r.outcome or r.record.get("event", ""), ",".join(r.record.get("rule_ids", [])), r.asset_id or "")
     out.print(table)
 
 
 @audit_app.command("show")
-def audit_show(ref: str = typer.Argument(..., help="Decision id, asset id or sequence number."),
+def audit_show(ref: str = typer.Argument(..., help="Decision or entry id (or the start of one, as 'audit list' shows it), or an asset id."),
                json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt):
     """Show one audit record (and whether its commitments can still be opened)."""
     try:
         log = _audit_log(home)
         record = log.get(ref)
     except PocketStudioError as exc:
-        _fail(exc)
+        _fail(exc, json_out=json_out)
     shown = record.to_json()
-    shown["openable"] = log.openings(record.decision_id) is not None
+    try:
+        details = log.details(record)
+    except PocketStudioError as exc:
+        _fail(exc, json_out=json_out)
+    shown["openable"] = details is not None and bool(record.record.get("commitments"))
+    if details is not None:  # the operator's view: the clear text behind the commitments
+        shown["opened"] = {k: v for k, v in details.items() if k not in record.record}
+    if record.kind == "decision":
+        shown["amendments"] = [a.to_json() for a in log.amendments(record.decision_id)]
     print(json.dumps(shown, indent=2))
 
 
 @audit_app.command("verify")
-def audit_verify(home: Optional[Path] = HomeOpt):
-    """Recompute the tree, check every record signature, checkpoint and their consistency."""
+def audit_verify(checkpoint: list[Path] = typer.Option([], "--checkpoint", help="A checkpoint of this log saved "
+                                                     "earlier (a signed note, e.g. from 'audit checkpoint' or "
+                                                     "/v1/audit/checkpoint): the log must still contain it (repeatable)."),
+                 home: Optional[Path] = HomeOpt):
+    """Recompute the tree, check every record signature, checkpoint and their consistency, the
+    checkpoint kept beside the keys (truncation), and the manifests and consent rows against their leaves."""
     try:
-        result = _audit_log(home).verify()
+        notes = [p.read_text() for p in checkpoint]
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read the checkpoint file: {exc}")
+    try:
+        result = _audit_log(home).verify(notes)
     except PocketStudioError as exc:
         _fail(f"audit log does NOT verify: {exc}")
-    out.print(f"audit log intact: {result['records']} records, {result['checkpoints']} checkpoints, root {result['root']}")
+    kept = result["kept_checkpoint"]
+    out.print(f"audit log intact: {result['records']} records, {result['checkpoints']} checkpoints, root {result['root']}; "
+              + (f"contains the checkpoint kept beside the keys (size {kept})" if kept is not None
+                 else "no checkpoint is kept beside the keys yet (truncation of the tail cannot be ruled out)")
+              + (f"; consistent with {len(notes)} given checkpoint(s)" if notes else ""))
 
 
 @audit_app.command("checkpoint")
@@ -437,7 +469,7 @@ def audit_checkpoint(home: Optional[Path] = HomeOpt):
     try:
         _, note = _audit_log(home).checkpoint(dt.datetime.now(dt.timezone.utc))
     except PocketStudioError as exc:
-        _fail(exc, json_out=json_out)
+        _fail(exc)
     sys.stdout.write(note)
 
 
@@ -497,7 +529,8 @@ def _audit_log(home):
     if not settings.db_path.exists():
         _fail(f"no database at {settings.db_path}; run 'pocketstudio init' first")
     return AuditLog(Store.open(settings.db_path), KeyStore(settings).audit_signer(),
-                    retention=dt.timedelta(days=settings.audit_retention_days))
+                    retention=dt.timedelta(days=settings.audit_retention_days),
+                    checkpoint_file=settings.audit_checkpoint_file)
 
 
 def _asset_of_image(path: Path, home) -> str:
@@ -546,6 +579,7 @@ def keys_show(home: Optional[Path] = HomeOpt):
 
 
 def _consent_parts(home):
+    from ..policy.audit import AuditLog
     from ..provenance.keys import KeyStore
     from ..safety.consent import ConsentBook
     from ..safety.registry import Registry
@@ -555,7 +589,11 @@ def _consent_parts(home):
     keys = KeyStore(settings)
     keys.ensure()
     store = Store.open(settings.db_path)
-    return Registry(store, template_key=keys.registry_key()), ConsentBook(store)
+    audit = AuditLog(store, keys.audit_signer(), retention=dt.timedelta(days=settings.audit_retention_days),
+                     checkpoint_file=settings.audit_checkpoint_file)
+    book = ConsentBook(store, audit)
+    book.ensure_history(dt.datetime.now(dt.timezone.utc))
+    return Registry(store, template_key=keys.registry_key(), audit=audit), book
 
 
 def _iso_filter(option: str, value: Optional[str]) -> Optional[str]:
@@ -752,7 +790,7 @@ def subject_create(name: str = typer.Argument(..., help="The subject's name, as 
         _fail(exc, json_out=json_out, message=f"{exc} — no subject was stored (decision {exc.decision_id})",
               created=False, decision_id=exc.decision_id, step=exc.step)
     except PocketStudioError as exc:
-        _fail(exc)
+        _fail(exc, json_out=json_out, created=False)
     if json_out:
         print(json.dumps({"created": True, **record.to_json()}))
         return
@@ -768,7 +806,7 @@ def subject_list(json_out: bool = typer.Option(False, "--json"), home: Optional[
     try:
         records = _subject_book(home).list()
     except PocketStudioError as exc:
-        _fail(exc)
+        _fail(exc, json_out=json_out)
     if json_out:
         print(json.dumps([r.to_json() for r in records], indent=2))
         return
@@ -786,7 +824,7 @@ def subject_show(name: str = typer.Argument(...), home: Optional[Path] = HomeOpt
         book = _subject_book(home)
         record, _ = book.load(name)
     except PocketStudioError as exc:
-        _fail(exc, json_out=json_out)
+        _fail(exc)
     print(json.dumps({**record.to_json(), "embedding_verified": True}, indent=2))
 
 
@@ -796,7 +834,7 @@ def subject_delete(name: str = typer.Argument(...), home: Optional[Path] = HomeO
     try:
         record = _subject_book(home).delete(name)
     except PocketStudioError as exc:
-        _fail(exc, json_out=json_out, created=False)
+        _fail(exc)
     out.print(f"deleted subject {record.name!r} ({record.subject_id}) and {record.embedding_file}")
 
 

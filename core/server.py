@@ -17,6 +17,7 @@ logged (no access log), so the service keeps no personal data.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import io
 import json
 import threading
@@ -133,7 +134,7 @@ def _check_pixels(data: bytes, max_pixels: int) -> None:
 class Service:
     """What the routes share: one verifier, the manifest repository and the audit log."""
 
-    def __init__(self, settings: Settings, limits: Limits):
+    def __init__(self, settings: Settings, limits: Limits, operator_token: str | None = None):
         from ..policy.audit import AuditLog
         from ..provenance.keys import KeyStore
         from ..provenance.resolution import ManifestRepository
@@ -144,13 +145,15 @@ class Service:
         settings.ensure_home()
         self.settings = settings
         self.limits = limits
+        self.operator_token = operator_token
         self.keys = KeyStore(settings)
         self.keys.ensure()
         # Read-only after a one-time create / migrate: a writer holding the database never blocks the service.
         self.store = Store.open_readonly(settings.db_path, prepare=True)
         self.repository = ManifestRepository(self.store)
         self.audit = AuditLog(self.store, self.keys.audit_signer(),
-                              retention=dt.timedelta(days=settings.audit_retention_days))
+                              retention=dt.timedelta(days=settings.audit_retention_days),
+                              checkpoint_file=settings.audit_checkpoint_file)
         self.detectors = all_detectors(self.keys.watermark_key())
         self.verifier = Verifier(self.keys, self.detectors, self.repository, audit=self.audit)
         # c2pa readers and the detectors are used one request at a time.
@@ -164,6 +167,39 @@ class Service:
             except InvalidImageError as exc:
                 raise ApiError(422, "invalid-image", str(exc)) from None
         return verdict.to_json()
+
+    # -- Audit proofs -------------------------------------------------------------------------------
+    def is_operator(self, authorization: str | None) -> bool:
+        """Whether the request carries the operator's bearer token (compared in constant time)."""
+        if not self.operator_token or not authorization:
+            return False
+        scheme, _, token = authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.operator_token.encode())
+
+    def proof(self, decision_id: str, authorization: str | None) -> dict:
+        """Anyone gets the proof of a released image's decision, by its random id, because its
+        record is public by construction (policy/audit.py); anything else (denials, failures,
+        amendments, consent events, records of the earlier format, lookups by position or asset)
+        only the operator. Unknown and not-public look the same to everyone else: 404."""
+        from ..policy.audit import DECISION, LEGACY_RECORD_VERSION, AuditError
+
+        operator = self.is_operator(authorization)
+        if authorization and not operator:
+            raise ApiError(401, "unauthorized", "the operator token is wrong")
+        if not decision_id or len(decision_id) > 64:
+            raise ApiError(400, "bad-id", "invalid decision id")
+        try:
+            record = self.audit.get(decision_id)
+        except (AuditError, PocketStudioError):
+            record = None
+        public = (record is not None and record.kind == DECISION and record.entry_id == decision_id
+                  and record.outcome == "released")
+        if record is None or not (public or operator):
+            raise ApiError(404, "not-found", f"no released image has decision id {decision_id}")
+        if record.version == LEGACY_RECORD_VERSION and not operator:
+            raise ApiError(403, "operator-only", "this decision's record predates public audit records and holds "
+                                                 "private details: its proof is served with the operator token only")
+        return self.audit.prove(record.entry_id)
 
     # -- Soft Binding Resolution API ------------------------------------------------------------
     def watermark_algs(self) -> list[str]:
@@ -237,8 +273,16 @@ _QUERY_BODY = {"requestBody": {"required": True, "content": {"application/json":
     "properties": {"alg": {"type": "string"}, "value": {"type": "string", "description": "base64"}}}}}}}
 
 
-def create_app(settings: Settings, limits: Limits | None = None, hosts: HostCheck | None = None) -> FastAPI:
-    service = Service(settings, limits or Limits())
+OPERATOR_TOKEN_ENV = "POCKETSTUDIO_OPERATOR_TOKEN"  # the operator's bearer token (serve --operator-token-file)
+
+
+def create_app(settings: Settings, limits: Limits | None = None, operator_token: str | None = None,
+               hosts: HostCheck | None = None) -> FastAPI:
+    """``operator_token``: the bearer token that unlocks every audit proof (default: the
+    ``POCKETSTUDIO_OPERATOR_TOKEN`` environment variable; none: public proofs only)."""
+    import os
+
+    service = Service(settings, limits or Limits(), operator_token or os.environ.get(OPERATOR_TOKEN_ENV) or None)
     app = FastAPI(
         title="Pocket Studio verifier",
         version="1.0.0",
@@ -361,21 +405,17 @@ def create_app(settings: Settings, limits: Limits | None = None, hosts: HostChec
     @app.get("/v1/audit/checkpoint", tags=["audit"], response_class=PlainTextResponse,
              summary="A signed checkpoint (C2SP tlog-checkpoint note) of the audit log now.")
     def checkpoint() -> PlainTextResponse:
-        _, note = service.audit.checkpoint(dt.datetime.now(dt.timezone.utc))
+        _, note = service.audit.current_checkpoint()  # signed in memory: serving it writes nothing
         return PlainTextResponse(note)
 
     @app.get("/v1/audit/proof/{decision_id}", tags=["audit"],
-             summary="Offline proof bundle of one decision: record, inclusion proof, signed checkpoint.")
-    def proof(decision_id: str) -> dict:
-        from ..policy.audit import AuditError
-
-        if len(decision_id) > 64:
-            raise ApiError(400, "bad-id", "invalid decision id")
-        try:
-            service.audit.get(decision_id)
-        except (AuditError, PocketStudioError):
-            raise ApiError(404, "not-found", f"no audit record for decision {decision_id}") from None
-        return service.audit.prove(decision_id, dt.datetime.now(dt.timezone.utc))
+             summary="Offline proof bundle of a released image's decision: public record, inclusion proof, "
+                     "signed checkpoint. Other leaves need the operator token (Authorization: Bearer).",
+             responses={401: {"description": "operator token missing or wrong"},
+                        403: {"description": "a record in the earlier, non-public format: operator only"},
+                        404: {"description": "no released image has this decision id"}})
+    def proof(decision_id: str, request: Request) -> dict:
+        return service.proof(decision_id, request.headers.get("authorization"))
 
     return app
 
@@ -396,7 +436,7 @@ def app_from_environment() -> FastAPI:
 
 
 def run(settings: Settings, host: str, port: int, limits: Limits, workers: int = 1,
-        allowed_hosts: tuple[str, ...] = ()) -> None:
+        operator_token: str | None = None, allowed_hosts: tuple[str, ...] = ()) -> None:
     """Serve until interrupted. Verification is CPU-bound Python (the GIL): ``workers`` processes
     serve that many uploads at once, each with its own app and database connections. Requests
     must name the service by a local name, the listening address or one of ``allowed_hosts``
@@ -404,6 +444,9 @@ def run(settings: Settings, host: str, port: int, limits: Limits, workers: int =
     import os
 
     import uvicorn
+
+    if operator_token:  # worker processes inherit it; it never appears on a command line
+        os.environ[OPERATOR_TOKEN_ENV] = operator_token
 
     # No access log: request lines carry client addresses, and the service keeps no personal data.
     quiet = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
