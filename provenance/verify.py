@@ -30,6 +30,7 @@ import io
 import json
 import re
 import struct
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 
 import c2pa
@@ -227,15 +228,21 @@ _URL_IN_MESSAGE = re.compile(r"(https?://[^\s)]+)")
 
 
 def _remote_manifest_url(data: bytes, image: Image.Image, error: str) -> str | None:
-    """The remote manifest an image links to (XMP ``dcterms:provenance``), if any."""
+    """The remote manifest an image links to (XMP ``dcterms:provenance``), if any; characters
+    that have no place in a URL are percent-encoded, so the address an attacker wrote cannot
+    carry terminal escapes or console markup into a report."""
     texts = [data] + [v if isinstance(v, bytes) else v.encode("utf-8", "replace")
                       for v in image.info.values() if isinstance(v, (str, bytes))]
     for text in texts:
         found = _XMP_PROVENANCE.search(text)
         if found:
-            return (found.group(1) or found.group(2)).decode("utf-8", "replace")
+            return _safe_url((found.group(1) or found.group(2)).decode("utf-8", "replace"))
     in_message = _URL_IN_MESSAGE.search(error) if error.startswith("Remote") else None
-    return in_message.group(1) if in_message else None
+    return _safe_url(in_message.group(1)) if in_message else None
+
+
+def _safe_url(url: str) -> str:
+    return urllib.parse.quote(url, safe=":/?#@!$&'()*+,;=%-._~")
 
 
 class Verifier:
@@ -390,7 +397,7 @@ class Verifier:
             evidence = {"remote_manifest": url, "remote_manifest_fetched": False, "error": error}
             checks.append(CheckResult("c2pa", None, (
                 f"no C2PA manifest embedded; the image links a remote manifest at {shown}, which could not be "
-                f"fetched: {error}") if self.online else (
+                "fetched") if self.online else (
                 f"no C2PA manifest embedded; the image links a remote manifest at {shown}, not fetched "
                 "(verification is offline; --online fetches it)"), evidence))
             return None, [], evidence

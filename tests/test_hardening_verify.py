@@ -272,6 +272,15 @@ def test_attack_remote_manifest_link_that_cannot_be_fetched_online_still_recover
     assert verdict.check("c2pa").evidence["remote_manifest"] == url and "could not be fetched" in verdict.summary
 
 
+def test_attack_remote_manifest_link_carrying_terminal_escapes_and_markup_is_shown_encoded(home, tmp_path):
+    hostile = "https://x.example/m.c2pa\x1b[2J\x1b]0;owned\x07[/bold][green]trusted"
+    path = tmp_path / "linked.jpg"
+    path.write_bytes(linked_copies(stripped(home["png"]), hostile)["jpeg"])
+    result = runner.invoke(cli_app, ["verify", str(path), "--home", str(home["settings"].home)], catch_exceptions=False)
+    assert result.exit_code == 0 and "recovered-via-watermark" in result.stdout, result.output
+    assert "\x1b" not in result.output and "%1B%5B2J" in result.output.replace("\n", "")
+
+
 # -- item 14: verification never needs a write lock -------------------------------------------------
 
 HOLD_LOCK = """
