@@ -502,11 +502,13 @@ def audit_verify_proof(bundle: Path = typer.Argument(..., help="A bundle from 'a
 
     try:
         verifier = NoteVerifier.from_text(key.read_text())
-        record = verify_proof_bundle(json.loads(bundle.read_text()), verifier)
+        bundle_doc = json.loads(bundle.read_text())
+        record = verify_proof_bundle(bundle_doc, verifier)
     except (OSError, ValueError, CheckpointError, PocketStudioError) as exc:
         _fail(f"proof does NOT verify: {exc}")
-    out.print(f"proof verifies: decision {record['decision_id']} ({record['effect']}, {record['outcome']}) "
-              f"is leaf {record['seq'] - 1} of log {record['log_origin']}")
+    out.print(f"proof verifies: {record.get('kind', 'decision')} {record.get('decision_id') or record.get('entry_id')} "
+              f"({record.get('effect') or record.get('event')}, {record.get('outcome') or record.get('amends') or ''}) "
+              f"is leaf {bundle_doc['leaf_index']} of log {record['log_origin']}")
 
 
 @audit_app.command("forget")

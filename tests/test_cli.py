@@ -50,7 +50,8 @@ def test_generate_verify_and_audit_from_the_command_line(tmp_path, tiny_model_di
     listing = json.loads(run("audit", "list", "--home", home, "--json").stdout)
     assert [r["decision_id"] for r in listing] == [released["decision_id"]]
     shown = json.loads(run("audit", "show", released["asset_id"], "--home", home).stdout)
-    assert shown["manifest_label"] == released["manifest"]
+    assert shown["opened"]["manifest_label"] == released["manifest"]  # private: in the operator's view only
+    assert shown["index"] == released["audit_index"] == 0 and "manifest_label" not in shown
     assert "intact: 1 records" in run("audit", "verify", "--home", home).stdout
 
 
@@ -145,9 +146,9 @@ def test_audit_verify_says_where_the_database_was_edited(tmp_path, tiny_model_di
     import sqlite3
 
     with sqlite3.connect(home / "pocketstudio.db") as conn:
-        conn.execute("DELETE FROM audit_log WHERE seq = 2")
+        conn.execute("DELETE FROM audit_log WHERE leaf_index = 1")
     result = run("audit", "verify", "--home", home)
-    assert result.exit_code == 1 and "record 2 is missing" in result.output
+    assert result.exit_code == 1 and "leaf 1 is missing" in result.output
 
 
 def test_consent_enroll_grant_reference_and_revoke(tmp_path, tiny_model_dir, face_photos):
