@@ -472,7 +472,7 @@ class Verifier:
              "failure_codes": failures, "manifest": summary, "stored_at": stored.created_at})
 
     def _audit_check(self, manifest: dict, asset_id: str | None, now: dt.datetime) -> CheckResult:
-        from ..policy.audit import verify_proof_bundle
+        from ..policy.audit import NOT_PUBLISHED, proven_amendments, verify_proof_bundle
 
         decision_id, origin = manifest.get("decision_id"), manifest.get("audit_log_origin")
         evidence = {"decision_id": decision_id, "log_origin": origin}
@@ -481,10 +481,11 @@ class Verifier:
         try:
             bundle = self.audit.prove(decision_id, now)
             record = verify_proof_bundle(bundle, self.audit.verifier)
+            amendments = proven_amendments(bundle, self.audit.verifier)
         except StoreError:  # the local database is unusable: an error, not a verdict on the image
             raise
-        except ResolutionError as exc:  # a remote log that does not answer: not evidence either way
-            return CheckResult("audit", None, f"audit log {origin} is not reachable: {exc}", evidence)
+        except ResolutionError as exc:  # a remote log that does not answer, or answers only its operator
+            return CheckResult("audit", None, f"audit check not available: {exc}", evidence)
         except (AuditError, PocketStudioError) as exc:
             return CheckResult("audit", False, f"decision {decision_id} has no provable record in the audit log: {exc}",
                                evidence)
@@ -495,6 +496,13 @@ class Verifier:
                 or (asset_id and record.get("asset_id") != asset_id)):
             return CheckResult("audit", False, f"the audit record of decision {decision_id} does not describe "
                                f"this release (outcome {record.get('outcome')}, asset {record.get('asset_id')})", evidence)
+        evidence["amendments"] = [{"event": a.get("event"), "leaf_index": a.get("index"), "time": a.get("time")}
+                                  for a in amendments]
+        if any(a.get("event") == NOT_PUBLISHED for a in amendments):
+            evidence["published"] = False
+            return CheckResult("audit", False, f"decision {decision_id} is leaf {bundle['leaf_index']} of the audit log, "
+                               "but a later leaf records that its file was never published: this copy did not leave "
+                               "the studio through a release", evidence)
         return CheckResult("audit", True, f"decision {decision_id} is leaf {bundle['leaf_index']} of the audit log "
                            f"(inclusion proof verified against a signed checkpoint of size {bundle['tree_size']})",
                            evidence)
