@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -115,3 +117,34 @@ def change_one_pixel_keep_manifest(signed_png: bytes) -> bytes:
             continue
         rebuilt.append((kind, body))
     return png_from_chunks(rebuilt)
+
+
+@contextlib.contextmanager
+def file_modes_enforced():
+    """File modes apply to this process while inside, even as root: root's CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH are dropped from the effective set (capset(2)) and restored after, so a
+    test of an unreadable or read-only file means the same in CI (root) as for a user."""
+    if os.geteuid() != 0:
+        yield
+        return
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget failed")
+    saved = data[0].effective
+    data[0].effective = saved & ~((1 << 1) | (1 << 2))  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+    try:
+        yield
+    finally:
+        data[0].effective = saved
+        libc.capset(ctypes.byref(header), data)

@@ -19,7 +19,7 @@ from pocketstudio.core.config import Settings
 from pocketstudio.core.errors import ReleaseBlocked
 from pocketstudio.core.studio import GenerationRequest, Studio
 
-from .conftest import textured_image
+from .conftest import file_modes_enforced, textured_image
 
 runner = CliRunner()
 LONG_NAME = "x" * 300 + ".png"  # one path component over NAME_MAX (255 bytes)
@@ -336,21 +336,24 @@ def test_attack_unreadable_keys_are_a_typed_error_that_says_what_to_do(tmp_path,
         keys.rmdir()
         keys.write_text("not a folder")
     else:
-        if os.geteuid() == 0:
-            pytest.skip("root reads files whatever their mode")
         (keys / "watermark.key").chmod(0)
     image = tmp_path / "any.png"
     textured_image(128).save(image)
     # (verify reads a data directory without a keys folder as one without keys: the folder case is
     # the generate and keys commands')
-    for args in (["generate", "a cat", "-o", tmp_path / "x.png", "--model", tmp_path / "no-model"],) + \
-            ((["keys", "show"],) if damage == "keys-folder-is-a-file" else (["verify", image],)):
-        result = run(*args, "--home", home)
-        assert result.exit_code == 1, (args, result.output)
-        assert no_traceback(result) and "keys" in result.output, (args, result.output)
-    if damage != "keys-folder-is-a-file":
-        verdict = json.loads(run("verify", image, "--json", "--home", home).stdout)
-        assert verdict["status"] == "error" and "key" in verdict["reason"]
+    with file_modes_enforced():  # the mode binds root too (CI runs as root)
+        for args in (["generate", "a cat", "-o", tmp_path / "x.png", "--model", tmp_path / "no-model"],) + \
+                ((["keys", "show"],) if damage == "keys-folder-is-a-file" else (["verify", image],)):
+            if damage == "key-file-unreadable":  # each start sets the data directory's files to 0600 again
+                (keys / "watermark.key").chmod(0)
+            result = run(*args, "--home", home)
+            assert result.exit_code == 1, (args, result.output)
+            assert no_traceback(result) and "keys" in result.output, (args, result.output)
+        if damage != "keys-folder-is-a-file":
+            if damage == "key-file-unreadable":
+                (keys / "watermark.key").chmod(0)
+            verdict = json.loads(run("verify", image, "--json", "--home", home).stdout)
+            assert verdict["status"] == "error" and "key" in verdict["reason"]
 
 
 def test_attack_file_names_over_255_bytes_are_typed_errors(tmp_path, home):

@@ -67,7 +67,7 @@ def test_unmarked_flat_tiny_and_gray_images_are_clean_negatives():
 
 def test_embedding_refuses_images_too_small():
     wm = DwtDctSvdWatermarker(KEY)
-    with pytest.raises(WatermarkError, match="too small"):
+    with pytest.raises(WatermarkError, match="cannot carry the watermark"):
         wm.embed(Image.new("RGB", (128, 128)), WatermarkPayload(new_asset_id(), wm.alg))
 
 

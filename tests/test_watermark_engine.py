@@ -165,7 +165,7 @@ def test_embedding_keeps_mode_and_alpha_and_refuses_tiny_images(wm):
     out = wm.embed(rgba, WatermarkPayload(asset, wm.alg))
     assert out.mode == "RGBA" and np.all(np.asarray(out)[..., 3] == 200)
     assert wm.detect(out).asset_id == asset
-    with pytest.raises(WatermarkError, match="too small"):
+    with pytest.raises(WatermarkError, match="cannot carry the watermark"):
         wm.embed(Image.new("RGB", (63, 400)), WatermarkPayload(asset, wm.alg))
 
 
