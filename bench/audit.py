@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from pocketstudio.core.store import Store
+from pocketstudio.core.base.store import Store
 from pocketstudio.policy import merkle
 from pocketstudio.policy.audit import AuditLog, PendingEntry
 from pocketstudio.policy.checkpoint import NoteSigner

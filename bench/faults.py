@@ -37,16 +37,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def _studio(home: Path, model: Path):
     import torch
 
-    from pocketstudio.core.config import Settings
+    from pocketstudio.core.base.config import Settings
     from pocketstudio.core.generator import load_generator
-    from pocketstudio.core.studio import Studio
+    from pocketstudio.core.app.studio import Studio
 
     torch.set_num_threads(1)
     return Studio(Settings.load(home), generator=load_generator(model))
 
 
 def _release_loop(home: str, model: str, out: str, tag: str, count: int | None, ready) -> None:
-    from pocketstudio.core.studio import GenerationRequest
+    from pocketstudio.core.app.studio import GenerationRequest
 
     studio = _studio(Path(home), Path(model))
     if ready is not None:
@@ -78,7 +78,7 @@ def main() -> int:
         build_tiny_random_model(model, seed=0)
     import torch  # noqa: F401 — imported once, before forking
 
-    from pocketstudio.core.studio import Studio  # noqa: F401
+    from pocketstudio.core.app.studio import Studio  # noqa: F401
 
     _studio(home, model)  # create the data directory and keys once
     ctx = mp.get_context("fork")
@@ -109,7 +109,7 @@ def main() -> int:
     writer_codes = [w.exitcode for w in writers]
     writer_seconds = time.perf_counter() - started
 
-    from pocketstudio.core.errors import PocketStudioError
+    from pocketstudio.core.base.errors import PocketStudioError
     from pocketstudio.provenance.verify import Status, Verifier
     from pocketstudio.provenance.watermark import all_detectors
 

@@ -117,8 +117,8 @@ def main() -> int:
         t = timed(lambda: fit_to_size(native, *size, up), args.runs)
         print(f"{label:<40} | {statistics.median(t):>8.2f} | {min(t):>6.2f} | {max(t):>6.2f}")
     if args.release:
-        from pocketstudio.core.config import Settings
-        from pocketstudio.core.studio import GenerationRequest, Studio
+        from pocketstudio.core.base.config import Settings
+        from pocketstudio.core.app.studio import GenerationRequest, Studio
 
         with tempfile.TemporaryDirectory() as home:
             studio = Studio(Settings.load(Path(home) / "home"), upscaler=up)

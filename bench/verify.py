@@ -41,8 +41,8 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
-from pocketstudio.core.config import Settings
-from pocketstudio.core.store import Store
+from pocketstudio.core.base.config import Settings
+from pocketstudio.core.base.store import Store
 from pocketstudio.policy.audit import AuditLog
 from pocketstudio.policy.engine import Decision, new_decision_id
 from pocketstudio.provenance.batch import BatchVerifier, default_jobs

@@ -38,8 +38,8 @@ import rfc8785
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 
-from ..core.errors import AuditError
-from ..core.store import Store, audit_log, audit_openings, checkpoints, merkle_nodes
+from pocketstudio.core.base.errors import AuditError
+from pocketstudio.core.base.store import Store, audit_log, audit_openings, checkpoints, merkle_nodes
 from . import consent_events, merkle
 from .checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier
 from .engine import Decision
@@ -691,7 +691,7 @@ def _check_consistent(tree: merkle.MemoryTree, old: Checkpoint, new: Checkpoint 
 
 def _manifests_without_leaves(conn, leaves: list[AuditRecord]) -> list[str]:
     """Every stored manifest must have the released decision leaf that names it."""
-    from ..core.store import manifests
+    from pocketstudio.core.base.store import manifests
 
     released = {r.decision_id: r for r in leaves if r.kind == DECISION}
     problems = []

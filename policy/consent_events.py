@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import rfc8785
 import sqlalchemy as sa
 
-from ..core.store import audit_log, consent_grants, face_templates, persons
+from pocketstudio.core.base.store import audit_log, consent_grants, face_templates, persons
 
 HISTORY_START, ENROL, GRANT, REVOKE, REMOVE = "history-start", "enrol", "grant", "revoke", "remove"
 

@@ -16,7 +16,7 @@ from typing import Iterable
 
 import cedarpy
 
-from ..core.errors import PolicyError
+from pocketstudio.core.base.errors import PolicyError
 
 DEFAULT_POLICY_DIR = Path(__file__).parent / "policies"
 SCHEMA_FILE = "schema.cedarschema"

@@ -13,8 +13,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..core.errors import PocketStudioError
-from ..core.files import MAX_IMAGE_BYTES, read_input
+from pocketstudio.core.base.errors import PocketStudioError
+from pocketstudio.core.base.files import MAX_IMAGE_BYTES, read_input
 from .verify import Verifier
 
 MIN_FILES_PER_PROCESS = 4  # below this a process costs more to start than it saves

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from ..core.errors import InvalidImageError
+from pocketstudio.core.base.errors import InvalidImageError
 
 ALG = "io.pocketstudio.fingerprint.v1"
 THUMB = 32

@@ -4,10 +4,8 @@ Certificate profile (DESIGN.md §3): root with BasicConstraints CA (critical), k
 SKI; leaf with CA:FALSE, digitalSignature, EKU c2pa-kp-claimSigning plus emailProtection (so
 readers with default settings accept it), AKI and SKI. The chain PEM is leaf first.
 
-Private keys are PKCS#8 encrypted at rest (mode 0600). The passphrase comes from
-``POCKETSTUDIO_KEY_PASSPHRASE``; without it a random master secret is created beside the keys
-(mode 0600), which protects copies of the key files that leave without it (backups, sync), not
-an attacker who can read the whole data directory — SECURITY.md says so.
+Private keys are stored by the foundation's key files (core/base/keys.py: PKCS#8 encrypted at
+rest, mode 0600, sealed secrets).
 
 The signer is an interface: anything with ``alg``, ``chain_pem`` and ``sign(data)`` signs
 manifests, so a key held in an HSM or an OS keystore plugs in through :class:`CallbackSigner`.
@@ -15,11 +13,8 @@ manifests, so a key held in an HSM or an OS keystore plugs in through :class:`Ca
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import functools
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +24,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from ..core.config import PASSPHRASE_ENV, SIGNING_ALGS, Settings
-from ..core.errors import KeyMaterialError
-from ..core.files import os_error_message
+from pocketstudio.core.base.config import SIGNING_ALGS, Settings
+from pocketstudio.core.base.errors import KeyMaterialError
+from pocketstudio.core.base.keys import KeyFiles, key_files, write_private, write_public
 
 C2PA_CLAIM_SIGNING_EKU = "1.3.6.1.4.1.62558.2.1"
 EMAIL_PROTECTION_EKU = ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string
@@ -50,7 +43,6 @@ WATERMARK_KEY = "watermark.key"
 REGISTRY_KEY = "registry.key"
 AUDIT_KEY = "audit-log.key.pem"
 AUDIT_PUBLIC = "audit-log.pub"
-MASTER_SECRET = "master.secret"
 
 ROOT_LIFETIME = dt.timedelta(days=3650)
 LEAF_LIFETIME = dt.timedelta(days=730)
@@ -228,80 +220,21 @@ def check_claim_signing_chain(chain: list[x509.Certificate], key, now: dt.dateti
             raise KeyMaterialError(f"'{child.subject.rfc4514_string()}' is not issued by the next certificate in the chain: {exc}") from exc
 
 
-def _key_files(method):
-    """An OSError on the keys folder or a key file (unreadable, a folder where a file belongs, a name
-    too long) becomes a KeyMaterialError that says what to do, instead of a traceback."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except OSError as exc:
-            raise KeyMaterialError(
-                f"cannot use the keys: {os_error_message(exc.filename or self.dir, exc)}. The folder {self.dir} and "
-                f"its files must be readable and writable by this user (chmod -R u+rwX on it, or run as the user "
-                f"who owns it); a key file replaced by something else must be restored from a backup") from exc
-
-    return wrapper
-
-
-class KeyStore:
-    """The keys folder of a data directory. Every method that touches it raises KeyMaterialError,
-    never an OSError."""
+class KeyStore(KeyFiles):
+    """The keys folder of a data directory: the C2PA signing chain and the named keys of the other
+    parts (watermark, registry, audit log), on the foundation's encrypted key files. Every method
+    that touches it raises KeyMaterialError, never an OSError."""
 
     def __init__(self, settings: Settings, passphrase: bytes | None = None):
+        super().__init__(settings.keys_dir, passphrase)
         self.settings = settings
-        self.dir = settings.keys_dir
-        env_pass = os.environ.get(PASSPHRASE_ENV)
-        self._passphrase = passphrase or (env_pass.encode() if env_pass else None)
-
-    # -- at-rest protection -------------------------------------------------------------------
-    def _secret(self) -> bytes:
-        if self._passphrase:
-            return self._passphrase
-        path = self.dir / MASTER_SECRET
-        if not path.exists():
-            _write_private(path, base64.b64encode(secrets.token_bytes(32)))
-        return path.read_bytes().strip()
-
-    def _encryption(self):
-        return serialization.BestAvailableEncryption(self._secret())
-
-    def _load_private(self, name: str):
-        path = self.dir / name
-        if not path.exists():
-            raise KeyMaterialError(f"private key {path} is missing; run 'pocketstudio init' or 'pocketstudio keys import'")
-        try:
-            return serialization.load_pem_private_key(path.read_bytes(), password=self._secret())
-        except (ValueError, TypeError) as exc:
-            raise KeyMaterialError(f"cannot decrypt {path}: wrong passphrase ({PASSPHRASE_ENV}) or corrupt file") from exc
-
-    def _save_private(self, name: str, key) -> None:
-        data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, self._encryption())
-        _write_private(self.dir / name, data)
-
-    def _seal(self, data: bytes) -> bytes:
-        salt = secrets.token_bytes(16)
-        nonce = secrets.token_bytes(12)
-        kek = Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(self._secret())
-        return b"PSSEAL1" + salt + nonce + AESGCM(kek).encrypt(nonce, data, b"pocketstudio")
-
-    def _unseal(self, blob: bytes, what: str) -> bytes:
-        if not blob.startswith(b"PSSEAL1") or len(blob) < 7 + 16 + 12 + 16:
-            raise KeyMaterialError(f"{what} is not a sealed key file")
-        salt, nonce, body = blob[7:23], blob[23:35], blob[35:]
-        kek = Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(self._secret())
-        try:
-            return AESGCM(kek).decrypt(nonce, body, b"pocketstudio")
-        except Exception as exc:
-            raise KeyMaterialError(f"cannot decrypt {what}: wrong passphrase or corrupt file") from exc
 
     # -- creation -----------------------------------------------------------------------------
-    @_key_files
+    @key_files
     def exists(self) -> bool:
         return (self.dir / CLAIM_CHAIN).exists() and (self.dir / CLAIM_KEY).exists()
 
-    @_key_files
+    @key_files
     def ensure(self, now: dt.datetime | None = None, alg: str | None = None) -> None:
         """Create whatever is missing: root CA, claim-signing leaf, watermark, registry and audit keys."""
         self.settings.ensure_home()
@@ -310,17 +243,17 @@ class KeyStore:
             root_key, root_cert = make_root_ca(now)
             leaf_key, leaf_cert = make_claim_signing_cert(root_key, root_cert, alg or self.settings.signing_alg, now)
             self._save_private(ROOT_KEY, root_key)
-            _write_public(self.dir / ROOT_CERT, pem(root_cert))
+            write_public(self.dir / ROOT_CERT, pem(root_cert))
             self._save_private(CLAIM_KEY, leaf_key)
-            _write_public(self.dir / CLAIM_CHAIN, pem(leaf_cert) + pem(root_cert))
+            write_public(self.dir / CLAIM_CHAIN, pem(leaf_cert) + pem(root_cert))
         for sealed in (WATERMARK_KEY, REGISTRY_KEY):
             if not (self.dir / sealed).exists():
-                _write_private(self.dir / sealed, self._seal(secrets.token_bytes(32)))
+                write_private(self.dir / sealed, self._seal(secrets.token_bytes(32)))
         if not (self.dir / AUDIT_KEY).exists():
             self._save_private(AUDIT_KEY, ed25519.Ed25519PrivateKey.generate())
             (self.dir / AUDIT_PUBLIC).unlink(missing_ok=True)
 
-    @_key_files
+    @key_files
     def rotate_claim_signer(self, alg: str, now: dt.datetime | None = None) -> None:
         """Issue a fresh leaf from the local root (e.g. to switch between ES256 and Ed25519)."""
         now = _utc(now)
@@ -328,9 +261,9 @@ class KeyStore:
         root_cert = x509.load_pem_x509_certificate((self.dir / ROOT_CERT).read_bytes())
         leaf_key, leaf_cert = make_claim_signing_cert(root_key, root_cert, alg, now)
         self._save_private(CLAIM_KEY, leaf_key)
-        _write_public(self.dir / CLAIM_CHAIN, pem(leaf_cert) + pem(root_cert))
+        write_public(self.dir / CLAIM_CHAIN, pem(leaf_cert) + pem(root_cert))
 
-    @_key_files
+    @key_files
     def import_chain(self, chain_pem: bytes, key_pem: bytes, key_password: bytes | None = None,
                      now: dt.datetime | None = None) -> x509.Certificate:
         """Use a user's own claim-signing chain (leaf first) and key; the chain's root becomes trusted."""
@@ -347,14 +280,14 @@ class KeyStore:
         check_claim_signing_chain(chain, key, now)
         self.settings.ensure_home()
         self._save_private(CLAIM_KEY, key)
-        _write_public(self.dir / CLAIM_CHAIN, b"".join(pem(c) for c in chain))
+        write_public(self.dir / CLAIM_CHAIN, b"".join(pem(c) for c in chain))
         anchor = chain[-1]
-        _write_public(self.settings.trust_dir / f"imported-{anchor.fingerprint(hashes.SHA256()).hex()[:16]}.pem", pem(anchor))
+        write_public(self.settings.trust_dir / f"imported-{anchor.fingerprint(hashes.SHA256()).hex()[:16]}.pem", pem(anchor))
         self.ensure(now)  # the other keys (watermark, registry, audit) if this is a fresh directory
         return chain[0]
 
     # -- use ------------------------------------------------------------------------------------
-    @_key_files
+    @key_files
     def chain(self) -> list[x509.Certificate]:
         path = self.dir / CLAIM_CHAIN
         if not path.exists():
@@ -365,7 +298,7 @@ class KeyStore:
             raise KeyMaterialError(f"certificate chain {path} is corrupt; restore it from a backup or run "
                                    f"'pocketstudio keys import'") from exc
 
-    @_key_files
+    @key_files
     def claim_signer(self, now: dt.datetime | None = None) -> LocalKeySigner:
         """The local claim signer, refusing an expired or mismatched chain (fail closed)."""
         now = _utc(now)
@@ -374,40 +307,34 @@ class KeyStore:
         check_claim_signing_chain(chain, key, now)
         return LocalKeySigner(alg=_alg_of(key), chain_pem=b"".join(pem(c) for c in chain).decode(), private_key=key)
 
-    def _sealed_secret(self, name: str) -> bytes:
-        path = self.dir / name
-        if not path.exists():
-            raise KeyMaterialError(f"key {path} is missing; run 'pocketstudio init'")
-        return self._unseal(path.read_bytes(), str(path))
-
-    @_key_files
+    @key_files
     def watermark_key(self) -> bytes:
         return self._sealed_secret(WATERMARK_KEY)
 
-    @_key_files
+    @key_files
     def registry_key(self) -> bytes:
         """The key that encrypts face templates at rest."""
         return self._sealed_secret(REGISTRY_KEY)
 
-    @_key_files
+    @key_files
     def audit_origin(self) -> str:
         """The audit log's name: stable per data directory, derived from its root certificate."""
         anchor = self.dir / ROOT_CERT if (self.dir / ROOT_CERT).exists() else self.dir / CLAIM_CHAIN
         tag = hashlib.sha256(anchor.read_bytes()).hexdigest()[:16] if anchor.exists() else "unconfigured"
         return f"pocketstudio.local/audit/{tag}"
 
-    @_key_files
+    @key_files
     def audit_signer(self):
         """The Ed25519 note signer of the audit log (records and checkpoints)."""
-        from ..policy.checkpoint import NoteSigner
+        from pocketstudio.policy.checkpoint import NoteSigner
 
         signer = NoteSigner(self.audit_origin(), self._load_private(AUDIT_KEY))
         public = self.dir / AUDIT_PUBLIC
         if not public.exists():
-            _write_public(public, (signer.verifier.to_text() + "\n").encode())
+            write_public(public, (signer.verifier.to_text() + "\n").encode())
         return signer
 
-    @_key_files
+    @key_files
     def trust_anchors_pem(self) -> str:
         """The local root plus every anchor in keys/trust and the settings' extra anchor files."""
         parts: list[bytes] = []
@@ -424,25 +351,3 @@ class KeyStore:
                 raise KeyMaterialError(f"trust anchor file {extra} is unreadable: {exc}") from exc
             parts.append(data)
         return b"\n".join(p.strip() for p in parts).decode() + "\n" if parts else ""
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a secret file atomically with mode 0600 from its first byte."""
-    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")  # one per writer: never a leftover or a link
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask
-            fh.write(data)
-            fh.flush()
-            os.fsync(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    """Certificates and public keys are no secret, but they live in the data directory, where
-    every file is 0600 (core/config.py): its contents and listing are the user's alone."""
-    _write_private(path, data)

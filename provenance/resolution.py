@@ -21,8 +21,8 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from ..core.errors import PocketStudioError
-from ..core.store import Store, fingerprints, manifests
+from pocketstudio.core.base.errors import PocketStudioError
+from pocketstudio.core.base.store import Store, fingerprints, manifests
 from .fingerprint import ALG as FINGERPRINT_ALG
 from .fingerprint import hamming
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import c2pa
 
-from ..core.errors import SigningError
+from pocketstudio.core.base.errors import SigningError
 from .keys import ClaimSigner
 
 _ALGS = {

@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass, field
 import c2pa
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..core.errors import AuditError, InvalidImageError, PocketStudioError, StoreError
-from ..core.files import MAX_IMAGE_BYTES  # one limit for every image file read
+from pocketstudio.core.base.errors import AuditError, InvalidImageError, PocketStudioError, StoreError
+from pocketstudio.core.base.files import MAX_IMAGE_BYTES  # one limit for every image file read
 from . import fingerprint as fp
 from .keys import ACCEPTED_SIGNER_EKUS, KeyStore
 from .manifest import DECISION_LABEL, GENERATION_LABEL, assertion, soft_bindings
@@ -472,7 +472,7 @@ class Verifier:
              "failure_codes": failures, "manifest": summary, "stored_at": stored.created_at})
 
     def _audit_check(self, manifest: dict, asset_id: str | None, now: dt.datetime) -> CheckResult:
-        from ..policy.audit import NOT_PUBLISHED, proven_amendments, verify_proof_bundle
+        from pocketstudio.policy.audit import NOT_PUBLISHED, proven_amendments, verify_proof_bundle
 
         decision_id, origin = manifest.get("decision_id"), manifest.get("audit_log_origin")
         evidence = {"decision_id": decision_id, "log_origin": origin}
@@ -595,8 +595,8 @@ def open_verifier(settings, resolver: str | None = None, online: bool = False) -
     ``resolver``: manifests and audit proofs come from that service instead of the local store;
     proofs are still checked with our copy of the log's public key.
     """
-    from ..core.store import Store
-    from ..policy.audit import AuditLog
+    from pocketstudio.core.base.store import Store
+    from pocketstudio.policy.audit import AuditLog
     from .keys import AUDIT_KEY, WATERMARK_KEY
     from .resolution import ManifestRepository, RemoteAuditLog, RemoteResolver
     from .watermark import all_detectors

@@ -24,11 +24,11 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ..core.errors import PocketStudioError
-from ..core.store import Store, consent_grants
-from ..policy import consent_events
-from ..policy.audit import AuditLog
-from ..policy.engine import ConsentFacts
+from pocketstudio.core.base.errors import PocketStudioError
+from pocketstudio.core.base.store import Store, consent_grants
+from pocketstudio.policy import consent_events
+from pocketstudio.policy.audit import AuditLog
+from pocketstudio.policy.engine import ConsentFacts
 from .registry import Registry
 
 GRANT_CONTEXT = b"pocketstudio/consent-grant/v1\n"

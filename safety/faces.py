@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..core.errors import PocketStudioError
+from pocketstudio.core.base.errors import PocketStudioError
 
 DETECT_MAX_SIDE = 1024
 MIN_FACE_PX = 40  # below this (box side at full resolution) a face is too small to judge

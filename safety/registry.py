@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from PIL import Image
 
-from ..core.errors import InvalidImageError, PocketStudioError
-from ..core.files import MAX_IMAGE_BYTES, read_input, shown
-from ..core.store import Store, face_templates, persons
-from ..policy import consent_events
+from pocketstudio.core.base.errors import InvalidImageError, PocketStudioError
+from pocketstudio.core.base.files import MAX_IMAGE_BYTES, read_input, shown
+from pocketstudio.core.base.store import Store, face_templates, persons
+from pocketstudio.policy import consent_events
 from .faces import FaceAnalyzer
 
 
@@ -194,7 +194,7 @@ class Registry:
     def remove(self, person_id: str, now: dt.datetime | None = None) -> None:
         """Delete a person, their templates and grants (the right to be forgotten); the log keeps
         a removal event with the opaque id only."""
-        from ..core.store import consent_grants
+        from pocketstudio.core.base.store import consent_grants
 
         self.get(person_id)
         now = now or dt.datetime.now(dt.timezone.utc)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pocketstudio.core.config import Settings
+from pocketstudio.core.base.config import Settings
 
 # Real time: c2pa checks certificate validity against the clock, so the keys are made "now".
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -71,7 +71,7 @@ def tiny_generator(tiny_model_dir):
 
 @pytest.fixture
 def studio(settings, tiny_generator):
-    from pocketstudio.core.studio import Studio
+    from pocketstudio.core.app.studio import Studio
 
     return Studio(settings, generator=tiny_generator)
 

@@ -10,11 +10,10 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from pocketstudio.core.errors import AuditError
-from pocketstudio.core.store import Store, audit_openings
+from pocketstudio.core.base.errors import AuditError
+from pocketstudio.core.base.store import Store, audit_openings
 from pocketstudio.policy import merkle
-from pocketstudio.policy.audit import (AuditLog, PendingEntry, commit_value, proven_amendments,
-                                      verify_proof_bundle)
+from pocketstudio.policy.audit import (AuditLog, PendingEntry, commit_value, verify_proof_bundle)
 from pocketstudio.policy.checkpoint import Checkpoint, NoteSigner, NoteVerifier
 from pocketstudio.policy.engine import PolicyEngine
 

@@ -8,9 +8,9 @@ import sys
 from PIL import Image
 from typer.testing import CliRunner
 
-from pocketstudio.core.cli import app
-from pocketstudio.core.config import Settings
-from pocketstudio.core.store import Store
+from pocketstudio.core.app.cli import app
+from pocketstudio.core.base.config import Settings
+from pocketstudio.core.base.store import Store
 from pocketstudio.safety.registry import Registry
 
 runner = CliRunner()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pocketstudio.core.store import Store
+from pocketstudio.core.base.store import Store
 from pocketstudio.provenance.keys import KeyStore
 from pocketstudio.provenance.resolution import ManifestRepository
 from pocketstudio.provenance.verify import Status, Verifier
@@ -32,7 +32,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def verifier(tmp_path_factory):
-    from pocketstudio.core.config import Settings
+    from pocketstudio.core.base.config import Settings
 
     settings = Settings.load(tmp_path_factory.mktemp("home"))
     keys = KeyStore(settings)

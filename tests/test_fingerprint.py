@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import skimage.data
 from PIL import Image, ImageOps
 
-from pocketstudio.core.errors import InvalidImageError
-from pocketstudio.core.store import MIGRATIONS, SCHEMA_VERSION, Store, fingerprints, manifests, schema_version
+from pocketstudio.core.base.errors import InvalidImageError
+from pocketstudio.core.base.store import MIGRATIONS, SCHEMA_VERSION, Store, fingerprints, manifests, schema_version
 from pocketstudio.provenance.fingerprint import ALG, Fingerprint, compare, phash_from_value
 
 PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "coins", "hubble_deep_field", "retina", "horse"]

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pocketstudio.core.errors import GenerationError, ModelLoadError
+from pocketstudio.core.base.errors import GenerationError, ModelLoadError
 from pocketstudio.core.generator import DEFAULT_MODEL_DIR, GeneratedImage, load_generator, model_sha256
 from pocketstudio.core.generator.light_decoder import FOLDER as LIGHT_FOLDER
 from pocketstudio.core.generator.light_decoder import LightDecoder

@@ -16,7 +16,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-from pocketstudio.core.errors import GenerationError, ModelLoadError
+from pocketstudio.core.base.errors import GenerationError, ModelLoadError
 from pocketstudio.core.generator import load_generator, model_sha256
 from pocketstudio.core.generator.hashing import combined_sha256
 from training.tiny import (build_tiny_lora, build_tiny_random_model,
@@ -245,7 +245,7 @@ def test_image_to_image_follows_the_reference_for_each_kind(folders, sdxl, kind)
 
 
 def test_lora_identity_is_signed_into_the_manifest(settings, folders, tmp_path):
-    from pocketstudio.core.studio import GenerationRequest, Studio
+    from pocketstudio.core.app.studio import GenerationRequest, Studio
     from pocketstudio.provenance.verify import Status, Verifier
     from pocketstudio.provenance.watermark import all_detectors
 
@@ -266,7 +266,7 @@ def test_lora_identity_is_signed_into_the_manifest(settings, folders, tmp_path):
 
 
 def test_cli_generate_with_lora_and_reference(folders, tmp_path):
-    from pocketstudio.core.cli import app
+    from pocketstudio.core.app.cli import app
 
     ref = tmp_path / "ref.png"
     reference(3).save(ref)

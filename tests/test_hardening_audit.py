@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from pocketstudio.core.errors import AuditError, PolicyDenied, ReleaseBlocked
-from pocketstudio.core.studio import GenerationRequest, Studio
+from pocketstudio.core.base.errors import AuditError, PolicyDenied, ReleaseBlocked
+from pocketstudio.core.app.studio import GenerationRequest, Studio
 from pocketstudio.policy.audit import (AMENDMENT, CONSENT, DECISION, NOT_PUBLISHED, PUBLIC_FIELDS, AuditLog,
                                        proven_amendments, verify_proof_bundle)
 from pocketstudio.policy.checkpoint import Checkpoint
@@ -143,7 +143,7 @@ def _truncate(studio, keep: int):
     _sql(studio, f"DELETE FROM audit_log WHERE leaf_index >= {keep}",
          f"DELETE FROM merkle_nodes WHERE (idx + 1) * (1 << level) > {keep}",
          f"DELETE FROM checkpoints WHERE size > {keep}",
-         f"DELETE FROM audit_openings WHERE entry_id NOT IN (SELECT entry_id FROM audit_log)")
+         "DELETE FROM audit_openings WHERE entry_id NOT IN (SELECT entry_id FROM audit_log)")
 
 
 def test_attack_truncate_tail_with_its_nodes_and_checkpoints_is_detected(studio, tmp_path):
@@ -279,13 +279,13 @@ def test_rows_of_an_earlier_release_are_adopted_once(settings, tiny_generator, t
 # -- item 5: public records, proofs only for released decisions --------------------------------------
 
 def _cli():
-    from pocketstudio.core.cli import app
+    from pocketstudio.core.app.cli import app
 
     return app
 
 
 def _client(studio, token=None):
-    from pocketstudio.core.server import create_app
+    from pocketstudio.core.app.server import create_app
 
     return TestClient(create_app(studio.settings, operator_token=token), base_url="http://127.0.0.1")
 

@@ -14,10 +14,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from pocketstudio.core.cli import app
-from pocketstudio.core.config import Settings
-from pocketstudio.core.errors import ReleaseBlocked
-from pocketstudio.core.studio import GenerationRequest, Studio
+from pocketstudio.core.app.cli import app
+from pocketstudio.core.base.errors import ReleaseBlocked
+from pocketstudio.core.app.studio import GenerationRequest, Studio
 
 from .conftest import file_modes_enforced, textured_image
 
@@ -199,7 +198,7 @@ def test_attack_aspect_ratio_the_watermark_cannot_carry_is_refused_before_genera
 
 def test_the_watermark_size_limit_is_the_engines_own(settings):
     """The up-front check and the embedder agree: every size the check lets through embeds."""
-    from pocketstudio.core.errors import WatermarkError
+    from pocketstudio.core.base.errors import WatermarkError
     from pocketstudio.provenance.keys import KeyStore
     from pocketstudio.provenance.watermark import WatermarkPayload, make_watermarker
 

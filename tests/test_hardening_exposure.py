@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pocketstudio.core.cli import app
-from pocketstudio.core.config import Settings
-from pocketstudio.core.store import Store, stage_file
+from pocketstudio.core.app.cli import app
+from pocketstudio.core.base.config import Settings
+from pocketstudio.core.base.store import Store, stage_file
 
 runner = CliRunner()
 
@@ -276,8 +276,8 @@ import time  # noqa: E402
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from pocketstudio.core.exposure import HostCheck  # noqa: E402
-from pocketstudio.core.server import Limits, create_app  # noqa: E402
+from pocketstudio.core.app.exposure import HostCheck  # noqa: E402
+from pocketstudio.core.app.server import Limits, create_app  # noqa: E402
 
 from .test_web import browser  # noqa: E402,F401 — the real headless Chromium
 
@@ -511,7 +511,7 @@ def test_attack_service_is_not_reachable_from_other_machines_by_default(tmp_path
     """`pocketstudio serve` without --host listens on the loopback address only."""
     home, port = tmp_path / "home", free_port()
     assert run("init", "--home", home).exit_code == 0
-    proc = subprocess.Popen([sys.executable, "-c", "from pocketstudio.core.cli import main; main()", "serve",
+    proc = subprocess.Popen([sys.executable, "-c", "from pocketstudio.core.app.cli import main; main()", "serve",
                              "--port", str(port), "--home", str(home)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
@@ -536,7 +536,7 @@ def test_malformed_allowed_host_is_refused_before_serving(tmp_path):
 
 def test_attack_dns_rebinding_is_refused_by_every_worker_process(service_home, monkeypatch):
     """`serve --workers N` builds each worker's app from the environment: the Host check travels too."""
-    from pocketstudio.core.server import SERVE_CONFIG_ENV, app_from_environment
+    from pocketstudio.core.app.server import SERVE_CONFIG_ENV, app_from_environment
 
     hosts = HostCheck.serving("0.0.0.0", 8123, ["verifier.example:443"])
     monkeypatch.setenv(SERVE_CONFIG_ENV, json.dumps({

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -21,14 +20,13 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageOps, PngImagePlugin
 from typer.testing import CliRunner
 
-from pocketstudio.core.cli import app as cli_app
-from pocketstudio.core.config import Settings
-from pocketstudio.core.errors import InvalidImageError, StoreError
-from pocketstudio.core.server import create_app
-from pocketstudio.core.store import SCHEMA_VERSION, Store
-from pocketstudio.core.studio import GenerationRequest, Studio
+from pocketstudio.core.app.cli import app as cli_app
+from pocketstudio.core.base.config import Settings
+from pocketstudio.core.base.errors import InvalidImageError, StoreError
+from pocketstudio.core.app.server import create_app
+from pocketstudio.core.base.store import SCHEMA_VERSION, Store
+from pocketstudio.core.app.studio import GenerationRequest, Studio
 from pocketstudio.provenance.verify import Status, Verifier, load_image, open_verifier
-from pocketstudio.provenance.watermark import all_detectors
 
 from .conftest import NOW, file_modes_enforced, png_chunks, png_from_chunks
 

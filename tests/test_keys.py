@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from pocketstudio.core.errors import KeyMaterialError, SigningError
+from pocketstudio.core.base.errors import KeyMaterialError, SigningError
 from pocketstudio.provenance.keys import (C2PA_CLAIM_SIGNING_EKU, CallbackSigner, KeyStore, make_claim_signing_cert,
                                           make_root_ca, pem)
 from pocketstudio.provenance.manifest import ManifestFacts, build_manifest

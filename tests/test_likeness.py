@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from pocketstudio.core.errors import PolicyDenied
-from pocketstudio.core.store import consent_grants, face_templates
-from pocketstudio.core.studio import GenerationRequest, Studio
+from pocketstudio.core.base.errors import PolicyDenied
+from pocketstudio.core.base.store import consent_grants, face_templates
+from pocketstudio.core.app.studio import GenerationRequest, Studio
 from pocketstudio.provenance.verify import Verifier
 from pocketstudio.provenance.watermark import all_detectors
 from pocketstudio.safety.consent import ConsentError
@@ -190,7 +190,7 @@ def test_output_showing_a_registered_face_is_blocked_before_watermarking(setting
 
 
 def test_corrupt_or_huge_input_images_are_typed_errors(tmp_path):
-    from pocketstudio.core.errors import InvalidImageError
+    from pocketstudio.core.base.errors import InvalidImageError
 
     corrupt = tmp_path / "c.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 50)

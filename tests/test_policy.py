@@ -1,6 +1,6 @@
 import pytest
 
-from pocketstudio.core.errors import PolicyError
+from pocketstudio.core.base.errors import PolicyError
 from pocketstudio.policy.engine import ConsentFacts, DepictedPerson, PolicyEngine, DEFAULT_POLICY_DIR
 
 from .conftest import NOW

@@ -10,10 +10,10 @@ import skimage.data
 import sqlalchemy as sa
 from PIL import Image
 
-from pocketstudio.core.errors import GenerationError, OutputPathError, PolicyDenied, ReleaseBlocked
+from pocketstudio.core.base.errors import GenerationError, OutputPathError, PolicyDenied, ReleaseBlocked
 from pocketstudio.core.generator import load_generator
-from pocketstudio.core.store import manifests
-from pocketstudio.core.studio import READBACK_MARGIN, GenerationRequest, Studio, embed_readable, encode_image
+from pocketstudio.core.base.store import manifests
+from pocketstudio.core.app.studio import READBACK_MARGIN, GenerationRequest, Studio, embed_readable, encode_image
 from pocketstudio.policy.audit import AuditLog
 from pocketstudio.provenance.keys import CallbackSigner
 from pocketstudio.provenance.resolution import ManifestRepository

@@ -1,8 +1,8 @@
 import sqlalchemy as sa
 import pytest
 
-from pocketstudio.core.errors import StoreError
-from pocketstudio.core.store import SCHEMA_VERSION, Store, schema_version
+from pocketstudio.core.base.errors import StoreError
+from pocketstudio.core.base.store import SCHEMA_VERSION, Store, schema_version
 
 
 def test_open_creates_real_sqlite_file_with_schema_version(tmp_path):

@@ -14,14 +14,14 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from pocketstudio.core.cli import app
-from pocketstudio.core.errors import (InvalidImageError, PolicyDenied, ReleaseBlocked, SubjectError, SubjectExists,
+from pocketstudio.core.app.cli import app
+from pocketstudio.core.base.errors import (InvalidImageError, PolicyDenied, ReleaseBlocked, SubjectError, SubjectExists,
                                       UnknownSubject)
 from pocketstudio.core.generator import load_generator
 from pocketstudio.core.generator.hashing import combined_sha256
 from pocketstudio.core.generator.subject import LearnSettings, encode, split_prompt, subject_token_ids
-from pocketstudio.core.store import subjects as subjects_table
-from pocketstudio.core.studio import GenerationRequest, Studio, SubjectRequest
+from pocketstudio.core.base.store import subjects as subjects_table
+from pocketstudio.core.app.studio import GenerationRequest, Studio, SubjectRequest
 from training import dataset as D
 from pocketstudio.provenance.verify import Status, Verifier, trust_context
 from pocketstudio.provenance.watermark import all_detectors

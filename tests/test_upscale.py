@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from pocketstudio.core.errors import GenerationError, ModelLoadError
+from pocketstudio.core.base.errors import GenerationError, ModelLoadError
 from pocketstudio.core.generator.upscale import (UPSCALER_DIR, WEIGHTS_FILE, Upscaler, centre_crop_to_aspect,
                                                  fit_to_size, load_upscaler, to_array)
-from pocketstudio.core.studio import GenerationRequest, Studio, output_size, parse_size
+from pocketstudio.core.app.studio import GenerationRequest, Studio, output_size, parse_size
 from training.sr import HELDOUT_PHOTOS, TRAIN_PHOTOS, downscale, heldout_photo
 
 from .conftest import NOW
@@ -177,7 +177,7 @@ def _generation_assertion(data: bytes) -> dict:
 
 
 def test_cli_generate_2048_with_the_embedded_model_verifies_trusted(tmp_path):
-    from pocketstudio.core.cli import app
+    from pocketstudio.core.app.cli import app
 
     home, out = tmp_path / "home", tmp_path / "big.png"
     runner = CliRunner()
@@ -187,7 +187,7 @@ def test_cli_generate_2048_with_the_embedded_model_verifies_trusted(tmp_path):
     result = json.loads(gen.stdout.strip().splitlines()[-1])
     assert result["size"] == [2048, 2048]
     assert Image.open(out).size == (2048, 2048)
-    from pocketstudio.core.config import Settings
+    from pocketstudio.core.base.config import Settings
     from pocketstudio.provenance.verify import Status
 
     verdict = verify(Studio(Settings.load(home)), out.read_bytes())

@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from pocketstudio.core.cli import app as cli_app
-from pocketstudio.core.config import Settings
-from pocketstudio.core.server import Limits, create_app
-from pocketstudio.core.studio import GenerationRequest, Studio
+from pocketstudio.core.app.cli import app as cli_app
+from pocketstudio.core.base.config import Settings
+from pocketstudio.core.app.server import Limits, create_app
+from pocketstudio.core.app.studio import GenerationRequest, Studio
 from pocketstudio.policy.audit import verify_proof_bundle
 from pocketstudio.policy.checkpoint import Checkpoint
 from pocketstudio.provenance.fingerprint import ALG as FP_ALG

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from pocketstudio.core.errors import WatermarkError
+from pocketstudio.core.base.errors import WatermarkError
 from pocketstudio.provenance.watermark import (FALSE_POSITIVE_RATE, DwtDctSvdWatermarker, PayloadCodec,
                                                WatermarkPayload, new_asset_id)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from pocketstudio.core.errors import WatermarkError
+from pocketstudio.core.base.errors import WatermarkError
 from training.dataset import render_scene
 from pocketstudio.provenance.watermark import (ENGINES, DwtDctSvdWatermarker, SpreadSpectrumWatermarker,
                                                WatermarkPayload, all_detectors, make_watermarker, new_asset_id)

@@ -109,7 +109,7 @@ def test_a_file_over_the_upload_limit_is_refused_with_the_limit(browser, release
 
     import uvicorn
 
-    from pocketstudio.core.server import Limits, create_app
+    from pocketstudio.core.app.server import Limits, create_app
 
     from .test_verify_service import free_port
 

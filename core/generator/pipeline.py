@@ -20,7 +20,7 @@ from typing import Any
 
 from PIL import Image
 
-from ..errors import GenerationError, ModelLoadError
+from ..base.errors import GenerationError, ModelLoadError
 from .hashing import combined_sha256, file_sha256, model_sha256
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..errors import GenerationError, InvalidImageError, SubjectError
+from ..base.errors import GenerationError, InvalidImageError, SubjectError
 
 if TYPE_CHECKING:
     import torch

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import GenerationError, ModelLoadError
+from ..base.errors import GenerationError, ModelLoadError
 
 UPSCALER_DIR = Path(__file__).resolve().parent / "upscaler"
 WEIGHTS_FILE = "sr_x2.safetensors"

@@ -13,7 +13,7 @@ import numpy as np
 from imwatermark import WatermarkEncoder
 from PIL import Image
 
-from ...core.errors import WatermarkError
+from pocketstudio.core.base.errors import WatermarkError
 from .base import PAYLOAD_BITS, Detection, PayloadCodec, WatermarkPayload
 
 ALG = "io.pocketstudio.watermark.dwtdctsvd-y.v1"

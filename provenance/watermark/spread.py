@@ -60,7 +60,7 @@ import numpy as np
 import scipy.fft
 from PIL import Image
 
-from ...core.errors import WatermarkError
+from pocketstudio.core.base.errors import WatermarkError
 from . import ecc
 from .base import ID_BITS, Detection, WatermarkPayload
 

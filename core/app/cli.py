@@ -18,8 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import Settings
-from .errors import ConfigError, PocketStudioError, PolicyDenied, ReleaseBlocked, UsageError
+from ..base.config import Settings
+from ..base.errors import ConfigError, PocketStudioError, PolicyDenied, ReleaseBlocked, UsageError
 
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=_CONTEXT,
@@ -91,8 +91,8 @@ def _fail(exc: Exception | str, code: Optional[int] = None, *, json_out: bool = 
 def init(home: Optional[Path] = HomeOpt,
          alg: str = typer.Option("es256", help="Claim-signing algorithm: es256 or ed25519.")):
     """Create the data directory, database, root CA, claim-signing certificate and watermark key."""
-    from ..provenance.keys import KeyStore
-    from .store import Store
+    from pocketstudio.provenance.keys import KeyStore
+    from ..base.store import Store
 
     try:
         settings = _settings(home).with_(signing_alg=alg)
@@ -132,7 +132,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
 
     The prompt, numbers, size, format and output path are checked before the model loads: the
     output must be a new file (or, with --force, an existing regular file)."""
-    from .files import OUTPUT_SUFFIXES
+    from ..base.files import OUTPUT_SUFFIXES
     from .studio import GenerationRequest, Studio, parse_size
 
     # No --format: the extension says it; an extension we do not write is refused by the studio.
@@ -141,11 +141,11 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
         settings = _settings(home).with_(policy_dir=policy, policy_extends=policy_extends)
 
         def factory():
-            from .generator import load_generator
+            from ..generator import load_generator
 
             return load_generator(model, device=device, lora=lora)
 
-        from ..safety.registry import load_image
+        from pocketstudio.safety.registry import load_image
 
         references = tuple(load_image(p) for p in reference)
         studio = Studio(settings, generator_factory=factory)
@@ -191,8 +191,8 @@ def _inputs(paths: list[Path]) -> list[Path | dict]:
     """Each input as a file to verify or, when it cannot be, an error row: a folder stands for the
     image files inside it (recursively, sorted); a path that does not exist, cannot be listed or
     read, or a folder without images is one row with status "error" and the reason."""
-    from ..provenance.batch import error_row
-    from .files import os_error_message
+    from pocketstudio.provenance.batch import error_row
+    from ..base.files import os_error_message
 
     items: list[Path | dict] = []
     for p in paths:
@@ -264,7 +264,7 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
     """
     import functools
 
-    from ..provenance.batch import default_jobs, error_row, unexpected
+    from pocketstudio.provenance.batch import default_jobs, error_row, unexpected
 
     items = _inputs(images)
     files = [i for i in items if isinstance(i, Path)]
@@ -303,8 +303,8 @@ def _verify_rows(make_verifier, jobs: int, items: list, files: list[Path], singl
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..provenance.batch import BatchVerifier
-    from ..provenance.verify import Status
+    from pocketstudio.provenance.batch import BatchVerifier
+    from pocketstudio.provenance.verify import Status
 
     good = {Status.TRUSTED.value, Status.RECOVERED.value}
     results: list[dict] = []
@@ -374,7 +374,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
     try:
         HostCheck.serving(host, port, allowed_host)  # a malformed --allowed-host is an error before anything starts
         settings = _settings(home).with_(trust_anchor_files=tuple(trust))
-        from ..provenance.keys import KeyStore
+        from pocketstudio.provenance.keys import KeyStore
 
         KeyStore(settings).trust_anchors_pem()  # an unreadable anchor file is an error now, not per request
         err.print(f"pocketstudio verifier on http://{host}:{port}/ (API docs at /docs); data directory {settings.home}"
@@ -497,8 +497,8 @@ def audit_prove(ref: str = typer.Argument(..., help="Asset id, decision id, sequ
 def audit_verify_proof(bundle: Path = typer.Argument(..., help="A bundle from 'audit prove'."),
                        key: Path = typer.Option(..., "--key", help="The log's public key (keys/audit-log.pub).")):
     """Check a proof bundle offline with nothing but the log's public key."""
-    from ..policy.audit import verify_proof_bundle
-    from ..policy.checkpoint import CheckpointError, NoteVerifier
+    from pocketstudio.policy.audit import verify_proof_bundle
+    from pocketstudio.policy.checkpoint import CheckpointError, NoteVerifier
 
     try:
         verifier = NoteVerifier.from_text(key.read_text())
@@ -523,9 +523,9 @@ def audit_forget(ref: str = typer.Argument(..., help="Decision id, asset id or s
 
 
 def _audit_log(home):
-    from ..policy.audit import AuditLog
-    from ..provenance.keys import KeyStore
-    from .store import Store
+    from pocketstudio.policy.audit import AuditLog
+    from pocketstudio.provenance.keys import KeyStore
+    from ..base.store import Store
 
     settings = _settings(home)
     if not settings.db_path.exists():
@@ -544,7 +544,7 @@ def _asset_of_image(path: Path, home) -> str:
 
 def _verifier(settings, resolver: Optional[str] = None, online: bool = False):
     # Read-only: a writer holding the database never blocks verification, which creates nothing.
-    from ..provenance.verify import open_verifier
+    from pocketstudio.provenance.verify import open_verifier
 
     return open_verifier(settings, resolver=resolver, online=online)
 
@@ -556,7 +556,7 @@ def keys_import(chain: Path = typer.Option(..., help="PEM chain, leaf first."),
                                                            help="Password of the key file, if encrypted."),
                 home: Optional[Path] = HomeOpt):
     """Sign with your own claim-signing certificate chain and key; its root becomes trusted."""
-    from ..provenance.keys import KeyStore
+    from pocketstudio.provenance.keys import KeyStore
 
     try:
         leaf = KeyStore(_settings(home)).import_chain(chain.read_bytes(), key.read_bytes(),
@@ -569,7 +569,7 @@ def keys_import(chain: Path = typer.Option(..., help="PEM chain, leaf first."),
 @keys_app.command("show")
 def keys_show(home: Optional[Path] = HomeOpt):
     """Show the claim-signing chain in use."""
-    from ..provenance.keys import KeyStore
+    from pocketstudio.provenance.keys import KeyStore
 
     try:
         chain = KeyStore(_settings(home)).chain()
@@ -581,11 +581,11 @@ def keys_show(home: Optional[Path] = HomeOpt):
 
 
 def _consent_parts(home):
-    from ..policy.audit import AuditLog
-    from ..provenance.keys import KeyStore
-    from ..safety.consent import ConsentBook
-    from ..safety.registry import Registry
-    from .store import Store
+    from pocketstudio.policy.audit import AuditLog
+    from pocketstudio.provenance.keys import KeyStore
+    from pocketstudio.safety.consent import ConsentBook
+    from pocketstudio.safety.registry import Registry
+    from ..base.store import Store
 
     settings = _settings(home)
     keys = KeyStore(settings)
@@ -628,7 +628,7 @@ def consent_enroll(name: str = typer.Option(..., "--name", help="Full name as it
     """Register a likeness: names for prompt checks, face templates (photos are not kept), the person's key."""
     from cryptography.hazmat.primitives import serialization
 
-    from ..safety.registry import load_image, new_person_key
+    from pocketstudio.safety.registry import load_image, new_person_key
 
     try:
         registry, _ = _consent_parts(home)
@@ -714,7 +714,7 @@ def consent_list(person: Optional[str] = typer.Option(None, "--person"), json_ou
 @consent_app.command("show")
 def consent_show(ref: str = typer.Argument(..., help="A person id or a grant id."), home: Optional[Path] = HomeOpt):
     """Show a registered person (names, aliases, template count, grants) or one grant."""
-    from ..safety.consent import ConsentError
+    from pocketstudio.safety.consent import ConsentError
 
     registry, book = _consent_parts(home)
     now = dt.datetime.now(dt.timezone.utc)
@@ -735,8 +735,8 @@ def consent_show(ref: str = typer.Argument(..., help="A person id or a grant id.
 
 
 def _subject_book(home):
-    from .store import Store
-    from .subjects import SubjectBook
+    from ..base.store import Store
+    from ..generator.subjects import SubjectBook
 
     settings = _settings(home)
     settings.ensure_home()
@@ -761,15 +761,15 @@ def subject_create(name: str = typer.Argument(..., help="The subject's name, as 
     pass the likeness and consent checks first, and nothing is stored unless they do."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..safety.registry import load_image
-    from .generator.subject import LearnSettings
+    from pocketstudio.safety.registry import load_image
+    from ..generator.subject import LearnSettings
     from .studio import Studio, SubjectRequest
 
     try:
         settings = _settings(home)
 
         def factory():
-            from .generator import load_generator
+            from ..generator import load_generator
 
             return load_generator(model, device=device)
 

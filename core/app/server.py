@@ -1,7 +1,7 @@
 """``pocketstudio serve``: the verifier over HTTP, the C2PA Soft Binding Resolution API, a web page.
 
 Routes:
-- ``GET /``: a page to drop or pick an image and read the verdict (core/web/index.html).
+- ``GET /``: a page to drop or pick an image and read the verdict (core/app/web/index.html).
 - ``POST /v1/verify``: multipart upload (field ``file``) → the ``Verdict`` as JSON.
 - C2PA Soft Binding Resolution API 1.0: ``GET|POST /matches/byBinding``, ``POST /matches/byContent``,
   ``GET /manifests/{manifestId}`` (``application/c2pa``), ``GET /services/supportedAlgorithms``.
@@ -31,8 +31,8 @@ from PIL import Image, UnidentifiedImageError
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
-from .config import Settings
-from .errors import InvalidImageError, PocketStudioError, StoreError
+from ..base.config import Settings
+from ..base.errors import InvalidImageError, PocketStudioError, StoreError
 from .exposure import SWAGGER_CSS, SWAGGER_JS, ExposureMiddleware, HostCheck, docs_csp, page_csp
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -135,12 +135,12 @@ class Service:
     """What the routes share: one verifier, the manifest repository and the audit log."""
 
     def __init__(self, settings: Settings, limits: Limits, operator_token: str | None = None):
-        from ..policy.audit import AuditLog
-        from ..provenance.keys import KeyStore
-        from ..provenance.resolution import ManifestRepository
-        from ..provenance.verify import Verifier
-        from ..provenance.watermark import all_detectors
-        from .store import Store
+        from pocketstudio.policy.audit import AuditLog
+        from pocketstudio.provenance.keys import KeyStore
+        from pocketstudio.provenance.resolution import ManifestRepository
+        from pocketstudio.provenance.verify import Verifier
+        from pocketstudio.provenance.watermark import all_detectors
+        from ..base.store import Store
 
         settings.ensure_home()
         self.settings = settings
@@ -181,7 +181,7 @@ class Service:
         record is public by construction (policy/audit.py); anything else (denials, failures,
         amendments, consent events, records of the earlier format, lookups by position or asset)
         only the operator. Unknown and not-public look the same to everyone else: 404."""
-        from ..policy.audit import DECISION, LEGACY_RECORD_VERSION, AuditError
+        from pocketstudio.policy.audit import DECISION, LEGACY_RECORD_VERSION, AuditError
 
         operator = self.is_operator(authorization)
         if authorization and not operator:
@@ -206,8 +206,8 @@ class Service:
         return [d.alg for d in self.detectors]
 
     def by_binding(self, alg: str, value: str, max_results: int) -> dict:
-        from ..provenance import fingerprint as fp
-        from ..provenance.resolution import asset_id_from_value
+        from pocketstudio.provenance import fingerprint as fp
+        from pocketstudio.provenance.resolution import asset_id_from_value
 
         if max_results < 1:
             raise ApiError(400, "bad-query", "maxResults must be at least 1")
@@ -230,8 +230,8 @@ class Service:
 
     def by_content(self, data: bytes, alg: str | None, max_results: int, hint_alg: str | None,
                    hint_value: str | None) -> dict:
-        from ..provenance import fingerprint as fp
-        from ..provenance.verify import load_image
+        from pocketstudio.provenance import fingerprint as fp
+        from pocketstudio.provenance.verify import load_image
 
         if max_results < 1:
             raise ApiError(400, "bad-query", "maxResults must be at least 1")
@@ -296,7 +296,7 @@ def create_app(settings: Settings, limits: Limits | None = None, operator_token:
     # Security headers on every response and the Host check (DNS rebinding): core/exposure.py.
     # ``hosts``: the names ``run`` serves under; by default the local names on any port.
     app.add_middleware(ExposureMiddleware, hosts=hosts or HostCheck())
-    page = resources.files("pocketstudio.core").joinpath("web/index.html").read_text(encoding="utf-8")
+    page = resources.files("pocketstudio.core.app").joinpath("web/index.html").read_text(encoding="utf-8")
     page_headers = {"Cache-Control": "no-store", "Content-Security-Policy": page_csp(page)}
     docs_page = get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} — API", swagger_js_url=SWAGGER_JS,
                                     swagger_css_url=SWAGGER_CSS, swagger_favicon_url="data:,",
@@ -397,7 +397,7 @@ def create_app(settings: Settings, limits: Limits | None = None, operator_token:
     @app.get("/services/supportedAlgorithms", tags=["service"], operation_id="getSupportedBindings",
              summary="Soft binding algorithms this service answers queries for.")
     def supported() -> dict:
-        from ..provenance import fingerprint as fp
+        from pocketstudio.provenance import fingerprint as fp
 
         return {"watermarks": [{"alg": a} for a in service.watermark_algs()], "fingerprints": [{"alg": fp.ALG}]}
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from .config import Settings
-from .errors import SubjectError, SubjectExists, UnknownSubject
-from .generator.subject import NAME_RE, SubjectEmbedding, embedding_bytes, read_embedding
-from .store import Store, stage_file, subjects
+from ..base.config import Settings
+from ..base.errors import SubjectError, SubjectExists, UnknownSubject
+from .subject import NAME_RE, SubjectEmbedding, embedding_bytes, read_embedding
+from ..base.store import Store, stage_file, subjects
 
 FILE_SUFFIX = ".safetensors"
 

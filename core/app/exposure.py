@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .errors import ConfigError
+from ..base.errors import ConfigError
 
 LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 WILDCARD_ADDRESSES = ("", "0.0.0.0", "::", "[::]")

@@ -17,26 +17,26 @@ from typing import Callable
 
 from PIL import Image
 
-from ..policy.audit import FAILED_AFTER_DECISION, NOT_PUBLISHED, AuditLog, AuditRecord, PendingEntry
-from ..policy.engine import Decision, DepictedPerson, PolicyEngine, new_decision_id
-from ..provenance.fingerprint import ALG as FINGERPRINT_ALG
-from ..provenance.fingerprint import Fingerprint
-from ..provenance.keys import ClaimSigner, KeyStore
-from ..provenance.manifest import ManifestFacts, build_manifest
-from ..provenance.resolution import ManifestRepository, StoredManifest
-from ..provenance.sign import MIME_TYPES, sign_image
-from ..provenance.watermark import Watermarker, WatermarkPayload, make_watermarker, new_asset_id
-from ..safety.consent import ConsentBook
-from ..safety.likeness import Finding, LikenessChecker
-from ..safety.registry import Registry
-from .config import Settings
-from .errors import (AuditError, GenerationError, PocketStudioError, PolicyDenied, ReleaseBlocked, SubjectError,
+from pocketstudio.policy.audit import FAILED_AFTER_DECISION, NOT_PUBLISHED, AuditLog, AuditRecord, PendingEntry
+from pocketstudio.policy.engine import Decision, DepictedPerson, PolicyEngine, new_decision_id
+from pocketstudio.provenance.fingerprint import ALG as FINGERPRINT_ALG
+from pocketstudio.provenance.fingerprint import Fingerprint
+from pocketstudio.provenance.keys import ClaimSigner, KeyStore
+from pocketstudio.provenance.manifest import ManifestFacts, build_manifest
+from pocketstudio.provenance.resolution import ManifestRepository, StoredManifest
+from pocketstudio.provenance.sign import MIME_TYPES, sign_image
+from pocketstudio.provenance.watermark import Watermarker, WatermarkPayload, make_watermarker, new_asset_id
+from pocketstudio.safety.consent import ConsentBook
+from pocketstudio.safety.likeness import Finding, LikenessChecker
+from pocketstudio.safety.registry import Registry
+from ..base.config import Settings
+from ..base.errors import (GenerationError, PolicyDenied, ReleaseBlocked, SubjectError,
                      SubjectExists, WatermarkError)
-from .files import check_output_path, output_format, publish
-from .generator.subject import MAX_REFERENCES, LearnSettings, check_reference, reference_sha256
-from .generator.upscale import fit_to_size
-from .store import Store, stage_file
-from .subjects import SubjectBook, SubjectRecord, check_name, new_subject_id
+from ..base.files import check_output_path, output_format, publish
+from ..generator.subject import MAX_REFERENCES, LearnSettings, check_reference, reference_sha256
+from ..generator.upscale import fit_to_size
+from ..base.store import Store, stage_file
+from ..generator.subjects import SubjectBook, SubjectRecord, check_name, new_subject_id
 
 MAX_OUTPUT_SIDE = 4096
 MIN_OUTPUT_SIDE = 64
@@ -61,7 +61,7 @@ def parse_size(text: str | int | None) -> int | tuple[int, int] | None:
 def check_generation_numbers(request: "GenerationRequest") -> None:
     """Steps, seed, guidance and strength in the generator's ranges, checked before the model
     loads (the generator checks them again, with its own default guidance)."""
-    from .generator.pipeline import MAX_GUIDANCE, MAX_STEPS, MIN_GUIDANCE, MIN_STEPS, SEED_BITS
+    from ..generator.pipeline import MAX_GUIDANCE, MAX_STEPS, MIN_GUIDANCE, MIN_STEPS, SEED_BITS
 
     def integer(value) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
@@ -237,7 +237,7 @@ class Studio:
     def generator(self):
         if self._generator is None:
             if self._generator_factory is None:
-                from .generator import load_generator
+                from ..generator import load_generator
 
                 self._generator = load_generator(None)
             else:
@@ -249,7 +249,7 @@ class Studio:
         """The super-resolution stage (loaded on first use: only sizes above native need it)."""
         if self._upscaler is None:
             if self._upscaler_factory is None:
-                from .generator.upscale import load_upscaler
+                from ..generator.upscale import load_upscaler
 
                 self._upscaler = load_upscaler()
             else:
@@ -458,7 +458,7 @@ class Studio:
             ctx.deny(decision)
 
         # 4. Learn the vectors on the frozen model.
-        from .generator.subject import learn_subject
+        from ..generator.subject import learn_subject
 
         learned = ctx.step("learn-subject", lambda: learn_subject(generator, references, request.learn, progress, threads))
         checkpoint = generator.model_sha256  # the loaded model's identity: checkpoint and any LoRA

@@ -1,0 +1,41 @@
+"""The layering and the linter run inside the suite, so the README's test command keeps them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} is not installed: it is part of the test extra (pip install -e '.[test]')"
+    return found
+
+
+def test_import_layers_hold():
+    """import-linter's contracts in pyproject.toml: application → generator → provenance → safety →
+    policy → foundation, one direction only; the verifying side imports no generator and no torch."""
+    result = subprocess.run([_tool("lint-imports")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BROKEN" not in result.stdout and "0 broken" in result.stdout
+
+
+def test_ruff_finds_nothing():
+    result = subprocess.run([_tool("ruff"), "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_installed_runtime_imports_nothing_from_training():
+    """training/ runs from a checkout only; no module of the package may import it."""
+    offenders = []
+    for folder in ("core", "safety", "provenance", "policy"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if "import training" in text or "from training" in text:
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
