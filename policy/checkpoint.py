@@ -17,13 +17,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from pocketstudio.core.base.errors import AuditError
+
 from .merkle import HASH_SIZE
 
 ED25519_TYPE = b"\x01"
 EM_DASH = "\u2014"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(AuditError, ValueError):
     """A checkpoint or signed note is malformed or its signature does not verify."""
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 from typing import Callable, Sequence
 
+from pocketstudio.core.base.errors import AuditError
+
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
-class ProofError(ValueError):
+class ProofError(AuditError, ValueError):
     """A proof does not verify; the message says which check failed."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,9 @@ def _tool(name: str) -> str:
 def test_import_layers_hold():
     """import-linter's contracts in pyproject.toml: application → generator → provenance → safety →
     policy → foundation, one direction only; the verifying side imports no generator and no torch."""
-    result = subprocess.run([_tool("lint-imports")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "PATH": f"{Path(_tool('lint-imports')).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run([str(ROOT / ".ci" / "lint-imports")], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "BROKEN" not in result.stdout and "0 broken" in result.stdout
 

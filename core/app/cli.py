@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..base.config import Settings
-from ..base.errors import ConfigError, PocketStudioError, PolicyDenied, ReleaseBlocked, UsageError
+from ..base.errors import (EXIT_ERROR, EXIT_NOT_TRUSTED, ConfigError, PocketStudioError, PolicyDenied, ReleaseBlocked,
+                           UsageError, exit_code_of)
 
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(add_completion=False, no_args_is_help=True, context_settings=_CONTEXT,
@@ -69,7 +70,7 @@ def _denied(exc: PolicyDenied, json_out: bool, done_key: str):
         print(json.dumps({done_key: False, "decision_id": d.decision_id, "effect": d.effect,
                           "rule_ids": list(d.rule_ids), "reason": d.reason}))
     err.print(f"[bold red]denied:[/] {d.reason} (decision {d.decision_id}, rules: {', '.join(d.rule_ids)})")
-    raise typer.Exit(3)
+    raise typer.Exit(exit_code_of(exc))
 
 
 def _fail(exc: Exception | str, code: Optional[int] = None, *, json_out: bool = False, message: Optional[str] = None,
@@ -84,7 +85,7 @@ def _fail(exc: Exception | str, code: Optional[int] = None, *, json_out: bool = 
         kind = type(exc).__name__ if isinstance(exc, BaseException) else "Error"
         print(json.dumps({**fields, "error": {"type": kind, "message": text}}))
     err.print(f"[bold red]error:[/] {escape(text)}", highlight=False)
-    raise typer.Exit(code if code is not None else getattr(exc, "exit_code", 1))
+    raise typer.Exit(code if code is not None else exit_code_of(exc) if isinstance(exc, BaseException) else EXIT_ERROR)
 
 
 @app.command()
@@ -345,9 +346,9 @@ def _verify_rows(make_verifier, jobs: int, items: list, files: list[Path], singl
             summary.add_row(status, str(n))
         (err if (json_out or jsonl) else out).print(summary)
     if counts.get("error"):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_ERROR)
     if any(s not in good for s in counts):
-        raise typer.Exit(4)
+        raise typer.Exit(EXIT_NOT_TRUSTED)
 
 
 @app.command()
@@ -523,16 +524,9 @@ def audit_forget(ref: str = typer.Argument(..., help="Decision id, asset id or s
 
 
 def _audit_log(home):
-    from pocketstudio.policy.audit import AuditLog
-    from pocketstudio.provenance.keys import KeyStore
-    from ..base.store import Store
+    from .home import DataHome
 
-    settings = _settings(home)
-    if not settings.db_path.exists():
-        _fail(f"no database at {settings.db_path}; run 'pocketstudio init' first")
-    return AuditLog(Store.open(settings.db_path), KeyStore(settings).audit_signer(),
-                    retention=dt.timedelta(days=settings.audit_retention_days),
-                    checkpoint_file=settings.audit_checkpoint_file)
+    return DataHome.existing(home).audit
 
 
 def _asset_of_image(path: Path, home) -> str:
@@ -581,21 +575,10 @@ def keys_show(home: Optional[Path] = HomeOpt):
 
 
 def _consent_parts(home):
-    from pocketstudio.policy.audit import AuditLog
-    from pocketstudio.provenance.keys import KeyStore
-    from pocketstudio.safety.consent import ConsentBook
-    from pocketstudio.safety.registry import Registry
-    from ..base.store import Store
+    from .home import DataHome
 
-    settings = _settings(home)
-    keys = KeyStore(settings)
-    keys.ensure()
-    store = Store.open(settings.db_path)
-    audit = AuditLog(store, keys.audit_signer(), retention=dt.timedelta(days=settings.audit_retention_days),
-                     checkpoint_file=settings.audit_checkpoint_file)
-    book = ConsentBook(store, audit)
-    book.ensure_history(dt.datetime.now(dt.timezone.utc))
-    return Registry(store, template_key=keys.registry_key(), audit=audit), book
+    data = DataHome.open(home)
+    return data.registry, data.consent
 
 
 def _iso_filter(option: str, value: Optional[str]) -> Optional[str]:
@@ -735,12 +718,9 @@ def consent_show(ref: str = typer.Argument(..., help="A person id or a grant id.
 
 
 def _subject_book(home):
-    from ..base.store import Store
-    from ..generator.subjects import SubjectBook
+    from .home import DataHome
 
-    settings = _settings(home)
-    settings.ensure_home()
-    return SubjectBook(settings, Store.open(settings.db_path))
+    return DataHome.open(home).subjects
 
 
 @subject_app.command("create")

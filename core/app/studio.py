@@ -26,9 +26,7 @@ from pocketstudio.provenance.manifest import ManifestFacts, build_manifest
 from pocketstudio.provenance.resolution import ManifestRepository, StoredManifest
 from pocketstudio.provenance.sign import MIME_TYPES, sign_image
 from pocketstudio.provenance.watermark import Watermarker, WatermarkPayload, make_watermarker, new_asset_id
-from pocketstudio.safety.consent import ConsentBook
 from pocketstudio.safety.likeness import Finding, LikenessChecker
-from pocketstudio.safety.registry import Registry
 from ..base.config import Settings
 from ..base.errors import (GenerationError, PolicyDenied, ReleaseBlocked, SubjectError,
                      SubjectExists, WatermarkError)
@@ -36,7 +34,7 @@ from ..base.files import check_output_path, output_format, publish
 from ..generator.subject import MAX_REFERENCES, LearnSettings, check_reference, reference_sha256
 from ..generator.upscale import fit_to_size
 from ..base.store import Store, stage_file
-from ..generator.subjects import SubjectBook, SubjectRecord, check_name, new_subject_id
+from ..generator.subjects import SubjectRecord, check_name, new_subject_id
 
 MAX_OUTPUT_SIDE = 4096
 MIN_OUTPUT_SIDE = 64
@@ -196,7 +194,8 @@ class Release:
 
 
 class Studio:
-    """One data directory's release flow. Components are injectable (tests force failures)."""
+    """One data directory's release flow. Components are injectable (tests force failures); the
+    rest come from the data directory's builder (core/app/home.py)."""
 
     def __init__(self, settings: Settings, *, store: Store | None = None, keys: KeyStore | None = None,
                  generator=None, generator_factory: Callable[[], object] | None = None,
@@ -204,12 +203,14 @@ class Studio:
                  watermarker: Watermarker | None = None, claim_signer: ClaimSigner | None = None,
                  policy: PolicyEngine | None = None, likeness: LikenessChecker | None = None,
                  manifests: ManifestRepository | None = None, audit: AuditLog | None = None,
-                 now: Callable[[], dt.datetime] | None = None):
-        settings.ensure_home()
+                 now: Callable[[], dt.datetime] | None = None, home=None):
+        from .home import DataHome
+
+        home = home or DataHome(settings, store=store, keys=keys, audit=audit)
         self.settings = settings
-        self.store = store or Store.open(settings.db_path)
-        self.keys = keys or KeyStore(settings)
-        self.keys.ensure()
+        self.home = home
+        self.store = home.store
+        self.keys = home.keys
         self._generator = generator
         self._generator_factory = generator_factory
         self._upscaler = upscaler
@@ -217,21 +218,23 @@ class Studio:
         self.watermarker = watermarker or make_watermarker(settings.watermark_engine, self.keys.watermark_key())
         self._claim_signer = claim_signer
         self.policy = policy or PolicyEngine(settings.policy_dir, extend_defaults=settings.policy_extends)
-        self.audit = audit or AuditLog(self.store, self.keys.audit_signer(),
-                                       retention=dt.timedelta(days=settings.audit_retention_days),
-                                       checkpoint_file=settings.audit_checkpoint_file)
-        registry = Registry(self.store, template_key=self.keys.registry_key(), audit=self.audit)
-        self.likeness = likeness or LikenessChecker(registry)
-        self.consent = ConsentBook(self.store, self.audit)
-        self.subjects = SubjectBook(settings, self.store)
+        self.audit = home.audit
+        self.likeness = likeness or LikenessChecker(home.registry)
+        self.subjects = home.subjects
         self.manifests = manifests or ManifestRepository(self.store)
         started = (now or (lambda: dt.datetime.now(dt.timezone.utc)))()
         # On every start: failures that could not reach the database last time are appended,
-        # consent rows of an earlier release are adopted into the signed history, and openings
-        # (salts + clear text) past their retention are deleted.
+        # consent rows of an earlier release are adopted into the signed history (home.consent),
+        # and openings (salts + clear text) past their retention are deleted.
         self.audit.replay_spool()
-        self.consent.ensure_history(started)
+        self.consent = home.consent
         self.audit.purge_expired(started)
+
+    @classmethod
+    def open(cls, home: str | Path | None = None, **components) -> "Studio":
+        """The studio of a data directory (None: ``POCKETSTUDIO_HOME`` or the platform default),
+        created with its keys if it does not exist yet; the embedded model loads on first use."""
+        return cls(Settings.load(home), **components)
 
     @property
     def generator(self):

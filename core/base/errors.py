@@ -7,21 +7,45 @@ a message a user can act on.
 
 from __future__ import annotations
 
+# The command line's exit codes, one table (README "Exit codes"): every error carries its own
+# (``exit_code``); a verdict that is not trusted or recovered is a value, not an error, and exits
+# ``EXIT_NOT_TRUSTED``.
+EXIT_OK = 0
+EXIT_ERROR = 1  # an error: bad input, a blocked release, an unusable data directory…
+EXIT_USAGE = 2  # a malformed command line (click's own code too)
+EXIT_DENIED = 3  # the policy denied the request (audited)
+EXIT_NOT_TRUSTED = 4  # verification found no trusted provenance
+
 
 class PocketStudioError(Exception):
     """Base of every error this package raises on purpose."""
 
-    exit_code = 1
+    exit_code = EXIT_ERROR
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code of an error: its own for ours, ``EXIT_ERROR`` for anything else."""
+    return exc.exit_code if isinstance(exc, PocketStudioError) else EXIT_ERROR
 
 
 class UsageError(PocketStudioError):
     """A command-line value is malformed (a date, a choice): exit 2, like click's own usage errors."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class ConfigError(PocketStudioError):
     """Settings, data directory or database are unusable."""
+
+
+class SettingError(ConfigError):
+    """One setting is unusable (unknown, wrong type, out of range) or config.toml does not parse;
+    ``key`` names the setting (None when the file as a whole does not parse), ``origin`` where the
+    value came from (the file, an environment variable, the command line)."""
+
+    def __init__(self, message: str, key: str | None = None, origin: str | None = None):
+        super().__init__(message)
+        self.key, self.origin = key, origin
 
 
 class StoreError(PocketStudioError):
@@ -96,7 +120,7 @@ class ReleaseBlocked(PocketStudioError):
 class PolicyDenied(PocketStudioError):
     """The policy engine denied the request; carries the audited ``Decision``."""
 
-    exit_code = 3
+    exit_code = EXIT_DENIED
 
     def __init__(self, decision):
         self.decision = decision
