@@ -1,5 +1,6 @@
 """The command line as a user runs it (typer's runner over the real app, real data directory)."""
 
+import pytest
 import json
 import os
 import subprocess
@@ -90,6 +91,7 @@ def test_stripped_image_verifies_as_recovered(tmp_path, tiny_model_dir):
     assert parsed["status"] == "recovered-via-watermark" and parsed["asset_id"] == released["asset_id"]
 
 
+@pytest.mark.slow
 def test_console_script_with_the_embedded_default_model(tmp_path):
     """The README's main job: the installed `pocketstudio` script, the shipped model, a trusted verdict."""
     env = dict(os.environ, POCKETSTUDIO_HOME=str(tmp_path / "home"))
@@ -151,6 +153,7 @@ def test_audit_verify_says_where_the_database_was_edited(tmp_path, tiny_model_di
     assert result.exit_code == 1 and "leaf 1 is missing" in result.output
 
 
+@pytest.mark.slow
 def test_consent_enroll_grant_reference_and_revoke(tmp_path, tiny_model_dir, face_photos):
     home, key = tmp_path / "home", tmp_path / "person.key"
     bad = run("consent", "enroll", "--name", "Eileen Collins", "--photo", face_photos["astronaut.png"], "--home", home)

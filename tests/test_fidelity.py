@@ -107,6 +107,7 @@ def test_degraded_copies_still_score_and_noise_does_not(scenes):
 
 
 
+@pytest.mark.slow
 def test_domain_two_adds_dot_and_the_scorer_tells_the_characters_apart():
     """Domain 2 (model v0.2) draws a second recurring character, Dot: held-out renders of it
     score like Pip's, and each character's identity check fails on the other one."""

@@ -507,6 +507,7 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_attack_service_is_not_reachable_from_other_machines_by_default(tmp_path):
     """`pocketstudio serve` without --host listens on the loopback address only."""
     home, port = tmp_path / "home", free_port()

@@ -20,6 +20,7 @@ assert verdict.status == "trusted"
 """
 
 
+@pytest.mark.slow
 def test_readme_snippet_runs_in_a_fresh_process_with_the_embedded_model(tmp_path):
     program = f"home = {str(tmp_path / 'home')!r}\n" + textwrap.dedent(SNIPPET) + textwrap.dedent("""
         import json, sys

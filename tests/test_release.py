@@ -64,6 +64,7 @@ WEAK_PROMPT = "rusty on the right and a blue square on the left, on a yellow bac
 WEAK_SEEDS = (2, 3, 5)
 
 
+@pytest.mark.slow
 def test_a_weakly_readable_image_is_marked_at_the_weakest_strength_that_reads_back(studio):
     embedded = load_generator(None)
     wm = studio.watermarker
@@ -82,6 +83,7 @@ def test_a_weakly_readable_image_is_marked_at_the_weakest_strength_that_reads_ba
     assert max(chosen) > wm.strengths[0]
 
 
+@pytest.mark.slow
 def test_small_flat_release_reads_back_and_records_its_strength(settings, tmp_path):
     studio = Studio(settings, generator=load_generator(None))
     release = studio.generate(GenerationRequest(WEAK_PROMPT, "alice", seed=WEAK_SEEDS[0], size=128), tmp_path / "w.png", now=NOW)

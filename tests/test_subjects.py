@@ -72,6 +72,7 @@ def test_prompt_names_the_subject_or_gets_it_prepended(embedded):
     assert torch.equal(ours, theirs)
 
 
+@pytest.mark.slow
 def test_learned_subject_generates_with_its_hash_in_the_manifest(settings, embedded, pip_refs, tmp_path):
     studio = Studio(settings, generator=embedded)
     seen = []
@@ -118,6 +119,7 @@ def test_learned_subject_generates_with_its_hash_in_the_manifest(settings, embed
     assert np.array_equal(np.asarray(named), np.asarray(prepended))
 
 
+@pytest.mark.slow
 def test_name_clash_unknown_and_damaged_subjects_are_typed_errors(settings, embedded, pip_refs, tmp_path):
     studio = Studio(settings, generator=embedded)
     studio.create_subject(SubjectRequest("rusty", pip_refs[:1], "alice", learn=FAST), now=NOW)

@@ -15,6 +15,8 @@ from training.teacher import load_tokenizer, loss_weights, make_scheduler, make_
 
 V01 = recipes.RECIPES["v0.1"]
 
+pytestmark = pytest.mark.slow  # each test trains a tiny model for a few seconds
+
 
 @pytest.fixture()
 def run_dir(tmp_path):

@@ -176,6 +176,7 @@ def _generation_assertion(data: bytes) -> dict:
     return assertion(reader.get_active_manifest(), GENERATION_LABEL)
 
 
+@pytest.mark.slow
 def test_cli_generate_2048_with_the_embedded_model_verifies_trusted(tmp_path):
     from pocketstudio.core.app.cli import app
 

@@ -360,6 +360,7 @@ def test_verify_many_files_and_directories(released, tmp_path):
     assert nothing.exit_code == 1 and "no image files" in nothing.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_pocketstudio_serve_as_the_readme_starts_it(released, tmp_path, workers):
     """The installed console script: `pocketstudio serve --port N [--workers 2]`, then the page
