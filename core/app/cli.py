@@ -35,6 +35,10 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(consent_app, name="consent")
 app.add_typer(keys_app, name="keys")
 app.add_typer(subject_app, name="subject")
+config_app = typer.Typer(no_args_is_help=True, context_settings=_CONTEXT,
+                         help="Settings: config.toml in the data directory, POCKETSTUDIO_<NAME> overrides it, "
+                              "a command-line flag overrides both.")
+app.add_typer(config_app, name="config")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -59,8 +63,18 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """Pocket Studio: generate signed, watermarked, audited images, and verify them."""
 
 
-def _settings(home: Optional[Path]) -> Settings:
-    return Settings.load(home)
+def _settings(home: Optional[Path], **flags) -> Settings:
+    """The settings: these command-line ``flags`` (None: not given), then POCKETSTUDIO_<NAME>,
+    then config.toml in the data directory, then the defaults (core/base/config.py)."""
+    return Settings.load(home, flags=flags)
+
+
+def _with_trust(settings: Settings, trust: list[Path]) -> Settings:
+    """``--trust`` adds anchor files to the trust_anchor_files setting (it never drops one)."""
+    if not trust:
+        return settings
+    extra = tuple(p if p.is_absolute() else Path.cwd() / p for p in trust)
+    return settings.with_(trust_anchor_files=settings.trust_anchor_files + extra)
 
 
 def _denied(exc: PolicyDenied, json_out: bool, done_key: str):
@@ -90,16 +104,17 @@ def _fail(exc: Exception | str, code: Optional[int] = None, *, json_out: bool = 
 
 @app.command()
 def init(home: Optional[Path] = HomeOpt,
-         alg: str = typer.Option("es256", help="Claim-signing algorithm: es256 or ed25519.")):
+         alg: Optional[str] = typer.Option(None, help="Claim-signing algorithm: es256 or ed25519 "
+                                                      "(default: the setting signing_alg, es256).")):
     """Create the data directory, database, root CA, claim-signing certificate and watermark key."""
     from pocketstudio.provenance.keys import KeyStore
     from ..base.store import Store
 
     try:
-        settings = _settings(home).with_(signing_alg=alg)
+        settings = _settings(home, signing_alg=alg)
         settings.ensure_home()
         store = Store.open(settings.db_path)
-        KeyStore(settings).ensure(alg=alg)
+        KeyStore(settings).ensure(alg=settings.signing_alg)
         out.print(f"data directory: {settings.home}\ndatabase: {settings.db_path} (schema v{store.version()})\n"
                   f"keys: {settings.keys_dir}")
     except PocketStudioError as exc:
@@ -109,7 +124,7 @@ def init(home: Optional[Path] = HomeOpt,
 @app.command()
 def generate(prompt: str = typer.Argument(..., help="What to draw."),
              output: Path = typer.Option(..., "-o", "--output", help="Where to write the signed image."),
-             size: Optional[str] = typer.Option(None, help="Output size: N (N×N), WxH, or 4k (3840x2160); default 512. Above the model's native size the learned super-resolution stage upscales."),
+             size: Optional[str] = typer.Option(None, help="Output size: N (N×N), WxH, or 4k (3840x2160); default: the setting default_size (512). Above the model's native size the learned super-resolution stage upscales."),
              steps: int = typer.Option(4, help="LCM steps, 1-8."),
              seed: Optional[int] = typer.Option(None, help="Seed; random if omitted (and reported)."),
              guidance: Optional[float] = typer.Option(None, help="Guidance scale (model default if omitted)."),
@@ -120,13 +135,17 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
                                                                        "which must end in .png, .jpg or .jpeg and agree with it)."),
              force: bool = typer.Option(False, "--force", help="Replace an existing regular file at --output (never a "
                                                                 "link, folder, device, FIFO or socket)."),
-             requester: Optional[str] = typer.Option(None, help="Who asks (default: settings)."),
-             purpose: Optional[str] = typer.Option(None, help="What for (consent is per purpose)."),
+             requester: Optional[str] = typer.Option(None, help="Who asks (default: the setting default_requester)."),
+             purpose: Optional[str] = typer.Option(None, help="What for; consent is per purpose (default: the "
+                                                              "setting default_purpose)."),
              reference: list[Path] = typer.Option([], "--reference", help="Reference image (repeatable); the first drives image-to-image."),
              strength: float = typer.Option(0.6, help="Image-to-image strength (0-1]: how far from the reference."),
              subject: Optional[str] = typer.Option(None, "--subject", help="A learned subject (pocketstudio subject create): where the prompt names it, it is that subject; a prompt that does not name it gets it prepended."),
-             policy: Optional[Path] = typer.Option(None, "--policy", help="Cedar policy folder replacing the defaults."),
-             policy_extends: bool = typer.Option(False, "--policy-extends", help="Add --policy to the defaults instead."),
+             policy: Optional[Path] = typer.Option(None, "--policy", help="Cedar policy folder replacing the defaults "
+                                                                          "(default: the setting policy_dir)."),
+             policy_extends: Optional[bool] = typer.Option(None, "--policy-extends/--policy-replaces",
+                                                           help="Add --policy to the defaults instead (default: the "
+                                                                "setting policy_extends)."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
              home: Optional[Path] = HomeOpt):
     """Generate an image and release it only if every gate passes.
@@ -139,7 +158,8 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
     # No --format: the extension says it; an extension we do not write is refused by the studio.
     fmt = fmt or OUTPUT_SUFFIXES.get(output.suffix.lower(), "png")
     try:
-        settings = _settings(home).with_(policy_dir=policy, policy_extends=policy_extends)
+        settings = _settings(home, default_requester=requester, default_purpose=purpose, policy_dir=policy,
+                             policy_extends=policy_extends)
 
         def factory():
             from ..generator import load_generator
@@ -150,8 +170,8 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
 
         references = tuple(load_image(p) for p in reference)
         studio = Studio(settings, generator_factory=factory)
-        request = GenerationRequest(prompt=prompt, requester=requester or settings.default_requester,
-                                    purpose=purpose or settings.default_purpose, size=parse_size(size), steps=steps,
+        request = GenerationRequest(prompt=prompt, requester=settings.default_requester,
+                                    purpose=settings.default_purpose, size=parse_size(size), steps=steps,
                                     seed=seed, guidance=guidance, format=fmt, references=references,
                                     strength=strength, subject=subject)
         release = studio.generate(request, output, overwrite=force)
@@ -274,7 +294,7 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
     verifier = None
     if files:
         try:
-            settings = _settings(home).with_(trust_anchor_files=tuple(trust))
+            settings = _with_trust(_settings(home), trust)
             verifier = _verifier(settings, resolver=resolver, online=online)
         except PocketStudioError as exc:
             reason = f"cannot verify: {exc}"
@@ -352,46 +372,68 @@ def _verify_rows(make_verifier, jobs: int, items: list, files: list[Path], singl
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface)."),
-          port: int = typer.Option(8000, help="TCP port."),
-          max_bytes: int = typer.Option(50 * 1024 * 1024, help="Largest upload accepted, in bytes (413 above)."),
-          max_pixels: int = typer.Option(40_000_000, help="Largest image accepted, in pixels (422 above)."),
-          trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable), e.g. the C2PA trust list."),
-          workers: int = typer.Option(1, "--workers", min=1, help="Worker processes: uploads verified at once "
-                                                                  "(verification is CPU-bound; one per core)."),
+def serve(host: Optional[str] = typer.Option(None, help="Address to listen on, 0.0.0.0 for every interface "
+                                                        "(default: the setting host, 127.0.0.1)."),
+          port: Optional[int] = typer.Option(None, help="TCP port (default: the setting port, 8000)."),
+          max_bytes: Optional[int] = typer.Option(None, help="Largest upload accepted, in bytes, 413 above "
+                                                             "(default: the setting max_bytes, 50 MiB)."),
+          max_pixels: Optional[int] = typer.Option(None, help="Largest image accepted, in pixels, 422 above "
+                                                              "(default: the setting max_pixels, 40 000 000)."),
+          trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable), e.g. the "
+                                                               "C2PA trust list; added to the setting trust_anchor_files."),
+          workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                                help="Worker processes: uploads verified at once (verification is "
+                                                     "CPU-bound; one per core; default: the setting workers, 1)."),
           operator_token_file: Optional[Path] = typer.Option(
               None, "--operator-token-file", help="A file holding the operator's bearer token, which unlocks every "
-                                                  "audit proof (else POCKETSTUDIO_OPERATOR_TOKEN; without either, "
-                                                  "only released images' proofs are served)."),
+                                                  "audit proof (else POCKETSTUDIO_OPERATOR_TOKEN, else the setting "
+                                                  "operator_token_file; without any, only released images' proofs "
+                                                  "are served)."),
           allowed_host: list[str] = typer.Option(
-              [], "--allowed-host", help="Another name clients reach the service by, NAME or NAME:PORT (repeatable); "
-                                         "requests naming any other host are refused (DNS rebinding). 127.0.0.1, "
-                                         "localhost, [::1] and the --host address are always allowed."),
+              [], "--allowed-host", help="Another name clients reach the service by, NAME or NAME:PORT (repeatable; "
+                                         "replaces the setting allowed_hosts); requests naming any other host are "
+                                         "refused (DNS rebinding). 127.0.0.1, localhost, [::1] and the --host "
+                                         "address are always allowed."),
           home: Optional[Path] = HomeOpt):
     """Serve the verifier: web page at /, POST /v1/verify, the C2PA Soft Binding Resolution API, audit proofs."""
     from .exposure import HostCheck
     from .server import Limits, run as run_server
 
     try:
-        HostCheck.serving(host, port, allowed_host)  # a malformed --allowed-host is an error before anything starts
-        settings = _settings(home).with_(trust_anchor_files=tuple(trust))
+        settings = _with_trust(_settings(home, host=host, port=port, max_bytes=max_bytes, max_pixels=max_pixels,
+                                         workers=workers, allowed_hosts=allowed_host or None,
+                                         operator_token_file=operator_token_file), trust)
+        # A malformed allowed host is an error before anything starts.
+        HostCheck.serving(settings.host, settings.port, settings.allowed_hosts)
         from pocketstudio.provenance.keys import KeyStore
 
         KeyStore(settings).trust_anchors_pem()  # an unreadable anchor file is an error now, not per request
-        err.print(f"pocketstudio verifier on http://{host}:{port}/ (API docs at /docs); data directory {settings.home}"
-                  + (f"; {workers} worker processes" if workers > 1 else ""))
-        token = None
-        if operator_token_file is not None:
-            try:
-                token = operator_token_file.read_text().strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"cannot read the operator token file {operator_token_file}: {exc}") from None
-            if len(token) < 16:
-                raise ConfigError(f"the operator token in {operator_token_file} is shorter than 16 characters")
-        run_server(settings, host, port, Limits(max_bytes=max_bytes, max_pixels=max_pixels), workers, token,
-                   allowed_hosts=tuple(allowed_host))
+        token = _operator_token(settings)
+        err.print(f"pocketstudio verifier on http://{settings.host}:{settings.port}/ (API docs at /docs); "
+                  f"data directory {settings.home}"
+                  + (f"; {settings.workers} worker processes" if settings.workers > 1 else ""))
+        run_server(settings, settings.host, settings.port,
+                   Limits(max_bytes=settings.max_bytes, max_pixels=settings.max_pixels), settings.workers, token,
+                   allowed_hosts=settings.allowed_hosts)
     except PocketStudioError as exc:
         _fail(exc)
+
+
+def _operator_token(settings: Settings) -> Optional[str]:
+    """The operator's token, by the one rule: --operator-token-file, then POCKETSTUDIO_OPERATOR_TOKEN
+    (None here: the server reads it), then the operator_token_file setting (environment or file)."""
+    from .server import OPERATOR_TOKEN_ENV
+
+    path = settings.operator_token_file
+    if path is None or settings.source("operator_token_file") != "flag" and os.environ.get(OPERATOR_TOKEN_ENV):
+        return None
+    try:
+        token = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the operator token file {path}: {exc}") from None
+    if len(token) < 16:
+        raise ConfigError(f"the operator token in {path} is shorter than 16 characters")
+    return token
 
 
 @audit_app.command("list")
@@ -746,7 +788,7 @@ def subject_create(name: str = typer.Argument(..., help="The subject's name, as 
     from .studio import Studio, SubjectRequest
 
     try:
-        settings = _settings(home)
+        settings = _settings(home, default_requester=requester, default_purpose=purpose)
 
         def factory():
             from ..generator import load_generator
@@ -755,8 +797,8 @@ def subject_create(name: str = typer.Argument(..., help="The subject's name, as 
 
         images = tuple(load_image(p) for p in image)
         studio = Studio(settings, generator_factory=factory)
-        request = SubjectRequest(name=name, images=images, requester=requester or settings.default_requester,
-                                 purpose=purpose or settings.default_purpose,
+        request = SubjectRequest(name=name, images=images, requester=settings.default_requester,
+                                 purpose=settings.default_purpose,
                                  learn=LearnSettings(steps=steps, vectors=vectors, seed=seed))
         with Progress(TextColumn("learning"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.description}"),
                       TimeRemainingColumn(), console=err, transient=True, disable=json_out) as bar:
@@ -818,6 +860,91 @@ def subject_delete(name: str = typer.Argument(...), home: Optional[Path] = HomeO
     except PocketStudioError as exc:
         _fail(exc)
     out.print(f"deleted subject {record.name!r} ({record.subject_id}) and {record.embedding_file}")
+
+
+def _shown_value(value) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "(none)"
+    return str(value)
+
+
+@config_app.command("show")
+def config_show(json_out: bool = typer.Option(False, "--json", help="Print JSON: the file's path and, per setting, "
+                                                                   "value, source, environment variable."),
+                home: Optional[Path] = HomeOpt):
+    """Show every setting, its value and where it came from (env, file or default)."""
+    from ..base.config import SCHEMA
+
+    try:
+        settings = _settings(home)
+    except PocketStudioError as exc:
+        _fail(exc, json_out=json_out)
+    rows = {s.name: {"value": s.to_json(getattr(settings, s.name)), "source": settings.source(s.name), "env": s.env,
+                     "doc": s.doc} for s in SCHEMA}
+    if json_out:
+        print(json.dumps({"config_file": str(settings.config_file), "settings": rows}, indent=2))
+        return
+    table = Table("setting", "value", "source", title=str(settings.config_file),
+                  caption="each setting NAME is overridden by the environment variable POCKETSTUDIO_<NAME>")
+    for name, row in rows.items():
+        colour = {"default": "dim", "file": "cyan", "env": "yellow", "flag": "green"}[row["source"]]
+        table.add_row(name, _shown_value(getattr(settings, name)), f"[{colour}]{row['source']}[/]")
+    out.print(table)
+
+
+@config_app.command("set")
+def config_set(key: str = typer.Argument(..., help="A setting's name (see 'config show')."),
+               value: str = typer.Argument(..., help="Its value, written as in the environment variable: true/false, "
+                                                     "a number, a path; lists comma-separated (paths: "
+                                                     f"{os.pathsep!r}-separated)."),
+               home: Optional[Path] = HomeOpt):
+    """Validate a value and write it to config.toml (other keys and comments are kept; 0600)."""
+    from ..base.config import SETTINGS_BY_NAME, resolve_home, set_in_config
+
+    try:
+        path = resolve_home(home)
+        typed = set_in_config(path, key, value)
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"{key} = {_shown_value(typed)} in {path / 'config.toml'}", highlight=False)
+    env = SETTINGS_BY_NAME[key].env
+    if os.environ.get(env, "").strip():
+        err.print(f"note: {env} is set in this environment and overrides the file")
+
+
+@config_app.command("unset")
+def config_unset(key: str = typer.Argument(..., help="A setting's name (or any key of config.toml, to remove it)."),
+                 home: Optional[Path] = HomeOpt):
+    """Remove a key from config.toml, so the environment or the default decides that setting."""
+    from ..base.config import SETTINGS_BY_NAME, resolve_home, unset_in_config
+
+    try:
+        path = resolve_home(home)
+        removed = unset_in_config(path, key)
+    except PocketStudioError as exc:
+        _fail(exc)
+    where = path / "config.toml"
+    if not removed:
+        out.print(f"{key} is not set in {where}", highlight=False)
+    else:
+        spec = SETTINGS_BY_NAME.get(key)
+        out.print(f"removed {key} from {where}" + (f"; default: {_shown_value(spec.default)}" if spec else ""),
+                  highlight=False)
+
+
+@config_app.command("path")
+def config_path(home: Optional[Path] = HomeOpt):
+    """Print where the settings file is (config.toml in the data directory; it may not exist yet)."""
+    from ..base.config import resolve_home
+
+    try:
+        print(resolve_home(home) / "config.toml")
+    except PocketStudioError as exc:
+        _fail(exc)
 
 
 def main() -> None:

@@ -326,10 +326,7 @@ class Settings:
         then ``POCKETSTUDIO_<NAME>`` in ``env`` (an empty one counts as unset), then config.toml,
         then the default. Only reads: a missing data directory or config.toml is no error."""
         env = os.environ if env is None else env
-        chosen = home or env.get(HOME_ENV) or platformdirs.user_data_dir("pocketstudio", appauthor=False)
-        path = Path(chosen).expanduser().resolve()
-        if path.exists() and not path.is_dir():
-            raise ConfigError(f"data directory {path} exists and is not a directory")
+        path = resolve_home(home, env)
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
         for key, value in read_config_file(path / CONFIG_FILE).items():
@@ -392,6 +389,17 @@ SCHEMA: tuple[Setting, ...] = tuple(
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SCHEMA}
 
 
+def resolve_home(home: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """The data directory: ``home``, then ``POCKETSTUDIO_HOME``, then the platform default (it
+    cannot be a setting: config.toml lives in it)."""
+    env = os.environ if env is None else env
+    chosen = home or env.get(HOME_ENV) or platformdirs.user_data_dir("pocketstudio", appauthor=False)
+    path = Path(chosen).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"data directory {path} exists and is not a directory")
+    return path
+
+
 def lookup(key: str, where: str) -> Setting:
     """The setting named ``key``; an unknown name is a SettingError with the nearest names and, for
     a secret, where it goes instead."""
@@ -437,17 +445,18 @@ def _config_text(path: Path) -> str | None:
         raise SettingError(f"{path} is not UTF-8 text; TOML files are UTF-8", origin=CONFIG_FILE) from None
 
 
-def set_in_config(settings: Settings, key: str, raw: str) -> Any:
-    """Write ``key = raw`` (as the environment would give it, validated) into config.toml, keeping
-    its other keys and comments; returns the typed value. The file is replaced atomically, 0600, in
-    the data directory (created 0700 if missing)."""
+def set_in_config(home: Path, key: str, raw: str) -> Any:
+    """Write ``key = raw`` (as the environment would give it, validated) into the config.toml of
+    the data directory ``home``, keeping its other keys and comments; returns the typed value. Only
+    this key is validated, so a file with another bad key can be repaired. The file is replaced
+    atomically, 0600, in the data directory (created 0700 if missing)."""
     spec = lookup(key, "config set")
     value = spec.from_text(raw, "config set", Path.cwd())  # a relative path is the caller's: stored absolute
-    _edit_config(settings, lambda doc: doc.__setitem__(key, spec.to_toml(value)))
+    _edit_config(home, lambda doc: doc.__setitem__(key, spec.to_toml(value)))
     return value
 
 
-def unset_in_config(settings: Settings, key: str) -> bool:
+def unset_in_config(home: Path, key: str) -> bool:
     """Remove ``key`` from config.toml (also a key that is not a setting, so a mistake can be
     removed); False when the file does not set it. A name that is neither is a SettingError."""
     removed = []
@@ -457,9 +466,9 @@ def unset_in_config(settings: Settings, key: str) -> bool:
             del doc[key]
             removed.append(key)
 
-    if key not in SETTINGS_BY_NAME and key not in _file_keys(settings.config_file):
+    if key not in SETTINGS_BY_NAME and key not in _file_keys(home / CONFIG_FILE):
         lookup(key, "config unset")
-    _edit_config(settings, drop)
+    _edit_config(home, drop)
     return bool(removed)
 
 
@@ -471,10 +480,10 @@ def _file_keys(path: Path) -> set[str]:
         return set()
 
 
-def _edit_config(settings: Settings, change) -> None:
+def _edit_config(home: Path, change) -> None:
     import tomlkit  # style-preserving: comments and the order of other keys survive `config set`
 
-    path = settings.config_file
+    path = home / CONFIG_FILE
     text = _config_text(path) or ""
     try:
         tomllib.loads(text)  # the reader of record decides what parses; tomlkit only edits
@@ -485,7 +494,7 @@ def _edit_config(settings: Settings, change) -> None:
     change(document)
     after = tomlkit.dumps(document)
     if after != before:
-        settings.ensure_home()
+        Settings(home=home).ensure_home()
         _write_private(path, after)
 
 
