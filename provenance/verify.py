@@ -19,7 +19,12 @@ The plan, in order:
    was edited beyond a crop / re-encode).
 7. Audit: when the manifest's decision belongs to the audit log we can reach, its record must be
    in the log with a valid inclusion proof under a signed checkpoint, naming the same asset.
+   Not checking it is a choice the caller spells: ``audit=UnsafeSkipAudit(…)``.
 8. Decide the status.
+
+What a manifest states is read once into a frozen :class:`ManifestSummary`, the reading side of
+what the release flow signs (provenance/manifest.py's ``ManifestFacts``); checks are named by
+:class:`CheckName`. ``Verifier.open(home)`` is how a verifier of a data directory is made.
 """
 
 from __future__ import annotations
@@ -29,15 +34,20 @@ import enum
 import io
 import json
 import re
+import os
 import struct
 import urllib.parse
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import c2pa
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from pocketstudio.core.base.config import Settings
 from pocketstudio.core.base.errors import AuditError, InvalidImageError, PocketStudioError, StoreError
-from pocketstudio.core.base.files import MAX_IMAGE_BYTES  # one limit for every image file read
+from pocketstudio.core.base.files import MAX_IMAGE_BYTES, read_input  # one limit for every image file read
 from . import fingerprint as fp
 from .keys import ACCEPTED_SIGNER_EKUS, KeyStore
 from .manifest import DECISION_LABEL, GENERATION_LABEL, assertion, soft_bindings
@@ -54,6 +64,20 @@ ORIENTATION_TAG = 0x0112  # EXIF Orientation
 _FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "GIF": "image/gif"}
 
 
+class CheckName(str, enum.Enum):
+    """The checks a verdict can hold, in the order the plan above runs them."""
+
+    FORMAT = "format"  # the file's structure is damaged, its manifest read from the store chunk
+    C2PA = "c2pa"
+    INGREDIENTS = "ingredients"
+    SIGNER = "signer"  # evidence only: who signed, with what
+    WATERMARK = "watermark"
+    RECOVERY = "recovery"
+    SOFT_BINDING = "soft-binding"
+    FINGERPRINT = "fingerprint"
+    AUDIT = "audit"
+
+
 class Status(str, enum.Enum):
     TRUSTED = "trusted"
     VALID_UNTRUSTED = "valid-untrusted-signer"
@@ -67,10 +91,128 @@ class Status(str, enum.Enum):
 
 @dataclass(frozen=True)
 class CheckResult:
-    name: str
+    name: CheckName
     ok: bool | None  # None: not applicable / nothing to check
     summary: str
     evidence: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "name", CheckName(self.name))  # a name that is no check is a bug: ValueError
+
+    def to_json(self) -> dict:
+        return {"name": self.name.value, "ok": self.ok, "summary": self.summary, "evidence": self.evidence}
+
+
+def _text(value: Any) -> str | None:
+    """A manifest's string field; anything else an image's author wrote there reads as absent."""
+    return value if isinstance(value, str) else None
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class SoftBinding:
+    """A soft-binding assertion's algorithm and its first block's value (watermark id, fingerprint)."""
+
+    alg: str | None
+    value: str | None
+
+    @classmethod
+    def read(cls, data: dict) -> "SoftBinding":
+        block = (_items(data.get("blocks")) or [{}])[0]
+        return cls(_text(data.get("alg")), _text(_mapping(block).get("value")))
+
+    def to_json(self) -> dict:
+        return {"alg": self.alg, "value": self.value}
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """The model a manifest names: ``ManifestFacts.model_name``, ``model_sha256`` and ``model_components``."""
+
+    name: str | None
+    sha256: str | None
+    components: tuple[tuple[str | None, str | None, str | None], ...] = ()
+
+    @classmethod
+    def read(cls, data: dict) -> "ModelIdentity":
+        parts = tuple((_text(c.get("role")), _text(c.get("name")), _text(c.get("sha256")))
+                      for c in map(_mapping, _items(data.get("components"))))
+        return cls(_text(data.get("name")), _text(data.get("sha256")), parts)
+
+    def to_json(self) -> dict:
+        out: dict = {"name": self.name, "sha256": self.sha256}
+        if self.components:
+            out["components"] = [{"role": r, "name": n, "sha256": h} for r, n, h in self.components]
+        return out
+
+
+@dataclass(frozen=True)
+class ManifestSummary:
+    """What a manifest states, read once: the fields the release flow signs (``ManifestFacts``)
+    and the signature's facts. A field the manifest does not state (another generator's image) is
+    None or empty, never a guess."""
+
+    label: str | None = None
+    claim_generator: tuple[str | None, ...] = ()
+    signer: str | None = None
+    issuer: str | None = None
+    signed_at: str | None = None
+    alg: str | None = None
+    actions: tuple[str | None, ...] = ()
+    digital_source_type: str | None = None
+    model: ModelIdentity | None = None
+    steps: int | None = None
+    seed: str | None = None  # 64-bit: a string, which every JSON reader keeps exact
+    decision_id: str | None = None
+    audit_log_origin: str | None = None
+    created: str | None = None
+    soft_binding: SoftBinding | None = None  # the watermark's
+    fingerprint: SoftBinding | None = None
+
+    @classmethod
+    def read(cls, active: dict) -> "ManifestSummary":
+        """From a c2pa reader's active manifest (``Reader.get_active_manifest()``)."""
+        gen = _mapping(assertion(active, GENERATION_LABEL))
+        dec = _mapping(assertion(active, DECISION_LABEL))
+        bindings = [SoftBinding.read(_mapping(b)) for b in soft_bindings(active)]
+        actions = [_mapping(a) for a in _items(_mapping(assertion(active, "c2pa.actions")).get("actions"))]
+        sig = _mapping(active.get("signature_info"))
+        created = next((a for a in actions if a.get("action") == "c2pa.created"), {})
+        seed, steps = gen.get("seed"), gen.get("steps")
+        return cls(
+            label=_text(active.get("label")),
+            claim_generator=tuple(_text(_mapping(g).get("name")) for g in _items(active.get("claim_generator_info"))),
+            signer=_text(sig.get("common_name")), issuer=_text(sig.get("issuer")), signed_at=_text(sig.get("time")),
+            alg=_text(sig.get("alg")),
+            actions=tuple(_text(a.get("action")) for a in actions),
+            digital_source_type=next((_text(a["digitalSourceType"]) for a in actions if a.get("digitalSourceType")),
+                                     None),
+            model=ModelIdentity.read(gen["model"]) if isinstance(gen.get("model"), dict) else None,
+            steps=steps if isinstance(steps, int) and not isinstance(steps, bool) else None,
+            seed=str(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None,
+            decision_id=_text(dec.get("decision_id")), audit_log_origin=_text(dec.get("audit_log_origin")),
+            created=_text(created.get("when")) or _text(sig.get("time")),
+            soft_binding=next((b for b in bindings if b.alg != fp.ALG), None),
+            fingerprint=next((b for b in bindings if b.alg == fp.ALG), None),
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "label": self.label, "claim_generator": list(self.claim_generator),
+            "signer": self.signer, "issuer": self.issuer, "signed_at": self.signed_at, "alg": self.alg,
+            "actions": list(self.actions), "digital_source_type": self.digital_source_type,
+            "model": self.model.to_json() if self.model else None, "steps": self.steps, "seed": self.seed,
+            "decision_id": self.decision_id, "audit_log_origin": self.audit_log_origin, "created": self.created,
+            "soft_binding": self.soft_binding.to_json() if self.soft_binding else None,
+            "fingerprint": self.fingerprint.to_json() if self.fingerprint else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -79,16 +221,35 @@ class Verdict:
     summary: str
     checks: tuple[CheckResult, ...]
     asset_id: str | None = None
-    manifest: dict | None = None
+    manifest: ManifestSummary | None = None
     recovered: bool = False
 
-    def check(self, name: str) -> CheckResult | None:
+    def check(self, name: CheckName | str) -> CheckResult | None:
         return next((c for c in self.checks if c.name == name), None)
 
     def to_json(self) -> dict:
         return {"status": self.status.value, "summary": self.summary, "asset_id": self.asset_id,
-                "recovered": self.recovered, "manifest": self.manifest,
-                "checks": [asdict(c) for c in self.checks]}
+                "recovered": self.recovered, "manifest": self.manifest.to_json() if self.manifest else None,
+                "checks": [c.to_json() for c in self.checks]}
+
+
+class AuditSource(Protocol):
+    """An audit log the verifier can reach (policy.audit.AuditLog, resolution.RemoteAuditLog)."""
+
+    origin: str
+    verifier: Any
+
+    def prove(self, ref: str, now: dt.datetime | None = None) -> dict: ...
+
+
+@dataclass(frozen=True)
+class UnsafeSkipAudit:
+    """The verifier's ``audit`` when no audit log is consulted: a manifest's decision is then not
+    proven to be in any log, and the audit check says so (``ok`` None, never True). ``reason`` is
+    shown in that check. Safe only where no log can be reached (no data directory) or where the
+    caller checks the log itself."""
+
+    reason: str = "the audit check was skipped (UnsafeSkipAudit)"
 
 
 def trust_context(keys: KeyStore, online: bool = False) -> c2pa.Context:
@@ -130,37 +291,6 @@ def _ingredient_failures(reader: c2pa.Reader) -> list[str]:
             if code.endswith(_FAILURE_SUFFIXES):
                 out.append(f"{code} (ingredient {ingredient.get('title', '?')})")
     return [c for c in dict.fromkeys(out) if not c.startswith("signingCredential.untrusted")]
-
-
-def _binding_value(soft: dict) -> str | None:
-    blocks = soft.get("blocks") or [{}]
-    return (blocks[0] or {}).get("value") if isinstance(blocks[0], dict) else None
-
-
-def _summarise_manifest(reader: c2pa.Reader) -> dict:
-    active = reader.get_active_manifest() or {}
-    gen = assertion(active, GENERATION_LABEL) or {}
-    dec = assertion(active, DECISION_LABEL) or {}
-    bindings = soft_bindings(active)
-    fingerprint = next((b for b in bindings if b.get("alg") == fp.ALG), None)
-    soft = next((b for b in bindings if b.get("alg") != fp.ALG), None) or {}
-    actions = (assertion(active, "c2pa.actions") or {}).get("actions", [])
-    sig = active.get("signature_info") or {}
-    created = next((a for a in actions if a.get("action") == "c2pa.created"), {})
-    return {
-        "label": active.get("label"),
-        "claim_generator": [g.get("name") for g in active.get("claim_generator_info", [])],
-        "signer": sig.get("common_name"), "issuer": sig.get("issuer"), "signed_at": sig.get("time"),
-        "alg": sig.get("alg"),
-        "actions": [a.get("action") for a in actions],
-        "digital_source_type": next((a.get("digitalSourceType") for a in actions if a.get("digitalSourceType")), None),
-        "model": gen.get("model"), "steps": gen.get("steps"),
-        "seed": None if gen.get("seed") is None else str(gen.get("seed")),  # 64-bit: a string in JSON
-        "decision_id": dec.get("decision_id"), "audit_log_origin": dec.get("audit_log_origin"),
-        "created": created.get("when") or sig.get("time"),
-        "soft_binding": {"alg": soft.get("alg"), "value": _binding_value(soft)} if soft else None,
-        "fingerprint": {"alg": fingerprint.get("alg"), "value": _binding_value(fingerprint)} if fingerprint else None,
-    }
 
 
 def open_image(data: bytes) -> tuple[Image.Image, str]:
@@ -248,19 +378,69 @@ def _safe_url(url: str) -> str:
 class Verifier:
     """Joins C2PA, watermark, manifest recovery, fingerprint and audit into one ``Verdict``.
 
-    ``manifests`` is where a watermark id is resolved (local store or remote resolver; None: no
-    recovery). ``audit`` is the audit log we can reach (None: the audit check is not applicable).
-    ``online``: allow c2pa's network fetches (remote manifests, OCSP); off unless the user asks.
+    ``Verifier.open(home)`` makes the verifier of a data directory. ``manifests`` is where a
+    watermark id is resolved (local store or remote resolver; None: no recovery). ``audit`` is the
+    audit log we can reach, or ``UnsafeSkipAudit(reason)``: there is no default, so a verifier
+    that proves nothing about decisions says so where it is made. ``online``: allow c2pa's
+    network fetches (remote manifests, OCSP); off unless the user asks.
     """
 
-    def __init__(self, keys: KeyStore, detectors: list[Watermarker], manifests: ManifestSource | None,
-                 audit=None, online: bool = False):
+    def __init__(self, keys: KeyStore, detectors: list[Watermarker], manifests: ManifestSource | None, *,
+                 audit: AuditSource | UnsafeSkipAudit, online: bool = False):
+        if audit is None:
+            raise TypeError("audit: pass the audit log to check decisions against, or UnsafeSkipAudit(reason)")
         self.keys = keys
         self.online = online
         self.detectors = detectors
         self.manifests = manifests
         self.audit = audit
         self._ctx: c2pa.Context | None = None
+
+    @classmethod
+    def open(cls, home: str | os.PathLike | Settings | None = None, *, trust: Iterable[str | os.PathLike] = (),
+             resolver: str | None = None, online: bool = False) -> "Verifier":
+        """The verifier of a data directory (a path, its ``Settings``, or None: the default one),
+        which verification only reads.
+
+        The database is opened read-only (no migration, deferred reads), so a process holding a
+        write transaction never blocks it; no folder, key or database is created. A data
+        directory that does not exist (yet) verifies with the trust anchors alone (``trust``: PEM
+        files, added to the settings' own): without its watermark key no watermark can be read,
+        without its database nothing can be recovered, without its audit key no decision proven.
+        ``resolver``: manifests and audit proofs come from that service instead of the local
+        store; proofs are still checked with our copy of the log's public key.
+        """
+        from pocketstudio.core.base.store import Store
+        from .keys import AUDIT_KEY, WATERMARK_KEY
+        from .resolution import ManifestRepository, RemoteAuditLog, RemoteResolver
+        from .watermark import all_detectors
+
+        settings = home if isinstance(home, Settings) else Settings.load(home)
+        if trust:
+            settings = settings.with_(trust_anchor_files=(*settings.trust_anchor_files, *map(Path, trust)))
+        keys = KeyStore(settings)
+        detectors = all_detectors(keys.watermark_key()) if (settings.keys_dir / WATERMARK_KEY).exists() else []
+        signer = keys.audit_signer() if (settings.keys_dir / AUDIT_KEY).exists() else None
+        store = Store.open_readonly(settings.db_path) if settings.db_path.exists() else None
+        manifests: ManifestSource | None = ManifestRepository(store) if store is not None else None
+        audit: AuditSource | UnsafeSkipAudit = UnsafeSkipAudit(
+            f"no audit log in {settings.home} (no data directory, or one without its audit key)")
+        if store is not None and signer is not None:
+            from pocketstudio.policy.audit import AuditLog
+
+            audit = AuditLog(store, signer, retention=dt.timedelta(days=settings.audit_retention_days),
+                             checkpoint_file=settings.audit_checkpoint_file)
+        if resolver:
+            manifests = RemoteResolver(resolver)
+            audit = RemoteAuditLog(resolver, signer.verifier, signer.name) if signer is not None else UnsafeSkipAudit(
+                f"the resolver's audit proofs cannot be checked: no audit key in {settings.home}")
+        return cls(keys, detectors, manifests, audit=audit, online=online)
+
+    def verify(self, image: str | os.PathLike | bytes, now: dt.datetime | None = None) -> Verdict:
+        """The verdict on an image file (a path; at most MAX_IMAGE_BYTES, a regular file) or its bytes."""
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            return self.verify_bytes(bytes(image), now)
+        return self.verify_bytes(read_input(image, MAX_IMAGE_BYTES), now)
 
     def _context(self) -> c2pa.Context:
         # The trust settings do not change during a verifier's life; build them once.
@@ -283,21 +463,21 @@ class Verifier:
             state = reader.get_validation_state()
             failures = list(dict.fromkeys(_codes(results, "failure")))
             ingredient_failures = _ingredient_failures(reader)
-            manifest_summary = _summarise_manifest(reader)
+            manifest_summary = ManifestSummary.read(reader.get_active_manifest() or {})
             if ingredient_failures:
-                checks.append(CheckResult("ingredients", False,
+                checks.append(CheckResult(CheckName.INGREDIENTS, False,
                                           "an ingredient's own provenance fails: " + ", ".join(ingredient_failures),
                                           {"failure_codes": ingredient_failures}))
-            checks.append(CheckResult("c2pa", state in ("Trusted", "Valid") and not failures,
+            checks.append(CheckResult(CheckName.C2PA, state in ("Trusted", "Valid") and not failures,
                                       f"C2PA manifest {state}" + (f": {', '.join(failures)}" if failures else ""),
                                       {"state": state, "failure_codes": failures,
                                        "ingredient_failure_codes": ingredient_failures,
                                        "success_codes": _codes(results, "success"),
                                        "informational_codes": _codes(results, "informational"),
-                                       "manifest": manifest_summary, **remote}))
+                                       "manifest": manifest_summary.to_json(), **remote}))
             checks.append(_signer_check(manifest_summary, "embedded manifest"))
         elif not failures and not remote:
-            checks.append(CheckResult("c2pa", None, "no C2PA manifest embedded"))
+            checks.append(CheckResult(CheckName.C2PA, None, "no C2PA manifest embedded"))
 
         # 3. The pixels as displayed. Only the watermark and the fingerprint need them: when they
         # do not decode, those checks cannot run, and a manifest's verdict stands on its own.
@@ -309,15 +489,20 @@ class Verifier:
             image, undecodable = None, str(exc)
 
         # Watermark (the engine the manifest names first).
-        named = ((manifest_summary or {}).get("soft_binding") or {}).get("alg")
+        named = manifest_summary.soft_binding.alg if manifest_summary and manifest_summary.soft_binding else None
         if image is None:
             detection = Detection(False, "none", reason=f"the pixels do not decode: {undecodable}")
-            checks.append(CheckResult("watermark", None, f"watermark check could not run: {undecodable}",
+            checks.append(CheckResult(CheckName.WATERMARK, None, f"watermark check could not run: {undecodable}",
+                                      {"reason": detection.reason}))
+        elif not self.detectors:
+            detection = Detection(False, "none", reason="this verifier has no watermark key")
+            checks.append(CheckResult(CheckName.WATERMARK, None, "watermark not checked: this verifier has no "
+                                      "watermark key (a data directory's keys/watermark.key reads its marks)",
                                       {"reason": detection.reason}))
         else:
             detection = self._detect(image, named)
             checks.append(CheckResult(
-                "watermark", detection.found,
+                CheckName.WATERMARK, detection.found,
                 f"watermark {detection.asset_id} found ({detection.alg})" if detection.found else "no watermark found",
                 {"alg": detection.alg, "asset_id": detection.asset_id,
                  "tag_bits_matching": detection.tag_bits_matching,
@@ -334,10 +519,10 @@ class Verifier:
                 raise
             except PocketStudioError as exc:  # e.g. a remote resolver that cannot be reached
                 stored = None
-                checks.append(CheckResult("recovery", False, f"manifest lookup failed: {exc}", {"error": str(exc)}))
+                checks.append(CheckResult(CheckName.RECOVERY, False, f"manifest lookup failed: {exc}", {"error": str(exc)}))
             else:
                 if stored is None:
-                    checks.append(CheckResult("recovery", False,
+                    checks.append(CheckResult(CheckName.RECOVERY, False,
                                               f"no manifest stored for watermark id {detection.asset_id}"))
             if stored is not None:
                 recovered_summary, check = self._validate_recovered(stored, data, mime, ctx)
@@ -346,24 +531,24 @@ class Verifier:
                     checks.append(_signer_check(recovered_summary, "recovered manifest"))
 
         # 5. Soft binding agrees with the pixels.
-        in_use = manifest_summary or recovered_summary or {}
-        binding = in_use.get("soft_binding")
+        in_use = manifest_summary or recovered_summary
+        binding = in_use.soft_binding if in_use else None
         if binding and detection.found:
-            same = binding.get("value") == detection.asset_id
-            checks.append(CheckResult("soft-binding", same,
+            same = binding.value == detection.asset_id
+            checks.append(CheckResult(CheckName.SOFT_BINDING, same,
                                       "manifest soft binding matches the watermark" if same
                                       else "manifest soft binding names another watermark id",
-                                      {"manifest": binding.get("value"), "watermark": detection.asset_id}))
+                                      {"manifest": binding.value, "watermark": detection.asset_id}))
 
         # 6. Fingerprint soft binding agrees with the pixels.
-        if in_use.get("fingerprint"):
-            checks.append(_fingerprint_check(image, in_use["fingerprint"]) if image is not None else
-                          CheckResult("fingerprint", None, f"fingerprint check could not run: {undecodable}",
-                                      {"alg": in_use["fingerprint"].get("alg")}))
+        if in_use and in_use.fingerprint:
+            checks.append(_fingerprint_check(image, in_use.fingerprint) if image is not None else
+                          CheckResult(CheckName.FINGERPRINT, None, f"fingerprint check could not run: {undecodable}",
+                                      {"alg": in_use.fingerprint.alg}))
 
         # 7. Audit inclusion.
-        if in_use.get("decision_id"):
-            checks.append(self._audit_check(in_use, detection.asset_id or (binding or {}).get("value"), now))
+        if in_use and in_use.decision_id:
+            checks.append(self._audit_check(in_use, detection.asset_id or (binding.value if binding else None), now))
 
         # 8. Status.
         status, summary = self._status(reader is not None, state, failures, detection, recovered_summary, checks)
@@ -371,7 +556,8 @@ class Verifier:
             summary += (f"; the image links a remote manifest at {(remote['remote_manifest'] or '?')[:300]}, "
                         + ("which could not be fetched" if self.online else "not fetched (offline)"))
         return Verdict(status, summary, tuple(checks),
-                       asset_id=detection.asset_id or ((manifest_summary or {}).get("soft_binding") or {}).get("value"),
+                       asset_id=detection.asset_id or (manifest_summary.soft_binding.value if manifest_summary
+                                                       and manifest_summary.soft_binding else None),
                        manifest=manifest_summary or recovered_summary, recovered=recovered_summary is not None)
 
     def _read_embedded(self, data: bytes, header: Image.Image, mime: str, ctx: c2pa.Context,
@@ -395,7 +581,7 @@ class Verifier:
             url = _remote_manifest_url(data, header, error)
             shown = (url or "an unknown address")[:300]
             evidence = {"remote_manifest": url, "remote_manifest_fetched": False, "error": error}
-            checks.append(CheckResult("c2pa", None, (
+            checks.append(CheckResult(CheckName.C2PA, None, (
                 f"no C2PA manifest embedded; the image links a remote manifest at {shown}, which could not be "
                 "fetched") if self.online else (
                 f"no C2PA manifest embedded; the image links a remote manifest at {shown}, not fetched "
@@ -409,14 +595,14 @@ class Verifier:
                 except c2pa.C2paError:
                     reader = None
                 if reader is not None:
-                    checks.append(CheckResult("format", False, f"the file's structure is damaged ({error}); its "
+                    checks.append(CheckResult(CheckName.FORMAT, False, f"the file's structure is damaged ({error}); its "
                                               "embedded manifest was read from its caBX chunk", {"error": error}))
                     return reader, [], {}
             elif b"caBX" not in data:
-                checks.append(CheckResult("c2pa", None, f"no C2PA manifest embedded (the file's structure is "
+                checks.append(CheckResult(CheckName.C2PA, None, f"no C2PA manifest embedded (the file's structure is "
                                                         f"damaged: {error})", {"error": error}))
                 return None, [], {}
-        checks.append(CheckResult("c2pa", False, f"a C2PA manifest is present but unreadable: {error}",
+        checks.append(CheckResult(CheckName.C2PA, False, f"a C2PA manifest is present but unreadable: {error}",
                                   {"error": error}))
         return None, [f"manifest.unreadable: {error}"], {}
 
@@ -452,9 +638,9 @@ class Verifier:
         try:
             reader = c2pa.Reader.try_create("application/c2pa", io.BytesIO(stored.manifest), None, ctx)
         except c2pa.C2paError as exc:
-            return None, CheckResult("recovery", False, f"stored manifest does not read: {exc}")
+            return None, CheckResult(CheckName.RECOVERY, False, f"stored manifest does not read: {exc}")
         if reader is None:
-            return None, CheckResult("recovery", False, "stored manifest is empty")
+            return None, CheckResult(CheckName.RECOVERY, False, "stored manifest is empty")
         results = reader.get_validation_results()
         failures = _codes(results, "failure")
         success = _codes(results, "success")
@@ -462,22 +648,25 @@ class Verifier:
         # a re-encoded copy. Everything else (signature, trust, assertion hashes) must hold.
         other = [c for c in failures if c not in HARD_BINDING_CODES]
         trusted = "signingCredential.trusted" in success
-        summary = _summarise_manifest(reader)
+        summary = ManifestSummary.read(reader.get_active_manifest() or {})
         ok = not other
         return summary, CheckResult(
-            "recovery", ok,
+            CheckName.RECOVERY, ok,
             ("manifest recovered via watermark: signature valid" + (" and trusted" if trusted else ", signer untrusted"))
             if ok else f"recovered manifest fails validation: {', '.join(other)}",
             {"asset_id": stored.asset_id, "manifest_label": stored.manifest_label, "trusted": trusted,
-             "failure_codes": failures, "manifest": summary, "stored_at": stored.created_at})
+             "failure_codes": failures, "manifest": summary.to_json(), "stored_at": stored.created_at})
 
-    def _audit_check(self, manifest: dict, asset_id: str | None, now: dt.datetime) -> CheckResult:
+    def _audit_check(self, manifest: ManifestSummary, asset_id: str | None, now: dt.datetime) -> CheckResult:
         from pocketstudio.policy.audit import NOT_PUBLISHED, proven_amendments, verify_proof_bundle
 
-        decision_id, origin = manifest.get("decision_id"), manifest.get("audit_log_origin")
+        decision_id, origin = manifest.decision_id, manifest.audit_log_origin
         evidence = {"decision_id": decision_id, "log_origin": origin}
-        if self.audit is None or origin != self.audit.origin:
-            return CheckResult("audit", None, f"audit log {origin or '(unnamed)'} is not reachable from here", evidence)
+        if isinstance(self.audit, UnsafeSkipAudit):
+            return CheckResult(CheckName.AUDIT, None, f"audit check not run: {self.audit.reason}",
+                               {**evidence, "skipped": self.audit.reason})
+        if origin != self.audit.origin:
+            return CheckResult(CheckName.AUDIT, None, f"audit log {origin or '(unnamed)'} is not reachable from here", evidence)
         try:
             bundle = self.audit.prove(decision_id, now)
             record = verify_proof_bundle(bundle, self.audit.verifier)
@@ -485,46 +674,46 @@ class Verifier:
         except StoreError:  # the local database is unusable: an error, not a verdict on the image
             raise
         except ResolutionError as exc:  # a remote log that does not answer, or answers only its operator
-            return CheckResult("audit", None, f"audit check not available: {exc}", evidence)
+            return CheckResult(CheckName.AUDIT, None, f"audit check not available: {exc}", evidence)
         except (AuditError, PocketStudioError) as exc:
-            return CheckResult("audit", False, f"decision {decision_id} has no provable record in the audit log: {exc}",
+            return CheckResult(CheckName.AUDIT, False, f"decision {decision_id} has no provable record in the audit log: {exc}",
                                evidence)
         evidence.update({"leaf_index": bundle["leaf_index"], "tree_size": bundle["tree_size"],
                          "outcome": record.get("outcome"), "effect": record.get("effect"),
                          "record_asset_id": record.get("asset_id"), "checkpoint": bundle["checkpoint"]})
         if (record.get("decision_id") != decision_id or record.get("outcome") != "released"
                 or (asset_id and record.get("asset_id") != asset_id)):
-            return CheckResult("audit", False, f"the audit record of decision {decision_id} does not describe "
+            return CheckResult(CheckName.AUDIT, False, f"the audit record of decision {decision_id} does not describe "
                                f"this release (outcome {record.get('outcome')}, asset {record.get('asset_id')})", evidence)
         evidence["amendments"] = [{"event": a.get("event"), "leaf_index": a.get("index"), "time": a.get("time")}
                                   for a in amendments]
         if any(a.get("event") == NOT_PUBLISHED for a in amendments):
             evidence["published"] = False
-            return CheckResult("audit", False, f"decision {decision_id} is leaf {bundle['leaf_index']} of the audit log, "
+            return CheckResult(CheckName.AUDIT, False, f"decision {decision_id} is leaf {bundle['leaf_index']} of the audit log, "
                                "but a later leaf records that its file was never published: this copy did not leave "
                                "the studio through a release", evidence)
-        return CheckResult("audit", True, f"decision {decision_id} is leaf {bundle['leaf_index']} of the audit log "
+        return CheckResult(CheckName.AUDIT, True, f"decision {decision_id} is leaf {bundle['leaf_index']} of the audit log "
                            f"(inclusion proof verified against a signed checkpoint of size {bundle['tree_size']})",
                            evidence)
 
     @staticmethod
     def _status(embedded, state, failures, detection, recovered, checks) -> tuple[Status, str]:
-        def failed(name):
+        def failed(name: CheckName) -> bool:
             return any(c.name == name and c.ok is False for c in checks)
 
-        if failed("soft-binding"):
+        if failed(CheckName.SOFT_BINDING):
             return Status.TAMPERED, "the watermark in the pixels does not belong to this manifest"
-        ingredients = next((c for c in checks if c.name == "ingredients"), None)
+        ingredients = next((c for c in checks if c.name == CheckName.INGREDIENTS), None)
         if embedded:
             if set(failures) & TAMPER_CODES:
                 return Status.TAMPERED, "the image or its manifest changed after signing: " + ", ".join(failures)
             if ingredients is not None:
                 codes = {c.split(" (ingredient")[0] for c in ingredients.evidence["failure_codes"]}
                 return (Status.TAMPERED if codes & TAMPER_CODES else Status.INVALID), ingredients.summary
-            if failed("fingerprint"):
+            if failed(CheckName.FINGERPRINT):
                 return Status.INVALID, "the manifest's fingerprint does not describe the pixels it is bound to"
-            if failed("audit"):
-                return Status.INVALID, next(c.summary for c in checks if c.name == "audit")
+            if failed(CheckName.AUDIT):
+                return Status.INVALID, next(c.summary for c in checks if c.name == CheckName.AUDIT)
             if state == "Trusted" and not failures:
                 return Status.TRUSTED, "C2PA manifest valid and signed by a trusted signer"
             if state == "Valid" and not [f for f in failures if f != "signingCredential.untrusted"]:
@@ -532,14 +721,14 @@ class Verifier:
             return Status.INVALID, "C2PA manifest invalid: " + ", ".join(failures or [str(state)])
         if failures:
             return Status.INVALID, "C2PA manifest present but unreadable"
-        rec = next((c for c in checks if c.name == "recovery"), None)
+        rec = next((c for c in checks if c.name == CheckName.RECOVERY), None)
         if recovered is not None and rec is not None and rec.ok:
-            if failed("fingerprint"):
+            if failed(CheckName.FINGERPRINT):
                 return Status.TRANSPLANTED, (f"watermark {detection.asset_id} names a manifest made for a different "
                                              "picture: the watermark was copied onto this image, or the image was "
                                              "edited beyond re-encoding and cropping")
-            if failed("audit"):
-                return Status.INVALID, next(c.summary for c in checks if c.name == "audit")
+            if failed(CheckName.AUDIT):
+                return Status.INVALID, next(c.summary for c in checks if c.name == CheckName.AUDIT)
             if not rec.evidence.get("trusted"):
                 # Anyone can sign a manifest naming any watermark id (e.g. a remote resolver):
                 # only a trusted signer makes a recovery an answer.
@@ -551,29 +740,30 @@ class Verifier:
         return Status.NO_PROVENANCE, "no C2PA manifest and no watermark found"
 
 
-def _signer_check(summary: dict, which: str) -> CheckResult:
+def _signer_check(summary: ManifestSummary, which: str) -> CheckResult:
     """Who signed, with what, and what made the image (evidence only: validity is the c2pa check)."""
-    model = summary.get("model") or {}
-    generator = ", ".join(filter(None, summary.get("claim_generator") or [])) or None
-    text = f"{which} signed by {summary.get('signer') or 'unknown'} (issuer {summary.get('issuer') or 'unknown'})"
+    model = summary.model
+    generator = ", ".join(filter(None, summary.claim_generator)) or None
+    text = f"{which} signed by {summary.signer or 'unknown'} (issuer {summary.issuer or 'unknown'})"
     if generator:
         text += f"; made with {generator}"
-    if model.get("name"):
-        text += f", model {model['name']}"
-    return CheckResult("signer", None, text, {
-        "signer": summary.get("signer"), "issuer": summary.get("issuer"), "alg": summary.get("alg"),
-        "signed_at": summary.get("signed_at"), "created": summary.get("created"),
-        "claim_generator": summary.get("claim_generator"), "model": model or None,
-        "digital_source_type": summary.get("digital_source_type")})
+    if model and model.name:
+        text += f", model {model.name}"
+    return CheckResult(CheckName.SIGNER, None, text, {
+        "signer": summary.signer, "issuer": summary.issuer, "alg": summary.alg,
+        "signed_at": summary.signed_at, "created": summary.created,
+        "claim_generator": list(summary.claim_generator), "model": model.to_json() if model else None,
+        "digital_source_type": summary.digital_source_type})
 
 
-def _fingerprint_check(image: Image.Image, binding: dict) -> CheckResult:
+def _fingerprint_check(image: Image.Image, binding: SoftBinding) -> CheckResult:
     try:
-        reference = fp.Fingerprint.from_value(binding.get("value") or "")
+        reference = fp.Fingerprint.from_value(binding.value or "")
     except InvalidImageError as exc:
-        return CheckResult("fingerprint", False, f"the manifest's fingerprint is malformed: {exc}", {"alg": binding.get("alg")})
+        return CheckResult(CheckName.FINGERPRINT, False, f"the manifest's fingerprint is malformed: {exc}",
+                           {"alg": binding.alg})
     result = fp.compare(image, reference)
-    evidence = {"alg": binding.get("alg"), "manifest_phash": reference.phash_hex,
+    evidence = {"alg": binding.alg, "manifest_phash": reference.phash_hex,
                 "original_size": [reference.width, reference.height], **result.to_json()}
     text = {
         "same": f"the picture matches the manifest's fingerprint ({result.phash_distance}/64 bits differ)",
@@ -582,35 +772,4 @@ def _fingerprint_check(image: Image.Image, binding: dict) -> CheckResult:
                       f"({result.phash_distance}/64 bits differ, best crop correlation {result.ncc})"),
         "undecidable": "the picture is too flat to compare with the manifest's fingerprint",
     }[result.outcome]
-    return CheckResult("fingerprint", result.matches, text, evidence)
-
-
-def open_verifier(settings, resolver: str | None = None, online: bool = False) -> Verifier:
-    """The verifier of a data directory, which verification only reads.
-
-    The database is opened read-only (no migration, deferred reads), so a process holding a
-    write transaction never blocks it; no folder, key or database is created. A data directory
-    that does not exist (yet) verifies with the trust anchors alone (``--trust``): without its
-    watermark key no watermark can be read, without its database nothing can be recovered.
-    ``resolver``: manifests and audit proofs come from that service instead of the local store;
-    proofs are still checked with our copy of the log's public key.
-    """
-    from pocketstudio.core.base.store import Store
-    from pocketstudio.policy.audit import AuditLog
-    from .keys import AUDIT_KEY, WATERMARK_KEY
-    from .resolution import ManifestRepository, RemoteAuditLog, RemoteResolver
-    from .watermark import all_detectors
-
-    keys = KeyStore(settings)
-    detectors = all_detectors(keys.watermark_key()) if (settings.keys_dir / WATERMARK_KEY).exists() else []
-    signer = keys.audit_signer() if (settings.keys_dir / AUDIT_KEY).exists() else None
-    store = Store.open_readonly(settings.db_path) if settings.db_path.exists() else None
-    manifests: ManifestSource | None = ManifestRepository(store) if store is not None else None
-    audit = None
-    if store is not None and signer is not None:
-        audit = AuditLog(store, signer, retention=dt.timedelta(days=settings.audit_retention_days),
-                         checkpoint_file=settings.audit_checkpoint_file)
-    if resolver:
-        manifests = RemoteResolver(resolver)
-        audit = RemoteAuditLog(resolver, signer.verifier, signer.name) if signer is not None else None
-    return Verifier(keys, detectors, manifests, audit=audit, online=online)
+    return CheckResult(CheckName.FINGERPRINT, result.matches, text, evidence)

@@ -256,9 +256,10 @@ def test_lora_identity_is_signed_into_the_manifest(settings, folders, tmp_path):
     release = studio.generate(GenerationRequest(prompt=PROMPT, requester="alice", seed=1, size=128),
                               tmp_path / "out.png", now=NOW)
     assert release.model_sha256 == gen.model_sha256
-    verdict = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests).verify_bytes(release.data)
+    verdict = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests,
+                       audit=studio.audit).verify_bytes(release.data)
     assert verdict.status is Status.TRUSTED
-    model = verdict.manifest["model"]
+    model = verdict.manifest.model.to_json()
     assert model["sha256"] == gen.model_sha256
     assert {"role": "lora", "name": folders["sdxl-lora"].name, "sha256": sha256_file(folders["sdxl-lora"])} in model["components"]
     assert model["components"][0] == {"role": "checkpoint", "name": "tiny-sdxl-base",

@@ -26,7 +26,7 @@ from pocketstudio.core.base.errors import InvalidImageError, StoreError
 from pocketstudio.core.app.server import create_app
 from pocketstudio.core.base.store import SCHEMA_VERSION, Store
 from pocketstudio.core.app.studio import GenerationRequest, Studio
-from pocketstudio.provenance.verify import Status, Verifier, load_image, open_verifier
+from pocketstudio.provenance.verify import Status, Verifier, load_image
 
 from .conftest import NOW, file_modes_enforced, png_chunks, png_from_chunks
 
@@ -57,7 +57,7 @@ def copy_home(home, tmp_path):
 
 
 def verifier(settings, **kw) -> Verifier:
-    return open_verifier(settings, **kw)
+    return Verifier.open(settings, **kw)
 
 
 def client_of(settings, **kw) -> TestClient:

@@ -97,7 +97,7 @@ def test_valid_grant_allows_and_goes_into_the_manifest(studio, enrolled, face_ph
     grant = _grant(studio, person, key)
     release = studio.generate(_request(reference=face_photos["obama3.jpg"]), tmp_path / "ok.png", now=NOW)
     assert release.decision.consent_grant_ids == (grant.grant_id,)
-    verifier = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests)
+    verifier = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests, audit=studio.audit)
     import c2pa
     from pocketstudio.provenance.verify import trust_context
 

@@ -26,7 +26,7 @@ from .conftest import NOW, change_one_pixel_keep_manifest
 
 
 def verifier(studio):
-    return Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests)
+    return Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests, audit=studio.audit)
 
 
 def request(prompt="a red circle on a blue background", **kw):
@@ -40,11 +40,12 @@ def test_release_verifies_trusted_with_matching_ids(studio, tmp_path):
     verdict = verifier(studio).verify_bytes(out.read_bytes())
     assert verdict.status is Status.TRUSTED
     assert verdict.asset_id == release.asset_id
-    assert verdict.manifest["soft_binding"]["value"] == release.asset_id
-    assert verdict.manifest["decision_id"] == release.decision.decision_id
-    assert verdict.manifest["model"] == {"name": release.model_name, "sha256": release.model_sha256}
-    assert verdict.manifest["digital_source_type"].endswith("trainedAlgorithmicMedia")
-    assert verdict.manifest["actions"] == ["c2pa.created"]
+    assert verdict.manifest.soft_binding.value == release.asset_id
+    assert verdict.manifest.decision_id == release.decision.decision_id
+    assert verdict.manifest.model.to_json() == {"name": release.model_name, "sha256": release.model_sha256}
+    assert verdict.manifest.digital_source_type.endswith("trainedAlgorithmicMedia")
+    assert verdict.manifest.actions == ("c2pa.created",)
+    assert verdict.check("audit").ok is True
     assert verdict.check("soft-binding").ok
     record = studio.audit.get(release.decision.decision_id)
     assert record.outcome == "released" and record.effect == "allow"
@@ -105,14 +106,14 @@ def test_jpeg_reencode_strips_manifest_and_recovers_it_via_watermark(studio, tmp
     assert verdict.recovered and verdict.asset_id == release.asset_id
     assert verdict.check("c2pa").ok is None  # nothing embedded any more
     assert verdict.check("recovery").evidence["trusted"] is True
-    assert verdict.manifest["decision_id"] == release.decision.decision_id
+    assert verdict.manifest.decision_id == release.decision.decision_id
 
 
 def test_default_engine_is_spread_spectrum_and_named_in_the_soft_binding(studio, tmp_path):
     release = studio.generate(request(seed=5), tmp_path / "a.png", now=NOW)
     assert release.watermark_alg == "io.pocketstudio.watermark.spread-spectrum.v1"
     verdict = verifier(studio).verify_bytes(release.data)
-    assert verdict.manifest["soft_binding"]["alg"] == release.watermark_alg
+    assert verdict.manifest.soft_binding.alg == release.watermark_alg
     assert verdict.check("watermark").evidence["alg"] == release.watermark_alg
 
 
@@ -149,7 +150,8 @@ def test_older_engines_run_only_for_stores_that_issued_them(studio, tiny_generat
     assert with_store.check("watermark").evidence["alg"] == "io.pocketstudio.watermark.spread-spectrum.v1"
     assert with_store.status is Status.NO_PROVENANCE and with_store.asset_id is None
 
-    no_store = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), None).verify_bytes(buf.getvalue())
+    no_store = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), None,
+                        audit=studio.audit).verify_bytes(buf.getvalue())
     assert no_store.status is Status.WATERMARK_ONLY and no_store.asset_id == asset_id
     assert no_store.check("watermark").evidence["alg"] == legacy.alg
 

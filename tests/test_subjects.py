@@ -104,7 +104,7 @@ def test_learned_subject_generates_with_its_hash_in_the_manifest(settings, embed
     assert plain.model_sha256 == embedded.model_sha256 and release.model_name.endswith(f"subject:{record.subject_id}")
     assert studio.audit.details(studio.audit.get(release.decision.decision_id))["subject"] == studio.audit.details(created)["subject"]
     assert "subject" not in studio.audit.details(studio.audit.get(plain.decision.decision_id))
-    verdict = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests).verify_bytes(release.data)
+    verdict = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests, audit=studio.audit).verify_bytes(release.data)
     assert verdict.status is Status.TRUSTED
     reader = c2pa.Reader.try_create("image/png", io.BytesIO(release.data), None, trust_context(studio.keys))
     generation = next(a["data"] for a in reader.get_active_manifest()["assertions"] if a["label"] == "io.pocketstudio.generation")

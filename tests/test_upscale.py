@@ -147,7 +147,7 @@ def verify(studio, data: bytes):
     from pocketstudio.provenance.verify import Verifier
     from pocketstudio.provenance.watermark import all_detectors
 
-    return Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests).verify_bytes(data)
+    return Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests, audit=studio.audit).verify_bytes(data)
 
 
 def test_non_square_release_is_upscaled_and_names_the_sr_net(settings, tiny_generator, up, tmp_path):

@@ -85,8 +85,8 @@ def test_release_carries_and_stores_the_fingerprint_soft_binding(released):
     assert (fp.width, fp.height) == (512, 512)
     verdict = verifier_of(studio).verify_bytes(release.data, now=NOW)
     assert verdict.status is Status.TRUSTED
-    assert verdict.manifest["fingerprint"] == {"alg": FP_ALG, "value": stored.fingerprint}
-    assert verdict.manifest["soft_binding"]["value"] == release.asset_id  # the watermark binding is unchanged
+    assert verdict.manifest.fingerprint.to_json() == {"alg": FP_ALG, "value": stored.fingerprint}
+    assert verdict.manifest.soft_binding.value == release.asset_id  # the watermark binding is unchanged
     import c2pa
 
     reader = c2pa.Reader("image/png", io.BytesIO(release.data))

@@ -115,7 +115,7 @@ def init(home: Optional[Path] = HomeOpt,
         settings.ensure_home()
         store = Store.open(settings.db_path)
         KeyStore(settings).ensure(alg=settings.signing_alg)
-        out.print(f"data directory: {settings.home}\ndatabase: {settings.db_path} (schema v{store.version()})\n"
+        out.print(f"data directory: {settings.home}\ndatabase: {settings.db_path} (schema revision {store.revision()})\n"
                   f"keys: {settings.keys_dir}")
     except PocketStudioError as exc:
         _fail(exc)
@@ -580,9 +580,9 @@ def _asset_of_image(path: Path, home) -> str:
 
 def _verifier(settings, resolver: Optional[str] = None, online: bool = False):
     # Read-only: a writer holding the database never blocks verification, which creates nothing.
-    from pocketstudio.provenance.verify import open_verifier
+    from pocketstudio.provenance.verify import Verifier
 
-    return open_verifier(settings, resolver=resolver, online=online)
+    return Verifier.open(settings, resolver=resolver, online=online)
 
 
 @keys_app.command("import")
