@@ -257,12 +257,15 @@ def trust_context(keys: KeyStore, online: bool = False) -> c2pa.Context:
 
     Offline unless ``online``: no remote manifest fetches and no OCSP requests, so verifying an
     image tells nobody that it is being verified. ``online`` (the user's explicit choice) lets
-    c2pa fetch manifests referenced by URL and check certificate revocation by OCSP.
+    c2pa fetch manifests referenced by URL and check certificate revocation by OCSP. No anchors
+    at all (no data directory, no ``--trust``): every signer is untrusted, which c2pa says when
+    it is given no anchor list (an empty one is a parse error to it).
     """
-    return c2pa.Context.from_dict({
-        "trust": {"trust_anchors": keys.trust_anchors_pem(), "trust_config": "\n".join(ACCEPTED_SIGNER_EKUS) + "\n"},
-        "verify": {"remote_manifest_fetch": online, "ocsp_fetch": online},
-    })
+    trust = {"trust_config": "\n".join(ACCEPTED_SIGNER_EKUS) + "\n"}
+    anchors = keys.trust_anchors_pem()
+    if anchors.strip():
+        trust["trust_anchors"] = anchors
+    return c2pa.Context.from_dict({"trust": trust, "verify": {"remote_manifest_fetch": online, "ocsp_fetch": online}})
 
 
 def _codes(results: dict | None, kind: str) -> list[str]:
