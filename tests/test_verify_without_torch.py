@@ -99,3 +99,16 @@ def test_a_verifier_without_an_audit_choice_is_refused(released):
     opened = Verifier.open(settings.home)
     with pytest.raises(TypeError, match="UnsafeSkipAudit"):
         Verifier(opened.keys, opened.detectors, opened.manifests, audit=None)
+
+
+def test_generate_on_a_base_install_says_to_install_the_generate_extra(tmp_path):
+    """A base install has no torch: `generate` is a typed error naming the extra, not a traceback.
+    torch is hidden from the subprocess (None in sys.modules makes its import fail)."""
+    script = ("import sys\nsys.modules['torch'] = None\nfrom pocketstudio.core.app.cli import main\n"
+              f"sys.argv = ['pocketstudio', 'generate', 'a red circle', '-o', {str(tmp_path / 'x.png')!r}, "
+              f"'--home', {str(tmp_path / 'home')!r}]\nmain()\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 1
+    assert "pip install 'pocketstudio[generate]'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.png").exists()

@@ -153,11 +153,12 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
     The prompt, numbers, size, format and output path are checked before the model loads: the
     output must be a new file (or, with --force, an existing regular file)."""
     from ..base.files import OUTPUT_SUFFIXES
-    from .studio import GenerationRequest, Studio, parse_size
 
     # No --format: the extension says it; an extension we do not write is refused by the studio.
     fmt = fmt or OUTPUT_SUFFIXES.get(output.suffix.lower(), "png")
     try:
+        from .studio import GenerationRequest, Studio, parse_size  # GenerateExtraMissing on a base install
+
         settings = _settings(home, default_requester=requester, default_purpose=purpose, policy_dir=policy,
                              policy_extends=policy_extends)
 

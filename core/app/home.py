@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pocketstudio.policy.audit import AuditLog
 from pocketstudio.provenance.keys import KeyStore
@@ -21,7 +22,9 @@ from pocketstudio.safety.registry import Registry
 from ..base.config import Settings
 from ..base.errors import ConfigError
 from ..base.store import Store
-from ..generator.subjects import SubjectBook
+
+if TYPE_CHECKING:  # the generator needs the generate extra; audit and consent commands must not
+    from ..generator.subjects import SubjectBook
 
 
 class DataHome:
@@ -82,7 +85,9 @@ class DataHome:
         return book
 
     @cached_property
-    def subjects(self) -> SubjectBook:
+    def subjects(self) -> "SubjectBook":
+        from ..generator.subjects import SubjectBook
+
         return SubjectBook(self.settings, self.store)
 
     def studio(self, **components):

@@ -70,6 +70,12 @@ class ModelLoadError(PocketStudioError):
     """A generator checkpoint folder is missing, incomplete or not a diffusers LCM model."""
 
 
+class GenerateExtraMissing(ModelLoadError, ImportError):
+    """Generating needs torch, diffusers and transformers, which the base install (verify, sign,
+    audit) leaves out: they come with ``pip install 'pocketstudio[generate]'``. Also an
+    ImportError, so code that probes for the generator with ``except ImportError`` still works."""
+
+
 class GenerationError(PocketStudioError):
     """The generator failed or was asked for something it cannot do (bad size, steps, device)."""
 
