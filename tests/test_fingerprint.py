@@ -13,7 +13,7 @@ import skimage.data
 from PIL import Image, ImageOps
 
 from pocketstudio.core.base.errors import InvalidImageError
-from pocketstudio.core.base.store import MIGRATIONS, SCHEMA_VERSION, Store, fingerprints, manifests, schema_version
+from pocketstudio.core.base.store import SCHEMA_REVISION, Store, alembic_config, fingerprints, manifests
 from pocketstudio.provenance.fingerprint import ALG, Fingerprint, compare, phash_from_value
 
 PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "coins", "hubble_deep_field", "retina", "horse"]
@@ -82,13 +82,13 @@ def test_flat_pictures_are_undecidable_not_a_match():
 
 
 def test_migration_2_upgrades_a_shipped_version_1_database(tmp_path):
-    """A database created by the shipped program (migration 1 only) gains the fingerprints table."""
+    """A database created by the shipped program (revision 0001 only) gains the fingerprints table."""
+    import alembic.command
+
     path = tmp_path / "v1.db"
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
-        schema_version.create(conn)
-        MIGRATIONS[0](conn)
-        conn.execute(schema_version.insert().values(version=1, applied_at="2026-01-01T00:00:00+00:00"))
+        alembic.command.upgrade(alembic_config(conn), "0001")
         conn.execute(manifests.insert().values(
             asset_id="00112233aabbccdd", watermark_alg="w", manifest=b"m", manifest_sha256="0" * 64,
             manifest_label="urn:c2pa:old", mime_type="image/png", decision_id="d", model_sha256="0" * 64,
@@ -96,7 +96,7 @@ def test_migration_2_upgrades_a_shipped_version_1_database(tmp_path):
     engine.dispose()
 
     store = Store.open(path)
-    assert store.version() == SCHEMA_VERSION >= 2
+    assert store.revision() == SCHEMA_REVISION
     inspector = sa.inspect(store.engine)
     assert "fingerprints" in inspector.get_table_names()
     assert {"ix_manifests_manifest_label", "ix_manifests_watermark_alg"} <= {

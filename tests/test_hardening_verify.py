@@ -13,9 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import alembic.command
 import numpy as np
 import pytest
 import skimage.data
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from PIL import Image, ImageOps, PngImagePlugin
 from typer.testing import CliRunner
@@ -24,7 +26,7 @@ from pocketstudio.core.app.cli import app as cli_app
 from pocketstudio.core.base.config import Settings
 from pocketstudio.core.base.errors import InvalidImageError, StoreError
 from pocketstudio.core.app.server import create_app
-from pocketstudio.core.base.store import SCHEMA_VERSION, Store
+from pocketstudio.core.base.store import SCHEMA_REVISION, Store, alembic_config
 from pocketstudio.core.app.studio import GenerationRequest, Studio
 from pocketstudio.provenance.verify import Status, Verifier, load_image
 
@@ -331,7 +333,7 @@ def test_attack_writer_holding_lock_does_not_block_the_service(home, writer_hold
 def test_verification_opens_the_database_read_only(copy_home):
     store = Store.open_readonly(copy_home.db_path)
     try:
-        assert store.readonly and store.version() == SCHEMA_VERSION
+        assert store.readonly and store.revision() == SCHEMA_REVISION
         with pytest.raises(StoreError, match="reading only"):
             store.begin()
     finally:
@@ -424,8 +426,8 @@ def test_attack_write_on_an_open_store_while_another_process_holds_the_lock(copy
 
 
 def test_attack_database_newer_than_this_program(home, copy_home, tmp_path):
-    with sqlite3.connect(copy_home.db_path) as conn:
-        conn.execute("INSERT INTO schema_version VALUES (?, '2099-01-01T00:00:00+00:00')", (SCHEMA_VERSION + 1,))
+    with sqlite3.connect(copy_home.db_path) as conn:  # a later release's revision, unknown to this one
+        conn.execute("UPDATE alembic_version SET version_num = 'f00d0a1e5c0e'")
     for opening in (Store.open, Store.open_readonly):
         with pytest.raises(StoreError, match="newer than this program.*upgrade pocketstudio"):
             opening(copy_home.db_path)
@@ -440,10 +442,12 @@ def test_attack_database_newer_than_this_program(home, copy_home, tmp_path):
 
 
 def test_older_database_is_upgraded_by_the_service_and_named_by_verify(home, copy_home):
-    with sqlite3.connect(copy_home.db_path) as conn:
-        conn.execute("DELETE FROM schema_version WHERE version = ?", (SCHEMA_VERSION,))
+    engine = sa.create_engine(f"sqlite:///{copy_home.db_path}")
+    with engine.begin() as conn:  # one revision back: what an older program left
+        alembic.command.downgrade(alembic_config(conn), "-1")
+    engine.dispose()
     with pytest.raises(StoreError, match="older than this program.*pocketstudio init"):
         Store.open_readonly(copy_home.db_path)
     # The service migrates once at start (one write), then reads it read-only.
     app = create_app(copy_home)
-    assert app.state.service.store.readonly and app.state.service.store.version() == SCHEMA_VERSION
+    assert app.state.service.store.readonly and app.state.service.store.revision() == SCHEMA_REVISION

@@ -1,8 +1,13 @@
 """The one SQLite database of a data directory, through SQLAlchemy Core.
 
-The schema is versioned: ``MIGRATIONS`` is an append-only list, applied in order inside one
-transaction when the store opens. SQL stays portable (no SQLite-only column types) so that the
-same schema can run on PostgreSQL when a deployment outgrows one machine.
+The schema is Alembic's: ``metadata`` below is the model of the newest schema, and every change to
+it is a new revision in ``migrations/versions/`` (``alembic -c core/base/migrations/alembic.ini
+revision --autogenerate -m …`` from a checkout; never edit a revision that has shipped), written
+once in portable operations (``op.batch_alter_table`` where SQLite cannot ALTER) so that it also
+runs on PostgreSQL; then ``SCHEMA_REVISION`` names the new head. ``Store.open`` upgrades a database
+to the head inside its one write transaction; a database of a release before Alembic (its
+``schema_version`` table at version N) is stamped at revision N first. A test compares the
+revisions' result with ``metadata`` (tests/test_migrations.py), so the two cannot drift.
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -21,8 +27,13 @@ from sqlalchemy import event
 from .config import PRIVATE_FILE_MODE, make_private
 from .errors import StoreError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 metadata = sa.MetaData()
 
+# The version table of the releases before Alembic (their migrations 1-5 are revisions 0001-0005).
+# Kept, with one more row (revision 0006), so that such a release refuses a newer database.
 schema_version = sa.Table(
     "schema_version", metadata,
     sa.Column("version", sa.Integer, primary_key=True),
@@ -34,10 +45,10 @@ schema_version = sa.Table(
 manifests = sa.Table(
     "manifests", metadata,
     sa.Column("asset_id", sa.String(32), primary_key=True),
-    sa.Column("watermark_alg", sa.String(80), nullable=False),
+    sa.Column("watermark_alg", sa.String(80), nullable=False, index=True),  # which engines were issued
     sa.Column("manifest", sa.LargeBinary, nullable=False),
     sa.Column("manifest_sha256", sa.String(64), nullable=False),
-    sa.Column("manifest_label", sa.String(200), nullable=False),
+    sa.Column("manifest_label", sa.String(200), nullable=False, index=True),  # resolution API: by label
     sa.Column("mime_type", sa.String(40), nullable=False),
     sa.Column("decision_id", sa.String(64), nullable=False),
     sa.Column("model_sha256", sa.String(64), nullable=False),
@@ -125,7 +136,7 @@ consent_grants = sa.Table(
 )
 
 
-# Migration 2: perceptual fingerprints of released images (the second soft binding), next to
+# Revision 0002: perceptual fingerprints of released images (the second soft binding), next to
 # their manifests; ``phash`` is the 64-bit lookup key as 16 hex digits, ``value`` the full
 # soft-binding value (provenance/fingerprint.py).
 fingerprints = sa.Table(
@@ -138,7 +149,7 @@ fingerprints = sa.Table(
 )
 
 
-# Migration 4: learned subjects (textual-inversion embeddings, core/subjects.py). The vectors live
+# Revision 0004: learned subjects (textual-inversion embeddings, core/generator/subject.py). The vectors live
 # in a safetensors file under the data directory's ``subjects/``; the row holds its sha256 (checked
 # on every load), the model it was learned on, the sha256 of each reference image, the registered
 # people the references showed (consent is decided again on every use) and the creating decision.
@@ -163,53 +174,69 @@ subjects = sa.Table(
 )
 
 
-def _migration_1(conn: sa.Connection) -> None:
-    for table in (manifests, audit_log, merkle_nodes, checkpoints, audit_openings, persons, face_templates,
-                  consent_grants):
-        table.create(conn)
+# The newest revision in migrations/versions/ (a test checks that it is Alembic's head). Named here
+# so that opening a database that is already there costs one SELECT and no Alembic import.
+SCHEMA_REVISION = "0006"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# schema_version.version of a release before Alembic -> the revision that holds the same schema.
+LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003", 4: "0004", 5: "0005"}
 
 
-def _migration_2(conn: sa.Connection) -> None:
-    fingerprints.create(conn)
-    # The Soft Binding Resolution API fetches manifests by their label (/manifests/{manifestId}).
-    # Plain DDL, not an ``sa.Index`` on the table object: that would also change what migration 1
-    # creates on a fresh database.
-    conn.exec_driver_sql("CREATE INDEX ix_manifests_manifest_label ON manifests (manifest_label)")
+def alembic_config(connection: sa.Connection) -> "Config":
+    """Alembic's configuration for the packaged revisions, bound to ``connection`` (no alembic.ini):
+    ``alembic.command.upgrade(alembic_config(conn), "head")`` runs the revisions in the
+    connection's own transaction (migrations/env.py)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
 
 
-def _migration_3(conn: sa.Connection) -> None:
-    # The verifier asks which watermark engines this store has issued manifests for (it runs an
-    # older engine's detector only when that engine's manifests exist): an index answers
-    # SELECT DISTINCT watermark_alg without reading the manifests.
-    conn.exec_driver_sql("CREATE INDEX ix_manifests_watermark_alg ON manifests (watermark_alg)")
+def stored_revision(conn: sa.Connection) -> str | None:
+    """The schema revision of the database on ``conn``, read without writing: Alembic's
+    ``alembic_version``, else the revision a release before Alembic left (``schema_version``),
+    else None (an empty database). A revision this program does not know is returned as is."""
+    inspector = sa.inspect(conn)
+    if inspector.has_table("alembic_version"):
+        heads = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+        return heads[0] if len(heads) == 1 else ",".join(sorted(heads)) or None
+    if inspector.has_table("schema_version"):
+        legacy = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+        if legacy:
+            return LEGACY_REVISIONS.get(legacy, f"schema_version {legacy}")
+    return None
 
 
-def _migration_4(conn: sa.Connection) -> None:
-    subjects.create(conn)
+def known_revisions() -> set[str]:
+    """The revision ids this program carries (loads Alembic and reads migrations/versions/)."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
 
 
-def _migration_5(conn: sa.Connection) -> None:
-    # The audit log holds leaves of several kinds (decisions, amendments, consent events) and
-    # names a leaf's position once (``leaf_index``, 0-based; was ``seq`` = index + 1). A database
-    # that migration 1 created in this shape already has nothing to do.
-    columns = {c["name"] for c in sa.inspect(conn).get_columns("audit_log")}
-    if "seq" in columns:
-        conn.exec_driver_sql("ALTER TABLE audit_log RENAME TO audit_log_v4")
-        for name in ("ix_audit_log_created_at", "ix_audit_log_effect", "ix_audit_log_asset_id"):
-            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
-        audit_log.create(conn)
-        conn.exec_driver_sql(
-            "INSERT INTO audit_log (leaf_index, kind, entry_id, decision_id, ref, created_at, effect, asset_id, "
-            "record, signature, leaf_hash) SELECT seq - 1, 'decision', decision_id, decision_id, NULL, created_at, "
-            "effect, asset_id, record, signature, leaf_hash FROM audit_log_v4")
-        conn.exec_driver_sql("DROP TABLE audit_log_v4")
-    if "decision_id" in {c["name"] for c in sa.inspect(conn).get_columns("audit_openings")}:
-        conn.exec_driver_sql("ALTER TABLE audit_openings RENAME COLUMN decision_id TO entry_id")
+def _newer(path: Path, revision: str) -> StoreError:
+    return StoreError(f"database {path} has schema revision {revision}, newer than this program's "
+                      f"{SCHEMA_REVISION}: upgrade pocketstudio")
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
-                                                     _migration_5]
-SCHEMA_VERSION = len(MIGRATIONS)
+def upgrade(conn: sa.Connection, path: Path, now_iso: Callable[[], str] | None = None) -> None:
+    """Bring the database on ``conn`` to ``SCHEMA_REVISION`` inside ``conn``'s transaction: a
+    database of a release before Alembic is stamped at its revision first; one with a revision
+    this program does not know is refused ("upgrade pocketstudio")."""
+    current = stored_revision(conn)
+    if current == SCHEMA_REVISION:
+        return
+    from alembic import command
+
+    if current is not None and current not in known_revisions():
+        raise _newer(path, current)
+    config = alembic_config(conn)
+    config.attributes["now_iso"] = now_iso
+    if current is not None and not sa.inspect(conn).has_table("alembic_version"):
+        command.stamp(config, current)
+    command.upgrade(config, SCHEMA_REVISION)
 
 
 def stage_file(directory: Path, name: str, data: bytes, *, shared: bool = False) -> Path:
@@ -294,6 +321,23 @@ def _store_error(exc: BaseException, path: Path, timeout: float) -> StoreError |
     return None
 
 
+def _switch_to_wal(cur: sqlite3.Cursor, timeout: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another process holds the file: a new database
+    is still in rollback mode, and switching it needs an exclusive lock that SQLite refuses at once
+    (no busy wait: it would deadlock) to every opener but one when several open it together. Once
+    the file is in WAL mode (it stays so) the pragma takes no lock and never waits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005 + secrets.randbelow(20) / 1000)
+
+
 def _typed_errors(engine: sa.Engine, path: Path, timeout: float) -> None:
     """Turn SQLite's locked / damaged / unreadable failures, wherever they happen (connecting,
     BEGIN, any statement), into StoreErrors that say what to do, instead of SQLAlchemy errors
@@ -308,7 +352,7 @@ def _typed_errors(engine: sa.Engine, path: Path, timeout: float) -> None:
 
 @dataclass
 class Store:
-    """An open database: the engine plus the schema version it was migrated to."""
+    """An open database: the engine, at the schema revision ``SCHEMA_REVISION``."""
 
     engine: sa.Engine
     path: Path
@@ -317,7 +361,8 @@ class Store:
     @classmethod
     def open(cls, path: str | Path, now_iso: Callable[[], str] | None = None,
              timeout: float = LOCK_TIMEOUT_S) -> "Store":
-        """Open (creating if needed) the database at ``path`` and apply pending migrations.
+        """Open (creating if needed) the database at ``path`` and upgrade it to ``SCHEMA_REVISION``
+        (Alembic, in one ``BEGIN IMMEDIATE`` transaction: concurrent openers wait for each other).
 
         A write waits at most ``timeout`` seconds for another process's write to finish, then
         fails with a StoreError that says so (as does a damaged file)."""
@@ -334,7 +379,7 @@ class Store:
             # so that concurrent writers serialise instead of failing on upgrade.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cur, timeout)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=FULL")
             cur.close()
@@ -364,36 +409,35 @@ class Store:
         path = Path(path)
         if path.is_dir():
             raise StoreError(f"{path} is a directory, not a database file")
-        if prepare and (not path.exists() or cls._version_of(path, timeout) != SCHEMA_VERSION):
+        if prepare and (not path.exists() or cls._revision_of(path, timeout) != SCHEMA_REVISION):
             cls.open(path, timeout=timeout).close()
         if not path.exists():
             raise StoreError(f"no database at {path}; run 'pocketstudio init' first")
         store = cls._readonly(path, timeout)
         try:
-            current = store.version()
+            current = store.revision()
+            problem = None
+            if current is None:
+                problem = (f"{path} is not an initialised Pocket Studio database: run 'pocketstudio init' (or point "
+                           "--home at the right data directory)")
+            elif current != SCHEMA_REVISION and current not in known_revisions():
+                problem = str(_newer(path, current))
+            elif current != SCHEMA_REVISION:
+                problem = (f"database {path} has schema revision {current}, older than this program's "
+                           f"{SCHEMA_REVISION}: run 'pocketstudio init' once to upgrade it (verification only reads it)")
         except BaseException:
             store.close()
             raise
-        problem = None
-        if current == 0:
-            problem = (f"{path} is not an initialised Pocket Studio database: run 'pocketstudio init' (or point "
-                       "--home at the right data directory)")
-        elif current > SCHEMA_VERSION:
-            problem = (f"database {path} has schema version {current}, newer than this program's {SCHEMA_VERSION}: "
-                       "upgrade pocketstudio")
-        elif current < SCHEMA_VERSION:
-            problem = (f"database {path} has schema version {current}, older than this program's {SCHEMA_VERSION}: "
-                       "run 'pocketstudio init' once to upgrade it (verification only reads it)")
         if problem:
             store.close()
             raise StoreError(problem)
         return store
 
     @classmethod
-    def _version_of(cls, path: Path, timeout: float) -> int:
+    def _revision_of(cls, path: Path, timeout: float) -> str | None:
         store = cls._readonly(path, timeout)
         try:
-            return store.version()
+            return store.revision()
         finally:
             store.close()
 
@@ -412,27 +456,13 @@ class Store:
         return cls(engine=engine, path=path, readonly=True)
 
     def _migrate(self, now_iso: Callable[[], str] | None) -> None:
-        from datetime import datetime, timezone
+        with self.engine.begin() as conn:  # BEGIN IMMEDIATE: a second opener waits here, then finds the head
+            upgrade(conn, self.path, now_iso)
 
-        stamp = now_iso or (lambda: datetime.now(timezone.utc).isoformat())
-        with self.engine.begin() as conn:
-            schema_version.create(conn, checkfirst=True)
-            current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"database {self.path} has schema version {current}, newer than this program's "
-                    f"{SCHEMA_VERSION}: upgrade pocketstudio"
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[version - 1](conn)
-                conn.execute(schema_version.insert().values(version=version, applied_at=stamp()))
-
-    def version(self) -> int:
-        """The schema version (0: an empty database, not created by Pocket Studio yet)."""
+    def revision(self) -> str | None:
+        """The schema revision (None: an empty database, not created by Pocket Studio yet)."""
         with self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table("schema_version"):
-                return 0
-            return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+            return stored_revision(conn)
 
     def begin(self):
         """A write transaction (``BEGIN IMMEDIATE``): commits on success, rolls back on error."""
