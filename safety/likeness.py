@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .faces import MATCH_DISTANCE, PROBABLE_DISTANCE
-from .prompt import find
+from .prompt import NameIndex
 from .registry import Registry
 
 
@@ -42,10 +42,17 @@ class ImageCheck:
 class LikenessChecker:
     def __init__(self, registry: Registry):
         self.registry = registry
+        self._index: tuple[tuple, NameIndex] | None = None
+
+    def name_index(self) -> NameIndex:
+        """The registered names keyed for look-up, rebuilt when the registry's names change."""
+        version = self.registry.names_version()
+        if self._index is None or self._index[0] != version:
+            self._index = (version, NameIndex({p.person_id: (p.names, p.forms) for p in self.registry.all()}))
+        return self._index[1]
 
     def check_prompt(self, prompt: str) -> list[Finding]:
-        names = {p.person_id: p.names for p in self.registry.all()}
-        return [Finding("prompt-name", pid, "pre") for pid in find(prompt, names)]
+        return [Finding("prompt-name", pid, "pre") for pid in self.name_index().find(prompt)]
 
     def check_image(self, image: Image.Image, stage: str, source: str = "output") -> ImageCheck:
         templates = self.registry.templates()

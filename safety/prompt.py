@@ -1,27 +1,45 @@
-"""Prompt check: find registered names and aliases however they are disguised.
+"""Prompt check: find registered names, aliases and chosen short forms however they are disguised.
 
-Normalisation (``variants``): NFKC; invisible characters (zero-width, bidi controls, soft
-hyphen, other format characters) removed; case folded; Cyrillic/Greek look-alike letters folded
-to the Latin letters they imitate, and separately the text transliterated (anyascii) so that a
-name written in another script is found too; diacritics dropped; leetspeak digits/symbols read
-as letters; letters spaced out with spaces, dots, dashes or underscores joined back.
+Readings (``readings``): the prompt is read several ways, each a list of lowercase ASCII words.
+NFKC; invisible characters (zero-width, bidi controls, soft hyphen, other format characters)
+removed; symbols and emoji made separators; case folded; diacritics dropped; Cyrillic/Greek
+look-alike letters folded to the Latin letters they imitate, and separately the text
+transliterated (anyascii: Chinese, Japanese and Korean one syllable a word, since those scripts
+put no spaces between names and the next word); leetspeak read as letters; letters spaced out
+joined back. Each is split two ways: at every non-letter ("tay-lor" → "tay lor") and with the
+non-letters inside a word deleted ("Tay❤️lor" → "taylor", "Kim-Jong-Un" → "kimjongun").
 
-Matching (``find``): a registered full name matches when its words appear in sequence, exactly or
-within a small edit distance (rapidfuzz OSA distance, one edit per six letters), or with the spaces
-between them removed ("JaneExample"). A single-word alias matches exactly, or fuzzily only when it
-is long (>= 6 letters). A first name alone never matches a full name: only full names and
-registered aliases are searched for. Transliteration is letter by letter: a name spelt out
-phonetically in another script ("Джейн" for "Jane") is not found.
+Matching (``NameIndex.find``), word by word, never on the whole string:
+- a word of a name matches a prompt word exactly, within one edit when the name's word has at
+  least ``FUZZY_MIN_LEN`` letters, or by its phonetic key (jellyfish's Metaphone, with the
+  sounds other scripts transliterate differently folded together: "svift" = "swift");
+- a name of two or more words matches when all its words (articles and particles such as "the",
+  "van", "bin" left out) are found, in any order, within a window of a few words ("Obama Barack",
+  "Taylor, in a red dress, Swift"); a name written in another script must appear as written;
+- a name written as one word ("#KimJongUn", "barackobama") matches a single prompt word, exactly
+  or within one edit when long; two or three prompt words joined must match it exactly, so
+  "Narendra made" is not "narendramodi";
+- a single-word alias or surname matches exactly, or within one edit when long; a name of one word
+  after an article ("The Rock") needs the article and the word as written, so "the dock" passes;
+- "Initial. Surname" is a short form the person chose (or the default for a distinctive surname).
+
+``NameIndex`` keeps these keys (words, phonetic keys, one-deletion neighbourhoods of long words,
+joined names) in dictionaries, so a prompt costs a few dictionary look-ups per word, not a scan of
+every registered name.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass
 
+import jellyfish
 from anyascii import anyascii
-from rapidfuzz.distance import OSA
+
+from pocketstudio.core.base.errors import PocketStudioError
 
 # Cyrillic and Greek letters that look like Latin ones (lower case; applied after casefold).
 HOMOGLYPHS = str.maketrans({
@@ -32,114 +50,391 @@ HOMOGLYPHS = str.maketrans({
 })
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b",
                       "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "£": "l"})
+LEET_SYMBOLS = set("@$!|+€£")
 INVISIBLE = {"\u00ad", "\u034f", "\u061c", "\u115f", "\u1160", "\u17b4", "\u17b5", "\u180e", "\u3164", "\uffa0"}
 # Runs of three or more single characters separated by spacing punctuation: "j a n e", "j.a.n.e".
 SPACED = re.compile(r"(?<!\w)(?:\w[\s.\-_*~·•]+){2,}\w(?!\w)")
-FUZZY_MIN_LEN = 6
+FUZZY_MIN_LEN = 6  # a name's word of fewer letters never matches by edit distance
+JOINED_MIN_LEN = 7  # a name written as one word is looked for only when this long ("liking" ≠ "Li King")
+JOINED_FUZZY_MIN_LEN = 10
+WINDOW_EXTRA = 6
+WEAK, SOUND, STRONG = 0, 1, 2
+# A one-word alias found by its sound must also look like it (same first letter, Jaro-Winkler):
+# "reeanna" is Rihanna, "reunion" (the same Metaphone key) is not, nor "swift" T-Swift.
+SINGLE_SOUND_SIMILARITY = 0.8  # other words allowed between and around the words of one name
+# Not part of a name's fuzzy budget nor required: "The Rock", "Ludwig van Beethoven", "Mohammed bin Salman".
+PARTICLES = frozenset({"the", "van", "von", "der", "den", "de", "da", "di", "du", "del", "bin", "ibn", "al", "el",
+                       "la", "le", "jr", "sr", "of"})
+FORM_KINDS = ("initial-surname", "surname", "nickname")
+# Letters that are words of their own: "a merkle tree" is not "A. Merkel" unless the surname is exact.
+WORD_LETTERS = frozenset("aio")
 
 
-def _strip_invisible(text: str) -> str:
-    return "".join(ch for ch in text if ch not in INVISIBLE and unicodedata.category(ch) not in ("Cf", "Cc", "Mn")
-                   or ch in "\n\t ")
+class FormError(PocketStudioError):
+    """A short form is not one of initial-surname, surname, nickname:TEXT (or none)."""
+
+
+@dataclass(frozen=True)
+class ShortForm:
+    """A short form a person chose to be found by: "T. Swift", "Swift", or a listed nickname."""
+
+    kind: str  # one of FORM_KINDS
+    text: str = ""  # the nickname
+
+    @classmethod
+    def parse(cls, spec: str) -> ShortForm:
+        kind, _, text = spec.strip().partition(":")
+        kind = kind.strip().lower()
+        if kind not in FORM_KINDS or (kind == "nickname") != bool(text.strip()):
+            raise FormError(f"{spec!r} is not a short form: use initial-surname, surname or nickname:TEXT (or none)")
+        return cls(kind, text.strip())
+
+    def spec(self) -> str:
+        return f"{self.kind}:{self.text}" if self.text else self.kind
+
+
+def default_forms(display_name: str) -> tuple[ShortForm, ...]:
+    """Forms for a person who chose none: "Initial. Surname" when the surname is distinctive
+    enough (five letters or more) to be found that way without blocking ordinary words."""
+    core = _core(normalize_name(display_name).split())
+    if len(core) >= 2 and len(core[-1]) >= 5 and core[0][0] not in WORD_LETTERS:
+        return (ShortForm("initial-surname"),)
+    return ()
+
+
+# -- readings ---------------------------------------------------------------------------------------
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return (0x3040 <= o <= 0x30FF or 0x3400 <= o <= 0x9FFF or 0xAC00 <= o <= 0xD7AF or 0xF900 <= o <= 0xFAFF
+            or 0x1100 <= o <= 0x11FF or 0x20000 <= o <= 0x2FA1F)
+
+
+KATAKANA_RUN = re.compile(r"([\u30a0-\u30ff]+)")
+
+
+def _transliterate(text: str) -> str:
+    """anyascii, with one word per syllable of Chinese, Korean and hiragana, and one word per run
+    of katakana (foreign names are spelt in katakana: テイラー → "teira")."""
+    if not any(_is_cjk(ch) for ch in text):
+        return anyascii(text)
+    out = []
+    for part in KATAKANA_RUN.split(text):
+        if KATAKANA_RUN.fullmatch(part):
+            out.append(f" {anyascii(part)} ")
+        else:
+            out.append("".join(f" {anyascii(ch)} " if _is_cjk(ch) else anyascii(ch) for ch in part))
+    return "".join(out)
 
 
 def _ascii_fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    """Diacritics dropped; Hangul syllables kept whole (NFKD would split them into letters)."""
+    return "".join(ch if _is_cjk(ch) else "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+                   for ch in text)
 
 
 def _join_spaced(text: str) -> str:
     return SPACED.sub(lambda m: re.sub(r"[\s.\-_*~·•]+", "", m.group(0)), text)
 
 
-def _words(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
-def variants(text: str) -> list[str]:
-    """The prompt's normalised readings (lowercase ASCII words separated by single spaces)."""
-    base = unicodedata.normalize("NFKC", text)
-    # Strip invisibles before NFKD so combining marks go with the letter they decorate.
-    base = "".join(ch for ch in base if ch not in INVISIBLE and unicodedata.category(ch) != "Cf").casefold()
-    readings = {anyascii(_ascii_fold(base.translate(HOMOGLYPHS))), anyascii(_ascii_fold(base))}
-    out = []
-    for reading in readings:
-        reading = reading.lower()
-        joined = _join_spaced(reading)
+def _squeeze(text: str) -> tuple[str, ...]:
+    """Words as the spaces delimit them, with everything but letters inside a word deleted."""
+    return tuple(w for w in (re.sub(r"[^a-z]+", "", chunk) for chunk in text.split()) if w)
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    # Invisibles go before NFKD so combining marks stay with the letter they decorate; symbols and
+    # emoji become a separator (anyascii would spell "❤" as ":heart:").
+    return "".join("" if ch in INVISIBLE or unicodedata.category(ch) == "Cf"
+                   else "*" if unicodedata.category(ch)[0] == "S" and ch not in LEET_SYMBOLS else ch
+                   for ch in text).casefold()
+
+
+def readings(text: str) -> list[tuple[str, ...]]:
+    """The prompt's normalised readings, each a tuple of lowercase ASCII words."""
+    base = _clean(text)
+    out: list[tuple[str, ...]] = []
+    for folded in {_transliterate(_ascii_fold(base.translate(HOMOGLYPHS))), _transliterate(_ascii_fold(base))}:
+        joined = _join_spaced(folded.lower())
         for form in (joined, joined.translate(LEET)):
-            words = _words(form)
-            if words and words not in out:
-                out.append(words)
+            for words in (_split(form), _squeeze(form)):
+                if words and words not in out:
+                    out.append(words)
     return out
 
 
-def normalize_name(name: str) -> str:
-    """A registered name in the same alphabet (no leetspeak decoding: names are taken as written)."""
-    base = unicodedata.normalize("NFKC", name).casefold()
-    return _words(anyascii(_ascii_fold(base)).lower())
+def variants(text: str) -> list[str]:
+    """The readings as strings (for logging and tests)."""
+    return [" ".join(r) for r in readings(text)]
 
+
+def normalize_name(name: str) -> str:
+    """A registered name in the readings' alphabet (no leetspeak decoding: names are taken as
+    written); apostrophes and hyphens inside a word are dropped ("Nyong'o", "Heung-min")."""
+    base = _clean(name)
+    base = re.sub(r"(?<=\w)['’\-‐](?=\w)", "", base)
+    return " ".join(_split(_transliterate(_ascii_fold(base)).lower()))
+
+
+def _core(words: list[str]) -> list[str]:
+    return [w for w in words if w not in PARTICLES]
+
+
+PHONETIC_PRE = [("dzh", "j"), ("tsz", "j"), ("dz", "z"), ("zh", "j"), ("kh", "h"), ("ph", "f"), ("ck", "k"),
+                ("tz", "s"), ("ts", "s"), ("z", "s"), ("y", "i"), ("ee", "i"), ("oo", "u"), ("ou", "u")]
+# L = R: Japanese and Korean spellings of foreign names ("teira" for Taylor).
+PHONETIC_POST = str.maketrans({"0": "T", "X": "S", "V": "F", "W": None, "H": None, "Y": None, "L": "R"})
+
+
+def phonetic_key(word: str) -> str:
+    """Metaphone (jellyfish) with the differences between transliterations folded away: "teylor"
+    = "taylor", "svift" = "swift", "dzhonson" = "johnson", "makron" = "macron", Greek "mp" = b."""
+    w = re.sub(r"(?:ij|yj|iy|yy|ii)$", "i", re.sub(r"(^|[aeiou])mp(?=[aeiou])", r"\1b", word))
+    w = "v" + w[1:] if w[:1] == "w" else w  # Wladimir, Wolodymyr: the German and Polish spellings
+    for a, b in PHONETIC_PRE:
+        w = w.replace(a, b)
+    key = jellyfish.metaphone(w).translate(PHONETIC_POST)
+    if word[:1] in "aeiouy":
+        key = "A" + key.lstrip("AEIOU")
+    return "".join(k for k, _ in itertools.groupby(key))
+
+
+def _first_vowel(word: str) -> str:
+    """The class of a word's first vowel: front/open (a, e, i, y) or back (o, u)."""
+    m = re.search(r"[aeiouy]", word)
+    return "" if not m else "back" if m.group(0) in "ou" else "front"
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))} | {word}
+
+
+def _osa1(a: str, b: str) -> bool:
+    """At most one insertion, deletion, substitution or transposition of neighbours."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    i = 0
+    while i < min(la, lb) and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        return a[i + 1:] == b[i + 1:] or (a[i + 2:] == b[i + 2:] and a[i:i + 2] == b[i:i + 2][::-1])
+    return a[i + 1:] == b[i:] if la > lb else a[i:] == b[i + 1:]
+
+
+# -- the index ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class NameMatch:
+    """Which pattern matched (for tests and the operator's log; never shown to the requester)."""
+
     name: str
     matched_text: str
-    score: float
+    how: str  # words | joined | single | initial-surname
 
 
-def _close(a: str, b: str) -> float:
-    """Similarity of a prompt word (or joined words) ``a`` to a name ``b``; 0 when not close enough.
-
-    Up to one edit (insertion, deletion, substitution or transposition of neighbours, rapidfuzz's
-    OSA distance) per six letters of the name; names shorter than six letters must match exactly.
-    """
-    if a == b:
-        return 100.0
-    if len(b) < FUZZY_MIN_LEN:
-        return 0.0
-    allowed = len(b) // 6
-    edits = OSA.distance(a, b, score_cutoff=allowed)
-    return 100.0 * (1 - edits / len(b)) if edits <= allowed else 0.0
+@dataclass(frozen=True)
+class _Pattern:
+    person_id: str
+    name: str
+    words: tuple[str, ...]  # core words (particles left out)
+    article: str  # for a one-word name after an article: "the" of "The Rock"
+    native: bool  # written in a non-Latin script: must appear as written, in order
+    exact_only: bool = False  # a surname alone: "a merkle tree" is not "Merkel"
 
 
-def match_name(prompt_variants: list[str], name: str) -> NameMatch | None:
-    """Whether the registered ``name`` occurs in any reading of the prompt."""
-    target = normalize_name(name)
-    if not target:
+class NameIndex:
+    """Every registered person's names, aliases and short forms, keyed for look-up by word.
+
+    ``people``: person id → (names, forms or None for the defaults)."""
+
+    def __init__(self, people: dict[str, tuple[tuple[str, ...], tuple[ShortForm, ...] | None]]):
+        self.patterns: list[_Pattern] = []
+        self._exact: dict[str, list[tuple[int, int]]] = defaultdict(list)  # word → (pattern, word index)
+        self._phonetic: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self._fuzzy: dict[str, list[tuple[int, int]]] = defaultdict(list)  # one-deletion neighbour → ...
+        self._joined: dict[str, list[int]] = defaultdict(list)
+        self._joined_fuzzy: dict[str, list[int]] = defaultdict(list)
+        self._single: dict[str, list[int]] = defaultdict(list)
+        self._single_fuzzy: dict[str, list[int]] = defaultdict(list)
+        self._single_phonetic: dict[str, list[int]] = defaultdict(list)
+        self._initial: dict[str, list[tuple[int, str]]] = defaultdict(list)  # surname → (pattern, initial)
+        self._initial_fuzzy: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for person_id, (names, forms) in people.items():
+            display = names[0] if names else ""
+            chosen = default_forms(display) if forms is None else forms
+            for name in (*names, *(f.text for f in chosen if f.kind == "nickname")):
+                self._add_name(person_id, name)
+            words = _core(normalize_name(display).split())
+            for form in chosen:
+                if form.kind == "surname" and words:
+                    self._single[words[-1]].append(self._pattern(person_id, display, (words[-1],), "", False, True))
+                elif form.kind == "initial-surname" and len(words) >= 2:
+                    i = self._pattern(person_id, display, (words[-1],), "", False)
+                    self._initial[words[-1]].append((i, words[0][0]))
+                    if len(words[-1]) >= FUZZY_MIN_LEN:
+                        for d in _deletions(words[-1]):
+                            self._initial_fuzzy[d].append((i, words[0][0]))
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+    def _pattern(self, person_id, name, words, article, native, exact_only=False) -> int:
+        self.patterns.append(_Pattern(person_id, name, tuple(words), article, native, exact_only))
+        return len(self.patterns) - 1
+
+    def _add_single(self, i: int, word: str) -> None:
+        self._single[word].append(i)
+        if len(word) >= FUZZY_MIN_LEN:
+            for d in _deletions(word):
+                self._single_fuzzy[d].append(i)
+
+    def _add_name(self, person_id: str, name: str) -> None:
+        all_words = normalize_name(name).split()
+        if not all_words:
+            return
+        native = any(ch.isalpha() and ord(ch) > 0x24F for ch in name)
+        words = _core(all_words) or all_words
+        if len(words) == 1:
+            article = all_words[0] if len(all_words) > 1 and all_words[0] in PARTICLES else ""
+            i = self._pattern(person_id, name, words, article, native)
+            self._add_single(i, words[0])
+            if not native and not article and len(words[0]) >= FUZZY_MIN_LEN:
+                self._single_phonetic[phonetic_key(words[0])].append(i)
+            if article and len(article + words[0]) >= JOINED_MIN_LEN:
+                self._joined[article + words[0]].append(i)  # "#TheRock"
+            return
+        i = self._pattern(person_id, name, words, "", native)
+        for w_i, word in enumerate(words):
+            self._exact[word].append((i, w_i))
+            key = phonetic_key(word)
+            if not native and len(key) >= 2:
+                self._phonetic[key].append((i, w_i))
+                if len(word) >= FUZZY_MIN_LEN:
+                    for d in _deletions(word):
+                        self._fuzzy[d].append((i, w_i))
+        if native:
+            return
+        for solid in {"".join(words), "".join(all_words)}:
+            if len(solid) >= JOINED_MIN_LEN:
+                self._joined[solid].append(i)
+            if len(solid) >= JOINED_FUZZY_MIN_LEN:
+                for d in _deletions(solid):
+                    self._joined_fuzzy[d].append(i)
+
+    # -- search ---------------------------------------------------------------------------------
+    def find(self, prompt: str) -> dict[str, NameMatch]:
+        """person id → first match over every reading of the prompt."""
+        found: dict[str, NameMatch] = {}
+        for words in readings(prompt):
+            self._find_in(words, found)
+        return found
+
+    def _hit(self, found, i: int, text: str, how: str) -> None:
+        p = self.patterns[i]
+        found.setdefault(p.person_id, NameMatch(p.name, text, how))
+
+    def _find_in(self, toks: tuple[str, ...], found: dict[str, NameMatch]) -> None:
+        pats = self.patterns
+        # pattern → word index → prompt position → strength (STRONG: exact or one edit; SOUND:
+        # phonetic key; WEAK: the phonetic key of a short word, which needs a strong partner).
+        hits: dict[int, dict[int, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+        for pos, tok in enumerate(toks):
+            # Words of multi-word names.
+            key = phonetic_key(tok)
+            for i, w_i in self._phonetic.get(key, ()):
+                word = pats[i].words[w_i]
+                # A key of two letters is coarse ("made" and "modi" are both MT): the first vowels must be alike too.
+                if len(key) > 2 or _first_vowel(tok) == _first_vowel(word):
+                    hits[i][w_i][pos] = WEAK if len(word) < 4 else SOUND
+            for i, w_i in self._exact.get(tok, ()):
+                hits[i][w_i][pos] = STRONG
+            if len(tok) >= FUZZY_MIN_LEN - 1:
+                for d in _deletions(tok):
+                    for i, w_i in self._fuzzy.get(d, ()):
+                        if _osa1(tok, pats[i].words[w_i]):
+                            hits[i][w_i][pos] = STRONG
+            # One-word names, aliases and surnames; an article must come right before.
+            for i in self._single.get(tok, ()):
+                p = pats[i]
+                if not p.article or (pos and toks[pos - 1] == p.article):
+                    self._hit(found, i, tok, "single")
+            if len(tok) >= FUZZY_MIN_LEN - 1:
+                for d in _deletions(tok):
+                    for i in self._single_fuzzy.get(d, ()):
+                        p = pats[i]
+                        if (not p.native and not p.article and not p.exact_only and len(tok) >= FUZZY_MIN_LEN
+                                and _osa1(tok, p.words[0])):
+                            self._hit(found, i, tok, "single")
+            if len(tok) >= FUZZY_MIN_LEN - 1:
+                for i in self._single_phonetic.get(phonetic_key(tok), ()):
+                    word = pats[i].words[0]
+                    if tok[0] == word[0] and jellyfish.jaro_winkler_similarity(tok, word) >= SINGLE_SOUND_SIMILARITY:
+                        self._hit(found, i, tok, "single")
+            # Names written as one word: this word alone, or up to three words joined exactly.
+            for n in (1, 2, 3):
+                solid = "".join(toks[pos:pos + n]) if pos + n <= len(toks) else ""
+                for i in self._joined.get(solid, ()):
+                    self._hit(found, i, " ".join(toks[pos:pos + n]), "joined")
+            if len(tok) >= JOINED_FUZZY_MIN_LEN - 1:
+                for d in _deletions(tok):
+                    for i in self._joined_fuzzy.get(d, ()):
+                        if _osa1(tok, "".join(pats[i].words)):
+                            self._hit(found, i, tok, "joined")
+            # "T. Swift": the initial right before the surname.
+            if pos:
+                for i, initial in self._initial.get(tok, ()):
+                    if toks[pos - 1] == initial:
+                        self._hit(found, i, f"{initial} {tok}", "initial-surname")
+                if len(tok) >= FUZZY_MIN_LEN and toks[pos - 1] not in WORD_LETTERS:
+                    for d in _deletions(tok):
+                        for i, initial in self._initial_fuzzy.get(d, ()):
+                            if toks[pos - 1] == initial and _osa1(tok, pats[i].words[0]):
+                                self._hit(found, i, f"{initial} {tok}", "initial-surname")
+        for i, by_word in hits.items():
+            p = pats[i]
+            if p.person_id in found or len(by_word) < len(p.words):
+                continue
+            span = self._span(p, by_word)
+            if span is not None:
+                self._hit(found, i, " ".join(toks[span[0]:span[1] + 1]), "words")
+
+    @staticmethod
+    def _span(p: _Pattern, by_word: dict[int, dict[int, int]]) -> tuple[int, int] | None:
+        """The first placement of the name's words on distinct prompt words within the window
+        (in order and adjacent for a name written in another script); a word matched only by the
+        sound of a short word needs another word matched by its letters."""
+        n = len(p.words)
+        options = [sorted(by_word[w])[:8] for w in range(n)]
+        for placement in itertools.product(*options):
+            if len(set(placement)) < n:
+                continue
+            strengths = [by_word[w][pos] for w, pos in enumerate(placement)]
+            if WEAK in strengths and STRONG not in strengths:
+                continue
+            lo, hi = min(placement), max(placement)
+            if p.native:
+                if list(placement) == list(range(placement[0], placement[0] + n)):
+                    return lo, hi
+            elif hi - lo + 1 <= n + WINDOW_EXTRA:
+                return lo, hi
         return None
-    want = target.split()
-    solid = target.replace(" ", "")
-    for reading in prompt_variants:
-        words = reading.split()
-        n = len(want)
-        # Word windows of the name's length (and one shorter/longer, for split or merged words).
-        for size in {n - 1, n, n + 1} - {0}:
-            for i in range(0, max(0, len(words) - size) + 1):
-                window = words[i:i + size]
-                if not window:
-                    continue
-                if size == n and n > 1:
-                    # Every word must be close, not only the whole string: "Jane Smith" ≠ "Jane Example".
-                    if all(_close(w, t) for w, t in zip(window, want)):
-                        return NameMatch(name, " ".join(window), 100.0)
-                joined = "".join(window)
-                score = _close(joined, solid)
-                if score and (n > 1 or size == 1):
-                    return NameMatch(name, " ".join(window), score)
-    return None
 
 
-def find(prompt: str, names: dict[str, tuple[str, ...]]) -> dict[str, NameMatch]:
-    """person id → first match, over every person's names and aliases."""
-    readings = variants(prompt)
-    found = {}
-    for person_id, person_names in names.items():
-        for name in person_names:
-            hit = match_name(readings, name)
-            if hit:
-                found[person_id] = hit
-                break
-    return found
+def find(prompt: str, names: dict[str, tuple[str, ...]],
+         forms: dict[str, tuple[ShortForm, ...] | None] | None = None) -> dict[str, NameMatch]:
+    """person id → first match, over every person's names, aliases and short forms (builds an
+    index for this one call; the likeness checker keeps one)."""
+    forms = forms or {}
+    return NameIndex({pid: (n, forms.get(pid)) for pid, n in names.items()}).find(prompt)
 
 
 def mentions(prompt: str, name: str) -> bool:
-    return match_name(variants(prompt), name) is not None
+    return bool(NameIndex({"p": ((name,), ())}).find(prompt))

@@ -28,6 +28,7 @@ from pocketstudio.core.base.files import MAX_IMAGE_BYTES, read_input, shown
 from pocketstudio.core.base.store import Store, face_templates, persons
 from pocketstudio.policy import consent_events
 from .faces import FaceAnalyzer
+from .prompt import ShortForm
 
 
 class UnknownPerson(PocketStudioError):
@@ -44,6 +45,7 @@ class Person:
     display_name: str
     aliases: tuple[str, ...]
     public_key: str | None = None  # base64 raw Ed25519
+    forms: tuple[ShortForm, ...] | None = None  # short forms the person chose; None: the defaults
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -53,6 +55,31 @@ class Person:
         if not self.public_key:
             return None
         return ed25519.Ed25519PublicKey.from_public_bytes(base64.b64decode(self.public_key))
+
+
+def _names_json(aliases: tuple[str, ...], forms: tuple[ShortForm, ...] | None) -> str:
+    """The ``aliases`` column: a list of aliases, or, once the person chose short forms, an object
+    {"aliases": [...], "forms": ["initial-surname", "nickname:The Rock", ...]} (no schema change;
+    rows written before forms existed read as "defaults")."""
+    if forms is None:
+        return json.dumps(list(aliases))
+    return json.dumps({"aliases": list(aliases), "forms": [f.spec() for f in forms]})
+
+
+def _person(r) -> Person:
+    stored = json.loads(r.aliases)
+    if isinstance(stored, dict):
+        aliases, forms = tuple(stored.get("aliases", ())), tuple(ShortForm.parse(f) for f in stored.get("forms", ()))
+    else:
+        aliases, forms = tuple(stored), None
+    return Person(r.person_id, r.display_name, aliases, r.public_key, forms)
+
+
+def parse_forms(specs: list[str] | tuple[str, ...]) -> tuple[ShortForm, ...]:
+    """``--form`` values: initial-surname, surname, nickname:TEXT; "none" alone chooses no short form."""
+    if [s.strip().lower() for s in specs] == ["none"]:
+        return ()
+    return tuple(dict.fromkeys(ShortForm.parse(s) for s in specs))
 
 
 MAX_INPUT_PIXELS = 8192 * 8192
@@ -102,20 +129,22 @@ class Registry:
     # -- enrolment ---------------------------------------------------------------------------------
     def register(self, display_name: str, aliases: list[str] | tuple[str, ...] = (), *,
                  public_key: str | None = None, photos: list[Image.Image] | None = None,
-                 photo_names: list[str] | None = None, now: dt.datetime | None = None) -> Person:
-        """Register a person; every photo must show exactly one judgeable face (else EnrollmentError)."""
+                 photo_names: list[str] | None = None, now: dt.datetime | None = None,
+                 forms: tuple[ShortForm, ...] | None = None) -> Person:
+        """Register a person; every photo must show exactly one judgeable face (else EnrollmentError).
+        ``forms``: the short forms the person chose (None: the defaults, prompt.default_forms)."""
         if not display_name.strip():
             raise EnrollmentError("a registered person needs a display name")
         now = now or dt.datetime.now(dt.timezone.utc)
         descriptors = self._descriptors(photos or [], photo_names)
         person = Person("person_" + secrets.token_hex(8), display_name.strip(),
-                        tuple(a.strip() for a in aliases if a.strip()), public_key)
+                        tuple(a.strip() for a in aliases if a.strip()), public_key, forms)
         with self.store.begin() as conn:
             if self.audit is not None:
                 self.start_history(conn, now)
             conn.execute(persons.insert().values(
-                person_id=person.person_id, display_name=person.display_name, aliases=json.dumps(list(person.aliases)),
-                public_key=public_key, created_at=now.isoformat()))
+                person_id=person.person_id, display_name=person.display_name,
+                aliases=_names_json(person.aliases, forms), public_key=public_key, created_at=now.isoformat()))
             for descriptor in descriptors:
                 conn.execute(face_templates.insert().values(
                     template_id="tpl_" + secrets.token_hex(8), person_id=person.person_id,
@@ -125,6 +154,26 @@ class Registry:
         if self.audit is not None:
             self.audit.witness()
         return person
+
+    def update(self, person_id: str, *, aliases: list[str] | tuple[str, ...] | None = None,
+               forms: tuple[ShortForm, ...] | None = None, now: dt.datetime | None = None) -> Person:
+        """Change a person's aliases and/or chosen short forms. The enrolment digest covers them, so
+        the same transaction appends a re-enrolment event (policy/consent_events.py) and the
+        person's grants stay usable."""
+        current = self.get(person_id)
+        now = now or dt.datetime.now(dt.timezone.utc)
+        new_aliases = current.aliases if aliases is None else tuple(a.strip() for a in aliases if a.strip())
+        new_forms = current.forms if forms is None else forms
+        with self.store.begin() as conn:
+            if self.audit is not None:
+                self.start_history(conn, now)
+            conn.execute(persons.update().where(persons.c.person_id == person_id).values(
+                aliases=_names_json(new_aliases, new_forms)))
+            if self.audit is not None:
+                self.audit.append_consent(consent_events.enrol_event(conn, person_id), now, conn=conn)
+        if self.audit is not None:
+            self.audit.witness()
+        return self.get(person_id)
 
     def start_history(self, conn, now: dt.datetime, adopt_only: bool = False) -> int:
         """Start the log's signed consent history if it has none yet, adopting the registry and
@@ -167,14 +216,28 @@ class Registry:
     def all(self) -> list[Person]:
         with self.store.connect() as conn:
             rows = conn.execute(sa.select(persons).order_by(persons.c.created_at, persons.c.person_id)).all()
-        return [Person(r.person_id, r.display_name, tuple(json.loads(r.aliases)), r.public_key) for r in rows]
+        return [_person(r) for r in rows]
+
+    def names_version(self) -> tuple:
+        """Changes whenever a person is added, removed or renamed, by any process (row count, last
+        enrolment, lengths of the names, and the last consent event: every change through this class
+        with an audit log appends one): the likeness checker rebuilds its name index when it does."""
+        from pocketstudio.core.base.store import audit_log
+
+        with self.store.connect() as conn:
+            rows = conn.execute(sa.select(
+                sa.func.count(), sa.func.max(persons.c.created_at), sa.func.total(sa.func.length(persons.c.display_name)),
+                sa.func.total(sa.func.length(persons.c.aliases))).select_from(persons)).one()
+            last_event = conn.execute(sa.select(sa.func.max(audit_log.c.leaf_index)).where(
+                audit_log.c.kind == "consent")).scalar()
+        return (*rows, last_event)
 
     def get(self, person_id: str) -> Person:
         with self.store.connect() as conn:
             r = conn.execute(sa.select(persons).where(persons.c.person_id == person_id)).first()
         if r is None:
             raise UnknownPerson(f"no registered person {person_id!r}")
-        return Person(r.person_id, r.display_name, tuple(json.loads(r.aliases)), r.public_key)
+        return _person(r)
 
     def templates(self) -> dict[str, np.ndarray]:
         """person id → (k, 128) matrix of that person's decrypted templates."""

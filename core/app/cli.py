@@ -650,13 +650,17 @@ def consent_enroll(name: str = typer.Option(..., "--name", help="Full name as it
                    photo: list[Path] = typer.Option([], "--photo", help="Enrolment photo with exactly one face (repeatable)."),
                    key_out: Optional[Path] = typer.Option(None, "--key-out", help="Create the person's signing key here (they keep it)."),
                    public_key: Optional[str] = typer.Option(None, "--public-key", help="The person's own Ed25519 public key (base64)."),
+                   form: list[str] = typer.Option([], "--form", help="A short form the person is also found by: "
+                                                  "initial-surname, surname or nickname:TEXT (repeatable; 'none': no "
+                                                  "short form; default: initial-surname for a distinctive surname)."),
                    home: Optional[Path] = HomeOpt):
     """Register a likeness: names for prompt checks, face templates (photos are not kept), the person's key."""
     from cryptography.hazmat.primitives import serialization
 
-    from pocketstudio.safety.registry import load_image, new_person_key
+    from pocketstudio.safety.registry import load_image, new_person_key, parse_forms
 
     try:
+        forms = parse_forms(form) if form else None
         registry, _ = _consent_parts(home)
         images = [load_image(p) for p in photo]
         private = None
@@ -664,7 +668,8 @@ def consent_enroll(name: str = typer.Option(..., "--name", help="Full name as it
             if key_out.exists():
                 raise PocketStudioError(f"{key_out} exists; refusing to overwrite a key")
             private, public_key = new_person_key()
-        person = registry.register(name, alias, public_key=public_key, photos=images, photo_names=[str(p) for p in photo])
+        person = registry.register(name, alias, public_key=public_key, photos=images, photo_names=[str(p) for p in photo],
+                                   forms=forms)
         if private is not None:
             fd = os.open(key_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -674,6 +679,26 @@ def consent_enroll(name: str = typer.Option(..., "--name", help="Full name as it
         _fail(exc)
     out.print(f"registered {person.person_id}: {len(photo)} face template(s), {len(person.aliases)} alias(es)"
               + (f"; signing key written to {key_out} (give it to the person; it is not kept here)" if key_out else ""))
+
+
+@consent_app.command("update")
+def consent_update(person_id: str = typer.Argument(...),
+                   form: list[str] = typer.Option([], "--form", help="The person's short forms, replacing the "
+                                                  "current ones: initial-surname, surname, nickname:TEXT (repeatable) or none."),
+                   alias: Optional[list[str]] = typer.Option(None, "--alias", help="The person's aliases, replacing the current ones (repeatable)."),
+                   home: Optional[Path] = HomeOpt):
+    """Change a registered person's short forms or aliases (a re-enrolment event goes into the log)."""
+    from pocketstudio.safety.registry import parse_forms
+
+    try:
+        if not form and alias is None:
+            raise UsageError("nothing to change: give --form and/or --alias")
+        registry, _ = _consent_parts(home)
+        person = registry.update(person_id, aliases=alias, forms=parse_forms(form) if form else None)
+    except PocketStudioError as exc:
+        _fail(exc)
+    forms = "defaults" if person.forms is None else ", ".join(f.spec() for f in person.forms) or "none"
+    out.print(f"updated {person.person_id}: {len(person.aliases)} alias(es), short forms: {forms}")
 
 
 @consent_app.command("grant")
@@ -756,6 +781,7 @@ def consent_show(ref: str = typer.Argument(..., help="A person id or a grant id.
     except (ConsentError, PocketStudioError) as exc:
         _fail(exc)
     print(json.dumps({"person_id": p.person_id, "display_name": p.display_name, "aliases": list(p.aliases),
+                      "forms": None if p.forms is None else [f.spec() for f in p.forms],
                       "has_key": p.public_key is not None,
                       "grants": [g.grant_id for g in book.list(p.person_id)]}, indent=2))
 

@@ -1,0 +1,191 @@
+"""The prompt check against a determined user (issue 21): disguises that must be caught, ordinary
+prompts that must pass, short forms chosen at enrolment, and the name index kept current."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pocketstudio.core.app.cli import app
+from pocketstudio.safety.prompt import FormError, NameIndex, ShortForm, default_forms, phonetic_key, readings
+
+SETS = Path(__file__).parent / "data" / "likeness" / "sets.json"
+NOW = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def sets():
+    return json.loads(SETS.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def index(sets):
+    """The 25 registered people of the evaluation sets, with the short forms they chose."""
+    return NameIndex({str(i): ((p["name"], *p["aliases"]), tuple(ShortForm.parse(f) for f in p["forms"]))
+                      for i, p in enumerate(sets["people"])})
+
+
+def _who(index, sets, prompt):
+    return {sets["people"][int(pid)]["name"] for pid in index.find(prompt)}
+
+
+@pytest.mark.parametrize("prompt, name", [
+    ("Obama Barack at a rally", "Barack Obama"),
+    ("Swift, Taylor on stage", "Taylor Swift"),
+])
+def test_attack_name_in_reversed_order_is_found(index, sets, prompt, name):
+    assert name in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt, name", [
+    ("#KimJongUn at a parade", "Kim Jong Un"), ("LupitaNyongo in a garden", "Lupita Nyong'o"),
+    ("Kim-Jong-Un waving", "Kim Jong Un"), ("kim_jong_un", "Kim Jong Un"), ("#therock lifting weights", "Dwayne Johnson"),
+])
+def test_attack_name_joined_into_one_word_is_found(index, sets, prompt, name):
+    assert name in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt", ["Tay-lor Sw.ift singing", "Tay❤️lor Swift", "Tay2lor Swi9ft", "T*ay✨lor S~wift"])
+def test_attack_symbols_emoji_or_digits_inside_the_name_are_folded_away(index, sets, prompt):
+    assert "Taylor Swift" in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt, name", [
+    ("teylor swifft at the beach", "Taylor Swift"), ("barak obamma", "Barack Obama"), ("narendra mody", "Narendra Modi"),
+    ("vladimeer poutin on a horse", "Vladimir Putin"), ("dzhonson dwayne", "Dwayne Johnson"),
+])
+def test_attack_phonetic_spelling_is_found(index, sets, prompt, name):
+    assert name in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt, name", [
+    ("Тейлор Свифт на сцене", "Taylor Swift"), ("Эммануэль Макрон", "Emmanuel Macron"), ("Джеки Чан", "Jackie Chan"),
+    ("Τέιλορ Σουίφτ", "Taylor Swift"), ("テイラー・スウィフト", "Taylor Swift"),
+])
+def test_attack_phonetic_spelling_in_another_script_is_found(index, sets, prompt, name):
+    assert name in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt, name", [
+    ("习近平在天安门广场", "Xi Jinping"), ("손흥민 웃는 얼굴 사진", "Son Heung-min"), ("ein Foto von Владимир Путин am Strand", "Vladimir Putin"),
+])
+def test_attack_native_script_inside_a_longer_prompt_is_found(index, sets, prompt, name):
+    assert name in _who(index, sets, prompt)
+
+
+def test_attack_name_split_across_the_prompt_is_found(index, sets):
+    assert "Taylor Swift" in _who(index, sets, "Taylor, in a red dress, Swift")
+    assert "Martin Luther King" in _who(index, sets, "Martin Luther at a podium, King")
+
+
+def test_attack_chosen_short_forms_are_found_and_only_those(index, sets):
+    assert "Taylor Swift" in _who(index, sets, "T. Swift at the Grammys")
+    assert "Taylor Swift" in _who(index, sets, "Tay Tay on stage")  # her listed nickname
+    assert "Vladimir Putin" in _who(index, sets, "Putin on a horse")  # he chose surname
+    assert _who(index, sets, "Swift on a horse") == set()  # she did not
+    assert "Dwayne Johnson" in _who(index, sets, "The Rock lifting weights")
+
+
+@pytest.mark.parametrize("prompt", [
+    "the dock at sunset", "the lock on an old door", "the sock drawer", "Narendra made a cake", "a swift flying over a barn",
+    "Barack the builder", "Taylor made a pie", "Martin Luther nailing theses", "a plate of poutine with gravy",
+    "a merkle tree diagram", "a drama on a bahama beach", "obamacare protest sign", "成都的熊猫", "queen of hearts",
+])
+def test_ordinary_prompts_and_near_collisions_pass(index, sets, prompt):
+    assert _who(index, sets, prompt) == set()
+
+
+def test_li_king_does_not_block_viking_or_liking():
+    index = NameIndex({"p": (("Li King",), None)})
+    assert index.find("a viking ship") == {} and index.find("I am liking this view") == {}
+    assert "p" in index.find("Li King at a desk")
+
+
+def test_article_is_not_part_of_the_fuzzy_budget():
+    index = NameIndex({"p": (("Dwayne Johnson", "The Rock"), ())})
+    assert [index.find(p) for p in ("the dock", "the lock", "the sock", "a rock")] == [{}, {}, {}, {}]
+    assert "p" in index.find("the rock")
+
+
+def test_default_short_forms_only_for_distinctive_surnames():
+    assert default_forms("Greta Thunberg") == (ShortForm("initial-surname"),)
+    assert default_forms("Li King") == ()
+    assert default_forms("Angela Merkel") == ()  # "a merkel…" reads as the article
+    assert "p" in NameIndex({"p": (("Greta Thunberg",), None)}).find("G. Thunberg on a boat")
+    assert NameIndex({"p": (("Greta Thunberg",), ())}).find("G. Thunberg on a boat") == {}  # her choice wins
+
+
+def test_short_form_specs_are_checked():
+    assert ShortForm.parse("nickname:The Rock") == ShortForm("nickname", "The Rock")
+    for bad in ("nick:x", "nickname:", "surname:x", "initials"):
+        with pytest.raises(FormError, match="not a short form"):
+            ShortForm.parse(bad)
+
+
+def test_readings_and_keys():
+    assert ("taylor", "swift") in readings("Tay❤️lor Sw.ift")
+    assert ("xi", "jin", "ping", "zai") in readings("习近平在")
+    assert phonetic_key("svift") == phonetic_key("swift") and phonetic_key("dzhonson") == phonetic_key("johnson")
+    assert phonetic_key("made") == phonetic_key("modi")  # hence the vowel check for two-letter keys
+
+
+def test_evaluation_sets_tuning_half_meets_the_targets(index, sets):
+    """The tuning half (the held-out half is reported by bench/likeness.py, not asserted)."""
+    for tech, halves in sets["techniques"].items():
+        items = halves["tune"]
+        caught = sum(str(it["person"]) in index.find(it["p"]) for it in items)
+        assert caught / len(items) >= 0.9, tech
+    innocent = [p for halves in sets["innocent"].values() for p in halves["tune"]]
+    assert sum(bool(index.find(p)) for p in innocent) <= 2
+
+
+def _cli(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_consent_update_changes_short_forms_keeps_grants_usable_and_audit_verify_passes(tmp_path):
+    from pocketstudio.core.app.home import DataHome
+    from cryptography.hazmat.primitives import serialization
+
+    home = tmp_path / "home"
+    code, text = _cli("consent", "enroll", "--name", "Greta Thunberg", "--form", "nickname:Climate Girl",
+                      "--key-out", tmp_path / "greta.pem", "--home", home)
+    assert code == 0, text
+    data = DataHome.open(home)
+    [person] = data.registry.all()
+    assert person.forms == (ShortForm("nickname", "Climate Girl"),)
+    from pocketstudio.safety.likeness import LikenessChecker
+
+    checker = LikenessChecker(data.registry)
+    assert checker.check_prompt("Climate Girl on a boat") and not checker.check_prompt("G. Thunberg on a boat")
+    key = serialization.load_pem_private_key((tmp_path / "greta.pem").read_bytes(), password=None)
+    grant = data.consent.grant(person.person_id, key, grantee="alice", purposes=["general"],
+                               not_before=NOW, not_after=NOW + dt.timedelta(days=9))
+
+    code, text = _cli("consent", "update", person.person_id, "--form", "initial-surname", "--form", "surname",
+                      "--home", home)
+    assert code == 0, text
+    assert "short forms: initial-surname, surname" in text
+    # The same checker sees the change (its index is rebuilt), the old nickname is gone.
+    assert checker.check_prompt("G. Thunberg on a boat") and checker.check_prompt("Thunberg sailing")
+    assert not checker.check_prompt("Climate Girl on a boat")
+    assert [g.grant_id for g in DataHome.open(home).consent.verified(person.person_id)] == [grant.grant_id]
+    code, text = _cli("audit", "verify", "--home", home)
+    assert code == 0, text
+    code, text = _cli("consent", "update", person.person_id, "--form", "nickname", "--home", home)
+    assert code != 0 and "not a short form" in text
+
+
+def test_attack_name_enrolled_by_another_process_is_blocked_by_a_running_checker(tmp_path):
+    from pocketstudio.core.app.home import DataHome
+    from pocketstudio.safety.likeness import LikenessChecker
+
+    home = tmp_path / "home"
+    assert _cli("consent", "enroll", "--name", "Greta Thunberg", "--home", home)[0] == 0
+    checker = LikenessChecker(DataHome.open(home).registry)
+    assert checker.check_prompt("greta thunberg") and not checker.check_prompt("olaf scholz")
+    assert _cli("consent", "enroll", "--name", "Olaf Scholz", "--home", home)[0] == 0  # another process
+    assert checker.check_prompt("olaf scholz")
