@@ -65,6 +65,16 @@ def test_revisions_build_exactly_the_models_in_store_py(tmp_path):
         store.close()
 
 
+def test_a_database_at_the_head_opens_without_loading_alembic(tmp_path):
+    """Verification opens the store on every run: at the head that is one SELECT, no Alembic import."""
+    path = tmp_path / "db.sqlite"
+    Store.open(path).close()
+    code = (f"import sys; from pocketstudio.core.base.store import Store; Store.open_readonly({str(path)!r}).close(); "
+            f"Store.open({str(path)!r}).close(); print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
 def test_a_model_change_without_a_revision_is_caught(tmp_path):
     """The comparison above sees a difference when there is one (here: a column the model lacks)."""
     store = Store.open(tmp_path / "db.sqlite")
