@@ -48,8 +48,9 @@ def folders(tmp_path_factory) -> dict[str, Path]:
         "sdxl-base": build_tiny_random_sdxl_model(root / "sdxl-base", name="tiny-sdxl-base", lcm=False),
         "sd-base": build_tiny_random_model(root / "sd-base", name="tiny-sd15-base", lcm=False),
     }
-    f["sdxl-lora"] = build_tiny_lora(f["sdxl-base"], root / "loras" / "lcm-lora-sdxl.safetensors", seed=1)
-    f["sd-lora"] = build_tiny_lora(f["sd-base"], root / "loras" / "lcm-lora-sd15.safetensors", seed=1)
+    # the first two name their family in their metadata; the third does not (--lora-family lcm)
+    f["sdxl-lora"] = build_tiny_lora(f["sdxl-base"], root / "loras" / "lcm-lora-sdxl.safetensors", seed=1, family="lcm")
+    f["sd-lora"] = build_tiny_lora(f["sd-base"], root / "loras" / "lcm-lora-sd15.safetensors", seed=1, family="lcm")
     f["sd-lora-2"] = build_tiny_lora(f["sd-base"], root / "loras" / "other.safetensors", seed=2)
     return f
 
@@ -69,7 +70,7 @@ def with_lora(request, folders):
 
 
 def test_sdxl_lcm_folder_loads_as_sdxl_and_generates(sdxl, folders):
-    assert sdxl.kind.family == "sdxl" and sdxl.kind.distilled
+    assert sdxl.kind.architecture == "sdxl" and sdxl.kind.family.id == "lcm" and sdxl.kind.distilled
     assert type(sdxl._pipe).__name__ == "StableDiffusionXLPipeline"
     assert type(sdxl._pipe.scheduler).__name__ == "LCMScheduler"
     r = sdxl.generate(PROMPT, steps=2, seed=3)
@@ -118,7 +119,7 @@ def test_sdxl_folder_with_only_fp16_variant_weights_loads(tmp_path):
         shutil.copytree(src / sub, tmp_path / "fp16" / sub, dirs_exist_ok=True)
     assert any(".fp16." in p.name for p in (tmp_path / "fp16" / "unet").iterdir())
     gen = load_generator(tmp_path / "fp16")
-    assert gen.kind.family == "sdxl"
+    assert gen.kind.architecture == "sdxl"
     assert gen.model_sha256 == model_sha256(tmp_path / "fp16") != model_sha256(src)
     assert gen.generate(PROMPT, steps=2, seed=0).image.size == (64, 64)
 
@@ -134,7 +135,7 @@ def test_base_model_without_lora_is_refused_with_a_hint(folders, kind):
 
 def test_lora_base_runs_with_lcm_scheduler_and_no_adapter_left(with_lora):
     family, _, _, gen = with_lora
-    assert gen.kind.family == family and not gen.kind.distilled
+    assert gen.kind.architecture == family and gen.kind.family.id == "lcm-lora" and not gen.kind.distilled
     assert type(gen._pipe.scheduler).__name__ == "LCMScheduler"
     assert not hasattr(gen._pipe.unet, "peft_config")  # fused, then the adapter layers removed
     assert gen.default_guidance == 1.0
@@ -156,7 +157,7 @@ def test_lora_sha256_is_part_of_the_model_identity(with_lora):
 
 def test_another_lora_file_is_another_model(folders):
     a = load_generator(folders["sd-base"], lora=folders["sd-lora"])
-    b = load_generator(folders["sd-base"], lora=folders["sd-lora-2"])
+    b = load_generator(folders["sd-base"], lora=folders["sd-lora-2"], lora_family="lcm")
     assert a.model_sha256 != b.model_sha256
     assert not np.array_equal(pixels(a.generate(PROMPT, seed=1).image), pixels(b.generate(PROMPT, seed=1).image))
 
@@ -167,7 +168,7 @@ def test_lora_changes_the_output_and_a_null_lora_does_not(with_lora, tmp_path):
     import diffusers
 
     family, base, lora, gen = with_lora
-    null = load_generator(base, lora=zeroed(lora, tmp_path / "null.safetensors"))
+    null = load_generator(base, lora=zeroed(lora, tmp_path / "null.safetensors"), lora_family="lcm")
     with_random = pixels(gen.generate(PROMPT, steps=2, seed=9).image)
     with_null = pixels(null.generate(PROMPT, steps=2, seed=9).image)
     assert np.abs(with_random - with_null).mean() > 0.5
@@ -199,8 +200,8 @@ def test_lora_made_for_another_base_raises_model_load_error(folders):
 def test_file_without_lora_tensors_raises_model_load_error(folders, tmp_path):
     plain = tmp_path / "plain.safetensors"
     save_file({"unet.conv_in.weight": torch.zeros(8, 4, 3, 3)}, plain)
-    with pytest.raises(ModelLoadError, match="LoRA"):
-        load_generator(folders["sd-base"], lora=plain)
+    with pytest.raises(ModelLoadError, match="LoRA file .* does not fit"):
+        load_generator(folders["sd-base"], lora=plain, lora_family="lcm")
 
 
 def test_missing_or_non_safetensors_lora_raises(folders, tmp_path):

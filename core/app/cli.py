@@ -125,12 +125,15 @@ def init(home: Optional[Path] = HomeOpt,
 def generate(prompt: str = typer.Argument(..., help="What to draw."),
              output: Path = typer.Option(..., "-o", "--output", help="Where to write the signed image."),
              size: Optional[str] = typer.Option(None, help="Output size: N (N×N), WxH, or 4k (3840x2160); default: the setting default_size (512). Above the model's native size the learned super-resolution stage upscales."),
-             steps: int = typer.Option(4, help="LCM steps, 1-8."),
+             steps: Optional[int] = typer.Option(None, help="Sampling steps, 1-8 (default: the model family's, e.g. LCM 4, Turbo 1, SANA-Sprint 2)."),
              seed: Optional[int] = typer.Option(None, help="Seed; random if omitted (and reported)."),
-             guidance: Optional[float] = typer.Option(None, help="Guidance scale (model default if omitted)."),
-             model: Optional[Path] = typer.Option(None, help="A diffusers-format LCM checkpoint folder (SD 1.5 or SDXL), or a base with --lora."),
-             lora: Optional[Path] = typer.Option(None, "--lora", help="An LCM-LoRA .safetensors file, fused into the --model base."),
-             device: str = typer.Option("cpu", help="cpu or cuda."),
+             guidance: Optional[float] = typer.Option(None, help="Guidance scale (default: the model family's; 0 for Turbo, TCD and Hyper-SD)."),
+             model: Optional[Path] = typer.Option(None, help="A diffusers-format few-step checkpoint folder: LCM, SD-/SDXL-Turbo, SANA-Sprint or FLUX.2 [klein] (recognised from the folder), or an SD 1.5 / SDXL base with --lora."),
+             lora: Optional[Path] = typer.Option(None, "--lora", help="A few-step LoRA .safetensors file, fused into the --model base."),
+             lora_family: Optional[str] = typer.Option(None, "--lora-family", help="lcm, tcd or hyper-sd: which sampler the --lora needs (required unless its metadata names it)."),
+             device: str = typer.Option("cpu", help="cpu, cuda or mps."),
+             dtype: Optional[str] = typer.Option(None, help="fp16, bf16 or fp32 (default: fp32 on cpu, the family's on an accelerator)."),
+             offload: Optional[str] = typer.Option(None, help="model or sequential: keep the weights in host memory and move them to the accelerator as they run (for models larger than its memory)."),
              fmt: Optional[str] = typer.Option(None, "--format", help="png or jpeg (default: from the file name, "
                                                                        "which must end in .png, .jpg or .jpeg and agree with it)."),
              force: bool = typer.Option(False, "--force", help="Replace an existing regular file at --output (never a "
@@ -165,7 +168,8 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
         def factory():
             from ..generator import load_generator
 
-            return load_generator(model, device=device, lora=lora)
+            return load_generator(model, device=device, dtype=dtype, lora=lora, lora_family=lora_family,
+                                  offload=offload)
 
         from pocketstudio.safety.registry import load_image
 

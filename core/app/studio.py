@@ -64,7 +64,7 @@ def check_generation_numbers(request: "GenerationRequest") -> None:
     def integer(value) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
 
-    if not integer(request.steps) or not MIN_STEPS <= request.steps <= MAX_STEPS:
+    if request.steps is not None and (not integer(request.steps) or not MIN_STEPS <= request.steps <= MAX_STEPS):
         raise GenerationError(f"steps must be an integer from {MIN_STEPS} to {MAX_STEPS}, got {request.steps!r}")
     if request.seed is not None and (not integer(request.seed) or not 0 <= request.seed < 2**SEED_BITS):
         raise GenerationError(f"seed must be an integer from 0 to 2**{SEED_BITS} - 1, got {request.seed!r}")
@@ -135,7 +135,7 @@ class GenerationRequest:
     # Output size: N (square) or (width, height); None = settings' default. Larger than the
     # model's native size goes through the learned super-resolution stage.
     size: int | tuple[int, int] | None = None
-    steps: int = 4
+    steps: int | None = None  # None: the model family's default (families.py)
     seed: int | None = None
     guidance: float | None = None
     format: str = "png"
@@ -365,6 +365,7 @@ class Studio:
             fingerprint_alg=FINGERPRINT_ALG, fingerprint=fingerprint, created=ManifestRepository.stamp(now),
             decision_id=decision_id, policy_set_hash=post.policy_set_hash, audit_origin=self.audit.origin,
             consent_grant_ids=post.consent_grant_ids, model_components=_model_components(generated),
+            model_family=getattr(generated, "family", None), sampler=getattr(generated, "sampler", None),
             native_size=native.size,
             upscaler=(self.upscaler.info.name, self.upscaler.info.sha256) if upscaled else None)
 

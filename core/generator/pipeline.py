@@ -1,15 +1,16 @@
-"""The few-step image generator: a thin, strict wrapper around diffusers' LCM pipeline.
+"""The few-step image generator: a thin, strict wrapper around diffusers' few-step pipelines.
 
-``load_generator(path)`` opens a diffusers-format Latent Consistency Model folder (the embedded
-default model when ``path`` is None) from local files only; ``Generator.generate`` turns one
-prompt into one RGB image plus the metadata a provenance manifest needs (model name and weight
-hash, seed, steps, guidance, size, device, time).
+``load_generator(path)`` opens a diffusers-format checkpoint folder (the embedded default model
+when ``path`` is None) from local files only, recognises its family (families.py: LCM, LCM-,
+TCD- and Hyper-SD LoRAs, SD/SDXL-Turbo, SANA-Sprint, FLUX.2 [klein]) and sets the family's
+sampler; ``Generator.generate`` turns one prompt into one RGB image plus the metadata a
+provenance manifest needs (model name and weight hash, family, sampler, seed, steps, guidance,
+size, device, time).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import threading
 import time
@@ -21,17 +22,17 @@ from typing import Any
 from PIL import Image
 
 from ..base.errors import GenerationError, ModelLoadError
+from . import memory
+from .families import MODEL_INFO_FILE, Family, ModelKind, lora_default_steps, read_json, recognise
 from .hashing import combined_sha256, file_sha256, model_sha256
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
-MODEL_INFO_FILE = "pocketstudio.json"
-REQUIRED_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+# Bounds over every family (checked before a model loads); each family's own are narrower.
 MIN_STEPS, MAX_STEPS = 1, 8
 MIN_SIZE, MAX_SIZE = 64, 1024
-MIN_GUIDANCE, MAX_GUIDANCE = 1.0, 20.0
-FALLBACK_GUIDANCE = 8.5  # diffusers' LCM default, for checkpoints that do not name their own
-LORA_GUIDANCE = 1.0  # LCM-LoRA's recommended scale (no classifier-free guidance pass)
+MIN_GUIDANCE, MAX_GUIDANCE = 0.0, 20.0
 SEED_BITS = 63
+DTYPES = ("fp16", "bf16", "fp32")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class GeneratedImage:
     seconds: float
     # What the model identity (model_sha256) is made of: the checkpoint and any LoRA file.
     model_components: tuple[ModelComponent, ...] = ()
+    # The few-step family (families.py id) and the sampler it ran with, as the manifest names them.
+    family: str | None = None
+    sampler: str | None = None
     # The prompt's text tokens (subject slots counted), and how many of them the text encoder read:
     # fewer when the prompt is longer than its window (the end is cut, as CLIP does).
     prompt_tokens: int | None = None
@@ -77,49 +81,10 @@ def _parse_sampler_timesteps(table, num_train_timesteps: int, model_dir: Path) -
     return out
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{path} is not a JSON object")
-    return data
-
-
-# model_index.json ``_class_name`` -> family. Both families load the same way; they differ in
-# their components (SDXL has two text encoders) and in the diffusers pipeline classes used.
-FAMILIES = {
-    "LatentConsistencyModelPipeline": "sd",
-    "LatentConsistencyModelImg2ImgPipeline": "sd",
-    "StableDiffusionPipeline": "sd",
-    "StableDiffusionImg2ImgPipeline": "sd",
-    "StableDiffusionXLPipeline": "sdxl",
-    "StableDiffusionXLImg2ImgPipeline": "sdxl",
-}
-FAMILY_COMPONENTS = {
-    "sd": REQUIRED_COMPONENTS,
-    "sdxl": ("unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler"),
-}
 # A model folder's optional teacher UNet, for subject learning only (``Generator.subject_unet``).
 SUBJECT_TEACHER_FOLDER = "subject_teacher"
 LORA_SUFFIX = ".safetensors"
-LORA_ADAPTER = "lcm_lora"
-
-
-@dataclass(frozen=True)
-class ModelKind:
-    """What a checkpoint folder is, read from its configs before any weight is loaded.
-
-    ``distilled``: the UNet carries LCM's guidance embedding (``time_cond_proj_dim``) and the
-    scheduler is ``LCMScheduler``, so it runs as is. Otherwise it is a base model that needs an
-    LCM-LoRA (``lora``) and gets ``LCMScheduler`` swapped in.
-    """
-
-    family: str  # "sd" (SD 1.x/2.x layout) or "sdxl"
-    pipeline_class: str  # model_index.json's _class_name
-    distilled: bool
-    scheduler_class: str
+LORA_ADAPTER = "few_step_lora"
 
 
 @dataclass(frozen=True)
@@ -129,47 +94,6 @@ class ModelComponent:
     role: str  # "checkpoint", "lora" or "subject"
     name: str
     sha256: str
-
-
-def _check_folder(model_dir: Path, lora: Path | None = None) -> ModelKind:
-    """Fail early, with a message naming the missing piece, before diffusers is asked."""
-    if not model_dir.is_dir():
-        raise ModelLoadError(f"model folder not found: {model_dir}")
-    index_path = model_dir / "model_index.json"
-    if not index_path.is_file():
-        raise ModelLoadError(f"{model_dir} is not a diffusers model folder (no model_index.json)")
-    index = _read_json(index_path)
-    pipeline_class = str(index.get("_class_name"))
-    family = FAMILIES.get(pipeline_class)
-    if family is None:
-        raise ModelLoadError(
-            f"{model_dir} holds a {pipeline_class!r} pipeline; supported: {', '.join(sorted(FAMILIES))}")
-    for name in FAMILY_COMPONENTS[family]:
-        if not isinstance(index.get(name), list) or index[name][0] is None or not (model_dir / name).is_dir():
-            raise ModelLoadError(f"{model_dir} lacks the '{name}' component")
-    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
-        if name in FAMILY_COMPONENTS[family] and not any(
-                p.suffix in (".safetensors", ".bin") for p in (model_dir / name).iterdir()):
-            raise ModelLoadError(f"{model_dir / name} holds no weights (*.safetensors / *.bin)")
-    sched_cfg = model_dir / "scheduler" / "scheduler_config.json"
-    if not sched_cfg.is_file():
-        raise ModelLoadError(f"{model_dir} lacks scheduler/scheduler_config.json")
-    sched_class = str(_read_json(sched_cfg).get("_class_name"))
-    unet_cfg = model_dir / "unet" / "config.json"
-    if not unet_cfg.is_file():
-        raise ModelLoadError(f"{model_dir} lacks unet/config.json")
-    guidance_embedded = bool(_read_json(unet_cfg).get("time_cond_proj_dim"))
-    if lora is None:
-        if sched_class != "LCMScheduler":
-            raise ModelLoadError(
-                f"{model_dir} is not a latent consistency model: its scheduler is {sched_class!r}, not 'LCMScheduler' "
-                "(a base model needs an LCM-LoRA file: --lora FILE.safetensors)")
-        if not guidance_embedded:
-            raise ModelLoadError(
-                f"{model_dir}: the UNet has no guidance embedding (time_cond_proj_dim), so it is not LCM-distilled "
-                "(a base model needs an LCM-LoRA file: --lora FILE.safetensors)")
-    return ModelKind(family=family, pipeline_class=pipeline_class,
-                     distilled=guidance_embedded and sched_class == "LCMScheduler", scheduler_class=sched_class)
 
 
 def _check_lora(lora: Path) -> None:
@@ -192,28 +116,34 @@ def _read_lora(lora: Path) -> dict:
     return state
 
 
-def _weights_variant(model_dir: Path) -> str | None:
-    """``"fp16"`` when the UNet ships only ``*.fp16.safetensors`` weights (common for SDXL
+def _weights_variant(model_dir: Path, kind: ModelKind) -> str | None:
+    """``"fp16"`` when the denoiser ships only ``*.fp16.safetensors`` weights (common for SDXL
     downloads), so that ``from_pretrained`` is asked for that variant; else None."""
-    names = [p.name for p in (model_dir / "unet").iterdir() if p.suffix in (".safetensors", ".bin")]
+    net = "unet" if kind.architecture in ("sd", "sdxl") else "transformer"
+    names = [p.name for p in (model_dir / net).iterdir() if p.suffix in (".safetensors", ".bin")]
     if names and all(".fp16." in n for n in names):
         return "fp16"
     return None
 
 
 def _pipeline_classes(kind: ModelKind):
-    """(text-to-image class, image-to-image class, extra constructor kwargs) for ``kind``."""
+    """(text-to-image class, image-to-image class or None, extra constructor kwargs) for ``kind``."""
     import diffusers
 
-    if kind.family == "sdxl":
+    if kind.architecture == "sana":
+        return diffusers.SanaSprintPipeline, diffusers.SanaSprintImg2ImgPipeline, {}
+    if kind.architecture == "flux2":
+        # References condition the one pipeline (``image=``); there is no noising image-to-image.
+        return diffusers.Flux2KleinPipeline, None, {}
+    if kind.architecture == "sdxl":
         # diffusers' own SDXL watermark (invisible-watermark dwtDct) would be a second, weaker mark
         # under ours: the release flow watermarks every image itself.
         return (diffusers.StableDiffusionXLPipeline, diffusers.StableDiffusionXLImg2ImgPipeline,
                 {"add_watermarker": False})
     extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
-    if kind.distilled:
+    if kind.pipeline_class.startswith("LatentConsistencyModel") and not kind.family.lora:
         return diffusers.LatentConsistencyModelPipeline, diffusers.LatentConsistencyModelImg2ImgPipeline, extra
-    # A base UNet with no guidance embedding (LCM-LoRA path): the plain SD pipelines with LCMScheduler.
+    # Turbo and the LoRA families: the plain SD pipelines with the family's sampler.
     return diffusers.StableDiffusionPipeline, diffusers.StableDiffusionImg2ImgPipeline, extra
 
 
@@ -243,13 +173,33 @@ def _resolve_device(device: str):
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ModelLoadError(f"unknown device {device!r}") from exc
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ModelLoadError(f"unsupported device {device!r} (use cpu, cuda or mps)")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError(f"device {device!r} requested but CUDA is not available on this machine")
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ModelLoadError(f"device {device!r} requested but MPS is not available on this machine")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise ModelLoadError(f"unsupported device {device!r} (use 'cpu' or 'cuda')")
     return dev
+
+
+def _resolve_dtype(dtype, dev, family: Family) -> str:
+    """"fp16" / "bf16" / "fp32" (a torch dtype is accepted too); None: fp32 on CPU, else the
+    family's accelerator dtype (bf16 for SANA-Sprint and FLUX.2, whose weights are published so)."""
+    import torch
+
+    names = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+    if dtype is None:
+        return "fp32" if dev.type == "cpu" else family.accelerator_dtype
+    name = names.get(dtype, dtype)
+    if name not in DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+    return name
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
 
 
 def cpu_fast_layout(vae):
@@ -263,11 +213,12 @@ def cpu_fast_layout(vae):
 
 
 class Generator:
-    """A loaded LCM pipeline. Use :func:`load_generator` to make one."""
+    """A loaded few-step pipeline. Use :func:`load_generator` to make one."""
 
     def __init__(self, pipe, model_dir: Path, info: dict[str, Any], sha256: str, device: str,
                  kind: ModelKind | None = None, components: tuple[ModelComponent, ...] = (), img2img_class=None,
-                 init_kwargs: dict[str, Any] | None = None, light_decoder=None, subject_teacher=None):
+                 init_kwargs: dict[str, Any] | None = None, light_decoder=None, subject_teacher=None,
+                 default_steps: int | None = None, dtype: str = "fp32", offload: str | None = None):
         self._pipe = pipe
         # The UNet the student was distilled from, when the folder ships it: subject learning runs
         # against it (``subject_unet``), sampling never does.
@@ -277,6 +228,7 @@ class Generator:
         self._lock = threading.Lock()
         self.model_dir = model_dir
         self.kind = kind
+        self.family: Family | None = None if kind is None else kind.family
         base_name = str(info.get("name") or model_dir.name)
         loras = [c for c in components if c.role == "lora"]
         # The name says what was combined; the sha256 (below) is what identifies it.
@@ -285,15 +237,38 @@ class Generator:
         self.model_sha256: str = sha256
         self.components: tuple[ModelComponent, ...] = components
         self.device: str = device
+        self.dtype: str = dtype
+        self.offload: str | None = offload
         self.vae_scale_factor: int = int(pipe.vae_scale_factor)
-        self.native_size: int = int(pipe.unet.config.sample_size) * self.vae_scale_factor
-        # LCM-distilled UNets embed the guidance scale; LCM-LoRA models run best without CFG (1.0).
-        fallback = FALLBACK_GUIDANCE if kind is None or kind.distilled else LORA_GUIDANCE
-        self.default_guidance: float = float(info.get("default_guidance", fallback))
+        # FLUX.2 packs 2×2 latent patches: sizes are multiples of twice the VAE factor.
+        self.size_multiple: int = self.vae_scale_factor * (2 if kind is not None and kind.architecture == "flux2" else 1)
+        self.native_size: int = int(info.get("native_size") or self._configured_size())
+        family = self.family
+        self.default_guidance: float = float(info.get("default_guidance", 8.5 if family is None else family.guidance))
+        self.default_steps: int = int(info.get("default_steps") or default_steps or (4 if family is None else family.steps))
+        self.max_steps: int = MAX_STEPS if family is None else family.max_steps
+        self.guidance_range: tuple[float, float] = (1.0, MAX_GUIDANCE) if family is None else family.guidance_range
+        self.sampler: str = type(pipe.scheduler).__name__ if family is None else family.sampler_name
         self.sampler_timesteps: dict[int, tuple[int, ...]] = _parse_sampler_timesteps(
             info.get("sampler_timesteps", {}), int(pipe.scheduler.config.num_train_timesteps), model_dir)
         self._img2img_class = img2img_class
         self._init_kwargs = dict(init_kwargs or {"requires_safety_checker": False})
+
+    def _configured_size(self) -> int:
+        """The native side the configs imply: the UNet's or transformer's sample size in pixels
+        (FLUX.2's pipeline default, 1024), capped where the family trained lower (SDXL-Turbo: 512)."""
+        pipe, arch = self._pipe, None if self.kind is None else self.kind.architecture
+        if arch == "flux2":
+            size = int(pipe.default_sample_size) * self.vae_scale_factor
+        else:
+            net = pipe.transformer if arch == "sana" else pipe.unet
+            size = int(net.config.sample_size) * self.vae_scale_factor
+        cap = None if self.family is None else self.family.native_cap
+        return min(size, cap) if cap else size
+
+    @property
+    def architecture(self) -> str:
+        return "sd" if self.kind is None else self.kind.architecture
 
     def _img2img(self):
         """The image-to-image pipeline over the same loaded components (built once)."""
@@ -323,11 +298,23 @@ class Generator:
         sched.set_timesteps(steps)
         return tuple(int(t) for t in sched.timesteps)
 
+    def _token_window(self, tokenizer) -> int:
+        """How many prompt tokens the text encoder reads: CLIP's 77 less BOS and EOS; SANA's 300
+        less BOS and EOS; FLUX.2's 512 less its chat template's own tokens."""
+        arch = self.architecture
+        if arch == "sana":
+            return 300 - 2
+        if arch == "flux2":
+            frame = tokenizer.apply_chat_template([{"role": "user", "content": ""}], tokenize=False,
+                                                  add_generation_prompt=True, enable_thinking=False)
+            return 512 - len(tokenizer(frame, add_special_tokens=False).input_ids)
+        return int(tokenizer.model_max_length) - 2
+
     def _prompt_tokens(self, prompt: str, subject=None) -> tuple[int, int]:
-        """(tokens the prompt has, tokens the text encoder reads): its window less BOS and EOS.
+        """(tokens the prompt has, tokens the text encoder reads).
         With a subject its mentions count as its vectors (core/generator/subject.py's layout)."""
         tokenizer = self._pipe.tokenizer
-        window = int(tokenizer.model_max_length) - 2
+        window = self._token_window(tokenizer)
 
         def count(text: str) -> int:
             return len(tokenizer(text, add_special_tokens=False, truncation=False, verbose=False).input_ids) if text.strip() else 0
@@ -347,8 +334,10 @@ class Generator:
 
         from .subject import encode, split_prompt, subject_token_ids
 
-        if self.kind is not None and self.kind.family != "sd":
-            raise GenerationError("subjects need a single-text-encoder (SD 1.x layout) model")
+        if self.architecture != "sd":
+            label = self.family.label if self.family is not None else self.architecture
+            raise GenerationError(f"subjects need a single-CLIP-text-encoder (SD 1.x layout) model; {label} "
+                                  f"({self.kind.pipeline_class}) has no place for learned token vectors")
         if subject.model_sha256 != self.model_sha256:  # checkpoint and LoRA: the whole loaded model
             raise GenerationError(f"subject {subject.name!r} was learned on model {subject.model_sha256[:16]}…, "
                                   f"not on this one ({self.model_sha256[:16]}…)")
@@ -375,38 +364,51 @@ class Generator:
     def __repr__(self) -> str:
         return f"Generator(model_name={self.model_name!r}, native_size={self.native_size}, device={self.device!r})"
 
-    def _check(self, prompt, steps, seed, size, guidance, negative_prompt) -> tuple[int, int, float]:
+    def _check(self, prompt, steps, seed, size, guidance, negative_prompt) -> tuple[int, int, int, float]:
+        """The request's numbers within this family's ranges, defaults filled in: (steps, size, seed, guidance)."""
+        label = self.family.label if self.family is not None else "this model"
         if not isinstance(prompt, str) or not prompt.strip():
             raise GenerationError("the prompt is empty")
-        if isinstance(steps, bool) or not isinstance(steps, int) or not MIN_STEPS <= steps <= MAX_STEPS:
-            raise GenerationError(f"steps must be an integer from {MIN_STEPS} to {MAX_STEPS}, got {steps!r}")
+        if steps is None:
+            steps = self.default_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or not MIN_STEPS <= steps <= self.max_steps:
+            raise GenerationError(f"steps must be an integer from {MIN_STEPS} to {self.max_steps} for {label}, got {steps!r}")
         if size is None:
             size = self.native_size
         if isinstance(size, bool) or not isinstance(size, int):
             raise GenerationError(f"size must be an integer, got {size!r}")
-        if size % self.vae_scale_factor or not MIN_SIZE <= size <= MAX_SIZE:
+        if size % self.size_multiple or not MIN_SIZE <= size <= MAX_SIZE:
             raise GenerationError(
-                f"size must be a multiple of {self.vae_scale_factor} from {MIN_SIZE} to {MAX_SIZE}, got {size}"
+                f"size must be a multiple of {self.size_multiple} from {MIN_SIZE} to {MAX_SIZE}, got {size}"
             )
         if guidance is None:
             guidance = self.default_guidance
-        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not MIN_GUIDANCE <= guidance <= MAX_GUIDANCE:
-            raise GenerationError(f"guidance must be a number from {MIN_GUIDANCE} to {MAX_GUIDANCE}, got {guidance!r}")
+        low, high = self.guidance_range
+        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not low <= guidance <= high:
+            raise GenerationError(f"guidance must be a number from {low} to {high} for {label}, got {guidance!r}")
         if negative_prompt is not None:
-            # LCM bakes guidance into the UNet (no unconditional pass), so there is nothing to
-            # apply a negative prompt to; say so rather than ignore it.
-            raise GenerationError("negative prompts are not supported by latent consistency models")
+            # Few-step models run without an unconditional pass (guidance is embedded or off), so
+            # there is nothing to apply a negative prompt to; say so rather than ignore it.
+            raise GenerationError("negative prompts are not supported by few-step models")
         if seed is None:
             seed = secrets.randbits(SEED_BITS)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**SEED_BITS:
             raise GenerationError(f"seed must be an integer from 0 to 2**{SEED_BITS} - 1, got {seed!r}")
-        return size, seed, float(guidance)
+        return steps, size, seed, float(guidance)
+
+    def _family_kwargs(self) -> dict[str, Any]:
+        """Arguments the family's pipeline call needs beyond the common ones."""
+        extra = dict(self.family.call_kwargs) if self.family is not None else {}
+        if self.architecture == "sana":
+            # Sizes are checked here; SANA's binning would silently draw another size and resize.
+            extra["use_resolution_binning"] = False
+        return extra
 
     def generate(
         self,
         prompt: str,
         *,
-        steps: int = 4,
+        steps: int | None = None,
         seed: int | None = None,
         size: int | None = None,
         guidance: float | None = None,
@@ -416,11 +418,13 @@ class Generator:
         subject=None,
         decoder: str = "auto",
     ) -> GeneratedImage:
-        """Generate one square RGB image of ``size`` pixels (the model's native size by default).
+        """Generate one square RGB image of ``size`` pixels (the model's native size by default),
+        in ``steps`` steps at ``guidance`` (the family's defaults when None).
 
-        With ``init_image`` the same components run image-to-image
-        (``LatentConsistencyModelImg2ImgPipeline``): the reference is resized to ``size`` and
-        ``strength`` (0 < s <= 1) says how far the result may move away from it.
+        With ``init_image`` the same components run image-to-image (the family's Img2Img
+        pipeline): the reference is resized to ``size`` and ``strength`` (0 < s <= 1) says how
+        far the result may move away from it. FLUX.2 [klein] instead takes the reference as an
+        image it attends to (editing); ``strength`` does not apply there.
 
         With ``subject`` (a :class:`~.subject.SubjectEmbedding` learned on this model) the prompt's
         mentions of the subject's name carry its learned vectors (prepended when it names none),
@@ -431,23 +435,27 @@ class Generator:
         """
         import torch
 
-        size, seed, guidance = self._check(prompt, steps, seed, size, guidance, negative_prompt)
+        steps, size, seed, guidance = self._check(prompt, steps, seed, size, guidance, negative_prompt)
         if decoder not in ("auto", "vae"):
             raise GenerationError(f"decoder must be 'auto' or 'vae', got {decoder!r}")
         light = self.light_decoder if decoder == "auto" and init_image is None else None
-        if init_image is not None:
+        conditioning = self.family is not None and self.family.references == "conditioning"
+        if init_image is not None and not conditioning:
             if not isinstance(strength, (int, float)) or not 0.0 < strength <= 1.0:
                 raise GenerationError(f"strength must be in (0, 1], got {strength!r}")
             if int(steps * strength) < 1:
                 raise GenerationError(f"{steps} steps at strength {strength} leave no denoising step")
+        if subject is not None and self.architecture != "sd":
+            self._subject_embeds(prompt, subject)  # raises the typed error before the model runs
         with self._lock:
             start = time.perf_counter()
             try:
                 given, kept = self._prompt_tokens(prompt, subject)
-                gen = torch.Generator(device=self.device).manual_seed(seed)
+                gen = torch.Generator(device="cpu" if self.offload else self.device).manual_seed(seed)
                 text = {"prompt": prompt} if subject is None else {"prompt_embeds": self._subject_embeds(prompt, subject)}
                 common = dict(**text, num_inference_steps=steps, guidance_scale=guidance,
-                              generator=gen, output_type="latent" if light is not None else "pil")
+                              generator=gen, output_type="latent" if light is not None else "pil",
+                              **self._family_kwargs())
                 # quiet: a cut prompt is reported in the result (prompt_tokens), not as a log warning
                 with quiet_libraries():
                     if init_image is None:
@@ -456,7 +464,10 @@ class Generator:
                                          **({} if schedule is None else {"timesteps": list(schedule)}))
                     else:
                         reference = init_image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
-                        out = self._img2img()(image=reference, strength=float(strength), **common)
+                        if conditioning:
+                            out = self._pipe(image=reference, height=size, width=size, **common)
+                        else:
+                            out = self._img2img()(image=reference, strength=float(strength), **common)
                 if light is not None:
                     with torch.inference_mode():
                         pixels = light(out.images.to(light.dtype))
@@ -486,53 +497,73 @@ class Generator:
             device=self.device,
             seconds=seconds,
             model_components=components,
+            family=None if self.family is None else self.family.id,
+            sampler=self.sampler,
             prompt_tokens=given,
             prompt_tokens_kept=kept,
         )
 
 
 def load_generator(model_path: str | Path | None = None, device: str = "cpu", dtype=None, *,
-                   lora: str | Path | None = None) -> Generator:
+                   lora: str | Path | None = None, lora_family: str | None = None,
+                   offload: str | None = None) -> Generator:
     """Load a diffusers-format checkpoint folder from local files only.
 
-    ``model_path`` None loads the embedded default model. The folder is an LCM-distilled
-    pipeline (SD 1.5 or SDXL layout, ``LCMScheduler``), or, with ``lora`` (an LCM-LoRA
-    ``.safetensors`` file), an SD 1.5 / SDXL base whose scheduler is replaced by
-    ``LCMScheduler`` and into which the LoRA is loaded and fused. The model identity is the
-    folder's weight hash, combined with the LoRA file's sha256 when there is one.
-    ``dtype`` defaults to float32 on CPU and float16 on CUDA. Raises :class:`ModelLoadError`
-    when the folder, a component, the LoRA or the device is missing or does not fit.
-    """
-    import torch
+    ``model_path`` None loads the embedded default model. The folder's family is recognised
+    (families.py) and its sampler set: an LCM, SD-/SDXL-Turbo, SANA-Sprint or FLUX.2 [klein]
+    folder runs as is; an SD 1.5 / SDXL base takes ``lora`` (a ``.safetensors`` file) whose
+    family (``lora_family``: lcm, tcd or hyper-sd, unless its metadata names it) picks the
+    sampler, and is fused in. The model identity is the folder's weight hash, combined with the
+    LoRA file's sha256 when there is one.
 
+    ``device`` cpu, cuda or mps; ``dtype`` "fp16", "bf16" or "fp32" (default fp32 on CPU, the
+    family's on an accelerator); ``offload`` "model" or "sequential" keeps weights on the CPU
+    and moves them to the accelerator as they run. The weights' memory is estimated from the
+    files first, and a model that cannot fit is refused with the numbers. Raises
+    :class:`ModelLoadError` when the folder, a component, the LoRA or the device is missing or
+    does not fit.
+    """
     model_dir = Path(DEFAULT_MODEL_DIR if model_path is None else model_path).expanduser()
     lora_path = None if lora is None else Path(lora).expanduser()
     dev = _resolve_device(device)
-    kind = _check_folder(model_dir, lora_path)
+    if offload is not None and offload not in memory.OFFLOAD_MODES:
+        raise ModelLoadError(f"unknown offload mode {offload!r}; use model or sequential")
+    if offload is not None and dev.type == "cpu":
+        raise ModelLoadError("--offload moves weights between the CPU and an accelerator; it needs --device cuda or mps")
     if lora_path is not None:
         _check_lora(lora_path)
-        lora_state = _read_lora(lora_path)
+    kind = recognise(model_dir, lora_path, lora_family)
+    dtype_name = _resolve_dtype(dtype, dev, kind.family)
+    variant = _weights_variant(model_dir, kind)
+    need = memory.estimate(model_dir, dtype_name, variant, extra=() if lora_path is None else (lora_path,))
+    memory.check_fits(need, memory.host_memory(), memory.accelerator_memory(dev), offload, str(dev))
+    lora_state = None if lora_path is None else _read_lora(lora_path)
     info_path = model_dir / MODEL_INFO_FILE
-    info = _read_json(info_path) if info_path.is_file() else {}
-    if dtype is None:
-        dtype = torch.float16 if dev.type == "cuda" else torch.float32
+    info = read_json(info_path) if info_path.is_file() else {}
+    torch_dtype = _torch_dtype(dtype_name)
     text2img_class, img2img_class, init_kwargs = _pipeline_classes(kind)
     try:
         with quiet_libraries():
-            pipe = text2img_class.from_pretrained(model_dir, local_files_only=True, dtype=dtype,
-                                                  variant=_weights_variant(model_dir), **init_kwargs)
+            pipe = text2img_class.from_pretrained(model_dir, local_files_only=True, dtype=torch_dtype,
+                                                  variant=variant, **init_kwargs)
     except Exception as exc:
         raise ModelLoadError(f"cannot load the {text2img_class.__name__} from {model_dir}: {type(exc).__name__}: {exc}") from exc
+    _set_sampler(pipe, kind.family)
     if lora_path is not None:
-        _apply_lora(pipe, lora_path, lora_state)
+        _fuse_lora(pipe, lora_path, lora_state)
     try:
         with quiet_libraries():
-            pipe = pipe.to(dev)
+            if offload == "model":
+                pipe.enable_model_cpu_offload(device=dev)
+            elif offload == "sequential":
+                pipe.enable_sequential_cpu_offload(device=dev)
+            else:
+                pipe = pipe.to(dev)
     except Exception as exc:
         raise ModelLoadError(f"cannot move the model to {dev}: {type(exc).__name__}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
-    light = _load_light_decoder(model_dir, dev, dtype)
-    subject_teacher = _load_subject_teacher(model_dir, dev, dtype)
+    light = _load_light_decoder(model_dir, dev, torch_dtype)
+    subject_teacher = _load_subject_teacher(model_dir, dev, torch_dtype)
     if dev.type == "cpu":
         cpu_fast_layout(pipe.vae)
         if light is not None:
@@ -543,9 +574,10 @@ def load_generator(model_path: str | Path | None = None, device: str = "cpu", dt
     if lora_path is not None:
         components += (ModelComponent("lora", lora_path.name, file_sha256(lora_path)),)
         sha = combined_sha256([(c.role, c.sha256) for c in components])
+    steps = lora_default_steps(lora_path, kind.family) if lora_path is not None else None
     return Generator(pipe, model_dir, info, sha, str(dev), kind=kind, components=components,
                      img2img_class=img2img_class, init_kwargs=init_kwargs, light_decoder=light,
-                     subject_teacher=subject_teacher)
+                     subject_teacher=subject_teacher, default_steps=steps, dtype=dtype_name, offload=offload)
 
 
 def _load_subject_teacher(model_dir: Path, dev, dtype):
@@ -579,12 +611,21 @@ def _load_light_decoder(model_dir: Path, dev, dtype):
         raise ModelLoadError(f"cannot load the light decoder from {model_dir / FOLDER}: {type(exc).__name__}: {exc}") from exc
 
 
-def _apply_lora(pipe, lora_path: Path, state: dict) -> None:
-    """LCMScheduler in, the LoRA loaded into the UNet (and text encoders if it has them), fused."""
-    from diffusers import LCMScheduler
+def _set_sampler(pipe, family: Family) -> None:
+    """The family's sampler over the folder's noise schedule: kept when the folder has it with the
+    family's settings, otherwise built from the folder's scheduler config with them."""
+    import diffusers
 
-    if type(pipe.scheduler).__name__ != "LCMScheduler":
-        pipe.scheduler = LCMScheduler.from_config(pipe.scheduler.config)
+    current = pipe.scheduler
+    if type(current).__name__ == family.sampler and all(
+            current.config.get(k) == v for k, v in family.sampler_config.items()):
+        return
+    cls = getattr(diffusers, family.sampler)
+    pipe.scheduler = cls.from_config(current.config, **family.sampler_config)
+
+
+def _fuse_lora(pipe, lora_path: Path, state: dict) -> None:
+    """The LoRA loaded into the UNet (and text encoders if it has them), fused, the adapter removed."""
     try:
         with quiet_libraries(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
