@@ -1,31 +1,149 @@
-"""Likeness benchmark: face-check time by image size, and match / non-match distances.
+"""Likeness benchmark (issue 21): the prompt check against disguised and innocent prompts, its speed
+with many registered names, and the face check on small faces in large pictures.
 
-Run:  .venv/bin/python bench/likeness.py [--runs 5]
+Run:  OMP_NUM_THREADS=1 .venv/bin/python bench/likeness.py [--part prompt,speed,faces,pairs] [--runs 3]
 
-Uses the real photos the tests use (face_recognition 1.3.0's test images, fetched through pip into
-~/.cache/pocketstudio-tests, and scikit-image's astronaut). Times ``FaceAnalyzer.analyze`` (detect on
-a copy of at most 1024 px, landmarks and descriptors at full resolution) on the photos scaled to
-512², 1024² and 3840×2160, and prints the distance of every photo pair with the bands used.
+prompt: catch rate per evasion technique and false-block rate per group of innocent prompts, the
+  tuning half and the held-out half apart (tests/data/likeness/sets.json, committed before the
+  matcher was tuned; the 25 people registered with the short forms they chose), with 95 % Wilson
+  intervals; also the false-block rate when 10 000 synthetic names are registered beside them.
+speed: prompt-check time (NameIndex.find) at 20 / 10 000 / 100 000 registered names next to a
+  linear scan (one small index per person, every one searched), 1 thread, with the load average.
+faces: the face check time by picture size (real photos: tests/conftest.py's face_photos).
+pairs: the distance of every pair of the real photos, with the bands used.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import math
 import os
-import platform
+import random
 import statistics
 import sys
 import time
 from pathlib import Path
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import _checkout  # noqa: F401  (puts the checkout on the import path)
+from hostinfo import cpu_name
 from PIL import Image
 
-from pocketstudio.safety.faces import MATCH_DISTANCE, PROBABLE_DISTANCE, FaceAnalyzer, distance
+from pocketstudio.safety.prompt import NameIndex, ShortForm, readings
+
+SETS = Path(__file__).resolve().parents[1] / "tests" / "data" / "likeness" / "sets.json"
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of k successes in n trials."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def rate(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{100 * k / n:5.1f} % ({k:>3}/{n:<3}) [{100 * lo:4.1f}-{100 * hi:5.1f}]"
+
+
+def load_sets() -> dict:
+    return json.loads(SETS.read_text(encoding="utf-8"))
+
+
+def people_of(sets: dict) -> dict:
+    return {str(i): ((p["name"], *p["aliases"]), tuple(ShortForm.parse(f) for f in p["forms"]))
+            for i, p in enumerate(sets["people"])}
+
+
+SYLLABLES = ["ka", "li", "mo", "ra", "ne", "to", "su", "vi", "da", "ren", "mar", "lo", "shi", "an", "el", "bo", "ti",
+             "ja", "no", "ve", "ku", "sa", "mi", "or", "lan", "zu", "pe", "ha", "gi", "ro", "ben", "ta", "fe", "ni", "ko"]
+
+
+def synthetic_people(n: int, seed: int = 7) -> dict:
+    """``n`` made-up people (2 or 3 words of 1-3 syllables; default short forms), seeded."""
+    rng = random.Random(seed)
+
+    def word() -> str:
+        return "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((1, 2, 2, 3)))).capitalize()
+
+    return {f"s{i}": ((" ".join(word() for _ in range(rng.choice((2, 2, 2, 3)))),), None) for i in range(n)}
+
+
+def part_prompt(sets: dict) -> None:
+    index = NameIndex(people_of(sets))
+    print("\n## Catch rate per evasion technique (25 registered people; rate (caught/n) [95 % Wilson])")
+    print(f"{'technique':>24} | {'tuning half':^33} | {'held-out half':^33}")
+    print("-" * 98)
+    for tech, halves in sets["techniques"].items():
+        cells = []
+        for half in ("tune", "held"):
+            items = halves[half]
+            cells.append(rate(sum(str(it["person"]) in index.find(it["p"]) for it in items), len(items)))
+        print(f"{tech:>24} | {cells[0]} | {cells[1]}")
+    big = NameIndex({**people_of(sets), **synthetic_people(10_000)})
+    print("\n## False-block rate per group of innocent prompts (any finding blocks)")
+    print(f"{'group':>22} | {'tuning half, 25 names':^33} | {'held-out, 25 names':^33} | {'both halves, +10 000 names':^33}")
+    print("-" * 134)
+    totals = [0, 0, 0, 0]
+    for group, halves in sets["innocent"].items():
+        tune = sum(bool(index.find(p)) for p in halves["tune"])
+        held = sum(bool(index.find(p)) for p in halves["held"])
+        both = halves["tune"] + halves["held"]
+        many = sum(bool(big.find(p)) for p in both)
+        totals = [totals[0] + tune, totals[1] + held, totals[2] + many, totals[3] + len(both)]
+        print(f"{group:>22} | {rate(tune, len(halves['tune']))} | {rate(held, len(halves['held']))} | {rate(many, len(both))}")
+    n_tune = sum(len(h["tune"]) for h in sets["innocent"].values())
+    print(f"{'all':>22} | {rate(totals[0], n_tune)} | {rate(totals[1], totals[3] - n_tune)} | {rate(totals[2], totals[3])}")
+
+
+def _times(fn, prompts, runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        for p in prompts:
+            t0 = time.perf_counter()
+            fn(p)
+            out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def part_speed(sets: dict, runs: int) -> None:
+    prompts = [it["p"] for halves in sets["techniques"].values() for it in halves["held"]][::9]
+    prompts += [p for halves in sets["innocent"].values() for p in halves["held"]][::9]
+    print(f"\n## Prompt-check time ({len(prompts)} prompts x {runs} runs; 1 thread; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    print(f"{'names':>8} | {'index build s':>13} | {'index median ms':>15} | {'p99 ms':>7} | {'linear median ms':>16} | {'p99 ms':>7}")
+    print("-" * 84)
+    for n in (20, 10_000, 100_000):
+        people = {**people_of(sets), **synthetic_people(max(0, n - 25))} if n > 25 else dict(list(people_of(sets).items())[:n])
+        t0 = time.perf_counter()
+        index = NameIndex(people)
+        build = time.perf_counter() - t0
+        fast = sorted(_times(index.find, prompts, runs))
+        if n <= 10_000:
+            singles = [NameIndex({pid: entry}) for pid, entry in people.items()]
+
+            def linear(p, singles=singles):
+                found = {}
+                for words in readings(p):
+                    for one in singles:
+                        one._find_in(words, found)
+                return found
+            slow = sorted(_times(linear, prompts[:40] if n > 20 else prompts, 1 if n > 20 else runs))
+            lin = f"{statistics.median(slow):>16.2f} | {slow[int(0.99 * (len(slow) - 1))]:>7.1f}"
+            del singles
+            last_linear = (n, statistics.median(slow))
+        else:
+            lin = f"{'~' + format(last_linear[1] * n / last_linear[0], '.0f'):>16} | {'(scaled)':>7}"
+        print(f"{n:>8} | {build:>13.2f} | {statistics.median(fast):>15.3f} | {fast[int(0.99 * (len(fast) - 1))]:>7.2f} | {lin}")
+        del index
 
 
 def photos() -> dict[str, Path]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.conftest import face_photos
 
     return face_photos.__wrapped__()
@@ -40,46 +158,64 @@ def canvas(photo: Image.Image, size: tuple[int, int]) -> Image.Image:
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5)
-    args = ap.parse_args()
-    found = photos()
+def part_faces(runs: int) -> None:
+    """Check time by picture size (one real face fitted onto the canvas). The small-face detection
+    table (faces of 40-150 px pasted into 1920x1080 and 3840x2160 pictures) comes with the tiled
+    search of issue 21's face part, not yet built."""
+    from pocketstudio.safety.faces import FaceAnalyzer
+
     analyzer = FaceAnalyzer()
-    print(f"# likeness benchmark on {platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs); "
-          f"{args.runs} runs per cell, median; photos: {', '.join(sorted(found))}")
-    subject = Image.open(found["obama.jpg"])
-    print(f"\n{'size':>11} | {'faces':>5} | {'check ms (median)':>17} | {'min':>7} | {'max':>7}")
-    print("-" * 60)
+    subject = Image.open(photos()["obama.jpg"])
+    print(f"\n## Face check time by picture size ({runs} runs, median; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    print(f"{'size':>11} | {'faces':>5} | {'check ms':>9} | {'min':>7} | {'max':>7}")
+    print("-" * 52)
     for size in ((512, 512), (1024, 1024), (3840, 2160)):
         image = canvas(subject, size)
         times, faces = [], 0
-        for _ in range(args.runs):
+        for _ in range(runs):
             t0 = time.perf_counter()
             faces = len(analyzer.analyze(image))
             times.append((time.perf_counter() - t0) * 1e3)
-        print(f"{size[0]:>5}x{size[1]:<5} | {faces:>5} | {statistics.median(times):>17.1f} | {min(times):>7.1f} | {max(times):>7.1f}")
+        print(f"{size[0]:>5}x{size[1]:<5} | {faces:>5} | {statistics.median(times):>9.1f} | {min(times):>7.1f} | {max(times):>7.1f}")
 
+
+def part_pairs() -> None:
+    from pocketstudio.safety.faces import MATCH_DISTANCE, PROBABLE_DISTANCE, FaceAnalyzer, distance
+
+    analyzer = FaceAnalyzer()
+    found = photos()
     descriptors = {}
     for name, path in sorted(found.items()):
         faces = [f for f in analyzer.analyze(Image.open(path)) if not f.too_small]
         for i, face in enumerate(faces):
             descriptors[f"{name}#{i}" if len(faces) > 1 else name] = face.descriptor
-    print(f"\n{'photo A':>26} | {'photo B':>26} | {'same person':>11} | {'distance':>8} | band")
+    print(f"\n## Photo pairs\n{'photo A':>26} | {'photo B':>26} | {'same person':>11} | {'distance':>8} | band")
     print("-" * 96)
-    rows = []
     for a, b in itertools.combinations(sorted(descriptors), 2):
         d = distance(descriptors[a], descriptors[b])
         band = "match" if d <= MATCH_DISTANCE else "probable" if d <= PROBABLE_DISTANCE else "-"
-        is_same = ("obama" in a or "32bit" in a) and ("obama" in b or "32bit" in b)
-        rows.append((is_same, d))
-        print(f"{a:>26} | {b:>26} | {'yes' if is_same else 'no':>11} | {d:>8.3f} | {band}")
-    sames = [d for s, d in rows if s]
-    diffs = [d for s, d in rows if not s]
-    print(f"\nsame person: n={len(sames)} min {min(sames):.3f} median {statistics.median(sames):.3f} max {max(sames):.3f}")
-    print(f"different people: n={len(diffs)} min {min(diffs):.3f} median {statistics.median(diffs):.3f} max {max(diffs):.3f}")
-    print(f"bands: match <= {MATCH_DISTANCE}, probable <= {PROBABLE_DISTANCE} (treated as a match unless consent exists)")
-    print("note: 32bit.png is obama2.jpg saved as RGBA PNG; astronaut.png yields two detections (one is not a face)")
+        same = ("obama" in a or "32bit" in a) and ("obama" in b or "32bit" in b)
+        print(f"{a:>26} | {b:>26} | {'yes' if same else 'no':>11} | {d:>8.3f} | {band}")
+    print(f"bands: match <= {MATCH_DISTANCE}, probable <= {PROBABLE_DISTANCE}; 32bit.png is obama2.jpg as RGBA PNG")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", default="prompt,speed,faces,pairs")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    parts = set(args.part.split(","))
+    print(f"# likeness benchmark on {cpu_name()} ({os.cpu_count()} CPUs); OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
+    sets = load_sets()
+    if "prompt" in parts:
+        part_prompt(sets)
+    if "speed" in parts:
+        part_speed(sets, args.runs)
+    if "faces" in parts:
+        part_faces(args.runs)
+    if "pairs" in parts:
+        part_pairs()
     return 0
 
 

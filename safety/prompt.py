@@ -245,7 +245,7 @@ class _Pattern:
     person_id: str
     name: str
     words: tuple[str, ...]  # core words (particles left out)
-    article: str  # for a one-word name after an article: "the" of "The Rock"
+    phrase: tuple[str, ...]  # a one-word name with particles ("The Rock", "An El"): all its words, as written
     native: bool  # written in a non-Latin script: must appear as written, in order
     exact_only: bool = False  # a surname alone: "a merkle tree" is not "Merkel"
 
@@ -286,8 +286,8 @@ class NameIndex:
     def __len__(self) -> int:
         return len(self.patterns)
 
-    def _pattern(self, person_id, name, words, article, native, exact_only=False) -> int:
-        self.patterns.append(_Pattern(person_id, name, tuple(words), article, native, exact_only))
+    def _pattern(self, person_id, name, words, phrase, native, exact_only=False) -> int:
+        self.patterns.append(_Pattern(person_id, name, tuple(words), tuple(phrase), native, exact_only))
         return len(self.patterns) - 1
 
     def _add_single(self, i: int, word: str) -> None:
@@ -303,13 +303,13 @@ class NameIndex:
         native = any(ch.isalpha() and ord(ch) > 0x24F for ch in name)
         words = _core(all_words) or all_words
         if len(words) == 1:
-            article = all_words[0] if len(all_words) > 1 and all_words[0] in PARTICLES else ""
-            i = self._pattern(person_id, name, words, article, native)
+            phrase = tuple(all_words) if len(all_words) > 1 else ()
+            i = self._pattern(person_id, name, words, phrase, native)
             self._add_single(i, words[0])
-            if not native and not article and len(words[0]) >= FUZZY_MIN_LEN:
+            if not native and not phrase and len(words[0]) >= FUZZY_MIN_LEN:
                 self._single_phonetic[phonetic_key(words[0])].append(i)
-            if article and len(article + words[0]) >= JOINED_MIN_LEN:
-                self._joined[article + words[0]].append(i)  # "#TheRock"
+            if phrase and len("".join(phrase)) >= JOINED_MIN_LEN:
+                self._joined["".join(phrase)].append(i)  # "#TheRock"
             return
         i = self._pattern(person_id, name, words, "", native)
         for w_i, word in enumerate(words):
@@ -349,28 +349,29 @@ class NameIndex:
         for pos, tok in enumerate(toks):
             # Words of multi-word names.
             key = phonetic_key(tok)
-            for i, w_i in self._phonetic.get(key, ()):
+            for i, w_i in self._phonetic.get(key, ()) if len(tok) > 2 else ():
                 word = pats[i].words[w_i]
                 # A key of two letters is coarse ("made" and "modi" are both MT): the first vowels must be alike too.
                 if len(key) > 2 or _first_vowel(tok) == _first_vowel(word):
                     hits[i][w_i][pos] = WEAK if len(word) < 4 else SOUND
             for i, w_i in self._exact.get(tok, ()):
-                hits[i][w_i][pos] = STRONG
+                hits[i][w_i][pos] = STRONG if len(tok) > 2 else WEAK  # "an", "to", "li": a partner needed
             if len(tok) >= FUZZY_MIN_LEN - 1:
                 for d in _deletions(tok):
                     for i, w_i in self._fuzzy.get(d, ()):
                         if _osa1(tok, pats[i].words[w_i]):
                             hits[i][w_i][pos] = STRONG
-            # One-word names, aliases and surnames; an article must come right before.
+            # One-word names, aliases and surnames; one with particles needs them around it as written.
             for i in self._single.get(tok, ()):
                 p = pats[i]
-                if not p.article or (pos and toks[pos - 1] == p.article):
+                start = pos - p.phrase.index(tok) if p.phrase else pos
+                if not p.phrase or (start >= 0 and toks[start:start + len(p.phrase)] == p.phrase):
                     self._hit(found, i, tok, "single")
             if len(tok) >= FUZZY_MIN_LEN - 1:
                 for d in _deletions(tok):
                     for i in self._single_fuzzy.get(d, ()):
                         p = pats[i]
-                        if (not p.native and not p.article and not p.exact_only and len(tok) >= FUZZY_MIN_LEN
+                        if (not p.native and not p.phrase and not p.exact_only and len(tok) >= FUZZY_MIN_LEN
                                 and _osa1(tok, p.words[0])):
                             self._hit(found, i, tok, "single")
             if len(tok) >= FUZZY_MIN_LEN - 1:
@@ -402,24 +403,26 @@ class NameIndex:
             p = pats[i]
             if p.person_id in found or len(by_word) < len(p.words):
                 continue
-            span = self._span(p, by_word)
+            span = self._span(p, by_word, toks)
             if span is not None:
                 self._hit(found, i, " ".join(toks[span[0]:span[1] + 1]), "words")
 
     @staticmethod
-    def _span(p: _Pattern, by_word: dict[int, dict[int, int]]) -> tuple[int, int] | None:
+    def _span(p: _Pattern, by_word: dict[int, dict[int, int]], toks: tuple[str, ...]) -> tuple[int, int] | None:
         """The first placement of the name's words on distinct prompt words within the window
         (in order and adjacent for a name written in another script); a word matched only by the
-        sound of a short word needs another word matched by its letters."""
+        sound of a short word needs another word matched by its letters, and a name matched by sound
+        alone must stand as written: adjacent words, each of three Metaphone letters or more."""
         n = len(p.words)
         options = [sorted(by_word[w])[:8] for w in range(n)]
         for placement in itertools.product(*options):
             if len(set(placement)) < n:
                 continue
-            strengths = [by_word[w][pos] for w, pos in enumerate(placement)]
-            if WEAK in strengths and STRONG not in strengths:
-                continue
             lo, hi = min(placement), max(placement)
+            strengths = [by_word[w][pos] for w, pos in enumerate(placement)]
+            if STRONG not in strengths and (WEAK in strengths or hi - lo + 1 > n
+                                            or any(len(jellyfish.metaphone(toks[pos])) < 3 for pos in placement)):
+                continue
             if p.native:
                 if list(placement) == list(range(placement[0], placement[0] + n)):
                     return lo, hi
