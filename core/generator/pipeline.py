@@ -172,7 +172,7 @@ def _resolve_device(device: str):
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ModelLoadError(f"unknown device {device!r}") from exc
+        raise ModelLoadError(f"unknown device {device!r} (use cpu, cuda or mps)") from exc
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ModelLoadError(f"unsupported device {device!r} (use cpu, cuda or mps)")
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -252,7 +252,7 @@ class Generator:
         self.sampler_timesteps: dict[int, tuple[int, ...]] = _parse_sampler_timesteps(
             info.get("sampler_timesteps", {}), int(pipe.scheduler.config.num_train_timesteps), model_dir)
         self._img2img_class = img2img_class
-        self._init_kwargs = dict(init_kwargs or {"requires_safety_checker": False})
+        self._init_kwargs = dict(init_kwargs) if init_kwargs is not None else {"requires_safety_checker": False}
 
     def _configured_size(self) -> int:
         """The native side the configs imply: the UNet's or transformer's sample size in pixels
@@ -404,6 +404,10 @@ class Generator:
             extra["use_resolution_binning"] = False
         return extra
 
+    def _img2img_size(self, size: int) -> dict[str, int]:
+        """SANA's image-to-image draws at its own default size (1024) unless told; SD's follows the image."""
+        return {"height": size, "width": size} if self.architecture == "sana" else {}
+
     def generate(
         self,
         prompt: str,
@@ -467,7 +471,8 @@ class Generator:
                         if conditioning:
                             out = self._pipe(image=reference, height=size, width=size, **common)
                         else:
-                            out = self._img2img()(image=reference, strength=float(strength), **common)
+                            out = self._img2img()(image=reference, strength=float(strength), **common,
+                                                  **self._img2img_size(size))
                 if light is not None:
                     with torch.inference_mode():
                         pixels = light(out.images.to(light.dtype))
