@@ -73,14 +73,18 @@ def test_attack_output_replaced_by_directory_during_generation_leaves_released_p
     # never left, from a proof bundle that carries the amendment.
     bundle = json.loads(json.dumps(studio.audit.prove(decision_id)))
     assert [a["event"] for a in proven_amendments(bundle, studio.audit.verifier)] == [NOT_PUBLISHED]
-    from pocketstudio.provenance.verify import Verifier
-    from pocketstudio.provenance.watermark import all_detectors
+    from pocketstudio.provenance.verify import ManifestSummary, Verifier
 
-    check = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests,
-                     audit=studio.audit)._audit_check({"decision_id": decision_id,
-                                                       "audit_log_origin": studio.audit.origin}, None, NOW)
+    stored = studio.manifests.get(bundle_asset(studio, decision_id))
+    assert stored is not None and stored.decision_id == decision_id  # the manifest a watermark would recover
+    check = Verifier.open(studio.settings)._audit_check(
+        ManifestSummary(decision_id=decision_id, audit_log_origin=studio.audit.origin), stored.asset_id, NOW)
     assert check.ok is False and "never published" in check.summary
     assert check.evidence["published"] is False
+
+
+def bundle_asset(studio, decision_id):
+    return studio.audit.get(decision_id).asset_id
 
 
 class _DatabaseGoneAudit(AuditLog):

@@ -24,7 +24,7 @@ assert verdict.status == "trusted"
 def test_readme_snippet_runs_in_a_fresh_process_with_the_embedded_model(tmp_path):
     program = f"home = {str(tmp_path / 'home')!r}\n" + textwrap.dedent(SNIPPET) + textwrap.dedent("""
         import json, sys
-        print(json.dumps({"status": str(verdict.status), "asset": release.asset_id, "verdict_asset": verdict.asset_id}))
+        print(json.dumps({"status": verdict.status.value, "asset": release.asset_id, "verdict_asset": verdict.asset_id}))
     """)
     result = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True, timeout=600,
                             env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})

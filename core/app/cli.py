@@ -108,13 +108,14 @@ def init(home: Optional[Path] = HomeOpt,
                                                       "(default: the setting signing_alg, es256).")):
     """Create the data directory, database, root CA, claim-signing certificate and watermark key."""
     from pocketstudio.provenance.keys import KeyStore
-    from ..base.store import Store
+    from .home import DataHome
 
     try:
         settings = _settings(home, signing_alg=alg)
-        settings.ensure_home()
-        store = Store.open(settings.db_path)
-        KeyStore(settings).ensure(alg=settings.signing_alg)
+        data = DataHome(settings, keys=KeyStore(settings))
+        store = data.store  # created, or upgraded in place (Alembic)
+        data.keys.ensure(alg=settings.signing_alg)
+        data.consent  # consent rows an earlier release wrote join the signed history now
         out.print(f"data directory: {settings.home}\ndatabase: {settings.db_path} (schema revision {store.revision()})\n"
                   f"keys: {settings.keys_dir}")
     except PocketStudioError as exc:

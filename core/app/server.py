@@ -135,27 +135,21 @@ class Service:
     """What the routes share: one verifier, the manifest repository and the audit log."""
 
     def __init__(self, settings: Settings, limits: Limits, operator_token: str | None = None):
-        from pocketstudio.policy.audit import AuditLog
-        from pocketstudio.provenance.keys import KeyStore
-        from pocketstudio.provenance.resolution import ManifestRepository
         from pocketstudio.provenance.verify import Verifier
-        from pocketstudio.provenance.watermark import all_detectors
-        from ..base.store import Store
 
-        settings.ensure_home()
+        from ..base.store import Store
+        from .home import DataHome
+
+        # The data directory, its keys and its database are made (or migrated) once at start; from
+        # then on the service only reads: a writer holding the database never blocks it.
+        DataHome(settings).keys
+        Store.open_readonly(settings.db_path, prepare=True).close()
         self.settings = settings
         self.limits = limits
         self.operator_token = operator_token
-        self.keys = KeyStore(settings)
-        self.keys.ensure()
-        # Read-only after a one-time create / migrate: a writer holding the database never blocks the service.
-        self.store = Store.open_readonly(settings.db_path, prepare=True)
-        self.repository = ManifestRepository(self.store)
-        self.audit = AuditLog(self.store, self.keys.audit_signer(),
-                              retention=dt.timedelta(days=settings.audit_retention_days),
-                              checkpoint_file=settings.audit_checkpoint_file)
-        self.detectors = all_detectors(self.keys.watermark_key())
-        self.verifier = Verifier(self.keys, self.detectors, self.repository, audit=self.audit)
+        self.verifier = Verifier.open(settings)
+        self.keys, self.detectors = self.verifier.keys, self.verifier.detectors
+        self.repository, self.audit = self.verifier.manifests, self.verifier.audit
         # c2pa readers and the detectors are used one request at a time.
         self.lock = threading.Lock()
 
