@@ -139,17 +139,20 @@ class ModelIdentity:
     name: str | None
     sha256: str | None
     components: tuple[tuple[str | None, str | None, str | None], ...] = ()
+    family: str | None = None  # ``ManifestFacts.model_family``: lcm, sd-turbo, flux2-klein, …
 
     @classmethod
     def read(cls, data: dict) -> "ModelIdentity":
         parts = tuple((_text(c.get("role")), _text(c.get("name")), _text(c.get("sha256")))
                       for c in map(_mapping, _items(data.get("components"))))
-        return cls(_text(data.get("name")), _text(data.get("sha256")), parts)
+        return cls(_text(data.get("name")), _text(data.get("sha256")), parts, _text(data.get("family")))
 
     def to_json(self) -> dict:
         out: dict = {"name": self.name, "sha256": self.sha256}
         if self.components:
             out["components"] = [{"role": r, "name": n, "sha256": h} for r, n, h in self.components]
+        if self.family is not None:
+            out["family"] = self.family
         return out
 
 
@@ -169,6 +172,7 @@ class ManifestSummary:
     digital_source_type: str | None = None
     model: ModelIdentity | None = None
     steps: int | None = None
+    sampler: str | None = None  # ``ManifestFacts.sampler``
     seed: str | None = None  # 64-bit: a string, which every JSON reader keeps exact
     decision_id: str | None = None
     audit_log_origin: str | None = None
@@ -196,6 +200,7 @@ class ManifestSummary:
                                      None),
             model=ModelIdentity.read(gen["model"]) if isinstance(gen.get("model"), dict) else None,
             steps=steps if isinstance(steps, int) and not isinstance(steps, bool) else None,
+            sampler=_text(gen.get("sampler")),
             seed=str(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None,
             decision_id=_text(dec.get("decision_id")), audit_log_origin=_text(dec.get("audit_log_origin")),
             created=_text(created.get("when")) or _text(sig.get("time")),
@@ -208,7 +213,8 @@ class ManifestSummary:
             "label": self.label, "claim_generator": list(self.claim_generator),
             "signer": self.signer, "issuer": self.issuer, "signed_at": self.signed_at, "alg": self.alg,
             "actions": list(self.actions), "digital_source_type": self.digital_source_type,
-            "model": self.model.to_json() if self.model else None, "steps": self.steps, "seed": self.seed,
+            "model": self.model.to_json() if self.model else None, "steps": self.steps, "sampler": self.sampler,
+            "seed": self.seed,
             "decision_id": self.decision_id, "audit_log_origin": self.audit_log_origin, "created": self.created,
             "soft_binding": self.soft_binding.to_json() if self.soft_binding else None,
             "fingerprint": self.fingerprint.to_json() if self.fingerprint else None,
@@ -413,7 +419,7 @@ class Verifier:
         ``resolver``: manifests and audit proofs come from that service instead of the local
         store; proofs are still checked with our copy of the log's public key.
         """
-        from pocketstudio.core.base.store import Store
+        from pocketstudio.core.base.store import Store, store_location
         from .keys import AUDIT_KEY, WATERMARK_KEY
         from .resolution import ManifestRepository, RemoteAuditLog, RemoteResolver
         from .watermark import all_detectors
@@ -424,7 +430,8 @@ class Verifier:
         keys = KeyStore(settings)
         detectors = all_detectors(keys.watermark_key()) if (settings.keys_dir / WATERMARK_KEY).exists() else []
         signer = keys.audit_signer() if (settings.keys_dir / AUDIT_KEY).exists() else None
-        store = Store.open_readonly(settings.db_path) if settings.db_path.exists() else None
+        store = (Store.open_readonly(store_location(settings))
+                 if settings.database_url or settings.db_path.exists() else None)
         manifests: ManifestSource | None = ManifestRepository(store) if store is not None else None
         audit: AuditSource | UnsafeSkipAudit = UnsafeSkipAudit(
             f"no audit log in {settings.home} (no data directory, or one without its audit key)")

@@ -341,6 +341,8 @@ def test_each_family_releases_through_every_gate_and_its_manifest_names_it(setti
     verdict = Verifier(studio.keys, all_detectors(studio.keys.watermark_key()), studio.manifests,
                        audit=studio.audit).verify_bytes(release.data)
     assert verdict.status is Status.TRUSTED
+    # the verifier reports what was signed: the family and the sampler
+    assert (verdict.manifest.model.family, verdict.manifest.sampler) == (family, gen.family.sampler_name)
     generation = _generation_assertion(release.data, studio.keys)
     assert generation["model"]["family"] == family
     assert generation["sampler"] == gen.family.sampler_name

@@ -137,19 +137,20 @@ class Service:
     def __init__(self, settings: Settings, limits: Limits, operator_token: str | None = None):
         from pocketstudio.provenance.verify import Verifier
 
-        from ..base.store import Store
+        from ..base.store import Store, store_location
         from .home import DataHome
 
         # The data directory, its keys and its database are made (or migrated) once at start; from
         # then on the service only reads: a writer holding the database never blocks it.
         DataHome(settings).keys
-        Store.open_readonly(settings.db_path, prepare=True).close()
+        Store.open_readonly(store_location(settings), prepare=True).close()
         self.settings = settings
         self.limits = limits
         self.operator_token = operator_token
         self.verifier = Verifier.open(settings)
         self.keys, self.detectors = self.verifier.keys, self.verifier.detectors
         self.repository, self.audit = self.verifier.manifests, self.verifier.audit
+        self.store = self.repository.store  # read-only
         # c2pa readers and the detectors are used one request at a time.
         self.lock = threading.Lock()
 
