@@ -15,6 +15,9 @@ GENERATOR_VERSION = "0.1.0"
 GENERATION_LABEL = "io.pocketstudio.generation"
 DECISION_LABEL = "io.pocketstudio.decision"
 SOFT_BINDING_LABEL = "c2pa.soft-binding"
+# California's latent disclosure (SB 942 as amended by AB 853) in one assertion: provider, system
+# name and version, creation time, unique id, AI-generated; and the visible label, when drawn.
+DISCLOSURE_LABEL = "io.pocketstudio.disclosure"
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,12 @@ class ManifestFacts:
     # weights) that brought it to width×height, when one did.
     native_size: tuple[int, int] | None = None
     upscaler: tuple[str, str] | None = None
+    # The provider named in the disclosures (settings provider_name / provider_code; None: not
+    # configured, which the verifier reports as a missing requirement) and the visible label
+    # drawn into the pixels (text, lang, text height in pixels), if any.
+    provider_name: str | None = None
+    provider_code: str | None = None
+    visible_label: tuple[str, str, int] | None = None
 
 
 def _model(facts: ManifestFacts) -> dict:
@@ -73,6 +82,22 @@ def _generation(facts: ManifestFacts) -> dict:
         data["native_size"] = {"width": facts.native_size[0], "height": facts.native_size[1]}
     if facts.upscaler is not None:
         data["upscaler"] = {"name": facts.upscaler[0], "sha256": facts.upscaler[1]}
+    return data
+
+
+def _disclosure(facts: ManifestFacts) -> dict:
+    data: dict = {"system": {"name": GENERATOR_NAME, "version": GENERATOR_VERSION}, "model": facts.model_name,
+                  "unique_id": facts.asset_id, "ai_generated": True, "digital_source_type": TRAINED_ALGORITHMIC_MEDIA}
+    if facts.created:
+        data["created"] = facts.created
+    if facts.provider_name:
+        data["provider"] = facts.provider_name
+    if facts.provider_code:
+        data["provider_code"] = facts.provider_code
+    if facts.visible_label is not None:
+        text, lang, height = facts.visible_label
+        data["visible_label"] = {"text": text, "lang": lang, "text_height_px": height,
+                                 "shortest_side_px": min(facts.width, facts.height)}
     return data
 
 
@@ -115,6 +140,7 @@ def build_manifest(facts: ManifestFacts) -> dict:
             "label": SOFT_BINDING_LABEL,
             "data": {"alg": facts.fingerprint_alg, "blocks": [{"scope": {}, "value": facts.fingerprint}]},
         })
+    manifest["assertions"].append({"label": DISCLOSURE_LABEL, "created": True, "data": _disclosure(facts)})
     return manifest
 
 

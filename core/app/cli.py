@@ -105,12 +105,20 @@ def _fail(exc: Exception | str, code: Optional[int] = None, *, json_out: bool = 
 @app.command()
 def init(home: Optional[Path] = HomeOpt,
          alg: Optional[str] = typer.Option(None, help="Claim-signing algorithm: es256 or ed25519 "
-                                                      "(default: the setting signing_alg, es256).")):
+                                                      "(default: the setting signing_alg, es256)."),
+         provider_name: Optional[str] = typer.Option(None, "--provider-name", help="Your name as the provider, "
+                                                     "in the EU and California disclosures (setting provider_name)."),
+         provider_code: Optional[str] = typer.Option(None, "--provider-code", help="Your code in China's TC260 "
+                                                     "label, ContentProducer (setting provider_code).")):
     """Create the data directory, database, root CA, claim-signing certificate and watermark key."""
     from pocketstudio.provenance.keys import KeyStore
+    from ..base.config import resolve_home, set_in_config
     from .home import DataHome
 
     try:
+        for key, value in (("provider_name", provider_name), ("provider_code", provider_code)):
+            if value is not None:  # written to config.toml, so every later command uses them
+                set_in_config(resolve_home(home), key, value)
         settings = _settings(home, signing_alg=alg)
         data = DataHome(settings, keys=KeyStore(settings))
         store = data.store  # created, or upgraded in place (Alembic)
@@ -196,10 +204,15 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
               "seed": str(release.seed),  # 64-bit: a string, which every JSON reader keeps exact
               "steps": release.steps, "size": [release.width, release.height],
               "prompt_truncated": release.prompt_truncated,
-              "prompt_tokens": {"given": release.prompt_tokens, "kept": release.prompt_tokens_kept}}
+              "prompt_tokens": {"given": release.prompt_tokens, "kept": release.prompt_tokens_kept},
+              "compliance_warnings": list(release.compliance_warnings)}
     if json_out:
+        for gap in release.compliance_warnings:
+            err.print(f"[bold yellow]warning:[/] {gap}", highlight=False)
         print(json.dumps(result))
         return
+    for gap in release.compliance_warnings:
+        err.print(f"[bold yellow]warning:[/] {gap}", highlight=False)
     out.print(f"wrote {release.path} ({release.width}x{release.height}, {release.mime_type})")
     out.print(f"asset id: {release.asset_id}")
     out.print(f"decision: {release.decision.effect} ({', '.join(release.decision.rule_ids)}) id {release.decision.decision_id}")

@@ -19,6 +19,7 @@ from PIL import Image
 
 from pocketstudio.policy.audit import FAILED_AFTER_DECISION, NOT_PUBLISHED, AuditLog, AuditRecord, PendingEntry
 from pocketstudio.policy.engine import Decision, DepictedPerson, PolicyEngine, new_decision_id
+from pocketstudio.provenance.compliance import missing_settings
 from pocketstudio.provenance.fingerprint import ALG as FINGERPRINT_ALG
 from pocketstudio.provenance.fingerprint import Fingerprint
 from pocketstudio.provenance.keys import ClaimSigner, KeyStore
@@ -26,9 +27,10 @@ from pocketstudio.provenance.manifest import ManifestFacts, build_manifest
 from pocketstudio.provenance.resolution import ManifestRepository, StoredManifest
 from pocketstudio.provenance.sign import MIME_TYPES, sign_image
 from pocketstudio.provenance.watermark import Watermarker, WatermarkPayload, make_watermarker, new_asset_id
+from pocketstudio.provenance.xmp import embed_xmp, label_key, producer_label
 from pocketstudio.safety.likeness import Finding, LikenessChecker
 from ..base.config import Settings
-from ..base.errors import (GenerationError, PolicyDenied, ReleaseBlocked, SubjectError,
+from ..base.errors import (ComplianceError, GenerationError, PolicyDenied, ReleaseBlocked, SubjectError,
                      SubjectExists, WatermarkError)
 from ..base.files import check_output_path, output_format, publish
 from ..generator.subject import MAX_REFERENCES, LearnSettings, check_reference, reference_sha256
@@ -185,6 +187,9 @@ class Release:
     # The prompt's text-encoder tokens: given, and kept within the encoder's limit (None: unknown).
     prompt_tokens: int | None = None
     prompt_tokens_kept: int | None = None
+    # What the compliance profile needs and the settings lack (provider name or code): the
+    # release went out, and the verifier reports the regime as partial.
+    compliance_warnings: tuple[str, ...] = ()
 
     @property
     def prompt_truncated(self) -> bool:
@@ -282,6 +287,10 @@ class Studio:
         if not isinstance(request.prompt, str) or not request.prompt.strip():
             raise GenerationError("the prompt is empty")
         check_generation_numbers(request)
+        gaps = tuple(missing_settings(self.settings.compliance_profile, self.settings.provider_name,
+                                      self.settings.provider_code))
+        if gaps and self.settings.compliance_strict:
+            raise ComplianceError("compliance_strict: " + "; ".join(gaps))
         width, height = output_size(self.settings.default_size if request.size is None else request.size)
         check_size = getattr(self.watermarker, "check_size", None)  # an engine without it finds out at step 6
         if check_size is not None:
@@ -355,7 +364,11 @@ class Studio:
         # watermark copied onto another picture does not recover this manifest unnoticed.
         fingerprint = ctx.step("fingerprint", lambda: Fingerprint.of(marked).to_value())
 
-        # 7. Encode and sign the C2PA manifest; the signed bytes must carry the same watermark id.
+        # 7. The XMP packet (IPTC digital source type, TC260 label) goes into the file before
+        #    signing, so the hard binding covers it; then the C2PA manifest is signed, and the
+        #    signed bytes must carry the same watermark id.
+        aigc = producer_label(label_key(self.keys.watermark_key()), self.settings.provider_code or "", asset_id)
+        encoded = ctx.step("xmp", lambda: embed_xmp(encoded, aigc))
         mime = MIME_TYPES[fmt]
         title = out_path.name if out_path else f"{asset_id}.{'png' if fmt == 'png' else 'jpg'}"
         facts = ManifestFacts(
@@ -366,7 +379,8 @@ class Studio:
             decision_id=decision_id, policy_set_hash=post.policy_set_hash, audit_origin=self.audit.origin,
             consent_grant_ids=post.consent_grant_ids, model_components=_model_components(generated),
             model_family=getattr(generated, "family", None), sampler=getattr(generated, "sampler", None),
-            native_size=native.size,
+            native_size=native.size, provider_name=self.settings.provider_name,
+            provider_code=self.settings.provider_code,
             upscaler=(self.upscaler.info.name, self.upscaler.info.sha256) if upscaled else None)
 
         def sign():
@@ -419,7 +433,7 @@ class Studio:
             watermark_alg=self.watermarker.alg, model_name=generated.model_name,
             model_sha256=generated.model_sha256, seed=int(generated.seed), steps=generated.steps,
             width=marked.width, height=marked.height, prompt_tokens=getattr(generated, "prompt_tokens", None),
-            prompt_tokens_kept=getattr(generated, "prompt_tokens_kept", None))
+            prompt_tokens_kept=getattr(generated, "prompt_tokens_kept", None), compliance_warnings=gaps)
 
 
     def create_subject(self, request: SubjectRequest, now: dt.datetime | None = None,

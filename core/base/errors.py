@@ -80,6 +80,10 @@ class GenerationError(PocketStudioError):
     """The generator failed or was asked for something it cannot do (bad size, steps, device)."""
 
 
+class ComplianceError(GenerationError):
+    """A setting the marking rules need is missing and compliance_strict makes that an error."""
+
+
 class InvalidImageError(PocketStudioError):
     """An input image is corrupt, empty, of an unsupported format or too large."""
 
