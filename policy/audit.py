@@ -128,6 +128,7 @@ class PendingEntry:
     image_checks: tuple = ()  # {"source", "faces", "too_small"} per checked image
     subject: dict | None = None  # {"subject_id", "embedding_sha256"} of a learned subject made or used
     prompt_report: dict | None = None  # what the text encoder kept of the prompt
+    client: dict | None = None  # what an API client said about itself (OpenAI ``user``): committed only
 
     def split(self) -> tuple[dict, dict]:
         """(public fields, private fields) of the leaf this entry becomes."""
@@ -159,6 +160,8 @@ class PendingEntry:
             private["subject"] = dict(self.subject)
         if self.prompt_report is not None:
             private["prompt_report"] = dict(self.prompt_report)
+        if self.client is not None:
+            private["client"] = dict(self.client)
         return public, private
 
 
@@ -251,11 +254,12 @@ class AuditLog:
                manifest_sha256: str | None = None, manifest_label: str | None = None,
                watermark: dict | None = None, model_sha256: str | None = None,
                failure: str | None = None, findings=(), image_checks=(), subject: dict | None = None,
-               prompt_report: dict | None = None, conn: sa.Connection | None = None) -> AuditRecord:
+               prompt_report: dict | None = None, client: dict | None = None,
+               conn: sa.Connection | None = None) -> AuditRecord:
         """Append one decision leaf; inside ``conn``'s transaction if given, else in one of its own."""
         entry = PendingEntry(decision, outcome, now, prompt, requester, purpose, tuple(evaluations or (decision,)),
                              asset_id, manifest_sha256, manifest_label, watermark, model_sha256, failure,
-                             tuple(findings), tuple(image_checks), subject, prompt_report)
+                             tuple(findings), tuple(image_checks), subject, prompt_report, client)
         return self.append_many([entry], conn=conn)[0]
 
     def append_many(self, entries: list[PendingEntry], conn: sa.Connection | None = None) -> list[AuditRecord]:

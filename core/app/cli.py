@@ -992,6 +992,63 @@ def config_path(home: Optional[Path] = HomeOpt):
         _fail(exc)
 
 
+token_app = typer.Typer(no_args_is_help=True, context_settings=_CONTEXT,
+                        help="Bearer tokens of the generation API (serve), each bound to one requester.")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(requester: str = typer.Option(..., "--requester", help="The requester id every generation made "
+                                                                          "with this token is audited and decided for."),
+                 json_out: bool = typer.Option(False, "--json", help="Print JSON."), home: Optional[Path] = HomeOpt):
+    """Make a new token and print it once; the data directory keeps only its hash."""
+    from .tokens import TokenBook
+
+    try:
+        settings = _settings(home)
+        settings.ensure_home()
+        token, entry = TokenBook(settings).create(requester)
+    except PocketStudioError as exc:
+        _fail(exc, json_out=json_out)
+    if json_out:
+        print(json.dumps({"token": token, "token_id": entry.token_id, "requester": entry.requester}))
+        return
+    print(token)
+    err.print(f"token {entry.token_id} for requester {entry.requester!r}: shown once, stored hashed "
+              f"(Authorization: Bearer TOKEN)", highlight=False)
+
+
+@token_app.command("list")
+def token_list(json_out: bool = typer.Option(False, "--json", help="Print JSON."), home: Optional[Path] = HomeOpt):
+    """The tokens' ids, requesters and creation times (never the tokens)."""
+    from .tokens import TokenBook
+
+    try:
+        entries = TokenBook(_settings(home)).entries()
+    except PocketStudioError as exc:
+        _fail(exc, json_out=json_out)
+    rows = [{"token_id": e.token_id, "requester": e.requester, "created": e.created} for e in entries]
+    if json_out:
+        print(json.dumps(rows))
+        return
+    for row in rows:
+        print(f"{row['token_id']}  {row['requester']}  {row['created']}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str = typer.Argument(..., help="The id 'token list' shows."),
+                 home: Optional[Path] = HomeOpt):
+    """Revoke a token: a running service refuses it from its next request on."""
+    from .tokens import TokenBook
+
+    try:
+        if not TokenBook(_settings(home)).revoke(token_id):
+            _fail(UsageError(f"no token with id {token_id}; 'pocketstudio token list' shows them"))
+    except PocketStudioError as exc:
+        _fail(exc)
+    print(f"revoked {token_id}")
+
+
 def main() -> None:
     # transformers warns at exit that torchvision is absent (it is not needed: no image processors
     # are used); keep the terminal for our own messages.

@@ -32,7 +32,7 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
 from ..base.config import Settings
-from ..base.errors import InvalidImageError, PocketStudioError, StoreError
+from ..base.errors import ConfigError, InvalidImageError, PocketStudioError, StoreError
 from .exposure import SWAGGER_CSS, SWAGGER_JS, ExposureMiddleware, HostCheck, docs_csp, page_csp
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -272,10 +272,14 @@ OPERATOR_TOKEN_ENV = "POCKETSTUDIO_OPERATOR_TOKEN"  # the operator's bearer toke
 
 
 def create_app(settings: Settings, limits: Limits | None = None, operator_token: str | None = None,
-               hosts: HostCheck | None = None) -> FastAPI:
+               hosts: HostCheck | None = None, generation=None) -> FastAPI:
     """``operator_token``: the bearer token that unlocks every audit proof (default: the
-    ``POCKETSTUDIO_OPERATOR_TOKEN`` environment variable; none: public proofs only)."""
+    ``POCKETSTUDIO_OPERATOR_TOKEN`` environment variable; none: public proofs only).
+    ``generation``: the ``openai_api.GenerationService`` behind the generation routes (default: one
+    over this data directory, its embedded model loaded on first use)."""
     import os
+
+    from .openai_api import GenerationService, mount
 
     service = Service(settings, limits or Limits(), operator_token or os.environ.get(OPERATOR_TOKEN_ENV) or None)
     app = FastAPI(
@@ -291,6 +295,10 @@ def create_app(settings: Settings, limits: Limits | None = None, operator_token:
     # Security headers on every response and the Host check (DNS rebinding): core/exposure.py.
     # ``hosts``: the names ``run`` serves under; by default the local names on any port.
     app.add_middleware(ExposureMiddleware, hosts=hosts or HostCheck())
+    # Generation, spoken as the OpenAI Images API (core/app/openai_api.py): the same middleware
+    # applies to it; its tokens never pass is_operator.
+    app.state.generation = generation or GenerationService(settings)
+    mount(app, app.state.generation)
     page = resources.files("pocketstudio.core.app").joinpath("web/index.html").read_text(encoding="utf-8")
     page_headers = {"Cache-Control": "no-store", "Content-Security-Policy": page_csp(page)}
     docs_page = get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} — API", swagger_js_url=SWAGGER_JS,
@@ -435,21 +443,48 @@ def run(settings: Settings, host: str, port: int, limits: Limits, workers: int =
     """Serve until interrupted. Verification is CPU-bound Python (the GIL): ``workers`` processes
     serve that many uploads at once, each with its own app and database connections. Requests
     must name the service by a local name, the listening address or one of ``allowed_hosts``
-    (core/exposure.py)."""
+    (core/exposure.py). Once listening, ``service.json`` in the data directory tells
+    ``pocketstudio generate`` where the warm model is (core/app/local_service.py)."""
     import os
+    import secrets
+    import socket
 
     import uvicorn
 
+    from .local_service import remove_service_file, write_service_file
+    from .openai_api import LOCAL_TOKEN_ENV, GenerationService
+
     if operator_token:  # worker processes inherit it; it never appears on a command line
         os.environ[OPERATOR_TOKEN_ENV] = operator_token
+    local_token = secrets.token_urlsafe(32)
+    os.environ[LOCAL_TOKEN_ENV] = local_token
 
     # No access log: request lines carry client addresses, and the service keeps no personal data.
-    quiet = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
+    quiet = {"access_log": False, "log_level": "warning"}
     hosts = HostCheck.serving(host, port, allowed_hosts)
-    if workers == 1:
-        uvicorn.run(create_app(settings, limits, hosts=hosts), **quiet)
-        return
-    os.environ[SERVE_CONFIG_ENV] = json.dumps({
-        "home": str(settings.home), "trust": [str(p) for p in settings.trust_anchor_files],
-        "max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels, "hosts": hosts.to_json()})
-    uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **quiet)
+    try:
+        if workers == 1:
+            generation = GenerationService(settings, local_token=local_token)
+            app = create_app(settings, limits, hosts=hosts, generation=generation)
+            config = uvicorn.Config(app, host=host, port=port, **quiet)
+            server = uvicorn.Server(config)
+            # Bound here, so that the service file is written only once this process listens.
+            family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host.strip("[]"), port))
+            except OSError as exc:
+                sock.close()
+                raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            write_service_file(settings, host, sock.getsockname()[1], local_token)
+            threading.Thread(target=generation.warm_up, name="warm-up", daemon=True).start()
+            server.run(sockets=[sock])
+            return
+        os.environ[SERVE_CONFIG_ENV] = json.dumps({
+            "home": str(settings.home), "trust": [str(p) for p in settings.trust_anchor_files],
+            "max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels, "hosts": hosts.to_json()})
+        write_service_file(settings, host, port, local_token)
+        uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, host=host, port=port, **quiet)
+    finally:
+        remove_service_file(settings, local_token)

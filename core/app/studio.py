@@ -147,6 +147,13 @@ class GenerationRequest:
     # A learned subject's name (``pocketstudio subject create``): the prompt's mentions of it carry
     # its learned vectors, or it is prepended (core/generator/subject.py).
     subject: str | None = None
+    # What an API client says about its end user (OpenAI's ``user``): audited as a commitment only;
+    # it chooses nothing (the requester is the token's).
+    client_user: str | None = None
+
+    @property
+    def client(self) -> dict | None:
+        return None if self.client_user is None else {"user": self.client_user}
 
 
 @dataclass(frozen=True)
@@ -414,7 +421,7 @@ class Studio:
                         manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
                         watermark=watermark, model_sha256=generated.model_sha256, findings=ctx.findings,
                         image_checks=ctx.image_checks, subject=ctx.subject, prompt_report=ctx.prompt_report,
-                        conn=conn)
+                        client=request.client, conn=conn)
 
             record: AuditRecord = ctx.step("store-manifest", commit)
             ctx.decided = True  # from here on a failure amends this decision's leaf
@@ -605,7 +612,8 @@ class _Attempt:
             entry = PendingEntry(failed, f"failed:{step}", self.now, self.request.prompt, self.request.requester,
                                  self.request.purpose, tuple(self.evaluations or [failed]), self.asset_id,
                                  self.manifest_sha256, None, None, self.model_sha256, reason, tuple(self.findings),
-                                 tuple(self.image_checks), self.subject, self.prompt_report)
+                                 tuple(self.image_checks), self.subject, self.prompt_report,
+                                 getattr(self.request, "client", None))
         try:
             if amendment is not None:
                 audit.amend(*amendment, now=self.now)
@@ -630,7 +638,7 @@ class _Attempt:
                 decision, outcome="denied", now=self.now, prompt=self.request.prompt,
                 requester=self.request.requester, purpose=self.request.purpose, evaluations=self.evaluations,
                 model_sha256=self.model_sha256, findings=self.findings, image_checks=self.image_checks,
-                subject=self.subject)
+                subject=self.subject, client=getattr(self.request, "client", None))
         except Exception as exc:  # noqa: BLE001
             raise ReleaseBlocked("audit", f"denied, and the deny could not be audited: {exc}", self.decision_id,
                                  self.action) from exc
