@@ -19,6 +19,14 @@
   ``verify``.
 - A failure that cannot be written to the database (locked, corrupt, full) is spooled, signed, to
   a file beside the checkpoint and appended on the next open (``replay_spool``).
+- Many writers (PostgreSQL, a fleet): leaf indices are assigned inside the appending transaction
+  under the store's lock on the log's head (``Store.lock_audit_head``), held to commit. Within one
+  process, concurrent appenders share transactions (``GroupCommit``): one leader writes every
+  waiting appender's rows and leaves under one hold of the lock and one commit, and each returns
+  only once that commit is done. On PostgreSQL, writers also store a signed checkpoint at most every
+  ``checkpoint_every`` seconds, after commit (docs/fleet.md says why not in the transaction);
+  read-only replicas prove against the newest stored one and call a newer leaf "not yet
+  checkpointed".
 """
 
 from __future__ import annotations
@@ -30,9 +38,11 @@ import hashlib
 import json
 import os
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import rfc8785
 import sqlalchemy as sa
@@ -50,6 +60,13 @@ RECORD_SIG_CONTEXT = b"pocketstudio/audit-record/v1\n"
 SPOOL_SIG_CONTEXT = b"pocketstudio/audit-spool/v1\n"
 PROOF_FORMAT = "pocketstudio-audit-proof/v1"
 DEFAULT_RETENTION = dt.timedelta(days=365)
+# On a shared database, how often (at most) writers store a signed checkpoint for the replicas.
+FLEET_CHECKPOINT_EVERY_S = 2.0
+
+
+class NotYetCheckpointed(AuditError):
+    """The leaf is in the log but no stored checkpoint covers it yet (a replica proves only
+    against stored checkpoints): retry in a few seconds."""
 
 DECISION, AMENDMENT, CONSENT = "decision", "amendment", "consent"
 # Amendment events.
@@ -236,13 +253,18 @@ class AuditLog:
     next to it."""
 
     def __init__(self, store: Store, signer: NoteSigner, retention: dt.timedelta = DEFAULT_RETENTION,
-                 checkpoint_file: Path | None = None):
+                 checkpoint_file: Path | None = None, checkpoint_every: float | None = None):
         self.store = store
         self.signer = signer
         self.origin = signer.name
         self.verifier = signer.verifier
         self.retention = retention
         self.checkpoint_file = Path(checkpoint_file) if checkpoint_file is not None else None
+        # A shared database gets stored checkpoints for its replicas; one device's file needs none.
+        self.checkpoint_every = checkpoint_every if checkpoint_every is not None else (
+            FLEET_CHECKPOINT_EVERY_S if store.is_postgres else None)
+        self._last_stored = 0.0
+        self._group: GroupCommit | None = None
 
     @property
     def spool_file(self) -> Path | None:
@@ -284,12 +306,46 @@ class AuditLog:
             with self.store.begin() as own:
                 out = self._append(own, items)
         except sa.exc.SQLAlchemyError as exc:
-            raise AuditError(f"audit append failed: {type(exc.orig or exc).__name__}: "
-                             f"{str(exc.orig or exc).splitlines()[0]}") from exc
+            raise _append_failed(exc) from exc
         self.witness()
+        self.store_checkpoint_if_due()
         return out
 
+    @property
+    def group(self) -> "GroupCommit":
+        """This process's group commit for this log (made on first use)."""
+        if self._group is None:
+            self._group = GroupCommit(self)
+        return self._group
+
+    def submit(self, entries: list[PendingEntry], work: Callable[[sa.Connection], Any] | None = None
+               ) -> list[AuditRecord]:
+        """Append decision leaves through the group commit: ``work(conn)`` (e.g. the manifest row
+        of a release) runs in the same transaction as the leaves, in a savepoint of its own, and
+        the call returns once that transaction has committed (its error, if it failed)."""
+        return self.group.submit([e.split() for e in entries], work)
+
+    def store_checkpoint_if_due(self, now: dt.datetime | None = None) -> Checkpoint | None:
+        """On a shared database: store a signed checkpoint when the newest is older than
+        ``checkpoint_every`` seconds (any writer may; the same size is stored once)."""
+        if self.checkpoint_every is None or self.store.readonly:
+            return None
+        if time.monotonic() - self._last_stored < self.checkpoint_every:
+            return None
+        self._last_stored = time.monotonic()
+        now = now or dt.datetime.now(dt.timezone.utc)
+        with self.store.connect() as conn:
+            newest = conn.execute(sa.select(checkpoints.c.created_at).order_by(checkpoints.c.size.desc())
+                                  .limit(1)).scalar()
+        if newest is not None and (now - dt.datetime.fromisoformat(newest)).total_seconds() < self.checkpoint_every:
+            return None
+        try:
+            return self.checkpoint(now)[0]
+        except sa.exc.IntegrityError:  # another writer stored this size at the same moment
+            return None
+
     def _append(self, conn, items: list[tuple[dict, dict]]) -> list[AuditRecord]:
+        self.store.lock_audit_head(conn)  # held to commit: the next appender sees these leaves
         size = conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.leaf_index) + 1, 0))).scalar()
         frontier = _Frontier(conn, size)
         rows, openings, out = [], [], []
@@ -452,6 +508,7 @@ class AuditLog:
     def checkpoint(self, now: dt.datetime) -> tuple[Checkpoint, str]:
         """Sign (and store) a checkpoint of the current tree; reuse the stored one at the same size."""
         with self.store.begin() as conn:
+            self.store.lock_audit_head(conn)  # the size and its nodes, as no appender is midway
             size = self._size(conn)
             existing = conn.execute(sa.select(checkpoints).where(checkpoints.c.size == size)).first()
             if existing is not None:
@@ -478,7 +535,7 @@ class AuditLog:
         signed in memory (nothing is written, so proving needs no write lock), and for a decision
         the amendment leaves that follow it up."""
         record = self.get(ref)
-        cp, note = self.current_checkpoint()
+        cp, note = self._proving_checkpoint(record)
         with self.store.connect() as conn:
             node = self._node(conn)
             amendments = [] if record.kind != DECISION else [
@@ -497,6 +554,20 @@ class AuditLog:
             if amendments:
                 bundle["amendments"] = [part(a) for a in amendments]
         return bundle
+
+    def _proving_checkpoint(self, record: AuditRecord) -> tuple[Checkpoint, str]:
+        """A writer, or one device reading its own file, signs the log as it is now; a read-only
+        replica of a shared database (PostgreSQL) takes the newest checkpoint the writers stored,
+        so that all replicas answer from the same signed tree heads and serving needs no signing, and
+        a leaf beyond it is not yet checkpointed."""
+        if not (self.store.readonly and self.checkpoint_every is not None):
+            return self.current_checkpoint()
+        latest = self.latest_checkpoint()
+        if latest is None or latest[0].size <= record.index:
+            covered = latest[0].size if latest else 0
+            raise NotYetCheckpointed(f"audit leaf {record.index} is not yet checkpointed (the newest stored checkpoint "
+                                     f"covers {covered} leaves; writers store one every few seconds): retry shortly")
+        return latest
 
     def amendments(self, decision_id: str) -> list[AuditRecord]:
         with self.store.connect() as conn:
@@ -681,6 +752,98 @@ class AuditLog:
                              "(any generate) to append them")
         return {"records": tree.size, "root": tree.root().hex(), "checkpoints": count,
                 "kept_checkpoint": kept.size if kept is not None else None}
+
+
+def _append_failed(exc: sa.exc.SQLAlchemyError) -> AuditError:
+    orig = getattr(exc, "orig", None) or exc
+    return AuditError(f"audit append failed: {type(orig).__name__}: {(str(orig).splitlines() or [''])[0]}")
+
+
+@dataclass
+class _Ticket:
+    items: list[tuple[dict, dict]]
+    work: Callable[[sa.Connection], Any] | None
+    done: bool = False
+    result: list[AuditRecord] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Group commit across the writers of one process.
+
+    An appender queues its leaves (and ``work``: rows that must commit with them); if no leader
+    is writing, it becomes the leader and writes every queued ticket in one transaction: each
+    ticket's work in its own savepoint (a failing one is rolled back alone and gets its error),
+    then the leaves of the others under one hold of the log's lock, then one commit. Appenders
+    that arrived meanwhile wait, and the next leader takes them all. Each returns only after the
+    commit that holds its leaves, so a release's record is durable before its file is published."""
+
+    def __init__(self, log: AuditLog, max_batch: int = 512):
+        self.log = log
+        self.max_batch = max_batch
+        self.cv = threading.Condition()
+        self.queue: list[_Ticket] = []
+        self.leading = False
+
+    def submit(self, items: list[tuple[dict, dict]], work: Callable[[sa.Connection], Any] | None = None
+               ) -> list[AuditRecord]:
+        ticket = _Ticket(items, work)
+        with self.cv:
+            self.queue.append(ticket)
+            while not ticket.done:
+                if self.leading:
+                    self.cv.wait()
+                    continue
+                self.leading = True
+                batch, self.queue = self.queue[:self.max_batch], self.queue[self.max_batch:]
+                self.cv.release()
+                try:
+                    self._commit(batch)
+                finally:
+                    self.cv.acquire()
+                    self.leading = False
+                    self.cv.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result
+
+    def _commit(self, batch: list[_Ticket]) -> None:
+        log = self.log
+        try:
+            try:
+                with log.store.begin() as conn:
+                    good = []
+                    for t in batch:
+                        if t.work is None:
+                            good.append(t)
+                            continue
+                        savepoint = conn.begin_nested()
+                        try:
+                            t.work(conn)
+                            savepoint.commit()
+                            good.append(t)
+                        except Exception as exc:  # noqa: BLE001 — that writer's own failure, handed back to it
+                            savepoint.rollback()
+                            t.error = exc
+                    records = log._append(conn, [i for t in good for i in t.items]) if good else []
+                    for t in good:
+                        t.result, records = records[:len(t.items)], records[len(t.items):]
+            except sa.exc.SQLAlchemyError as exc:
+                raise _append_failed(exc) from exc
+        except BaseException as exc:  # nothing of this batch committed
+            for t in batch:
+                if t.error is None:
+                    t.error, t.result = exc, []
+        finally:
+            for t in batch:
+                t.done = True
+        if any(t.error is None for t in batch):
+            try:
+                log.witness()
+                log.store_checkpoint_if_due()
+            except AuditError as exc:
+                for t in batch:
+                    t.error = t.error or exc
 
 
 def _check_consistent(tree: merkle.MemoryTree, old: Checkpoint, new: Checkpoint | None, name: str) -> None:

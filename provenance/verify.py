@@ -668,7 +668,8 @@ class Verifier:
              "failure_codes": failures, "manifest": summary.to_json(), "stored_at": stored.created_at})
 
     def _audit_check(self, manifest: ManifestSummary, asset_id: str | None, now: dt.datetime) -> CheckResult:
-        from pocketstudio.policy.audit import NOT_PUBLISHED, proven_amendments, verify_proof_bundle
+        from pocketstudio.policy.audit import (NOT_PUBLISHED, NotYetCheckpointed, proven_amendments,
+                                               verify_proof_bundle)
 
         decision_id, origin = manifest.decision_id, manifest.audit_log_origin
         evidence = {"decision_id": decision_id, "log_origin": origin}
@@ -783,3 +784,5 @@ def _fingerprint_check(image: Image.Image, binding: SoftBinding) -> CheckResult:
         "undecidable": "the picture is too flat to compare with the manifest's fingerprint",
     }[result.outcome]
     return CheckResult(CheckName.FINGERPRINT, result.matches, text, evidence)
+        except NotYetCheckpointed as exc:  # a replica: the writers have not stored a checkpoint over it yet
+            return CheckResult(CheckName.AUDIT, None, str(exc), {**evidence, "not_yet_checkpointed": True})

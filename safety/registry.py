@@ -226,8 +226,9 @@ class Registry:
 
         with self.store.connect() as conn:
             rows = conn.execute(sa.select(
-                sa.func.count(), sa.func.max(persons.c.created_at), sa.func.total(sa.func.length(persons.c.display_name)),
-                sa.func.total(sa.func.length(persons.c.aliases))).select_from(persons)).one()
+                sa.func.count(), sa.func.max(persons.c.created_at),  # coalesce(sum): SQLite and PostgreSQL alike
+                sa.func.coalesce(sa.func.sum(sa.func.length(persons.c.display_name)), 0),
+                sa.func.coalesce(sa.func.sum(sa.func.length(persons.c.aliases)), 0)).select_from(persons)).one()
             last_event = conn.execute(sa.select(sa.func.max(audit_log.c.leaf_index)).where(
                 audit_log.c.kind == "consent")).scalar()
         return (*rows, last_event)

@@ -148,3 +148,20 @@ def file_modes_enforced():
     finally:
         data[0].effective = saved
         libc.capset(ctypes.byref(header), data)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (Debian's postgresql, started as the postgres user in a temporary
+    folder, tests/postgres.py) for the whole session; never skipped: .ci/run installs it."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:
+    """A new empty PostgreSQL database for one test: its SQLAlchemy URL."""
+    return postgres.create_database()

@@ -44,6 +44,8 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 HomeOpt = typer.Option(None, "--home", envvar="POCKETSTUDIO_HOME", help="Data directory (database, keys).")
+DbOpt = typer.Option(None, "--database-url", help="The store's database, e.g. postgresql+psycopg://user@host/db "
+                                                  "(default: the setting database_url; unset: SQLite in the data directory).")
 
 
 def _version(value: bool) -> None:
@@ -106,6 +108,7 @@ def _fail(exc: Exception | str, code: Optional[int] = None, *, json_out: bool = 
 def init(home: Optional[Path] = HomeOpt,
          alg: Optional[str] = typer.Option(None, help="Claim-signing algorithm: es256 or ed25519 "
                                                       "(default: the setting signing_alg, es256)."),
+         database_url: Optional[str] = DbOpt,
          provider_name: Optional[str] = typer.Option(None, "--provider-name", help="Your name as the provider, "
                                                      "in the EU and California disclosures (setting provider_name)."),
          provider_code: Optional[str] = typer.Option(None, "--provider-code", help="Your code in China's TC260 "
@@ -119,12 +122,12 @@ def init(home: Optional[Path] = HomeOpt,
         for key, value in (("provider_name", provider_name), ("provider_code", provider_code)):
             if value is not None:  # written to config.toml, so every later command uses them
                 set_in_config(resolve_home(home), key, value)
-        settings = _settings(home, signing_alg=alg)
+        settings = _settings(home, signing_alg=alg, database_url=database_url)
         data = DataHome(settings, keys=KeyStore(settings))
         store = data.store  # created, or upgraded in place (Alembic)
         data.keys.ensure(alg=settings.signing_alg)
         data.consent  # consent rows an earlier release wrote join the signed history now
-        out.print(f"data directory: {settings.home}\ndatabase: {settings.db_path} (schema revision {store.revision()})\n"
+        out.print(f"data directory: {settings.home}\ndatabase: {store.name} (schema revision {store.revision()})\n"
                   f"keys: {settings.keys_dir}")
     except PocketStudioError as exc:
         _fail(exc)
@@ -159,7 +162,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
                                                            help="Add --policy to the defaults instead (default: the "
                                                                 "setting policy_extends)."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-             home: Optional[Path] = HomeOpt):
+             home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Generate an image and release it only if every gate passes.
 
     The prompt, numbers, size, format and output path are checked before the model loads: the
@@ -172,7 +175,7 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
         from .studio import GenerationRequest, Studio, parse_size  # GenerateExtraMissing on a base install
 
         settings = _settings(home, default_requester=requester, default_purpose=purpose, policy_dir=policy,
-                             policy_extends=policy_extends)
+                             policy_extends=policy_extends, database_url=database_url)
 
         def factory():
             from ..generator import load_generator
@@ -294,7 +297,7 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
            jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
                                               help="Worker processes for many files (default: one per core, "
                                                    "at most one per 4 files)."),
-           home: Optional[Path] = HomeOpt):
+           home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Say where images came from: C2PA manifest, watermark, and the manifest recovered by it.
 
     Exit 0 when every image is trusted or recovered, 4 when any is not, 1 when any could not be
@@ -313,7 +316,7 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
     verifier = None
     if files:
         try:
-            settings = _with_trust(_settings(home), trust)
+            settings = _with_trust(_settings(home, database_url=database_url), trust)
             verifier = _verifier(settings, resolver=resolver, online=online)
         except PocketStudioError as exc:
             reason = f"cannot verify: {exc}"
@@ -413,7 +416,7 @@ def serve(host: Optional[str] = typer.Option(None, help="Address to listen on, 0
                                          "replaces the setting allowed_hosts); requests naming any other host are "
                                          "refused (DNS rebinding). 127.0.0.1, localhost, [::1] and the --host "
                                          "address are always allowed."),
-          home: Optional[Path] = HomeOpt):
+          home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Serve the verifier: web page at /, POST /v1/verify, the C2PA Soft Binding Resolution API, audit proofs."""
     from .exposure import HostCheck
     from .server import Limits, run as run_server
@@ -421,7 +424,7 @@ def serve(host: Optional[str] = typer.Option(None, help="Address to listen on, 0
     try:
         settings = _with_trust(_settings(home, host=host, port=port, max_bytes=max_bytes, max_pixels=max_pixels,
                                          workers=workers, allowed_hosts=allowed_host or None,
-                                         operator_token_file=operator_token_file), trust)
+                                         operator_token_file=operator_token_file, database_url=database_url), trust)
         # A malformed allowed host is an error before anything starts.
         HostCheck.serving(settings.host, settings.port, settings.allowed_hosts)
         from pocketstudio.provenance.keys import KeyStore
@@ -460,7 +463,7 @@ def audit_list(effect: Optional[str] = typer.Option(None, help="allow or deny"),
                since: Optional[str] = typer.Option(None, help="ISO time, inclusive"),
                until: Optional[str] = typer.Option(None, help="ISO time, exclusive"),
                rule: Optional[str] = typer.Option(None, help="Only records a rule with this @id decided"),
-               json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt):
+               json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """List audit records, oldest first."""
     try:
         # A filter that cannot match is a mistake to report (exit 2), not an empty table.
@@ -468,7 +471,7 @@ def audit_list(effect: Optional[str] = typer.Option(None, help="allow or deny"),
             raise UsageError(f"--effect must be allow or deny, not {effect!r}")
         since = _iso_filter("--since", since)
         until = _iso_filter("--until", until)
-        records = _audit_log(home).records(effect=effect, since=since, until=until, rule=rule)
+        records = _audit_log(home, database_url).records(effect=effect, since=since, until=until, rule=rule)
     except PocketStudioError as exc:
         _fail(exc, json_out=json_out)
     if json_out:
@@ -483,10 +486,10 @@ def audit_list(effect: Optional[str] = typer.Option(None, help="allow or deny"),
 
 @audit_app.command("show")
 def audit_show(ref: str = typer.Argument(..., help="Decision or entry id (or the start of one, as 'audit list' shows it), or an asset id."),
-               json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt):
+               json_out: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Show one audit record (and whether its commitments can still be opened)."""
     try:
-        log = _audit_log(home)
+        log = _audit_log(home, database_url)
         record = log.get(ref)
     except PocketStudioError as exc:
         _fail(exc, json_out=json_out)
@@ -507,7 +510,7 @@ def audit_show(ref: str = typer.Argument(..., help="Decision or entry id (or the
 def audit_verify(checkpoint: list[Path] = typer.Option([], "--checkpoint", help="A checkpoint of this log saved "
                                                      "earlier (a signed note, e.g. from 'audit checkpoint' or "
                                                      "/v1/audit/checkpoint): the log must still contain it (repeatable)."),
-                 home: Optional[Path] = HomeOpt):
+                 home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Recompute the tree, check every record signature, checkpoint and their consistency, the
     checkpoint kept beside the keys (truncation), and the manifests and consent rows against their leaves."""
     try:
@@ -515,7 +518,7 @@ def audit_verify(checkpoint: list[Path] = typer.Option([], "--checkpoint", help=
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"cannot read the checkpoint file: {exc}")
     try:
-        result = _audit_log(home).verify(notes)
+        result = _audit_log(home, database_url).verify(notes)
     except PocketStudioError as exc:
         _fail(f"audit log does NOT verify: {exc}")
     kept = result["kept_checkpoint"]
@@ -526,10 +529,10 @@ def audit_verify(checkpoint: list[Path] = typer.Option([], "--checkpoint", help=
 
 
 @audit_app.command("checkpoint")
-def audit_checkpoint(home: Optional[Path] = HomeOpt):
+def audit_checkpoint(home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Sign a checkpoint of the log as it is now and print it (a C2SP signed note)."""
     try:
-        _, note = _audit_log(home).checkpoint(dt.datetime.now(dt.timezone.utc))
+        _, note = _audit_log(home, database_url).checkpoint(dt.datetime.now(dt.timezone.utc))
     except PocketStudioError as exc:
         _fail(exc)
     sys.stdout.write(note)
@@ -538,10 +541,10 @@ def audit_checkpoint(home: Optional[Path] = HomeOpt):
 @audit_app.command("prove")
 def audit_prove(ref: str = typer.Argument(..., help="Asset id, decision id, sequence number or an image file."),
                 output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the bundle here."),
-                home: Optional[Path] = HomeOpt):
+                home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Write an offline proof bundle: the record, its inclusion proof and a signed checkpoint."""
     try:
-        log = _audit_log(home)
+        log = _audit_log(home, database_url)
         if Path(ref).is_file():
             ref = _asset_of_image(Path(ref), home)
         bundle = log.prove(ref, dt.datetime.now(dt.timezone.utc))
@@ -575,19 +578,22 @@ def audit_verify_proof(bundle: Path = typer.Argument(..., help="A bundle from 'a
 
 @audit_app.command("forget")
 def audit_forget(ref: str = typer.Argument(..., help="Decision id, asset id or sequence number."),
-                 home: Optional[Path] = HomeOpt):
+                 home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Delete the salts and clear text behind a record; the log and its proofs stay valid."""
     try:
-        record = _audit_log(home).forget(ref)
+        record = _audit_log(home, database_url).forget(ref)
     except PocketStudioError as exc:
         _fail(exc)
     out.print(f"forgot the openings of decision {record.decision_id}; its commitments can no longer be opened")
 
 
-def _audit_log(home):
+def _audit_log(home, database_url: Optional[str] = None):
     from .home import DataHome
 
-    return DataHome.existing(home).audit
+    settings = _settings(home, database_url=database_url)
+    if not settings.database_url and not settings.db_path.exists():
+        raise ConfigError(f"no database at {settings.db_path}; run 'pocketstudio init' first")
+    return DataHome(settings).audit
 
 
 def _asset_of_image(path: Path, home) -> str:

@@ -21,7 +21,7 @@ from pocketstudio.safety.registry import Registry
 
 from ..base.config import Settings
 from ..base.errors import ConfigError
-from ..base.store import Store
+from ..base.store import Store, store_location
 
 if TYPE_CHECKING:  # the generator needs the generate extra; audit and consent commands must not
     from ..generator.subjects import SubjectBook
@@ -52,7 +52,7 @@ class DataHome:
     def existing(cls, home: str | Path | None = None) -> "DataHome":
         """A data directory that must exist already (commands that only read or audit it)."""
         settings = Settings.load(home)
-        if not settings.db_path.exists():
+        if not settings.database_url and not settings.db_path.exists():
             raise ConfigError(f"no database at {settings.db_path}; run 'pocketstudio init' first")
         return cls(settings)
 
@@ -64,7 +64,7 @@ class DataHome:
 
     @cached_property
     def store(self) -> Store:
-        return Store.open(self.settings.db_path)
+        return Store.open(store_location(self.settings))
 
     @cached_property
     def audit(self) -> AuditLog:

@@ -1,4 +1,6 @@
-"""The one SQLite database of a data directory, through SQLAlchemy Core.
+"""The one database of a data directory, through SQLAlchemy Core: a SQLite file (the embedded
+default), or a PostgreSQL database (psycopg 3) shared by a fleet of writers and verifier replicas
+when a database URL is set (the setting ``database_url``).
 
 The schema is Alembic's: ``metadata`` below is the model of the newest schema, and every change to
 it is a new revision in ``migrations/versions/`` (``alembic -c core/base/migrations/alembic.ini
@@ -53,6 +55,9 @@ manifests = sa.Table(
     sa.Column("decision_id", sa.String(64), nullable=False),
     sa.Column("model_sha256", sa.String(64), nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
+    # Revision 0007: the signature's RFC 3161 time-stamp: none (no TSA configured), pending (the TSA
+    # was unreachable; ``pocketstudio timestamp --pending`` adds it) or stamped.
+    sa.Column("time_stamp", sa.String(16), nullable=False, server_default="none", index=True),
 )
 
 # The audit log: one row per leaf of an RFC 6962 Merkle tree. ``record`` is the RFC 8785
@@ -148,6 +153,16 @@ fingerprints = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
 )
 
+# Revision 0007: the ISCC image code of each release (io.iscc.v0, the registered soft binding beside
+# ours), looked up exactly by code and by Hamming distance of its 64-bit body.
+iscc_codes = sa.Table(
+    "iscc_codes", metadata,
+    sa.Column("asset_id", sa.String(32), sa.ForeignKey("manifests.asset_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False, index=True),
+    sa.Column("body", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
 
 # Revision 0004: learned subjects (textual-inversion embeddings, core/generator/subject.py). The vectors live
 # in a safetensors file under the data directory's ``subjects/``; the row holds its sha256 (checked
@@ -176,7 +191,7 @@ subjects = sa.Table(
 
 # The newest revision in migrations/versions/ (a test checks that it is Alembic's head). Named here
 # so that opening a database that is already there costs one SELECT and no Alembic import.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # schema_version.version of a release before Alembic -> the revision that holds the same schema.
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003", 4: "0004", 5: "0005"}
@@ -216,12 +231,12 @@ def known_revisions() -> set[str]:
     return {script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
 
 
-def _newer(path: Path, revision: str) -> StoreError:
+def _newer(path: "Path | str", revision: str) -> StoreError:
     return StoreError(f"database {path} has schema revision {revision}, newer than this program's "
                       f"{SCHEMA_REVISION}: upgrade pocketstudio")
 
 
-def upgrade(conn: sa.Connection, path: Path, now_iso: Callable[[], str] | None = None) -> None:
+def upgrade(conn: sa.Connection, path: "Path | str", now_iso: Callable[[], str] | None = None) -> None:
     """Bring the database on ``conn`` to ``SCHEMA_REVISION`` inside ``conn``'s transaction: a
     database of a release before Alembic is stamped at its revision first; one with a revision
     this program does not know is refused ("upgrade pocketstudio")."""
@@ -350,13 +365,112 @@ def _typed_errors(engine: sa.Engine, path: Path, timeout: float) -> None:
             raise error from context.original_exception
 
 
+# -- PostgreSQL ------------------------------------------------------------------------------------
+# Advisory-lock keys (pg_advisory_xact_lock): one for schema upgrades, one for the audit log's head.
+MIGRATION_LOCK = 0x706F636B_00000001
+AUDIT_LOCK = 0x706F636B_00000002
+
+
+def is_database_url(target: "str | Path") -> bool:
+    """A database URL (``postgresql+psycopg://…``, ``sqlite:///…``) rather than a file path."""
+    return isinstance(target, str) and "://" in target
+
+
+def store_location(settings) -> "str | Path":
+    """Where a data directory's store is: its ``database_url`` setting, else its SQLite file."""
+    return settings.database_url or settings.db_path
+
+
+def _postgres_url(url: str) -> sa.URL:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError("the database URL is malformed: write it as postgresql+psycopg://USER@HOST:PORT/DATABASE") from None
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise StoreError(f"database URL scheme {parsed.drivername!r} is not supported: use postgresql+psycopg://… "
+                     "(or unset database_url for the SQLite file in the data directory)")
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` URL (None: not a SQLite URL)."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        raise StoreError("a sqlite:// database URL must name a file: sqlite:////absolute/path.db")
+    return Path(parsed.database)
+
+
+def _postgres_error(exc: BaseException, where: str, timeout: float) -> StoreError | None:
+    """The StoreError a PostgreSQL failure means to the user (its SQLSTATE decides), never the SQL
+    statement; None for constraint violations (callers handle them) and programming errors."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - the engine could not have been made
+        return None
+    if not isinstance(exc, psycopg.Error) or isinstance(exc, psycopg.IntegrityError):
+        return None
+    state = getattr(exc, "sqlstate", None) or ""
+    said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if state in ("55P03", "40P01", "57014"):  # lock not available, deadlock, statement timeout
+        return StoreError(f"database {where} is locked by another writer (still busy after {timeout:g} s): "
+                          "retry when it has finished")
+    if state in ("42501", "25006"):  # insufficient privilege, read-only transaction
+        return StoreError(f"database {where} cannot be written with this role ({said}): a read-only role "
+                          "serves verification only; writers need INSERT/UPDATE/DELETE on the store's tables")
+    if state.startswith("08") or isinstance(exc, psycopg.OperationalError) and not state:
+        return StoreError(f"cannot reach database {where} ({said}): check that the server runs, the URL "
+                          "(host, port, database, user) and the network")
+    if state.startswith("28"):
+        return StoreError(f"database {where} refused the credentials ({said}): check the user and its password")
+    if state == "3D000":
+        return StoreError(f"database {where} does not exist ({said}): create it first (createdb)")
+    if state.startswith("53"):
+        return StoreError(f"database {where} is out of resources ({said}): free disk or connections and retry")
+    return None
+
+
+def _postgres_engine(url: sa.URL, timeout: float, readonly: bool) -> sa.Engine:
+    options = f"-c lock_timeout={int(timeout * 1000)}"
+    if readonly:
+        options += " -c default_transaction_read_only=on"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise StoreError("a PostgreSQL database needs psycopg: pip install 'pocketstudio[postgres]'") from None
+    engine = sa.create_engine(url, pool_size=4, max_overflow=8, pool_pre_ping=True,
+                              connect_args={"options": options, "connect_timeout": 10})
+    where = url.render_as_string(hide_password=True)
+
+    @event.listens_for(engine, "handle_error")
+    def _translate(context):
+        error = _postgres_error(context.original_exception, where, timeout)
+        if error is not None:
+            raise error from context.original_exception
+
+    return engine
+
+
 @dataclass
 class Store:
-    """An open database: the engine, at the schema revision ``SCHEMA_REVISION``."""
+    """An open database: the engine, at the schema revision ``SCHEMA_REVISION``.
+
+    ``path``: the SQLite file; ``url``: the PostgreSQL database (its password hidden) instead."""
 
     engine: sa.Engine
-    path: Path
+    path: Path | None
     readonly: bool = False
+    url: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How messages name the database: its file, or its URL without the password."""
+        return self.url if self.url is not None else str(self.path)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     @classmethod
     def open(cls, path: str | Path, now_iso: Callable[[], str] | None = None,
@@ -364,8 +478,16 @@ class Store:
         """Open (creating if needed) the database at ``path`` and upgrade it to ``SCHEMA_REVISION``
         (Alembic, in one ``BEGIN IMMEDIATE`` transaction: concurrent openers wait for each other).
 
+        ``path`` may be a database URL: ``postgresql+psycopg://…`` opens that (existing, possibly
+        empty) database, upgraded under an advisory lock; ``sqlite:///…`` names a file.
+
         A write waits at most ``timeout`` seconds for another process's write to finish, then
         fails with a StoreError that says so (as does a damaged file)."""
+        if is_database_url(path):
+            file = _sqlite_path(path)
+            if file is None:
+                return cls._open_postgres(path, now_iso, timeout)
+            path = file
         path = Path(path)
         if path.exists() and path.is_dir():
             raise StoreError(f"{path} is a directory, not a database file")
@@ -405,7 +527,20 @@ class Store:
         snapshot) proceed while another process holds a write transaction.
 
         ``prepare``: first create a missing database or migrate an older one (one write, through
-        ``open``), as a long-running service does once when it starts."""
+        ``open``), as a long-running service does once when it starts.
+
+        A PostgreSQL URL opens its transactions read only (``default_transaction_read_only``): a
+        role with SELECT on the tables is all a verifier replica needs."""
+        if is_database_url(path):
+            file = _sqlite_path(path)
+            if file is None:
+                if prepare:
+                    cls.open(path, timeout=timeout).close()
+                url = _postgres_url(path)
+                store = cls(engine=_postgres_engine(url, timeout, readonly=True), path=None, readonly=True,
+                            url=url.render_as_string(hide_password=True))
+                return store._checked_readonly()
+            path = file
         path = Path(path)
         if path.is_dir():
             raise StoreError(f"{path} is a directory, not a database file")
@@ -413,9 +548,13 @@ class Store:
             cls.open(path, timeout=timeout).close()
         if not path.exists():
             raise StoreError(f"no database at {path}; run 'pocketstudio init' first")
-        store = cls._readonly(path, timeout)
+        return cls._readonly(path, timeout)._checked_readonly()
+
+    def _checked_readonly(self) -> "Store":
+        """This read-only store, if its schema is at the head (else closed, and a StoreError)."""
+        path = self.name
         try:
-            current = store.revision()
+            current = self.revision()
             problem = None
             if current is None:
                 problem = (f"{path} is not an initialised Pocket Studio database: run 'pocketstudio init' (or point "
@@ -426,11 +565,26 @@ class Store:
                 problem = (f"database {path} has schema revision {current}, older than this program's "
                            f"{SCHEMA_REVISION}: run 'pocketstudio init' once to upgrade it (verification only reads it)")
         except BaseException:
-            store.close()
+            self.close()
             raise
         if problem:
-            store.close()
+            self.close()
             raise StoreError(problem)
+        return self
+
+    @classmethod
+    def _open_postgres(cls, target: str, now_iso: Callable[[], str] | None, timeout: float) -> "Store":
+        url = _postgres_url(target)
+        shown = url.render_as_string(hide_password=True)
+        store = cls(engine=_postgres_engine(url, timeout, readonly=False), path=None, url=shown)
+        try:
+            store._migrate(now_iso)
+        except BaseException as exc:
+            store.engine.dispose()
+            if isinstance(exc, sa.exc.DBAPIError):  # one the handler did not name
+                said = (str(getattr(exc, "orig", exc)).strip().splitlines() or ["error"])[0]
+                raise StoreError(f"cannot open database {shown}: {said}") from exc
+            raise
         return store
 
     @classmethod
@@ -457,7 +611,17 @@ class Store:
 
     def _migrate(self, now_iso: Callable[[], str] | None) -> None:
         with self.engine.begin() as conn:  # BEGIN IMMEDIATE: a second opener waits here, then finds the head
-            upgrade(conn, self.path, now_iso)
+            if self.is_postgres:  # PostgreSQL's DDL is transactional; openers queue on this lock
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            upgrade(conn, self.name, now_iso)
+
+    def lock_audit_head(self, conn: sa.Connection) -> None:
+        """Serialise appenders to the audit log until ``conn``'s transaction ends, so that leaf
+        indices are assigned without gaps or duplicates: SQLite's ``BEGIN IMMEDIATE`` already
+        holds the one write lock; PostgreSQL takes a transaction-scoped advisory lock (released
+        at commit or rollback, also when the writer dies)."""
+        if self.is_postgres:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK})
 
     def revision(self) -> str | None:
         """The schema revision (None: an empty database, not created by Pocket Studio yet)."""
@@ -467,7 +631,7 @@ class Store:
     def begin(self):
         """A write transaction (``BEGIN IMMEDIATE``): commits on success, rolls back on error."""
         if self.readonly:
-            raise StoreError(f"database {self.path} is open for reading only (verification never writes)")
+            raise StoreError(f"database {self.name} is open for reading only (verification never writes)")
         return self.engine.begin()
 
     def connect(self):
