@@ -22,7 +22,8 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from pocketstudio.core.base.errors import PocketStudioError
-from pocketstudio.core.base.store import Store, fingerprints, manifests
+from pocketstudio.core.base.store import Store, fingerprints, iscc_codes, manifests
+from . import iscc as iscc_code
 from .fingerprint import ALG as FINGERPRINT_ALG
 from .fingerprint import hamming
 
@@ -46,6 +47,8 @@ class StoredManifest:
     model_sha256: str
     created_at: str
     fingerprint: str | None = None  # soft-binding value of ``FINGERPRINT_ALG``, if one was stored
+    time_stamp: str = "none"  # the signature's RFC 3161 time-stamp: none, pending or stamped
+    iscc: str | None = None  # soft-binding value of ``io.iscc.v0`` (base64 of the code), if one was stored
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,12 @@ class ManifestRepository:
         self.store = store
 
     def put(self, conn: sa.Connection, item: StoredManifest) -> None:
-        row = {k: v for k, v in item.__dict__.items() if k != "fingerprint"}
+        row = {k: v for k, v in item.__dict__.items() if k not in ("fingerprint", "iscc")}
         conn.execute(manifests.insert().values(**row))
+        if item.iscc is not None:
+            code = iscc_code.from_value(item.iscc)
+            conn.execute(iscc_codes.insert().values(asset_id=item.asset_id, code=code,
+                                                    body=f"{iscc_code.body(code):016x}", created_at=item.created_at))
         if item.fingerprint is not None:
             from .fingerprint import Fingerprint
 
@@ -101,13 +108,39 @@ class ManifestRepository:
                                                       created_at=item.created_at))
 
     def _select(self):
-        return sa.select(manifests, fingerprints.c.value.label("fingerprint")).select_from(
-            manifests.outerjoin(fingerprints, fingerprints.c.asset_id == manifests.c.asset_id))
+        return sa.select(manifests, fingerprints.c.value.label("fingerprint"), iscc_codes.c.code.label("iscc")).select_from(
+            manifests.outerjoin(fingerprints, fingerprints.c.asset_id == manifests.c.asset_id)
+            .outerjoin(iscc_codes, iscc_codes.c.asset_id == manifests.c.asset_id))
+
+    @staticmethod
+    def _stored(row) -> StoredManifest | None:
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        if values.get("iscc"):
+            values["iscc"] = iscc_code.to_value(values["iscc"])
+        return StoredManifest(**values)
 
     def get(self, asset_id: str) -> StoredManifest | None:
         with self.store.connect() as conn:
             row = conn.execute(self._select().where(manifests.c.asset_id == asset_id)).first()
-        return StoredManifest(**row._mapping) if row else None
+        return self._stored(row)
+
+    def match_iscc(self, code: str, max_results: int = 10,
+                   max_distance: int = iscc_code.MAX_DISTANCE) -> list[Match]:
+        """Stored ISCC image codes equal to ``code`` or within ``max_distance`` bits of its body,
+        nearest first (an index lookup for the exact code, a scan of the 16-hex bodies otherwise)."""
+        query = iscc_code.body(code)
+        found = []
+        with self.store.connect() as conn:
+            rows = conn.execute(sa.select(iscc_codes.c.asset_id, iscc_codes.c.body, manifests.c.manifest_label)
+                                .join(manifests, manifests.c.asset_id == iscc_codes.c.asset_id))
+            for asset_id, stored, label in rows:
+                d = hamming(int(stored, 16), query)
+                if d <= max_distance:
+                    found.append((d, label, asset_id))
+        found.sort()
+        return [Match(label, round(100 * (1 - d / 64)), asset_id) for d, label, asset_id in found[:max_results]]
 
     def issued_watermark_algs(self) -> set[str]:
         """The watermark algorithms named by the manifests in this store (an index-only scan)."""
@@ -117,7 +150,7 @@ class ManifestRepository:
     def by_label(self, manifest_label: str) -> StoredManifest | None:
         with self.store.connect() as conn:
             row = conn.execute(self._select().where(manifests.c.manifest_label == manifest_label)).first()
-        return StoredManifest(**row._mapping) if row else None
+        return self._stored(row)
 
     def match_fingerprint(self, phash: int, max_results: int = 10,
                           max_distance: int = FINGERPRINT_MAX_DISTANCE) -> list[Match]:

@@ -50,8 +50,9 @@ from pocketstudio.core.base.errors import AuditError, InvalidImageError, PocketS
 from pocketstudio.core.base.files import MAX_IMAGE_BYTES, read_input  # one limit for every image file read
 from . import fingerprint as fp
 from .keys import ACCEPTED_SIGNER_EKUS, KeyStore
-from .manifest import DECISION_LABEL, GENERATION_LABEL, assertion, soft_bindings
-from .resolution import ManifestSource, ResolutionError
+from .iscc import ALG as ISCC_ALG
+from .manifest import DECISION_LABEL, GENERATION_LABEL, INGREDIENT_SHA256, assertion, soft_bindings
+from .resolution import ManifestSource, ResolutionError, asset_id_from_value
 from .watermark import Detection, Watermarker
 
 MAX_PIXELS = 8192 * 8192
@@ -132,6 +133,13 @@ class SoftBinding:
         return {"alg": self.alg, "value": self.value}
 
 
+def _as_asset_id(binding: SoftBinding) -> SoftBinding:
+    """The watermark binding with its value as the asset id the pixels carry (16 hex digits): the
+    manifest states it in base64 (older releases in hex; both read the same)."""
+    asset_id = asset_id_from_value(binding.value) if binding.value else None
+    return SoftBinding(binding.alg, asset_id or binding.value)
+
+
 @dataclass(frozen=True)
 class ModelIdentity:
     """The model a manifest names: ``ManifestFacts.model_name``, ``model_sha256`` and ``model_components``."""
@@ -177,8 +185,11 @@ class ManifestSummary:
     decision_id: str | None = None
     audit_log_origin: str | None = None
     created: str | None = None
-    soft_binding: SoftBinding | None = None  # the watermark's
+    soft_binding: SoftBinding | None = None  # the watermark's (value: the asset id, 16 hex digits)
     fingerprint: SoftBinding | None = None
+    iscc: SoftBinding | None = None  # the ISCC image code (io.iscc.v0)
+    spec_version: str | None = None  # claim_generator_info's specVersion
+    ingredients: tuple[tuple[str | None, str | None, str | None], ...] = ()  # (title, relationship, sha256)
 
     @classmethod
     def read(cls, active: dict) -> "ManifestSummary":
@@ -204,8 +215,14 @@ class ManifestSummary:
             seed=str(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None,
             decision_id=_text(dec.get("decision_id")), audit_log_origin=_text(dec.get("audit_log_origin")),
             created=_text(created.get("when")) or _text(sig.get("time")),
-            soft_binding=next((b for b in bindings if b.alg != fp.ALG), None),
+            soft_binding=next((_as_asset_id(b) for b in bindings if b.alg not in (fp.ALG, ISCC_ALG)), None),
             fingerprint=next((b for b in bindings if b.alg == fp.ALG), None),
+            iscc=next((b for b in bindings if b.alg == ISCC_ALG), None),
+            spec_version=next((_text(_mapping(g).get("specVersion")) for g in _items(active.get("claim_generator_info"))
+                               if _mapping(g).get("specVersion")), None),
+            ingredients=tuple((_text(i.get("title")), _text(i.get("relationship")),
+                               _text(_mapping(i.get("metadata")).get(INGREDIENT_SHA256)))
+                              for i in map(_mapping, _items(active.get("ingredients")))),
         )
 
     def to_json(self) -> dict:
@@ -218,6 +235,8 @@ class ManifestSummary:
             "decision_id": self.decision_id, "audit_log_origin": self.audit_log_origin, "created": self.created,
             "soft_binding": self.soft_binding.to_json() if self.soft_binding else None,
             "fingerprint": self.fingerprint.to_json() if self.fingerprint else None,
+            "iscc": self.iscc.to_json() if self.iscc else None, "spec_version": self.spec_version,
+            "ingredients": [{"title": t, "relationship": r, "sha256": h} for t, r, h in self.ingredients],
         }
 
 

@@ -91,7 +91,7 @@ def test_release_carries_and_stores_the_fingerprint_soft_binding(released):
 
     reader = c2pa.Reader("image/png", io.BytesIO(release.data))
     algs = [b["alg"] for b in soft_bindings(reader.get_active_manifest())]
-    assert algs == [studio.watermarker.alg, FP_ALG]
+    assert algs == [studio.watermarker.alg, FP_ALG, "io.iscc.v0"]  # the registered ISCC binding last (issue 19)
 
 
 def test_verdict_evidence_signer_model_time_watermark_and_audit(released):
@@ -187,7 +187,8 @@ def test_upload_limits_and_bad_input_are_clear_errors(client):
 def test_soft_binding_resolution_api(client, released):
     studio, release = released["studio"], released["first"]
     algs = client.get("/services/supportedAlgorithms").json()
-    assert {"alg": studio.watermarker.alg} in algs["watermarks"] and algs["fingerprints"] == [{"alg": FP_ALG}]
+    assert {"alg": studio.watermarker.alg} in algs["watermarks"]
+    assert algs["fingerprints"] == [{"alg": FP_ALG}, {"alg": "io.iscc.v0"}]
 
     value = asset_id_to_value(release.asset_id)
     got = client.get("/matches/byBinding", params={"alg": studio.watermarker.alg, "value": value}).json()

@@ -202,6 +202,7 @@ class Service:
 
     def by_binding(self, alg: str, value: str, max_results: int) -> dict:
         from pocketstudio.provenance import fingerprint as fp
+        from pocketstudio.provenance import iscc
         from pocketstudio.provenance.resolution import asset_id_from_value
 
         if max_results < 1:
@@ -218,6 +219,11 @@ class Service:
             except InvalidImageError as exc:
                 raise ApiError(400, "bad-query", str(exc)) from None
             matches = self.repository.match_fingerprint(phash, max_results)
+        elif alg == iscc.ALG:
+            try:
+                matches = self.repository.match_iscc(iscc.from_value(value), max_results)
+            except InvalidImageError as exc:
+                raise ApiError(400, "bad-query", str(exc)) from None
         else:
             raise ApiError(400, "unsupported-alg", f"soft binding algorithm {alg!r} is not supported here; "
                                                    "see /services/supportedAlgorithms")
@@ -226,11 +232,12 @@ class Service:
     def by_content(self, data: bytes, alg: str | None, max_results: int, hint_alg: str | None,
                    hint_value: str | None) -> dict:
         from pocketstudio.provenance import fingerprint as fp
+        from pocketstudio.provenance import iscc
         from pocketstudio.provenance.verify import load_image
 
         if max_results < 1:
             raise ApiError(400, "bad-query", "maxResults must be at least 1")
-        if alg is not None and alg != fp.ALG and alg not in self.watermark_algs():
+        if alg is not None and alg not in (fp.ALG, iscc.ALG) and alg not in self.watermark_algs():
             raise ApiError(400, "unsupported-alg", f"soft binding algorithm {alg!r} is not supported here")
         _check_pixels(data, self.limits.max_pixels)
         try:
@@ -249,6 +256,9 @@ class Service:
                     found.setdefault(m.manifest_id, m.similarity)
         if alg is None or alg == fp.ALG:
             for m in self.repository.match_fingerprint(fp.Fingerprint.of(image).phash, max_results):
+                found.setdefault(m.manifest_id, m.similarity)
+        if alg is None or alg == iscc.ALG:
+            for m in self.repository.match_iscc(iscc.image_code(image), max_results):
                 found.setdefault(m.manifest_id, m.similarity)
         ranked = sorted(found.items(), key=lambda kv: -int(kv[1]))[:max_results]
         return {"matches": [{"manifestId": k, "similarityScore": int(v)} for k, v in ranked]}
@@ -401,8 +411,10 @@ def create_app(settings: Settings, limits: Limits | None = None, operator_token:
              summary="Soft binding algorithms this service answers queries for.")
     def supported() -> dict:
         from pocketstudio.provenance import fingerprint as fp
+        from pocketstudio.provenance import iscc
 
-        return {"watermarks": [{"alg": a} for a in service.watermark_algs()], "fingerprints": [{"alg": fp.ALG}]}
+        return {"watermarks": [{"alg": a} for a in service.watermark_algs()],
+                "fingerprints": [{"alg": fp.ALG}, {"alg": iscc.ALG}]}
 
     # -- Audit ------------------------------------------------------------------------------------
     @app.get("/v1/audit/checkpoint", tags=["audit"], response_class=PlainTextResponse,

@@ -22,6 +22,7 @@ from pocketstudio.policy.engine import Decision, DepictedPerson, PolicyEngine, n
 from pocketstudio.provenance.compliance import missing_settings
 from pocketstudio.provenance.fingerprint import ALG as FINGERPRINT_ALG
 from pocketstudio.provenance.fingerprint import Fingerprint
+from pocketstudio.provenance import iscc
 from pocketstudio.provenance.keys import ClaimSigner, KeyStore
 from pocketstudio.provenance.manifest import ManifestFacts, build_manifest
 from pocketstudio.provenance.resolution import ManifestRepository, StoredManifest
@@ -370,6 +371,13 @@ class Studio:
         # The second soft binding: a perceptual fingerprint of the watermarked pixels, so that a
         # watermark copied onto another picture does not recover this manifest unnoticed.
         fingerprint = ctx.step("fingerprint", lambda: Fingerprint.of(marked).to_value())
+        # The registered fingerprint beside ours (ISCC image code), for resolvers that know only it.
+        iscc_value = ctx.step("fingerprint", lambda: iscc.to_value(iscc.image_code(marked)))
+        # The references the image was made from, as ingredients named by their hash.
+        references = tuple((f"reference-{i}", reference_sha256(r)) for i, r in enumerate(request.references, 1))
+        if subject_record is not None:
+            references += tuple((f"subject {subject_record.subject_id} reference {i}", h)
+                                for i, h in enumerate(subject_record.reference_sha256s, 1))
 
         # 7. The XMP packet (IPTC digital source type, TC260 label) goes into the file before
         #    signing, so the hard binding covers it; then the C2PA manifest is signed, and the
@@ -387,7 +395,8 @@ class Studio:
             consent_grant_ids=post.consent_grant_ids, model_components=_model_components(generated),
             model_family=getattr(generated, "family", None), sampler=getattr(generated, "sampler", None),
             native_size=native.size, provider_name=self.settings.provider_name,
-            provider_code=self.settings.provider_code,
+            provider_code=self.settings.provider_code, iscc_alg=iscc.ALG, iscc=iscc_value,
+            ai_training_policy=self.settings.ai_training_policy, references=references,
             upscaler=(self.upscaler.info.name, self.upscaler.info.sha256) if upscaled else None)
 
         def sign():
@@ -413,7 +422,7 @@ class Studio:
                         asset_id=asset_id, watermark_alg=self.watermarker.alg, manifest=signed.manifest,
                         manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
                         mime_type=mime, decision_id=decision_id, model_sha256=generated.model_sha256,
-                        created_at=ManifestRepository.stamp(now), fingerprint=fingerprint))
+                        created_at=ManifestRepository.stamp(now), fingerprint=fingerprint, iscc=iscc_value))
                     ctx.current = "audit"
                     return self.audit.append(
                         post, outcome="released", now=now, prompt=request.prompt, requester=request.requester,

@@ -55,6 +55,9 @@ manifests = sa.Table(
     sa.Column("decision_id", sa.String(64), nullable=False),
     sa.Column("model_sha256", sa.String(64), nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
+    # Revision 0007: the signature's RFC 3161 time-stamp: none (no TSA configured), pending (the TSA
+    # was unreachable; ``pocketstudio timestamp --pending`` adds it) or stamped.
+    sa.Column("time_stamp", sa.String(16), nullable=False, server_default="none", index=True),
 )
 
 # The audit log: one row per leaf of an RFC 6962 Merkle tree. ``record`` is the RFC 8785
@@ -150,6 +153,16 @@ fingerprints = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
 )
 
+# Revision 0007: the ISCC image code of each release (io.iscc.v0, the registered soft binding beside
+# ours), looked up exactly by code and by Hamming distance of its 64-bit body.
+iscc_codes = sa.Table(
+    "iscc_codes", metadata,
+    sa.Column("asset_id", sa.String(32), sa.ForeignKey("manifests.asset_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False, index=True),
+    sa.Column("body", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
 
 # Revision 0004: learned subjects (textual-inversion embeddings, core/generator/subject.py). The vectors live
 # in a safetensors file under the data directory's ``subjects/``; the row holds its sha256 (checked
@@ -178,7 +191,7 @@ subjects = sa.Table(
 
 # The newest revision in migrations/versions/ (a test checks that it is Alembic's head). Named here
 # so that opening a database that is already there costs one SELECT and no Alembic import.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # schema_version.version of a release before Alembic -> the revision that holds the same schema.
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003", 4: "0004", 5: "0005"}
