@@ -185,3 +185,67 @@ def test_token_create_binds_a_new_token_to_its_requester(settings):
     assert row["requester"] == "carol" and token not in listed.stdout
     assert CliRunner().invoke(app, ["token", "revoke", row["token_id"], "--home", str(settings.home)]).exit_code == 0
     assert TokenBook(settings).requester_of(f"Bearer {token}") is None
+
+
+@pytest.fixture
+def service_file(served):
+    from pocketstudio.core.app.local_service import remove_service_file, write_service_file
+
+    port = int(served["url"].rsplit(":", 1)[1])
+    write_service_file(served["settings"], "127.0.0.1", port, served["generation"].local_token)
+    yield
+    remove_service_file(served["settings"], served["generation"].local_token)
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from pocketstudio.core.app.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_cli_generate_goes_through_the_running_service(served, service_file, tmp_path):
+    out = tmp_path / "via.png"
+    done = _cli("generate", PROMPT, "-o", out, "--size", "128", "--seed", "5", "--requester", "dave", "--json",
+                "--home", served["settings"].home)
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["via_service"] == served["url"] and result["path"] == str(out) and result["seed"] == "5"
+    assert Verifier.open(served["settings"]).verify(out.read_bytes()).status is Status.TRUSTED
+    record = _audit(served).get(result["decision_id"])
+    assert _audit(served).details(record)["requester"] == "dave"  # the local token names the CLI's requester
+
+
+def test_attack_output_refused_before_the_service_generates(served, service_file, tmp_path):
+    """The CLI checks -o as in-process does, before asking the service: nothing is generated."""
+    size = _audit(served).size()
+    os.mkfifo(tmp_path / "fifo.png")
+    done = _cli("generate", PROMPT, "-o", tmp_path / "fifo.png", "--size", "128", "--home", served["settings"].home)
+    assert done.exit_code == 1 and "FIFO" in done.output
+    assert _audit(served).size() == size
+
+
+def test_attack_file_appearing_during_a_service_generation_is_kept_and_audited(served, service_file, tmp_path):
+    """A file created at -o while the service generates is not replaced; the service's log gets
+    a not-published amendment for the decision, reported by the CLI."""
+    out = tmp_path / "raced.png"
+    studio = served["generation"].studio
+    studio.on_step = lambda name: out.write_bytes(b"someone else's") if name == "sign" else None
+    try:
+        done = _cli("generate", PROMPT, "-o", out, "--size", "128", "--json", "--home", served["settings"].home)
+    finally:
+        studio.on_step = None
+    assert done.exit_code == 1 and out.read_bytes() == b"someone else's"
+    failed = json.loads(done.stdout)
+    assert failed["released"] is False and failed["step"] == "publish"
+    [amendment] = _audit(served).amendments(failed["decision_id"])
+    assert amendment.record["event"] == "not-published"
+
+
+def test_no_service_file_of_a_dead_process_is_used(settings):
+    from pocketstudio.core.app.local_service import find_service, service_file
+
+    settings.ensure_home()
+    service_file(settings).write_text(json.dumps({"url": "http://127.0.0.1:9", "pid": 2**22 + 12345, "token": "x"}))
+    assert find_service(settings) is None

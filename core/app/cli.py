@@ -161,21 +161,35 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
              policy_extends: Optional[bool] = typer.Option(None, "--policy-extends/--policy-replaces",
                                                            help="Add --policy to the defaults instead (default: the "
                                                                 "setting policy_extends)."),
-             json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+             json_out: bool = typer.Option(False, "--json", help="Print the result as JSON (no progress display)."),
+             no_service: bool = typer.Option(False, "--no-service", help="Generate in this process even when a "
+                                                                          "'pocketstudio serve' of the data directory runs."),
+             threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for generation "
+                                                   "(default: the setting threads, else chosen from the model and the machine)."),
              home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Generate an image and release it only if every gate passes.
 
     The prompt, numbers, size, format and output path are checked before the model loads: the
-    output must be a new file (or, with --force, an existing regular file)."""
+    output must be a new file (or, with --force, an existing regular file). A running 'pocketstudio
+    serve' of the same data directory generates with its warm model (same gates, same audit
+    records) unless --no-service, or an option only this process has (--model, --lora, --reference,
+    --policy, --device, --dtype, --offload, --threads, --database-url), is given."""
     from ..base.files import OUTPUT_SUFFIXES
 
     # No --format: the extension says it; an extension we do not write is refused by the studio.
     fmt = fmt or OUTPUT_SUFFIXES.get(output.suffix.lower(), "png")
+    show = _progress(json_out)
     try:
-        from .studio import GenerationRequest, Studio, parse_size  # GenerateExtraMissing on a base install
-
         settings = _settings(home, default_requester=requester, default_purpose=purpose, policy_dir=policy,
-                             policy_extends=policy_extends, database_url=database_url)
+                             policy_extends=policy_extends, database_url=database_url, threads=threads)
+        local_only = (model, lora, policy, policy_extends, dtype, offload, threads, database_url)
+        if not no_service and not reference and device == "cpu" and all(v is None for v in local_only):
+            result = _generate_via_service(settings, output, force, show, prompt=prompt, size=size, steps=steps,
+                                           seed=seed, guidance=guidance, subject=subject, output_format=fmt)
+            if result is not None:
+                _print_release(result, json_out)
+                return
+        from .studio import GenerationRequest, Studio, parse_size  # GenerateExtraMissing on a base install
 
         def factory():
             from ..generator import load_generator
@@ -187,11 +201,13 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
 
         references = tuple(load_image(p) for p in reference)
         studio = Studio(settings, generator_factory=factory)
+        studio.on_step = show.step
         request = GenerationRequest(prompt=prompt, requester=settings.default_requester,
                                     purpose=settings.default_purpose, size=parse_size(size), steps=steps,
                                     seed=seed, guidance=guidance, format=fmt, references=references,
                                     strength=strength, subject=subject)
-        release = studio.generate(request, output, overwrite=force)
+        with show:
+            release = studio.generate(request, output, overwrite=force)
     except PolicyDenied as exc:
         _denied(exc, json_out, "released")
     except ReleaseBlocked as exc:
@@ -208,26 +224,113 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
               "steps": release.steps, "size": [release.width, release.height],
               "prompt_truncated": release.prompt_truncated,
               "prompt_tokens": {"given": release.prompt_tokens, "kept": release.prompt_tokens_kept},
-              "compliance_warnings": list(release.compliance_warnings)}
+              "compliance_warnings": list(release.compliance_warnings), "mime_type": release.mime_type}
+    _print_release(result, json_out)
+
+
+def _print_release(result: dict, json_out: bool) -> None:
+    """A release as generate prints it, made in this process or by the service."""
+    for gap in result.get("compliance_warnings", ()):
+        err.print(f"[bold yellow]warning:[/] {gap}", highlight=False)
     if json_out:
-        for gap in release.compliance_warnings:
-            err.print(f"[bold yellow]warning:[/] {gap}", highlight=False)
         print(json.dumps(result))
         return
-    for gap in release.compliance_warnings:
-        err.print(f"[bold yellow]warning:[/] {gap}", highlight=False)
-    out.print(f"wrote {release.path} ({release.width}x{release.height}, {release.mime_type})")
-    out.print(f"asset id: {release.asset_id}")
-    out.print(f"decision: {release.decision.effect} ({', '.join(release.decision.rule_ids)}) id {release.decision.decision_id}")
-    out.print(f"model: {release.model_name} sha256 {release.model_sha256[:16]}… seed {release.seed}, {release.steps} steps")
-    if release.prompt_truncated:
-        out.print(f"note: the prompt has {release.prompt_tokens} tokens; the text encoder read the first "
-                  f"{release.prompt_tokens_kept}, the rest did not steer the image")
+    width, height = result["size"]
+    out.print(f"wrote {result['path']} ({width}x{height}, {result['mime_type']})")
+    out.print(f"asset id: {result['asset_id']}")
+    out.print(f"decision: {result['effect']} ({', '.join(result['rule_ids'])}) id {result['decision_id']}")
+    out.print(f"model: {result['model']} sha256 {result['model_sha256'][:16]}… seed {result['seed']}, "
+              f"{result['steps']} steps" + (" (warm service)" if result.get("via_service") else ""))
+    if result["prompt_truncated"]:
+        tokens = result["prompt_tokens"]
+        out.print(f"note: the prompt has {tokens['given']} tokens; the text encoder read the first "
+                  f"{tokens['kept']}, the rest did not steer the image")
+
+
+class _Progress:
+    """What generate is doing, on stderr while it runs (a terminal only; never with --json)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._status = None
+        self._started = 0.0
+
+    def __enter__(self):
+        if self.enabled:
+            import time
+
+            self._started = time.perf_counter()
+            self._status = err.status("checking the request…")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._status is not None:
+            self._status.__exit__(*exc)
+            self._status = None
+
+    _WORDS = {"prompt-check": "checking the prompt", "reference-check": "checking the references",
+              "policy-pre": "policy", "generate": "generating", "upscale": "super-resolution",
+              "output-check": "checking the output for registered faces", "policy-post": "policy, again",
+              "watermark": "watermarking", "fingerprint": "fingerprinting", "sign": "signing the C2PA manifest",
+              "store-manifest": "recording (manifest, audit log)", "publish": "writing the file"}
+
+    def step(self, name: str) -> None:
+        if self._status is not None:
+            import time
+
+            self._status.update(f"{self._WORDS.get(name, name)}… ({time.perf_counter() - self._started:.1f} s)")
+
+
+def _progress(json_out: bool) -> _Progress:
+    return _Progress(not json_out and err.is_terminal)
+
+
+def _generate_via_service(settings: Settings, output: Path, force: bool, show: _Progress, **fields) -> Optional[dict]:
+    """The release made by the data directory's running service, its file written here with the
+    checks an in-process release gets; None when no service answers (then generate in-process).
+    If the file cannot be written, the service is told, and its log records that (not published)."""
+    from ..base.errors import ReleaseBlocked
+    from ..base.files import check_output_path, output_format, publish
+    from .local_service import ServiceUnavailable, find_service, generate_via, report_publish_failed
+
+    service = find_service(settings)
+    if service is None:
+        return None
+    output_format(output, fields["output_format"])
+    check_output_path(output, force)
+    body = {k: v for k, v in fields.items() if v is not None}
+    body["purpose"] = settings.default_purpose
+    try:
+        with show:
+            show.step("generate")
+            remote = generate_via(service, body, settings.default_requester)
+    except ServiceUnavailable:
+        return None
+    info = remote.info
+    try:
+        from ..base.store import stage_file
+
+        tmp = stage_file(output.parent, output.name, remote.data, shared=True)
+        try:
+            publish(tmp, output, force)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except Exception as exc:  # noqa: BLE001 — any failure to write is reported to the log
+        reason = str(exc) or type(exc).__name__
+        try:
+            report_publish_failed(service, info["decision_id"], reason)
+        except Exception as report:  # noqa: BLE001
+            reason += f"; and the service could not record that ({report})"
+        raise ReleaseBlocked("publish", reason, info["decision_id"]) from exc
+    return {"released": True, "path": str(output), **{k: v for k, v in info.items() if k != "compliance_warnings"},
+            "compliance_warnings": info.get("compliance_warnings", []), "via_service": service.url}
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".gif", ".mpo"}
 _COLOURS = {"trusted": "green", "recovered-via-watermark": "green", "valid-untrusted-signer": "yellow",
-            "watermark-only": "yellow"}
+            "watermark-only": "yellow", "metadata-edited": "yellow"}
 
 
 def _inputs(paths: list[Path]) -> list[Path | dict]:

@@ -135,6 +135,7 @@ class GenerationService:
         if not isinstance(purpose, str) or len(purpose) > 200:
             raise OpenAIError(400, "invalid_value", "purpose must be a string of at most 200 characters", "purpose")
         user = body.get("user")
+        fields["format"] = body.get("output_format") or "png"
         if body.get("label") is not None:
             if "label" not in GenerationRequest.__dataclass_fields__:
                 raise OpenAIError(400, "invalid_value", "this version draws no visible label", "label")
@@ -231,6 +232,8 @@ def _check_body(body: dict) -> None:
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int)):
             raise OpenAIError(400, "invalid_value", f"{name} must be a{'n integer' if kind is int else ' number'}", name)
+    if body.get("output_format") not in (None, "png", "jpeg"):
+        raise OpenAIError(400, "invalid_value", "output_format must be png or jpeg", "output_format")
     for name in ("subject", "purpose", "user"):
         if body.get(name) is not None and not isinstance(body[name], str):
             raise OpenAIError(400, "invalid_value", f"{name} must be a string", name)
@@ -294,7 +297,8 @@ def mount(app: FastAPI, service: GenerationService) -> None:
                 "watermark": release.watermark_alg, "model": release.model_name, "model_sha256": release.model_sha256,
                 "seed": str(release.seed), "steps": release.steps, "size": [release.width, release.height],
                 "mime_type": release.mime_type, "prompt_truncated": release.prompt_truncated,
-                "prompt_tokens": {"given": release.prompt_tokens, "kept": release.prompt_tokens_kept}}}
+                "prompt_tokens": {"given": release.prompt_tokens, "kept": release.prompt_tokens_kept},
+                "compliance_warnings": list(getattr(release, "compliance_warnings", ()))}}
             if body.get("response_format", "b64_json") == "url":
                 key = service.keep(release.data, release.mime_type)
                 item["url"] = str(request.url_for("image_file", key=key))

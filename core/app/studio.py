@@ -210,6 +210,9 @@ class Studio:
     """One data directory's release flow. Components are injectable (tests force failures); the
     rest come from the data directory's builder (core/app/home.py)."""
 
+    # Called with each step's name as it starts (generate's progress display); None: nobody asks.
+    on_step: Callable[[str], None] | None = None
+
     def __init__(self, settings: Settings, *, store: Store | None = None, keys: KeyStore | None = None,
                  generator=None, generator_factory: Callable[[], object] | None = None,
                  upscaler=None, upscaler_factory: Callable[[], object] | None = None,
@@ -592,6 +595,8 @@ class _Attempt:
 
     def step(self, name: str, fn):
         self.current = name
+        if self.studio.on_step is not None:
+            self.studio.on_step(name)
         try:
             return fn()
         except PolicyDenied:
