@@ -39,6 +39,8 @@ config_app = typer.Typer(no_args_is_help=True, context_settings=_CONTEXT,
                          help="Settings: config.toml in the data directory, POCKETSTUDIO_<NAME> overrides it, "
                               "a command-line flag overrides both.")
 app.add_typer(config_app, name="config")
+db_app = typer.Typer(no_args_is_help=True, context_settings=_CONTEXT, help="The store's database (SQLite or PostgreSQL).")
+app.add_typer(db_app, name="db")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -1171,3 +1173,33 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+@db_app.command("migrate")
+def db_migrate(to: str = typer.Option(..., "--to", help="The PostgreSQL database to fill, e.g. "
+                                                        "postgresql+psycopg://user@host/db (empty; created tables are "
+                                                        "brought to the current schema first)."),
+               home: Optional[Path] = HomeOpt):
+    """Copy this data directory's SQLite database into PostgreSQL, then verify the audit log on both
+    sides (same records, same root). The SQLite file is left as it was."""
+    from ..base.store import Store, copy_store
+    from .home import DataHome
+
+    try:
+        settings = _settings(home).with_(database_url=None)
+        if not settings.db_path.exists():
+            raise ConfigError(f"no database at {settings.db_path}; nothing to migrate")
+        source = DataHome(settings)
+        before = source.audit.verify()
+        target_store = Store.open(to)
+        counts = copy_store(source.store, target_store)
+        target = DataHome(settings.with_(database_url=to), store=target_store)
+        after = target.audit.verify()
+    except PocketStudioError as exc:
+        _fail(exc)
+    if (after["records"], after["root"]) != (before["records"], before["root"]):
+        _fail(f"the copy's audit log differs: {after['records']} records, root {after['root']} against "
+              f"{before['records']}, {before['root']}")
+    out.print(f"copied {sum(counts.values())} rows ({', '.join(f'{k} {v}' for k, v in counts.items() if v)}) into "
+              f"{target_store.name}; audit log verifies on both sides: {after['records']} records, root {after['root']}")
+    out.print(f"use it: pocketstudio config set database_url '{to}' (or POCKETSTUDIO_DATABASE_URL)", highlight=False)
+
+

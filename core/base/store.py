@@ -639,3 +639,33 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# Tables whose rows are the schema's bookkeeping, not data: a target store has its own.
+_VERSION_TABLES = ("schema_version",)
+COPY_BATCH = 2000
+
+
+def copy_store(source: Store, target: Store) -> dict[str, int]:
+    """Copy every row of ``source`` into ``target`` (both at ``SCHEMA_REVISION``; the target must
+    hold no data), parents before children, in one transaction of the target: a failure leaves it
+    empty. Returns the row count per table. How a SQLite home moves to PostgreSQL (``db migrate``)."""
+    for store in (source, target):
+        if store.revision() != SCHEMA_REVISION:
+            raise StoreError(f"database {store.name} is not at schema revision {SCHEMA_REVISION}: "
+                             "run 'pocketstudio init' on it first")
+    tables = [t for t in metadata.sorted_tables if t.name not in _VERSION_TABLES]
+    counts: dict[str, int] = {}
+    with source.connect() as src, target.begin() as dst:
+        for table in tables:
+            if dst.execute(sa.select(sa.func.count()).select_from(table)).scalar():
+                raise StoreError(f"database {target.name} already holds {table.name} rows: migrate into an "
+                                 "empty database (a fresh one, or drop its tables first)")
+        for table in tables:
+            order = list(table.primary_key.columns) or list(table.columns)
+            result = src.execution_options(stream_results=True).execute(sa.select(table).order_by(*order))
+            counts[table.name] = 0
+            while rows := result.fetchmany(COPY_BATCH):
+                dst.execute(table.insert(), [dict(r._mapping) for r in rows])
+                counts[table.name] += len(rows)
+    return counts
