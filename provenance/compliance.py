@@ -9,8 +9,11 @@ the sources.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
+
+from PIL import Image
 
 from .xmp import AI_SOURCE_TYPES, XmpFacts
 
@@ -33,6 +36,13 @@ def missing_settings(profile: str, provider_name: str | None, provider_code: str
     return gaps
 
 
+def pixels_sha256(image: Image.Image) -> str:
+    """sha256 of the pixels as decoded (RGB, with the size): equal for two files whose metadata
+    differs and whose pixels do not."""
+    rgb = image.convert("RGB")
+    return hashlib.sha256(f"{rgb.width}x{rgb.height}:RGB:".encode() + rgb.tobytes()).hexdigest()
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -52,6 +62,7 @@ class Disclosure:
     label_lang: str | None = None
     label_height: int | None = None
     label_shortest_side: int | None = None
+    pixels_sha256: str | None = None
 
     @classmethod
     def read(cls, data: Any) -> "Disclosure | None":
@@ -67,7 +78,7 @@ class Disclosure:
                    _text(system.get("version")), _text(data.get("created")), _text(data.get("unique_id")),
                    data["ai_generated"] if isinstance(data.get("ai_generated"), bool) else None,
                    _text(label.get("text")), _text(label.get("lang")), number(label.get("text_height_px")),
-                   number(label.get("shortest_side_px")))
+                   number(label.get("shortest_side_px")), _text(data.get("pixels_sha256")))
 
     def to_json(self) -> dict:
         out = {"provider": self.provider, "provider_code": self.provider_code,

@@ -76,6 +76,9 @@ class ManifestFacts:
     provider_name: str | None = None
     provider_code: str | None = None
     visible_label: tuple[str, str, int] | None = None
+    # sha256 of the released file's decoded pixels (compliance.pixels_sha256): lets a verifier tell
+    # a metadata-only edit (pixels unchanged) from a pixel edit when the hard binding fails.
+    pixels_sha256: str | None = None
     # The ISCC image code (io.iscc.v0) of the released pixels, as its soft-binding value (base64).
     iscc_alg: str | None = None
     iscc: str | None = None
@@ -144,6 +147,8 @@ def _disclosure(facts: ManifestFacts) -> dict:
                   "unique_id": facts.asset_id, "ai_generated": True, "digital_source_type": TRAINED_ALGORITHMIC_MEDIA}
     if facts.created:
         data["created"] = facts.created
+    if facts.pixels_sha256:
+        data["pixels_sha256"] = facts.pixels_sha256
     if facts.provider_name:
         data["provider"] = facts.provider_name
     if facts.provider_code:

@@ -54,6 +54,9 @@ from .iscc import ALG as ISCC_ALG
 from .manifest import DECISION_LABEL, GENERATION_LABEL, INGREDIENT_SHA256, assertion, soft_bindings
 from .resolution import ManifestSource, ResolutionError, asset_id_from_value
 from .watermark import Detection, Watermarker
+from .compliance import Disclosure, Evidence, assess, pixels_sha256
+from .manifest import DISCLOSURE_LABEL
+from .xmp import RESERVED_CODE_PREFIX, XmpFacts, check_reserved_code, label_key, read_xmp
 
 MAX_PIXELS = 8192 * 8192
 # Codes that mean the content no longer matches what was signed.
@@ -77,6 +80,8 @@ class CheckName(str, enum.Enum):
     SOFT_BINDING = "soft-binding"
     FINGERPRINT = "fingerprint"
     AUDIT = "audit"
+    XMP = "xmp"  # evidence only: the IPTC digital source type and the TC260 label, anyone's
+    PIXELS = "pixels"  # after a hard binding failure: are the pixels those the manifest was signed over?
 
 
 class Status(str, enum.Enum):
@@ -88,6 +93,13 @@ class Status(str, enum.Enum):
     TRANSPLANTED = "transplanted-watermark"
     WATERMARK_ONLY = "watermark-only"
     NO_PROVENANCE = "no-provenance"
+    # Only the hard binding fails, and the watermark and the fingerprint show the pixels are the
+    # ones the (trusted) manifest was signed over: a metadata edit (ExifTool, a platform) detached it.
+    METADATA_EDITED = "metadata-edited"
+
+
+METADATA_EDITED_SUMMARY = "credentials detached by a metadata edit; pixels unchanged"
+TIME_STAMP_CODES = {"timeStamp.validated", "timeStamp.trusted"}
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,7 @@ class ManifestSummary:
     decision_id: str | None = None
     audit_log_origin: str | None = None
     created: str | None = None
+    disclosure: Disclosure | None = None  # California's fields (io.pocketstudio.disclosure)
     soft_binding: SoftBinding | None = None  # the watermark's (value: the asset id, 16 hex digits)
     fingerprint: SoftBinding | None = None
     iscc: SoftBinding | None = None  # the ISCC image code (io.iscc.v0)
@@ -215,6 +228,7 @@ class ManifestSummary:
             seed=str(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None,
             decision_id=_text(dec.get("decision_id")), audit_log_origin=_text(dec.get("audit_log_origin")),
             created=_text(created.get("when")) or _text(sig.get("time")),
+            disclosure=Disclosure.read(assertion(active, DISCLOSURE_LABEL)),
             soft_binding=next((_as_asset_id(b) for b in bindings if b.alg not in (fp.ALG, ISCC_ALG)), None),
             fingerprint=next((b for b in bindings if b.alg == fp.ALG), None),
             iscc=next((b for b in bindings if b.alg == ISCC_ALG), None),
@@ -233,6 +247,7 @@ class ManifestSummary:
             "model": self.model.to_json() if self.model else None, "steps": self.steps, "sampler": self.sampler,
             "seed": self.seed,
             "decision_id": self.decision_id, "audit_log_origin": self.audit_log_origin, "created": self.created,
+            "disclosure": self.disclosure.to_json() if self.disclosure else None,
             "soft_binding": self.soft_binding.to_json() if self.soft_binding else None,
             "fingerprint": self.fingerprint.to_json() if self.fingerprint else None,
             "iscc": self.iscc.to_json() if self.iscc else None, "spec_version": self.spec_version,
@@ -248,6 +263,9 @@ class Verdict:
     asset_id: str | None = None
     manifest: ManifestSummary | None = None
     recovered: bool = False
+    # Which marking rules the image meets (provenance/compliance.py): eu_ai_act_art50, ca_sb942,
+    # cn_gb45438, each {status, requirements}.
+    compliance: dict | None = None
 
     def check(self, name: CheckName | str) -> CheckResult | None:
         return next((c for c in self.checks if c.name == name), None)
@@ -255,7 +273,7 @@ class Verdict:
     def to_json(self) -> dict:
         return {"status": self.status.value, "summary": self.summary, "asset_id": self.asset_id,
                 "recovered": self.recovered, "manifest": self.manifest.to_json() if self.manifest else None,
-                "checks": [c.to_json() for c in self.checks]}
+                "checks": [c.to_json() for c in self.checks], "compliance": self.compliance}
 
 
 class AuditSource(Protocol):
@@ -423,6 +441,7 @@ class Verifier:
         self.manifests = manifests
         self.audit = audit
         self._ctx: c2pa.Context | None = None
+        self._label_key: bytes | None = None
 
     @classmethod
     def open(cls, home: str | os.PathLike | Settings | None = None, *, trust: Iterable[str | os.PathLike] = (),
@@ -470,6 +489,19 @@ class Verifier:
         if isinstance(image, (bytes, bytearray, memoryview)):
             return self.verify_bytes(bytes(image), now)
         return self.verify_bytes(read_input(image, MAX_IMAGE_BYTES), now)
+
+    def crjson(self, image: str | os.PathLike | bytes) -> dict:
+        """The C2PA validation of the embedded manifest as Content Credentials JSON (crJSON, what
+        the conformance program asks a validator to output), under this verifier's trust settings."""
+        data = bytes(image) if isinstance(image, (bytes, bytearray, memoryview)) else read_input(image, MAX_IMAGE_BYTES)
+        _header, mime = open_image(data)
+        try:
+            reader = c2pa.Reader.try_create(mime, io.BytesIO(data), None, self._context())
+            if reader is None:
+                raise InvalidImageError("no C2PA manifest embedded: there is nothing to report as crJSON")
+            return json.loads(reader.crjson())
+        except c2pa.C2paError as exc:
+            raise InvalidImageError(f"the C2PA manifest does not read: {exc}") from exc
 
     def _context(self) -> c2pa.Context:
         # The trust settings do not change during a verifier's life; build them once.
@@ -579,15 +611,80 @@ class Verifier:
         if in_use and in_use.decision_id:
             checks.append(self._audit_check(in_use, detection.asset_id or (binding.value if binding else None), now))
 
+        # 7b. A hard binding that fails alone: are the pixels the signed ones (a metadata edit), and
+        #     is the manifest stored for the watermark id this one?
+        if reader is not None and failures and set(failures) <= HARD_BINDING_CODES and manifest_summary is not None:
+            signed = manifest_summary.disclosure.pixels_sha256 if manifest_summary.disclosure else None
+            if signed and image is not None:
+                same = pixels_sha256(image) == signed
+                checks.append(CheckResult(CheckName.PIXELS, same, "the pixels are those the manifest was signed over"
+                                          if same else "the pixels changed after signing", {"signed_sha256": signed}))
+            if detection.found and self.manifests is not None:
+                checks.append(self._same_as_stored(detection.asset_id, manifest_summary))
+
         # 8. Status.
         status, summary = self._status(reader is not None, state, failures, detection, recovered_summary, checks)
+        # 9. Which marking rules the image meets (anyone's: from what the file itself carries too).
+        facts = read_xmp(data)
+        if facts.present:
+            checks.append(CheckResult(CheckName.XMP, None, _xmp_summary(facts), facts.to_json()))
+        compliance = assess(self._evidence(status, checks, manifest_summary or recovered_summary,
+                                           recovered_summary is not None, detection, facts))
         if remote:
             summary += (f"; the image links a remote manifest at {(remote['remote_manifest'] or '?')[:300]}, "
                         + ("which could not be fetched" if self.online else "not fetched (offline)"))
         return Verdict(status, summary, tuple(checks),
                        asset_id=detection.asset_id or (manifest_summary.soft_binding.value if manifest_summary
                                                        and manifest_summary.soft_binding else None),
-                       manifest=manifest_summary or recovered_summary, recovered=recovered_summary is not None)
+                       manifest=manifest_summary or recovered_summary, recovered=recovered_summary is not None,
+                       compliance=compliance)
+
+    def _same_as_stored(self, asset_id: str, embedded: ManifestSummary) -> CheckResult:
+        try:
+            stored = self.manifests.get(asset_id)
+        except StoreError:
+            raise
+        except PocketStudioError as exc:
+            return CheckResult(CheckName.RECOVERY, None, f"manifest lookup failed: {exc}", {"error": str(exc)})
+        if stored is None:
+            return CheckResult(CheckName.RECOVERY, None, f"no manifest stored for watermark id {asset_id}")
+        same = stored.manifest_label == embedded.label
+        return CheckResult(CheckName.RECOVERY, same, f"the manifest stored for watermark id {asset_id} is "
+                           + ("the embedded one" if same else "another one"),
+                           {"asset_id": asset_id, "manifest_label": stored.manifest_label, "embedded": embedded.label})
+
+    def _evidence(self, status: Status, checks: list[CheckResult], summary: ManifestSummary | None,
+                  recovered: bool, detection: Detection, facts: XmpFacts) -> Evidence:
+        """What the marking rules ask about, from the checks already made."""
+        def check(name: CheckName) -> CheckResult | None:
+            return next((c for c in checks if c.name == name), None)
+
+        source = check(CheckName.RECOVERY) if recovered else check(CheckName.C2PA)
+        success = set((source.evidence.get("success_codes") or []) if source else [])
+        soft = check(CheckName.SOFT_BINDING)
+        valid = summary is not None and status in (Status.TRUSTED, Status.VALID_UNTRUSTED, Status.RECOVERED,
+                                                   Status.METADATA_EDITED)
+        return Evidence(
+            manifest_present=summary is not None, manifest_valid=valid, manifest_recovered=recovered,
+            digital_source_type=summary.digital_source_type if summary else None,
+            created=summary.created if summary else None, disclosure=summary.disclosure if summary else None,
+            timestamped=bool(success & TIME_STAMP_CODES), watermark_found=detection.found,
+            watermark_id=detection.asset_id, watermark_names_manifest=bool(soft and soft.ok), xmp=facts,
+            reserved_code_ok=self._reserved_code_ok(facts, detection, summary))
+
+    def _reserved_code_ok(self, facts: XmpFacts, detection: Detection, summary: ManifestSummary | None) -> bool | None:
+        """ReservedCode1 of our own label, checked with our key and against the release it names
+        (None: another producer's code, or no key here to check it with)."""
+        block = facts.aigc
+        if block is None or not block.reserved_code1.startswith(RESERVED_CODE_PREFIX) or not self.detectors:
+            return None
+        if self._label_key is None:
+            try:
+                self._label_key = label_key(self.keys.watermark_key())
+            except PocketStudioError:
+                return None
+        release = detection.asset_id or (summary.soft_binding.value if summary and summary.soft_binding else None)
+        return check_reserved_code(self._label_key, block) and (release is None or block.produce_id == release)
 
     def _read_embedded(self, data: bytes, header: Image.Image, mime: str, ctx: c2pa.Context,
                        checks: list[CheckResult]) -> tuple[c2pa.Reader | None, list[str], dict]:
@@ -684,7 +781,8 @@ class Verifier:
             ("manifest recovered via watermark: signature valid" + (" and trusted" if trusted else ", signer untrusted"))
             if ok else f"recovered manifest fails validation: {', '.join(other)}",
             {"asset_id": stored.asset_id, "manifest_label": stored.manifest_label, "trusted": trusted,
-             "failure_codes": failures, "manifest": summary.to_json(), "stored_at": stored.created_at})
+             "failure_codes": failures, "success_codes": success, "manifest": summary.to_json(),
+             "stored_at": stored.created_at})
 
     def _audit_check(self, manifest: ManifestSummary, asset_id: str | None, now: dt.datetime) -> CheckResult:
         from pocketstudio.policy.audit import (NOT_PUBLISHED, NotYetCheckpointed, proven_amendments,
@@ -735,6 +833,8 @@ class Verifier:
             return Status.TAMPERED, "the watermark in the pixels does not belong to this manifest"
         ingredients = next((c for c in checks if c.name == CheckName.INGREDIENTS), None)
         if embedded:
+            if _metadata_edited(failures, checks):
+                return Status.METADATA_EDITED, METADATA_EDITED_SUMMARY
             if set(failures) & TAMPER_CODES:
                 return Status.TAMPERED, "the image or its manifest changed after signing: " + ", ".join(failures)
             if ingredients is not None:
@@ -768,6 +868,36 @@ class Verifier:
         if detection.found:
             return Status.WATERMARK_ONLY, f"watermark {detection.asset_id} found, but no valid manifest for it"
         return Status.NO_PROVENANCE, "no C2PA manifest and no watermark found"
+
+
+def _metadata_edited(failures: list[str], checks: list[CheckResult]) -> bool:
+    """Only the hard binding fails, the decoded pixels are the signed ones, the signer is trusted,
+    the watermark names this manifest, the fingerprint sees the same picture (not a crop), the store
+    (when asked) holds this manifest for the watermark's id, and the audit record does not
+    contradict it."""
+    def result(name: CheckName) -> CheckResult | None:
+        return next((c for c in checks if c.name == name), None)
+
+    c2pa_check, soft, fingerprint = result(CheckName.C2PA), result(CheckName.SOFT_BINDING), result(CheckName.FINGERPRINT)
+    recovery, audit, pixels = result(CheckName.RECOVERY), result(CheckName.AUDIT), result(CheckName.PIXELS)
+    return (bool(failures) and set(failures) <= HARD_BINDING_CODES and c2pa_check is not None
+            and pixels is not None and pixels.ok is True
+            and "signingCredential.trusted" in (c2pa_check.evidence.get("success_codes") or [])
+            and soft is not None and soft.ok is True
+            and fingerprint is not None and fingerprint.ok is True and fingerprint.evidence.get("outcome") == "same"
+            and (recovery is None or recovery.ok is not False) and (audit is None or audit.ok is not False))
+
+
+def _xmp_summary(facts: XmpFacts) -> str:
+    parts = []
+    if facts.digital_source_type:
+        parts.append(f"IPTC digital source type {facts.digital_source_type.rsplit('/', 1)[-1]}")
+    if facts.aigc is not None:
+        parts.append(f"TC260 label {facts.aigc.label!r} from {facts.aigc.content_producer or '(no producer)'}, "
+                     f"ProduceID {facts.aigc.produce_id or '(none)'}")
+    if facts.error:
+        parts.append(facts.error)
+    return "XMP: " + ("; ".join(parts) if parts else "no AI marking")
 
 
 def _signer_check(summary: ManifestSummary, which: str) -> CheckResult:

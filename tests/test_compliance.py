@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 import c2pa
+from PIL import Image
 import pytest
 from typer.testing import CliRunner
 
@@ -131,3 +132,192 @@ def test_cli_generate_without_provider_warns_visibly(tmp_path, tiny_model_dir):
                            env={"POCKETSTUDIO_COMPLIANCE_STRICT": "true"})
     assert strict.exit_code == 1 and "compliance_strict" in strict.output
     assert not (tmp_path / "b.png").exists()
+
+
+# -- the verifier's compliance report ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory, tiny_generator):
+    """One provider-configured data directory with a PNG and a JPEG release (read-only for tests)."""
+    settings = Settings.load(tmp_path_factory.mktemp("c") / "home").with_(
+        provider_name="Example Apps Ltd", provider_code="CN-91110000EXAMPLE")
+    studio = Studio(settings, generator=tiny_generator)
+    return settings, _release(studio), _release(studio, "jpeg")
+
+
+def _regimes(verdict) -> dict:
+    return {name: (r["status"], sorted(q["id"] for q in r["requirements"] if not q["met"]))
+            for name, r in verdict.compliance.items()}
+
+
+def _verifier(settings):
+    from pocketstudio.provenance.verify import Verifier
+
+    return Verifier.open(settings)
+
+
+def test_release_meets_california_and_names_what_else_is_unmet(shared):
+    settings, png, jpeg = shared
+    for release in (png, jpeg):
+        verdict = _verifier(settings).verify(release.data)
+        assert verdict.status.value == "trusted"
+        assert _regimes(verdict) == {
+            "eu_ai_act_art50": ("partial", ["eu.timestamp"]),  # no TSA configured here
+            "ca_sb942": ("met", []),
+            "cn_gb45438": ("partial", ["cn.explicit-label"]),  # no --label
+        }
+        ca = {r["id"]: r["evidence"] for r in verdict.compliance["ca_sb942"]["requirements"]}
+        assert "Example Apps Ltd" in ca["ca.provider"] and release.asset_id in ca["ca.unique-id"]
+        assert verdict.to_json()["compliance"] == verdict.compliance
+        assert verdict.check("xmp").evidence["tc260_aigc"]["ProduceID"] == release.asset_id
+
+
+def test_no_provider_marks_california_and_china_partial(settings, tiny_generator):
+    release = _release(_studio(settings, tiny_generator))
+    regimes = _regimes(_verifier(settings).verify(release.data))
+    assert regimes["ca_sb942"] == ("partial", ["ca.provider"])
+    assert regimes["cn_gb45438"] == ("partial", ["cn.content-producer", "cn.explicit-label"])
+
+
+def test_reencoded_copy_still_reports_california_fields_through_recovery(shared):
+    settings, png, _ = shared
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png.data)).convert("RGB").save(buf, "JPEG", quality=90)
+    verdict = _verifier(settings).verify(buf.getvalue())
+    assert verdict.status.value == "recovered-via-watermark"
+    regimes = _regimes(verdict)
+    assert regimes["ca_sb942"] == ("met", [])
+    # the XMP went with the re-encode: China's implicit label is gone, and the report says so
+    assert "cn.implicit-label" in regimes["cn_gb45438"][1]
+
+
+def _plain_png(seed: int = 3) -> bytes:
+    from .conftest import textured_image
+
+    buf = io.BytesIO()
+    textured_image(256, seed).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _with_xmp(data: bytes, values: dict) -> bytes:
+    import pyexiv2
+
+    xmp._exiv2()  # registers the TC260 namespace
+    with pyexiv2.ImageData(data) as image:
+        image.modify_xmp(values)
+        return image.get_bytes()
+
+
+def test_anyones_image_with_only_a_tc260_block_is_reported_as_exactly_that(shared):
+    block = {"Label": "1", "ContentProducer": "001191110108MA01ABCD00000", "ProduceID": "img-42",
+             "ReservedCode1": "their-signature", "ContentPropagator": "", "PropagateID": "", "ReservedCode2": ""}
+    data = _with_xmp(_plain_png(), {"Xmp.TC260.AIGC": json.dumps(block)})
+    verdict = _verifier(shared[0]).verify(data)
+    assert verdict.status.value == "no-provenance"
+    assert _regimes(verdict) == {
+        "eu_ai_act_art50": ("missing", ["eu.ai-marked", "eu.signed-metadata", "eu.timestamp", "eu.watermark"]),
+        "ca_sb942": ("missing", ["ca.ai-generated", "ca.created", "ca.durable", "ca.provider", "ca.system",
+                                 "ca.unique-id"]),
+        "cn_gb45438": ("partial", ["cn.explicit-label"]),
+    }
+    code = next(r for r in verdict.compliance["cn_gb45438"]["requirements"] if r["id"] == "cn.reserved-code")
+    assert "not checkable" in code["evidence"]
+
+
+def test_anyones_image_with_only_iptc_xmp_is_reported_as_exactly_that(shared):
+    data = _with_xmp(_plain_png(), {"Xmp.iptcExt.DigitalSourceType": xmp.TRAINED_ALGORITHMIC_MEDIA})
+    regimes = _regimes(_verifier(shared[0]).verify(data))
+    assert regimes["eu_ai_act_art50"] == ("partial", ["eu.signed-metadata", "eu.timestamp", "eu.watermark"])
+    assert regimes["ca_sb942"][0] == "missing" and regimes["cn_gb45438"][0] == "missing"
+
+
+def test_anyones_image_with_only_c2pa_is_reported_as_exactly_that(shared, tmp_path):
+    from pocketstudio.provenance.keys import KeyStore
+    from pocketstudio.provenance.sign import sign_image
+
+    other = KeyStore(Settings.load(tmp_path / "other"))
+    other.ensure()
+    manifest = {"claim_generator_info": [{"name": "another-generator", "version": "2"}], "title": "x.png",
+                "format": "image/png", "assertions": [{"label": "c2pa.actions", "data": {"actions": [
+                    {"action": "c2pa.created", "digitalSourceType": xmp.TRAINED_ALGORITHMIC_MEDIA}]}}]}
+    data = sign_image(_plain_png(), "image/png", manifest, other.claim_signer()).data
+    verdict = _verifier(shared[0]).verify(data)
+    assert verdict.status.value == "valid-untrusted-signer"
+    regimes = _regimes(verdict)
+    assert regimes["eu_ai_act_art50"] == ("partial", ["eu.timestamp", "eu.watermark"])
+    # AI-generated is stated; no provider, system version, time (no time-stamp), id or watermark
+    assert regimes["ca_sb942"] == ("partial", ["ca.created", "ca.durable", "ca.provider", "ca.system", "ca.unique-id"])
+    assert regimes["cn_gb45438"][0] == "missing"
+
+
+def _add_png_text(data: bytes, key: bytes, text: bytes) -> bytes:
+    from .conftest import png_chunks, png_from_chunks
+
+    chunks = png_chunks(data)
+    return png_from_chunks(chunks[:-1] + [(b"tEXt", key + b"\x00" + text)] + chunks[-1:])
+
+
+def test_metadata_edit_is_metadata_edited_not_tampered(shared, tmp_path):
+    settings, png, _ = shared
+    edited = _add_png_text(png.data, b"Credit", b"Photo desk, Example News")
+    verdict = _verifier(settings).verify(edited)
+    assert verdict.status.value == "metadata-edited"
+    assert verdict.summary == "credentials detached by a metadata edit; pixels unchanged"
+    assert verdict.check("pixels").ok and verdict.check("recovery").ok
+    path = tmp_path / "edited.png"
+    path.write_bytes(edited)
+    out = CliRunner().invoke(app, ["verify", str(path), "--home", str(settings.home), "--json"])
+    assert out.exit_code == 4 and json.loads(out.stdout)["status"] == "metadata-edited"
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="Debian libimage-exiftool-perl (installed by .ci/run)")
+def test_exiftool_credit_line_is_metadata_edited(shared, tmp_path):
+    settings, png, jpeg = shared
+    for release, name in ((png, "a.png"), (jpeg, "a.jpg")):
+        path = tmp_path / name
+        path.write_bytes(release.data)
+        subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-dc:Rights=Example News", str(path)], check=True)
+        assert _verifier(settings).verify(path).status.value == "metadata-edited", name
+
+
+def test_attack_pixel_edit_keeping_the_manifest_is_tampered_not_metadata_edited(shared):
+    from .conftest import change_one_pixel_keep_manifest
+
+    settings, png, _ = shared
+    verdict = _verifier(settings).verify(change_one_pixel_keep_manifest(png.data))
+    assert verdict.status.value == "tampered"
+    assert verdict.check("pixels").ok is False
+
+
+def test_attack_tc260_producer_rewritten_fails_reserved_code(shared):
+    settings, png, _ = shared
+    block = xmp.read_xmp(png.data).aigc.to_json()
+    forged = _with_xmp(png.data, {"Xmp.TC260.AIGC": json.dumps({**block, "ContentProducer": "SOMEONE-ELSE"})})
+    verdict = _verifier(settings).verify(forged)
+    code = next(r for r in verdict.compliance["cn_gb45438"]["requirements"] if r["id"] == "cn.reserved-code")
+    assert code["met"] is False and "copied or altered" in code["evidence"]
+
+
+def test_attack_tc260_block_copied_onto_another_release_fails_reserved_code(shared, settings, tiny_generator):
+    s, png, jpeg = shared
+    block = xmp.read_xmp(png.data).aigc.to_json()  # asset A's valid block, onto asset B's file
+    forged = _with_xmp(jpeg.data, {"Xmp.TC260.AIGC": json.dumps(block)})
+    code = next(r for r in _verifier(s).verify(forged).compliance["cn_gb45438"]["requirements"]
+                if r["id"] == "cn.reserved-code")
+    assert code["met"] is False
+
+
+def test_verify_crjson_writes_content_credentials_json(shared, tmp_path):
+    settings, png, _ = shared
+    path = tmp_path / "a.png"
+    path.write_bytes(png.data)
+    out = CliRunner().invoke(app, ["verify", str(path), "--home", str(settings.home), "--crjson"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert "manifests" in doc and "validationResults" in json.dumps(doc)
+    both = CliRunner().invoke(app, ["verify", str(path), "--home", str(settings.home), "--crjson", "--json"])
+    assert both.exit_code == 2
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(_plain_png())
+    none = CliRunner().invoke(app, ["verify", str(plain), "--home", str(settings.home), "--crjson"])
+    assert none.exit_code == 1 and "no C2PA manifest" in json.loads(none.stdout)["error"]

@@ -386,6 +386,11 @@ def _print_verdict(row: dict) -> None:
     for c in row.get("checks") or []:
         mark = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[dim]--[/]"}[c["ok"]]
         out.print(f"  {mark} {c['name']}: {c['summary']}", highlight=False)
+    for regime, result in (row.get("compliance") or {}).items():
+        unmet = [r["id"] for r in result["requirements"] if not r["met"]]
+        colour = {"met": "green", "partial": "yellow"}.get(result["status"], "red")
+        out.print(f"  [{colour}]{result['status']}[/] {regime}" + (f" (unmet: {', '.join(unmet)})" if unmet else ""),
+                  highlight=False)
 
 
 @app.command()
@@ -393,6 +398,9 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
            json_out: bool = typer.Option(False, "--json", help="Print JSON: one object for one file, a list with an "
                                                               "entry per file for several or a folder."),
            jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON verdict per line, as each file is done."),
+           crjson: bool = typer.Option(False, "--crjson", help="Print the C2PA validation as Content Credentials "
+                                                             "JSON (crJSON): one document per input, one per line "
+                                                             "for several; not with --json/--jsonl."),
            trust: list[Path] = typer.Option([], "--trust", help="Extra PEM trust anchor file (repeatable)."),
            resolver: Optional[str] = typer.Option(None, "--resolver",
                                                   help="Recover stripped manifests from this C2PA Soft Binding "
@@ -430,10 +438,35 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
         if verifier is None:
             items = [error_row(i, reason) if isinstance(i, Path) else i for i in items]
             files = []
+    if crjson:
+        _crjson_rows(verifier, items, single, json_out or jsonl)
+        return
     jobs = min(jobs or default_jobs(len(files)), max(1, len(files)))
     # Each worker process builds its own verifier; with one job, the one already built serves.
     make = (lambda: verifier) if jobs == 1 else functools.partial(_verifier, settings, resolver=resolver, online=online)
     _verify_rows(make, jobs, items, files, single, json_out, jsonl)
+
+
+def _crjson_rows(verifier, items: list, single: bool, exclusive: bool) -> None:
+    """``verify --crjson``: each input's crJSON document (an input without one: an error object
+    {"path", "error"} in its place, and exit 1)."""
+    from ..base.errors import UsageError
+
+    if exclusive:
+        _fail(UsageError("--crjson prints crJSON documents; it cannot be combined with --json or --jsonl"))
+    failed = False
+    for item in items:
+        if isinstance(item, dict):
+            doc = {"path": item["path"], "error": item.get("reason") or item.get("summary")}
+        else:
+            try:
+                doc = verifier.crjson(item)
+            except PocketStudioError as exc:
+                doc = {"path": str(item), "error": str(exc)}
+        failed = failed or "error" in doc and set(doc) == {"path", "error"}
+        print(json.dumps(doc, indent=2 if single else None))
+    if failed:
+        raise typer.Exit(EXIT_ERROR)
 
 
 def _is_dir(path: Path) -> bool:

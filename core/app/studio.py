@@ -19,7 +19,7 @@ from PIL import Image
 
 from pocketstudio.policy.audit import FAILED_AFTER_DECISION, NOT_PUBLISHED, AuditLog, AuditRecord, PendingEntry
 from pocketstudio.policy.engine import Decision, DepictedPerson, PolicyEngine, new_decision_id
-from pocketstudio.provenance.compliance import missing_settings
+from pocketstudio.provenance.compliance import missing_settings, pixels_sha256
 from pocketstudio.provenance.fingerprint import ALG as FINGERPRINT_ALG
 from pocketstudio.provenance.fingerprint import Fingerprint
 from pocketstudio.provenance import iscc
@@ -398,6 +398,7 @@ class Studio:
             consent_grant_ids=post.consent_grant_ids, model_components=_model_components(generated),
             model_family=getattr(generated, "family", None), sampler=getattr(generated, "sampler", None),
             native_size=native.size, provider_name=self.settings.provider_name,
+            pixels_sha256=pixels_sha256(Image.open(io.BytesIO(encoded))),
             provider_code=self.settings.provider_code, iscc_alg=iscc.ALG, iscc=iscc_value,
             ai_training_policy=self.settings.ai_training_policy, references=references,
             upscaler=(self.upscaler.info.name, self.upscaler.info.sha256) if upscaled else None)
