@@ -554,22 +554,27 @@ def serve(host: Optional[str] = typer.Option(None, help="Address to listen on, 0
                                          "replaces the setting allowed_hosts); requests naming any other host are "
                                          "refused (DNS rebinding). 127.0.0.1, localhost, [::1] and the --host "
                                          "address are always allowed."),
+          threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for generation "
+                                                "(default: the setting threads, else chosen from the model and the machine)."),
           home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
-    """Serve the verifier: web page at /, POST /v1/verify, the C2PA Soft Binding Resolution API, audit proofs."""
+    """Serve the verifier (web page at /, POST /v1/verify, the C2PA Soft Binding Resolution API, audit proofs)
+    and generation with a warm model (the OpenAI Images API: POST /v1/images/generations with a token
+    from 'pocketstudio token create'; 'pocketstudio generate' uses it too)."""
     from .exposure import HostCheck
     from .server import Limits, run as run_server
 
     try:
         settings = _with_trust(_settings(home, host=host, port=port, max_bytes=max_bytes, max_pixels=max_pixels,
                                          workers=workers, allowed_hosts=allowed_host or None,
-                                         operator_token_file=operator_token_file, database_url=database_url), trust)
+                                         operator_token_file=operator_token_file, threads=threads, database_url=database_url), trust)
         # A malformed allowed host is an error before anything starts.
         HostCheck.serving(settings.host, settings.port, settings.allowed_hosts)
         from pocketstudio.provenance.keys import KeyStore
 
         KeyStore(settings).trust_anchors_pem()  # an unreadable anchor file is an error now, not per request
         token = _operator_token(settings)
-        err.print(f"pocketstudio verifier on http://{settings.host}:{settings.port}/ (API docs at /docs); "
+        err.print(f"pocketstudio on http://{settings.host}:{settings.port}/: verifier, generation at /v1 "
+                  f"(OpenAI Images API), API docs at /docs; "
                   f"data directory {settings.home}"
                   + (f"; {settings.workers} worker processes" if settings.workers > 1 else ""))
         run_server(settings, settings.host, settings.port,

@@ -212,6 +212,7 @@ class Studio:
 
     # Called with each step's name as it starts (generate's progress display); None: nobody asks.
     on_step: Callable[[str], None] | None = None
+    threads: int | None = None  # torch's intra-op threads, chosen at the first generation
 
     def __init__(self, settings: Settings, *, store: Store | None = None, keys: KeyStore | None = None,
                  generator=None, generator_factory: Callable[[], object] | None = None,
@@ -274,6 +275,16 @@ class Studio:
             else:
                 self._upscaler = self._upscaler_factory()
         return self._upscaler
+
+    def _with_threads(self, generator):
+        """``generator``, with torch's threads set for it (the setting, else from its size: threads.py);
+        the super-resolution stage that follows runs on the same count."""
+        from ..generator.threads import apply_threads, choose_threads
+
+        if self.threads is None:
+            self.threads = choose_threads(self.settings.threads, getattr(generator, "parameter_count", None))
+        apply_threads(self.threads)
+        return generator
 
     def _persons(self, findings: list[Finding]) -> list[DepictedPerson]:
         ids = list(dict.fromkeys(f.person_id for f in findings))
@@ -342,7 +353,7 @@ class Studio:
         init = {"init_image": request.references[0], "strength": request.strength} if request.references else {}
         if subject is not None:
             init["subject"] = subject
-        generated = ctx.step("generate", lambda: self.generator.generate(
+        generated = ctx.step("generate", lambda: self._with_threads(self.generator).generate(
             request.prompt, steps=request.steps, seed=request.seed, guidance=request.guidance, **init))
         ctx.model_sha256 = generated.model_sha256
         if getattr(generated, "prompt_tokens", None) is not None:

@@ -267,6 +267,12 @@ class Generator:
         return min(size, cap) if cap else size
 
     @property
+    def parameter_count(self) -> int:
+        """Parameters of the denoiser, which sets how many threads pay off (threads.py)."""
+        net = self._pipe.transformer if self.architecture in ("sana", "flux2") else self._pipe.unet
+        return int(sum(p.numel() for p in net.parameters()))
+
+    @property
     def architecture(self) -> str:
         return "sd" if self.kind is None else self.kind.architecture
 
