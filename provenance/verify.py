@@ -803,6 +803,8 @@ class Verifier:
             raise
         except ResolutionError as exc:  # a remote log that does not answer, or answers only its operator
             return CheckResult(CheckName.AUDIT, None, f"audit check not available: {exc}", evidence)
+        except NotYetCheckpointed as exc:  # a replica: the writers have not stored a checkpoint over it yet
+            return CheckResult(CheckName.AUDIT, None, str(exc), {**evidence, "not_yet_checkpointed": True})
         except (AuditError, PocketStudioError) as exc:
             return CheckResult(CheckName.AUDIT, False, f"decision {decision_id} has no provable record in the audit log: {exc}",
                                evidence)
@@ -933,5 +935,3 @@ def _fingerprint_check(image: Image.Image, binding: SoftBinding) -> CheckResult:
         "undecidable": "the picture is too flat to compare with the manifest's fingerprint",
     }[result.outcome]
     return CheckResult(CheckName.FINGERPRINT, result.matches, text, evidence)
-        except NotYetCheckpointed as exc:  # a replica: the writers have not stored a checkpoint over it yet
-            return CheckResult(CheckName.AUDIT, None, str(exc), {**evidence, "not_yet_checkpointed": True})
