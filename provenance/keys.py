@@ -43,9 +43,11 @@ WATERMARK_KEY = "watermark.key"
 REGISTRY_KEY = "registry.key"
 AUDIT_KEY = "audit-log.key.pem"
 AUDIT_PUBLIC = "audit-log.pub"
+AUDIT_ORIGIN = "audit-log.origin"  # a fleet's shared log name (keys import-fleet); absent: derived per device
 
 ROOT_LIFETIME = dt.timedelta(days=3650)
-LEAF_LIFETIME = dt.timedelta(days=730)
+# The conformance certificate profile: a claim-signing leaf is valid for at most 366 days.
+LEAF_LIFETIME = dt.timedelta(days=365)
 # Certificates start this long before their making, so that a verifier (or a signing step) whose
 # clock runs behind still accepts them; common CA practice (Let's Encrypt backdates one hour).
 CLOCK_SKEW = dt.timedelta(hours=1)
@@ -318,7 +320,11 @@ class KeyStore(KeyFiles):
 
     @key_files
     def audit_origin(self) -> str:
-        """The audit log's name: stable per data directory, derived from its root certificate."""
+        """The audit log's name: stable per data directory, derived from its root certificate;
+        a fleet's shared one when ``keys import-fleet`` wrote it (provenance/fleet.py)."""
+        shared = self.dir / AUDIT_ORIGIN
+        if shared.exists():
+            return shared.read_text().strip()
         anchor = self.dir / ROOT_CERT if (self.dir / ROOT_CERT).exists() else self.dir / CLAIM_CHAIN
         tag = hashlib.sha256(anchor.read_bytes()).hexdigest()[:16] if anchor.exists() else "unconfigured"
         return f"pocketstudio.local/audit/{tag}"

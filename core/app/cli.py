@@ -784,6 +784,54 @@ def keys_show(home: Optional[Path] = HomeOpt):
                   f"valid {cert.not_valid_before_utc:%Y-%m-%d}..{cert.not_valid_after_utc:%Y-%m-%d}")
 
 
+FleetPassphrase = typer.Option(..., "--passphrase", envvar="POCKETSTUDIO_FLEET_PASSPHRASE", prompt="Fleet passphrase",
+                               hide_input=True, help="Seals the fleet key file (at least 12 characters; asked when "
+                                                     "not given)")
+
+
+@keys_app.command("export-fleet")
+def keys_export_fleet(file: Path = typer.Argument(..., help="Where to write the sealed fleet key file (new file)."),
+                      passphrase: str = FleetPassphrase, home: Optional[Path] = HomeOpt):
+    """Write this data directory's audit-log, watermark and registry keys (and the trust anchors of
+    the fleet's devices), sealed with a passphrase, for 'keys import-fleet' on the other devices."""
+    from pocketstudio.provenance.fleet import export_fleet
+    from pocketstudio.provenance.keys import KeyStore
+
+    try:
+        blob = export_fleet(KeyStore(_settings(home)), passphrase)
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+    except FileExistsError:
+        _fail(f"{file} exists; refusing to overwrite it")
+    except OSError as exc:
+        _fail(f"cannot write {file}: {exc.strerror or exc}")
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"wrote the fleet key file {file}: give it, and the passphrase by another way, to each device; "
+              "they run 'pocketstudio keys import-fleet' before 'init --database-url'")
+
+
+@keys_app.command("import-fleet")
+def keys_import_fleet(file: Path = typer.Argument(..., help="A file from 'keys export-fleet'."),
+                      passphrase: str = FleetPassphrase, home: Optional[Path] = HomeOpt):
+    """Join a fleet: its audit-log key and log origin, watermark and registry keys; its devices'
+    roots become trust anchors. This device keeps (or makes) its own claim-signing chain."""
+    from pocketstudio.provenance.fleet import import_fleet
+    from pocketstudio.provenance.keys import KeyStore
+
+    try:
+        blob = file.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror or exc}")
+    try:
+        summary = import_fleet(KeyStore(_settings(home)), blob, passphrase)
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"joined the fleet of audit log {summary['audit_origin']}; {summary['trust_anchors_added']} "
+              "trust anchor(s) added")
+
+
 def _consent_parts(home):
     from .home import DataHome
 
