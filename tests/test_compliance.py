@@ -321,3 +321,113 @@ def test_verify_crjson_writes_content_credentials_json(shared, tmp_path):
     plain.write_bytes(_plain_png())
     none = CliRunner().invoke(app, ["verify", str(plain), "--home", str(settings.home), "--crjson"])
     assert none.exit_code == 1 and "no C2PA manifest" in json.loads(none.stdout)["error"]
+
+
+# -- verifying by URL ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def web(shared):
+    """A local HTTP server: /a.png is the PNG release, /redirect-to?u=… redirects, /big is 2 MiB."""
+    import http.server
+    import threading
+    import urllib.parse as up
+
+    png = shared[1].data
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            parts = up.urlsplit(self.path)
+            if parts.path == "/a.png":
+                body, status = png, 200
+            elif parts.path == "/redirect-to":
+                self.send_response(302)
+                self.send_header("Location", up.parse_qs(parts.query)["u"][0])
+                self.end_headers()
+                return
+            elif parts.path == "/big":
+                body, status = b"\0" * (2 * 1024 * 1024), 200
+            else:
+                body, status = b"no", 404
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_attack_url_to_loopback_is_refused_without_allow_private_network(shared, web):
+    settings = shared[0]
+    refused = CliRunner().invoke(app, ["verify", f"{web}/a.png", "--home", str(settings.home), "--json"])
+    assert refused.exit_code == 1
+    row = json.loads(refused.stdout)
+    assert row["status"] == "error" and "refused" in row["reason"] and "127.0.0.1" in row["reason"]
+    allowed = CliRunner().invoke(app, ["verify", f"{web}/a.png", "--home", str(settings.home), "--json",
+                                       "--allow-private-network"])
+    assert allowed.exit_code == 0, allowed.output
+    row = json.loads(allowed.stdout)
+    assert row["status"] == "trusted" and row["path"] == f"{web}/a.png"
+    assert row["compliance"]["ca_sb942"]["status"] == "met"
+
+
+def test_attack_name_resolving_to_loopback_is_refused(web):
+    from pocketstudio.core.app.fetch import FetchRefused, GuardedFetcher
+
+    port = web.rsplit(":", 1)[1]
+    with pytest.raises(FetchRefused, match="loopback, private"):
+        GuardedFetcher().fetch(f"http://localhost:{port}/a.png")
+
+
+@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://10.0.0.1/",
+                                    "http://[::ffff:127.0.0.1]/", "http://100.64.0.1/", "http://[fd00:ec2::254]/"])
+def test_attack_url_to_metadata_or_private_range_is_refused_before_connecting(target):
+    from pocketstudio.core.app.fetch import FetchRefused, GuardedFetcher
+
+    with pytest.raises(FetchRefused, match="refused"):
+        GuardedFetcher(timeout=2).fetch(target)
+
+
+def test_attack_redirect_to_a_refused_address_is_checked_again(web):
+    """Each hop is checked: a redirect into a range the fetcher refuses fails, even when the first
+    address was allowed (here: 127.0.0.1 allowed by the operator's choice, the redirect target is
+    the metadata address)."""
+    from pocketstudio.core.app import fetch
+
+    class LocalOnly(fetch.GuardedFetcher):
+        def _address(self, host, port):  # the operator allows exactly 127.0.0.1, nothing else private
+            if host == "127.0.0.1":
+                return host
+            return fetch.GuardedFetcher._address(self, host, port)
+
+    with pytest.raises(fetch.FetchRefused, match="169.254.169.254"):
+        LocalOnly(timeout=2).fetch(f"{web}/redirect-to?u=http://169.254.169.254/latest/meta-data/")
+    assert LocalOnly().fetch(f"{web}/redirect-to?u={web}/a.png").url == f"{web}/a.png"
+
+
+def test_fetch_caps_size_and_redirects(web):
+    from pocketstudio.core.app.fetch import FetchRefused, GuardedFetcher
+
+    with pytest.raises(FetchRefused, match="larger than"):
+        GuardedFetcher(allow_private_network=True, max_bytes=1024 * 1024).fetch(f"{web}/big")
+    loop = f"{web}/redirect-to?u={web}/redirect-to%3Fu%3D{web}/a.png"
+    with pytest.raises(FetchRefused, match="more than 1 redirects"):
+        GuardedFetcher(allow_private_network=True, max_redirects=1).fetch(loop)
+
+
+def test_service_fetches_urls_only_with_fetch_urls(shared, web):
+    from fastapi.testclient import TestClient
+
+    from pocketstudio.core.app.server import create_app
+
+    settings = shared[0]
+    off = TestClient(create_app(settings), base_url="http://127.0.0.1").post("/v1/verify", json={"url": f"{web}/a.png"})
+    assert off.status_code == 403 and "--fetch-urls" in off.json()["error"]["message"]
+    on = TestClient(create_app(settings.with_(verify_fetch_urls=True)), base_url="http://127.0.0.1")
+    refused = on.post("/v1/verify", json={"url": f"{web}/a.png"})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "url-refused"

@@ -394,7 +394,7 @@ def _print_verdict(row: dict) -> None:
 
 
 @app.command()
-def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image files and/or directories."),
+def verify(images: list[str] = typer.Argument(..., help="Image files, directories and/or http(s) URLs."),
            json_out: bool = typer.Option(False, "--json", help="Print JSON: one object for one file, a list with an "
                                                               "entry per file for several or a folder."),
            jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON verdict per line, as each file is done."),
@@ -410,6 +410,9 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
            jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
                                               help="Worker processes for many files (default: one per core, "
                                                    "at most one per 4 files)."),
+           allow_private_network: bool = typer.Option(False, "--allow-private-network",
+                                                      help="Let a URL lead to a loopback, private or link-local "
+                                                           "address (refused by default)."),
            home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Say where images came from: C2PA manifest, watermark, and the manifest recovered by it.
 
@@ -422,12 +425,16 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
 
     from pocketstudio.provenance.batch import default_jobs, error_row, unexpected
 
-    items = _inputs(images)
+    from .fetch import is_url
+
+    items: list = []
+    for raw in images:  # a URL stays text (a Path would fold its '//')
+        items += [_UrlInput(raw)] if is_url(raw) else _inputs([Path(raw)])
     files = [i for i in items if isinstance(i, Path)]
     # One object for one input that is not a folder; a list (or lines) otherwise, whatever is found.
-    single = len(images) == 1 and not _is_dir(images[0])
+    single = len(images) == 1 and (is_url(images[0]) or not _is_dir(Path(images[0])))
     verifier = None
-    if files:
+    if files or any(isinstance(i, _UrlInput) for i in items):
         try:
             settings = _with_trust(_settings(home, database_url=database_url), trust)
             verifier = _verifier(settings, resolver=resolver, online=online)
@@ -436,8 +443,15 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
         except Exception as exc:  # noqa: BLE001 — an untyped failure still gets an entry per input, no traceback
             reason = f"cannot verify: {unexpected(exc)}"
         if verifier is None:
-            items = [error_row(i, reason) if isinstance(i, Path) else i for i in items]
+            items = [error_row(i, reason) if isinstance(i, (Path, _UrlInput)) else i for i in items]
             files = []
+    fetcher = None
+    if verifier is not None and any(isinstance(i, _UrlInput) for i in items):
+        from .fetch import GuardedFetcher
+
+        fetcher = GuardedFetcher(allow_private_network=allow_private_network)
+    # URLs are fetched and verified here, in this process; nothing fetched is kept.
+    items = [_url_row(verifier, fetcher, i, crjson) if isinstance(i, _UrlInput) else i for i in items]
     if crjson:
         _crjson_rows(verifier, items, single, json_out or jsonl)
         return
@@ -445,6 +459,23 @@ def verify(images: list[Path] = typer.Argument(..., exists=False, help="Image fi
     # Each worker process builds its own verifier; with one job, the one already built serves.
     make = (lambda: verifier) if jobs == 1 else functools.partial(_verifier, settings, resolver=resolver, online=online)
     _verify_rows(make, jobs, items, files, single, json_out, jsonl)
+
+
+class _UrlInput(str):
+    """A verify input that names an http(s) URL."""
+
+
+def _url_row(verifier, fetcher, url: str, crjson: bool) -> dict:
+    """The verdict row (or crJSON document) of the image at ``url``, fetched by the guarded fetcher."""
+    from pocketstudio.provenance.batch import error_row
+
+    try:
+        data = fetcher.fetch(url).data
+        if crjson:
+            return {"path": url, "crjson": verifier.crjson(data)}
+        return {"path": url, **verifier.verify_bytes(data).to_json()}
+    except PocketStudioError as exc:
+        return error_row(url, str(exc))
 
 
 def _crjson_rows(verifier, items: list, single: bool, exclusive: bool) -> None:
@@ -456,7 +487,9 @@ def _crjson_rows(verifier, items: list, single: bool, exclusive: bool) -> None:
         _fail(UsageError("--crjson prints crJSON documents; it cannot be combined with --json or --jsonl"))
     failed = False
     for item in items:
-        if isinstance(item, dict):
+        if isinstance(item, dict) and "crjson" in item:
+            doc = item["crjson"]
+        elif isinstance(item, dict):
             doc = {"path": item["path"], "error": item.get("reason") or item.get("summary")}
         else:
             try:
@@ -554,6 +587,10 @@ def serve(host: Optional[str] = typer.Option(None, help="Address to listen on, 0
                                          "replaces the setting allowed_hosts); requests naming any other host are "
                                          "refused (DNS rebinding). 127.0.0.1, localhost, [::1] and the --host "
                                          "address are always allowed."),
+          fetch_urls: Optional[bool] = typer.Option(None, "--fetch-urls/--no-fetch-urls",
+                                                    help="Verify images by URL too (the page's URL field, 'url' in "
+                                                         "the API), through the guarded fetcher; default: the setting "
+                                                         "verify_fetch_urls, off."),
           threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for generation "
                                                 "(default: the setting threads, else chosen from the model and the machine)."),
           home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
@@ -566,7 +603,8 @@ def serve(host: Optional[str] = typer.Option(None, help="Address to listen on, 0
     try:
         settings = _with_trust(_settings(home, host=host, port=port, max_bytes=max_bytes, max_pixels=max_pixels,
                                          workers=workers, allowed_hosts=allowed_host or None,
-                                         operator_token_file=operator_token_file, threads=threads, database_url=database_url), trust)
+                                         operator_token_file=operator_token_file, threads=threads, database_url=database_url,
+                                         verify_fetch_urls=fetch_urls), trust)
         # A malformed allowed host is an error before anything starts.
         HostCheck.serving(settings.host, settings.port, settings.allowed_hosts)
         from pocketstudio.provenance.keys import KeyStore

@@ -344,6 +344,8 @@ def create_app(settings: Settings, limits: Limits | None = None, operator_token:
                                                      422: {"description": "Not a readable image, too many pixels"}})
     async def verify_route(request: Request):
         ctype = request.headers.get("content-type", "")
+        if ctype.startswith("application/json"):
+            return await _verify_url(request)
         if not ctype.startswith("multipart/form-data"):
             raise ApiError(422, "bad-request", "send the image as multipart/form-data with a 'file' field")
         body = await _read_body(request, service.limits.max_bytes + MULTIPART_OVERHEAD, service.limits.max_bytes)
@@ -356,6 +358,29 @@ def create_app(settings: Settings, limits: Limits | None = None, operator_token:
         from starlette.concurrency import run_in_threadpool
 
         return JSONResponse(json.loads(json.dumps(await run_in_threadpool(service.verify, data), default=str)))
+
+    async def _verify_url(request: Request):
+        """``{"url": …}``: only when the service was started with --fetch-urls (verify_fetch_urls);
+        fetched by the guarded fetcher (never into the service's own network), verified, dropped."""
+        if not settings.verify_fetch_urls:
+            raise ApiError(403, "url-fetching-off", "this service does not fetch URLs (start it with --fetch-urls); "
+                                                    "upload the image as multipart/form-data instead")
+        try:
+            url = json.loads(await _read_body(request, 16 * 1024))["url"]
+        except (ValueError, KeyError, TypeError):
+            raise ApiError(422, "bad-request", 'send {"url": "https://…"}') from None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ApiError(422, "bad-request", "url must be an http or https URL")
+        from starlette.concurrency import run_in_threadpool
+
+        from .fetch import FetchRefused, GuardedFetcher
+
+        try:
+            fetched = await run_in_threadpool(GuardedFetcher(max_bytes=service.limits.max_bytes).fetch, url)
+        except FetchRefused as exc:
+            raise ApiError(422, "url-refused", str(exc)) from None
+        verdict = await run_in_threadpool(service.verify, fetched.data)
+        return JSONResponse(json.loads(json.dumps({**verdict, "url": fetched.url}, default=str)))
 
     # -- C2PA Soft Binding Resolution API -----------------------------------------------------------
     @app.get("/matches/byBinding", tags=["query"], operation_id="queryByBinding",
@@ -445,7 +470,8 @@ def app_from_environment() -> FastAPI:
     from pathlib import Path
 
     cfg = json.loads(os.environ[SERVE_CONFIG_ENV])
-    settings = Settings.load(cfg["home"]).with_(trust_anchor_files=tuple(Path(p) for p in cfg["trust"]))
+    settings = Settings.load(cfg["home"]).with_(trust_anchor_files=tuple(Path(p) for p in cfg["trust"]),
+                                                verify_fetch_urls=bool(cfg.get("fetch_urls")))
     return create_app(settings, Limits(max_bytes=cfg["max_bytes"], max_pixels=cfg["max_pixels"]),
                       hosts=HostCheck.from_json(cfg["hosts"]))
 
@@ -495,6 +521,7 @@ def run(settings: Settings, host: str, port: int, limits: Limits, workers: int =
             return
         os.environ[SERVE_CONFIG_ENV] = json.dumps({
             "home": str(settings.home), "trust": [str(p) for p in settings.trust_anchor_files],
+            "fetch_urls": settings.verify_fetch_urls,
             "max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels, "hosts": hosts.to_json()})
         write_service_file(settings, host, port, local_token)
         uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, host=host, port=port, **quiet)
