@@ -3,10 +3,17 @@
 The thumbnail is off by default (it costs ~100 ms and ~100 KB per image, DESIGN.md §3). The
 signed bytes are read back before they are returned: a manifest that does not read back is an
 error, never a release.
+
+Trusted time: with a TSA URL, c2pa-rs asks that RFC 3161 time-stamp authority for a token over the
+signature and writes it into the COSE signature (``sigTst2``), so the manifest stays valid after
+the signing certificate expires. A TSA that cannot be reached fails the release when
+``tsa_required``; otherwise the image is signed without one (``SignedAsset.time_stamp`` says
+``pending``) and ``timestamp_manifest`` adds it later, while the certificate is still valid.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -14,7 +21,7 @@ from dataclasses import dataclass
 
 import c2pa
 
-from pocketstudio.core.base.errors import SigningError
+from pocketstudio.core.base.errors import SigningError, TimeStampUnavailable
 from .keys import ClaimSigner
 
 _ALGS = {
@@ -24,6 +31,9 @@ _ALGS = {
     "ed25519": c2pa.C2paSigningAlg.ED25519,
 }
 MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
+# Amendment events of the audit log about a release's time-stamp.
+TIME_STAMP_PENDING = "time-stamp-pending"  # released untimestamped: the TSA could not be reached
+TIME_STAMPED = "time-stamped"  # the stored manifest got its time-stamp later (new manifest hash)
 
 
 @dataclass(frozen=True)
@@ -32,24 +42,48 @@ class SignedAsset:
     manifest: bytes  # the manifest store alone (JUMBF), kept for recovery by watermark id
     manifest_label: str
     manifest_sha256: str
+    time_stamp: str = "none"  # none (no TSA configured), pending (the TSA was unreachable) or stamped
+    time_stamp_error: str | None = None  # why it is pending
 
 
-def to_c2pa_signer(signer: ClaimSigner) -> c2pa.Signer:
+def to_c2pa_signer(signer: ClaimSigner, tsa_url: str | None = None) -> c2pa.Signer:
+    """c2pa's callback signer: the key stays with ``signer`` (a file, a PKCS#11 token)."""
     try:
         alg = _ALGS[signer.alg]
     except KeyError:
         raise SigningError(f"unsupported signing algorithm {signer.alg!r}") from None
-    return c2pa.Signer.from_callback(signer.sign, alg, signer.chain_pem)
+    return c2pa.Signer.from_callback(signer.sign, alg, signer.chain_pem, tsa_url)
 
 
 def sign_image(image_bytes: bytes, mime_type: str, manifest: dict, signer: ClaimSigner,
-               thumbnail: bool = False) -> SignedAsset:
-    """Embed and sign ``manifest`` into ``image_bytes``; return the signed bytes and the manifest store."""
+               thumbnail: bool = False, tsa_url: str | None = None, tsa_required: bool = False) -> SignedAsset:
+    """Embed and sign ``manifest`` into ``image_bytes``; return the signed bytes and the manifest store.
+
+    With ``tsa_url`` the signature is time-stamped. If that fails and signing without the TSA
+    succeeds, the TSA was the cause: ``TimeStampUnavailable`` when ``tsa_required``, else the
+    untimestamped asset with ``time_stamp="pending"``."""
+    if tsa_url is None:
+        return _sign(image_bytes, mime_type, manifest, signer, thumbnail, None)
+    try:
+        return _sign(image_bytes, mime_type, manifest, signer, thumbnail, tsa_url)
+    except SigningError as exc:
+        first = exc
+    plain = _sign(image_bytes, mime_type, manifest, signer, thumbnail, None)  # a non-TSA failure raises here
+    if tsa_required:
+        raise TimeStampUnavailable(f"the time-stamp authority {tsa_url} could not time-stamp the signature "
+                                   f"({first}); nothing was released because tsa_required is set: check the "
+                                   "TSA or unset tsa_required to release untimestamped and run "
+                                   "'pocketstudio timestamp --pending' later") from first
+    return dataclasses.replace(plain, time_stamp="pending", time_stamp_error=str(first))
+
+
+def _sign(image_bytes: bytes, mime_type: str, manifest: dict, signer: ClaimSigner, thumbnail: bool,
+          tsa_url: str | None) -> SignedAsset:
     try:
         context = c2pa.Context(settings=c2pa.Settings.from_dict({"builder": {"thumbnail": {"enabled": thumbnail}}}))
         builder = c2pa.Builder.from_json(json.dumps(manifest), context=context)
         out = io.BytesIO()
-        manifest_bytes = builder.sign(to_c2pa_signer(signer), mime_type, io.BytesIO(image_bytes), out)
+        manifest_bytes = builder.sign(to_c2pa_signer(signer, tsa_url), mime_type, io.BytesIO(image_bytes), out)
         signed = out.getvalue()
         reader = c2pa.Reader.try_create(mime_type, io.BytesIO(signed), None, context)
         if reader is None:
@@ -59,4 +93,5 @@ def sign_image(image_bytes: bytes, mime_type: str, manifest: dict, signer: Claim
         raise SigningError(f"C2PA signing failed: {exc}") from exc
     if not label:
         raise SigningError("the signed manifest has no active manifest label")
-    return SignedAsset(signed, bytes(manifest_bytes), label, hashlib.sha256(manifest_bytes).hexdigest())
+    return SignedAsset(signed, bytes(manifest_bytes), label, hashlib.sha256(manifest_bytes).hexdigest(),
+                       time_stamp="stamped" if tsa_url else "none")

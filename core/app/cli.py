@@ -168,6 +168,8 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
                                                                           "'pocketstudio serve' of the data directory runs."),
              threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for generation "
                                                    "(default: the setting threads, else chosen from the model and the machine)."),
+             tsa_url: Optional[str] = typer.Option(None, "--tsa-url", help="RFC 3161 time-stamp authority for "
+                                                   "the signature (default: the setting tsa_url)."),
              home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Generate an image and release it only if every gate passes.
 
@@ -183,8 +185,9 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
     show = _progress(json_out)
     try:
         settings = _settings(home, default_requester=requester, default_purpose=purpose, policy_dir=policy,
-                             policy_extends=policy_extends, database_url=database_url, threads=threads)
-        local_only = (model, lora, policy, policy_extends, dtype, offload, threads, database_url)
+                             policy_extends=policy_extends, database_url=database_url, threads=threads,
+                             tsa_url=tsa_url)
+        local_only = (model, lora, policy, policy_extends, dtype, offload, threads, database_url, tsa_url)
         if not no_service and not reference and device == "cpu" and all(v is None for v in local_only):
             result = _generate_via_service(settings, output, force, show, prompt=prompt, size=size, steps=steps,
                                            seed=seed, guidance=guidance, subject=subject, output_format=fmt)

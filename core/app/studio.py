@@ -26,7 +26,7 @@ from pocketstudio.provenance import iscc
 from pocketstudio.provenance.keys import ClaimSigner, KeyStore
 from pocketstudio.provenance.manifest import ManifestFacts, build_manifest
 from pocketstudio.provenance.resolution import ManifestRepository, StoredManifest
-from pocketstudio.provenance.sign import MIME_TYPES, sign_image
+from pocketstudio.provenance.sign import MIME_TYPES, TIME_STAMP_PENDING, sign_image
 from pocketstudio.provenance.watermark import Watermarker, WatermarkPayload, make_watermarker, new_asset_id
 from pocketstudio.provenance.xmp import embed_xmp, label_key, producer_label
 from pocketstudio.safety.likeness import Finding, LikenessChecker
@@ -416,7 +416,8 @@ class Studio:
 
         def sign():
             signer = self._claim_signer or self.keys.claim_signer(now)
-            signed = sign_image(encoded, mime, build_manifest(facts), signer)
+            signed = sign_image(encoded, mime, build_manifest(facts), signer, tsa_url=self.settings.tsa_url,
+                                tsa_required=self.settings.tsa_required)
             readback = self.watermarker.detect(Image.open(io.BytesIO(signed.data)))
             if readback.asset_id != asset_id:
                 raise WatermarkError("the signed image does not read back its own watermark id")
@@ -437,15 +438,21 @@ class Studio:
                         asset_id=asset_id, watermark_alg=self.watermarker.alg, manifest=signed.manifest,
                         manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
                         mime_type=mime, decision_id=decision_id, model_sha256=generated.model_sha256,
-                        created_at=ManifestRepository.stamp(now), fingerprint=fingerprint, iscc=iscc_value))
+                        created_at=ManifestRepository.stamp(now), fingerprint=fingerprint, iscc=iscc_value,
+                        time_stamp=signed.time_stamp))
                     ctx.current = "audit"
-                    return self.audit.append(
+                    record = self.audit.append(
                         post, outcome="released", now=now, prompt=request.prompt, requester=request.requester,
                         purpose=request.purpose, evaluations=ctx.evaluations, asset_id=asset_id,
                         manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
                         watermark=watermark, model_sha256=generated.model_sha256, findings=ctx.findings,
                         image_checks=ctx.image_checks, subject=ctx.subject, prompt_report=ctx.prompt_report,
                         client=request.client, conn=conn)
+                    if signed.time_stamp == "pending":
+                        # Released without trusted time: the log says so, in the same transaction;
+                        # 'pocketstudio timestamp --pending' follows it up.
+                        self.audit.amend(decision_id, TIME_STAMP_PENDING, signed.time_stamp_error or "", now, conn=conn)
+                    return record
 
             record: AuditRecord = ctx.step("store-manifest", commit)
             ctx.decided = True  # from here on a failure amends this decision's leaf

@@ -108,6 +108,10 @@ class SigningError(PocketStudioError):
     """The C2PA manifest could not be built, signed or embedded."""
 
 
+class TimeStampUnavailable(SigningError):
+    """The RFC 3161 time-stamp authority could not time-stamp a signature and ``tsa_required`` is set."""
+
+
 class PolicyError(PocketStudioError):
     """The policy set is malformed or fails schema validation."""
 
