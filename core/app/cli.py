@@ -197,6 +197,10 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
         from .studio import GenerationRequest, Studio, parse_size  # GenerateExtraMissing on a base install
 
         def factory():
+            if model is None and lora is None and device == "cpu" and dtype is None and offload is None:
+                from ..generator.exported import load_embedded
+
+                return load_embedded(settings.home / "cache")  # no diffusers import once exported
             from ..generator import load_generator
 
             return load_generator(model, device=device, dtype=dtype, lora=lora, lora_family=lora_family,

@@ -257,9 +257,10 @@ class Studio:
     def generator(self):
         if self._generator is None:
             if self._generator_factory is None:
-                from ..generator import load_generator
+                from ..generator.exported import load_embedded
 
-                self._generator = load_generator(None)
+                # the embedded model from its exported graphs (no diffusers import), made once
+                self._generator = load_embedded(self.settings.home / "cache")
             else:
                 self._generator = self._generator_factory()
         return self._generator
