@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 import c2pa
+import numpy as np
 from PIL import Image
 import pytest
 from typer.testing import CliRunner
@@ -132,6 +133,11 @@ def test_cli_generate_without_provider_warns_visibly(tmp_path, tiny_model_dir):
                            env={"POCKETSTUDIO_COMPLIANCE_STRICT": "true"})
     assert strict.exit_code == 1 and "compliance_strict" in strict.output
     assert not (tmp_path / "b.png").exists()
+    labelled = runner.invoke(app, ["generate", "a red circle", "-o", str(tmp_path / "c.png"), "--home", str(home),
+                                   "--model", str(tiny_model_dir), "--size", "256", "--label", "--label-lang", "zh"])
+    assert labelled.exit_code == 0, labelled.output
+    data = assertion(_active((tmp_path / "c.png").read_bytes()), DISCLOSURE_LABEL)
+    assert data["visible_label"]["text"] == "人工智能生成"
 
 
 # -- the verifier's compliance report ------------------------------------------------------------
@@ -431,3 +437,59 @@ def test_service_fetches_urls_only_with_fetch_urls(shared, web):
     on = TestClient(create_app(settings.with_(verify_fetch_urls=True)), base_url="http://127.0.0.1")
     refused = on.post("/v1/verify", json={"url": f"{web}/a.png"})
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "url-refused"
+
+
+# -- the visible label ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang,text", [("en", "AI-generated"), ("zh", "人工智能生成")])
+def test_label_text_is_at_least_5_percent_of_the_shortest_side(lang, text):
+    from pocketstudio.provenance.label import default_text, draw_label
+
+    from .conftest import textured_image
+
+    assert default_text(lang) == text
+    image = textured_image(512, 1).resize((640, 400))
+    labelled, drawn = draw_label(image, text, lang)
+    assert drawn.height >= 0.05 * 400 and drawn.text == text
+    # the pixels changed in the lower left corner only, and in a band at least that high
+    diff = np.any(np.asarray(labelled, dtype=int) != np.asarray(image.convert("RGB"), dtype=int), axis=2)
+    rows, cols = np.nonzero(diff)
+    assert rows.min() > 400 // 2 and cols.min() < 640 // 4 and rows.max() - rows.min() + 1 >= drawn.height
+
+
+def test_label_that_cannot_fit_is_refused():
+    from pocketstudio.core.base.errors import GenerationError
+    from pocketstudio.provenance.label import draw_label
+
+    with pytest.raises(GenerationError, match="does not fit"):
+        draw_label(Image.new("RGB", (64, 400)), "AI-generated content, made by a machine", "en")
+
+
+@pytest.mark.slow
+def test_release_meets_all_three_regimes_with_provider_label_and_tsa(settings, tiny_generator, tmp_path):
+    """Done when: the all profile, provider name and code, --label and a TSA: every regime met,
+    in PNG and JPEG; the label's height is recorded in the manifest."""
+    from .tsa import serve_tsa
+
+    tsa, stop = serve_tsa(tmp_path / "tsa")
+    try:
+        configured = settings.with_(provider_name="Example Apps Ltd", provider_code="CN-1", tsa_url=tsa.url,
+                                    trust_anchor_files=(tsa.anchor,))
+        studio = Studio(configured, generator=tiny_generator)
+        for fmt in ("png", "jpeg"):
+            release = _release(studio, fmt, label=True, label_lang="zh")
+            verdict = _verifier(configured).verify(release.data)
+            assert verdict.status.value == "trusted"
+            assert {k: v["status"] for k, v in verdict.compliance.items()} == {
+                "eu_ai_act_art50": "met", "ca_sb942": "met", "cn_gb45438": "met"}, _regimes(verdict)
+            label = verdict.manifest.disclosure
+            assert label.label_text == "人工智能生成" and label.label_height >= 0.05 * 256
+    finally:
+        stop()
+
+
+def test_label_settings_reach_the_manifest(settings, tiny_generator):
+    release = _release(_studio(settings, tiny_generator, label=True, label_text="AI"))
+    data = assertion(_active(release.data), DISCLOSURE_LABEL)
+    assert data["visible_label"]["text"] == "AI" and data["visible_label"]["text_height_px"] >= 13
+    assert _regimes(_verifier(settings).verify(release.data))["cn_gb45438"] == ("partial", ["cn.content-producer"])

@@ -164,6 +164,13 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
                                                            help="Add --policy to the defaults instead (default: the "
                                                                 "setting policy_extends)."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON (no progress display)."),
+             label: Optional[bool] = typer.Option(None, "--label/--no-label", help="Draw a visible AI label into "
+                                                  "the pixels, text at least 5 % of the shortest side (default: the "
+                                                  "setting label, off)."),
+             label_text: Optional[str] = typer.Option(None, "--label-text", help="The label's text (default: the "
+                                                      "setting label_text, else 'AI-generated' in --label-lang)."),
+             label_lang: Optional[str] = typer.Option(None, "--label-lang", help="The label's language, e.g. en or "
+                                                      "zh ('人工智能生成'); default: the setting label_lang, en."),
              no_service: bool = typer.Option(False, "--no-service", help="Generate in this process even when a "
                                                                           "'pocketstudio serve' of the data directory runs."),
              threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for generation "
@@ -186,8 +193,9 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
     try:
         settings = _settings(home, default_requester=requester, default_purpose=purpose, policy_dir=policy,
                              policy_extends=policy_extends, database_url=database_url, threads=threads,
-                             tsa_url=tsa_url)
-        local_only = (model, lora, policy, policy_extends, dtype, offload, threads, database_url, tsa_url)
+                             tsa_url=tsa_url, label=label, label_text=label_text, label_lang=label_lang)
+        local_only = (model, lora, policy, policy_extends, dtype, offload, threads, database_url, tsa_url,
+                      label, label_text, label_lang)
         if not no_service and not reference and device == "cpu" and all(v is None for v in local_only):
             result = _generate_via_service(settings, output, force, show, prompt=prompt, size=size, steps=steps,
                                            seed=seed, guidance=guidance, subject=subject, output_format=fmt)

@@ -151,6 +151,10 @@ class GenerationRequest:
     # What an API client says about its end user (OpenAI's ``user``): audited as a commitment only;
     # it chooses nothing (the requester is the token's).
     client_user: str | None = None
+    # The visible label (provenance/label.py): None = the settings label, label_text, label_lang.
+    label: bool | None = None
+    label_text: str | None = None
+    label_lang: str | None = None
 
     @property
     def client(self) -> dict | None:
@@ -378,6 +382,16 @@ class Studio:
         if not post.allowed:
             ctx.deny(post)
 
+        # 5b. The visible label, when asked for, drawn before the watermark (so every binding
+        #     describes the labelled pixels).
+        drawn = None
+        if (self.settings.label if request.label is None else request.label):
+            from pocketstudio.provenance.label import default_text, draw_label
+
+            lang = request.label_lang or self.settings.label_lang
+            text = request.label_text or self.settings.label_text or default_text(lang)
+            image, drawn = ctx.step("label", lambda: draw_label(image, text, lang))
+
         # 6. Watermark a fresh asset id.
         asset_id = new_asset_id()
         ctx.asset_id = asset_id
@@ -411,6 +425,7 @@ class Studio:
             model_family=getattr(generated, "family", None), sampler=getattr(generated, "sampler", None),
             native_size=native.size, provider_name=self.settings.provider_name,
             pixels_sha256=pixels_sha256(Image.open(io.BytesIO(encoded))),
+            visible_label=(drawn.text, drawn.lang, drawn.height) if drawn else None,
             provider_code=self.settings.provider_code, iscc_alg=iscc.ALG, iscc=iscc_value,
             ai_training_policy=self.settings.ai_training_policy, references=references,
             upscaler=(self.upscaler.info.name, self.upscaler.info.sha256) if upscaled else None)
