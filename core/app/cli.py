@@ -48,6 +48,10 @@ err = Console(stderr=True, soft_wrap=True)
 HomeOpt = typer.Option(None, "--home", envvar="POCKETSTUDIO_HOME", help="Data directory (database, keys).")
 DbOpt = typer.Option(None, "--database-url", help="The store's database, e.g. postgresql+psycopg://user@host/db "
                                                   "(default: the setting database_url; unset: SQLite in the data directory).")
+WitnessOpt = typer.Option([], "--witness", help="A witness's cosignature key (name+keyid+base64, C2SP "
+                                                "tlog-cosignature Ed25519), repeatable: the witness policy.")
+QuorumOpt = typer.Option(None, "--quorum", min=0, help="How many of the --witness keys must have cosigned "
+                                                       "(default: all of them).")
 
 
 def _version(value: bool) -> None:
@@ -737,12 +741,24 @@ def audit_checkpoint(home: Optional[Path] = HomeOpt, database_url: Optional[str]
 @audit_app.command("prove")
 def audit_prove(ref: str = typer.Argument(..., help="Asset id, decision id, sequence number or an image file."),
                 output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the bundle here."),
+                tlog_proof: bool = typer.Option(False, "--tlog-proof", help="Write a c2sp.org/tlog-proof@v1 text "
+                                                "proof (the record in its extra line) instead of the JSON bundle."),
                 home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
     """Write an offline proof bundle: the record, its inclusion proof and a signed checkpoint."""
     try:
         log = _audit_log(home, database_url)
         if Path(ref).is_file():
             ref = _asset_of_image(Path(ref), home)
+        if tlog_proof:
+            from pocketstudio.policy.tiles import tlog_proof as make_tlog_proof
+
+            text = make_tlog_proof(log, ref)
+            if output:
+                output.write_text(text)
+                out.print(f"wrote {output} (c2sp.org/tlog-proof@v1); log key: {log.verifier.to_text()}")
+            else:
+                sys.stdout.write(text)
+            return
         bundle = log.prove(ref, dt.datetime.now(dt.timezone.utc))
     except PocketStudioError as exc:
         _fail(exc)
@@ -755,21 +771,84 @@ def audit_prove(ref: str = typer.Argument(..., help="Asset id, decision id, sequ
 
 
 @audit_app.command("verify-proof")
-def audit_verify_proof(bundle: Path = typer.Argument(..., help="A bundle from 'audit prove'."),
-                       key: Path = typer.Option(..., "--key", help="The log's public key (keys/audit-log.pub).")):
-    """Check a proof bundle offline with nothing but the log's public key."""
+def audit_verify_proof(bundle: Path = typer.Argument(..., help="A bundle from 'audit prove' (JSON, or a "
+                                                             "c2sp.org/tlog-proof@v1 text proof)."),
+                       key: Path = typer.Option(..., "--key", help="The log's public key (keys/audit-log.pub)."),
+                       witness: list[str] = WitnessOpt, quorum: Optional[int] = QuorumOpt):
+    """Check a proof bundle offline with nothing but the log's public key (and a witness policy)."""
     from pocketstudio.policy.audit import verify_proof_bundle
     from pocketstudio.policy.checkpoint import CheckpointError, NoteVerifier
+    from pocketstudio.policy.cosignature import WitnessPolicy
+    from pocketstudio.policy.tiles import PROOF_HEADER, verify_tlog_proof
 
     try:
         verifier = NoteVerifier.from_text(key.read_text())
-        bundle_doc = json.loads(bundle.read_text())
-        record = verify_proof_bundle(bundle_doc, verifier)
-    except (OSError, ValueError, CheckpointError, PocketStudioError) as exc:
+        policy = WitnessPolicy.from_keys(witness, quorum)
+        text = bundle.read_text()
+        if text.startswith(PROOF_HEADER):
+            proven = verify_tlog_proof(text, verifier, policy)
+            bundle_doc, record = {"leaf_index": proven["index"]}, proven["record"]
+        else:
+            bundle_doc = json.loads(text)
+            record = verify_proof_bundle(bundle_doc, verifier)
+            policy.check(bundle_doc["checkpoint"])
+    except (OSError, ValueError, KeyError, CheckpointError, PocketStudioError) as exc:
         _fail(f"proof does NOT verify: {exc}")
     out.print(f"proof verifies: {record.get('kind', 'decision')} {record.get('decision_id') or record.get('entry_id')} "
               f"({record.get('effect') or record.get('event')}, {record.get('outcome') or record.get('amends') or ''}) "
               f"is leaf {bundle_doc['leaf_index']} of log {record['log_origin']}")
+
+
+@audit_app.command("publish")
+def audit_publish(directory: Path = typer.Argument(..., help="Folder to write (or bring up to date) the static "
+                                                             "files in; serve it with any web server."),
+                  home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
+    """Publish the log as C2SP tlog-tiles: a signed checkpoint, hash tiles and entry bundles holding
+    exactly the public leaf records; full tiles are written once, so a later run adds only what is new."""
+    from pocketstudio.policy.tiles import publish
+
+    try:
+        log = _audit_log(home, database_url)
+        done = publish(log, directory, dt.datetime.now(dt.timezone.utc))
+    except OSError as exc:
+        _fail(f"cannot write to {directory}: {exc.strerror or exc}")
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"published {done.size} leaves to {directory}: {done.tiles_written} tile(s) and {done.bundles_written} "
+              f"entry bundle(s) written; log key: {log.verifier.to_text()}", highlight=False)
+
+
+@audit_app.command("monitor")
+def audit_monitor(checkpoint: Path = typer.Option(..., "--checkpoint", help="The checkpoint this monitor saved last "
+                                                  "time (missing: the first look, trusted as found); replaced by the new one."),
+                  tiles: str = typer.Option(..., "--tiles", help="Where the log is published: a folder or an http(s) URL."),
+                  key: Path = typer.Option(..., "--key", help="The log's public key (keys/audit-log.pub)."),
+                  witness: list[str] = WitnessOpt, quorum: Optional[int] = QuorumOpt):
+    """Check that a published log only grew since the saved checkpoint (a consistency proof built from
+    its tiles; a truncated or rewritten log fails), that its new entries are the log's own, and save
+    the new checkpoint."""
+    from pocketstudio.core.base.keys import write_public
+    from pocketstudio.policy.checkpoint import CheckpointError, NoteVerifier
+    from pocketstudio.policy.cosignature import WitnessPolicy
+    from pocketstudio.policy.tiles import TileSource, monitor
+
+    try:
+        verifier = NoteVerifier.from_text(key.read_text())
+        policy = WitnessPolicy.from_keys(witness, quorum)
+        saved = checkpoint.read_text() if checkpoint.exists() else None
+    except (OSError, UnicodeDecodeError, CheckpointError) as exc:
+        _fail(f"cannot start the monitor: {exc}")
+    try:
+        result = monitor(saved, TileSource(tiles), verifier, policy)
+        write_public(checkpoint, result.note.encode())
+    except OSError as exc:
+        _fail(f"cannot save the checkpoint in {checkpoint}: {exc.strerror or exc}")
+    except PocketStudioError as exc:
+        _fail(f"the published log does NOT pass: {exc}")
+    out.print(f"log {result.checkpoint.origin} grew append-only from {result.old_size} to {result.checkpoint.size} leaves "
+              f"({result.new_entries} new entries checked)"
+              + (f"; cosigned by {', '.join(result.witnesses)}" if result.witnesses else "")
+              + f"; saved the new checkpoint in {checkpoint}", highlight=False)
 
 
 @audit_app.command("forget")
