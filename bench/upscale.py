@@ -81,16 +81,19 @@ def main() -> int:
     ap.add_argument("--release", action="store_true", help="also time the whole release flow at 4K")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    up = load_upscaler()
+    up = load_upscaler()  # the release flow's: bf16 residual where the CPU has it
+    current = load_upscaler(precision="fp32")  # the earlier all-float32 path, for the side-by-side
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# upscale benchmark: {up.info.name} ({up.info.channels} ch × {up.info.layers} layers, "
           f"{up.info.train_steps} training steps, sha256 {up.info.sha256[:16]}…)")
     print(f"# machine: {platform.node()}, {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
           f"with {args.threads} thread(s), load average {load:.2f} at start; {args.runs} timed runs per row")
 
-    print(f"\n{'image':<22} | {'×':>2} | {'bicubic PSNR':>12} | {'SR PSNR':>8} | {'gain dB':>7} | "
-          f"{'bicubic SSIM':>12} | {'SR SSIM':>7}")
-    print("-" * 90)
+    print(f"# SR = the new path ({up.precision} residual); fp32 = the current all-float32 path; "
+          "Δ = new - fp32 (must stay above -0.1 dB)")
+    print(f"\n{'image':<22} | {'×':>2} | {'bicubic PSNR':>12} | {'SR PSNR':>8} | {'fp32 PSNR':>9} | {'Δ dB':>6} | "
+          f"{'gain dB':>7} | {'bicubic SSIM':>12} | {'SR SSIM':>7} | {'fp32 SSIM':>9}")
+    print("-" * 124)
     gains = {2: [], 4: []}
     for name, img in images(args.images).items():
         h, w = (img.shape[0] // 4) * 4, (img.shape[1] // 4) * 4
@@ -99,10 +102,11 @@ def main() -> int:
             lr = reduce(hr, factor)
             bic = np.asarray(lr.resize((w, h), Image.Resampling.BICUBIC))
             sr = np.asarray(up.upscale(lr, factor))
-            pb, ps = psnr(hr, bic), psnr(hr, sr)
+            old = np.asarray(current.upscale(lr, factor))
+            pb, ps, po = psnr(hr, bic), psnr(hr, sr), psnr(hr, old)
             gains[factor].append(ps - pb)
-            print(f"{name[:22]:<22} | {factor:>2} | {pb:>12.2f} | {ps:>8.2f} | {ps - pb:>+7.2f} | "
-                  f"{ssim(hr, bic):>12.4f} | {ssim(hr, sr):>7.4f}")
+            print(f"{name[:22]:<22} | {factor:>2} | {pb:>12.2f} | {ps:>8.2f} | {po:>9.2f} | {ps - po:>+6.3f} | "
+                  f"{ps - pb:>+7.2f} | {ssim(hr, bic):>12.4f} | {ssim(hr, sr):>7.4f} | {ssim(hr, old):>9.4f}")
     for factor, g in gains.items():
         print(f"{'mean gain':<22} | {factor:>2} | {'':>12} | {'':>8} | {np.mean(g):>+7.2f} |")
 
@@ -112,10 +116,11 @@ def main() -> int:
     print(f"\n{'path (native ' + 'x'.join(map(str, native.size)) + ')':<40} | {'median s':>8} | {'min s':>6} | {'max s':>6}")
     print("-" * 70)
     for label, size in (("fit_to_size → 2048×2048", (2048, 2048)), ("fit_to_size → 3840×2160 (4K)", (3840, 2160))):
-        out = fit_to_size(native, *size, up)
-        assert out.size == size
-        t = timed(lambda: fit_to_size(native, *size, up), args.runs)
-        print(f"{label:<40} | {statistics.median(t):>8.2f} | {min(t):>6.2f} | {max(t):>6.2f}")
+        for which, net in (("new", up), ("fp32", current)):
+            out = fit_to_size(native, *size, net)
+            assert out.size == size
+            t = timed(lambda: fit_to_size(native, *size, net), args.runs)
+            print(f"{label + ' ' + which:<40} | {statistics.median(t):>8.2f} | {min(t):>6.2f} | {max(t):>6.2f}")
     if args.release:
         from pocketstudio.core.base.config import Settings
         from pocketstudio.core.app.studio import GenerationRequest, Studio

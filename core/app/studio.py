@@ -94,6 +94,7 @@ def output_size(size: int | tuple[int, int]) -> tuple[int, int]:
 
 
 JPEG_QUALITY = 95
+FAST_PNG_PIXELS = 4_000_000
 # The released file must read back its watermark id with its presence statistic at least this
 # many times the detector's threshold, so that a re-compression downstream still finds it. An
 # image below it is marked again at the engine's next strength (small, flat pictures need it).
@@ -104,7 +105,9 @@ def encode_image(image: Image.Image, fmt: str) -> bytes:
     """The release's unsigned file bytes: PNG, or JPEG at ``JPEG_QUALITY``."""
     raw = io.BytesIO()
     if fmt == "png":
-        image.save(raw, "PNG")
+        # zlib level 1 above FAST_PNG_PIXELS: a 4K PNG encodes in 0.26 s instead of 0.9 s (level 6)
+        # for a file ~40 % larger; smaller images keep the default, where the time is small.
+        image.save(raw, "PNG", compress_level=1 if image.width * image.height > FAST_PNG_PIXELS else 6)
     else:
         image.save(raw, "JPEG", quality=JPEG_QUALITY)
     return raw.getvalue()

@@ -60,12 +60,17 @@ def build_net(channels: int = 32, layers: int = 3):
             self.reach = max(len(convs) + 1, 2)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+            return self.base(x) + self.residual(x)
+
+        def base(self, x: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+
+        def residual(self, x: torch.Tensor) -> torch.Tensor:
             h = x - 0.5
             for conv in self.body:
                 # leaky: with plain ReLU the body died early in training (all units negative)
                 h = F.leaky_relu(conv(h), NEGATIVE_SLOPE)
-            return base + F.pixel_shuffle(self.tail(h), self.scale)
+            return F.pixel_shuffle(self.tail(h), self.scale)
 
     return SRNet()
 
@@ -82,10 +87,19 @@ class UpscalerInfo:
 class Upscaler:
     """A loaded SR net. ``upscale`` takes PIL images; use :func:`load_upscaler` to make one."""
 
-    def __init__(self, net, info: UpscalerInfo, tile: int = DEFAULT_TILE):
+    def __init__(self, net, info: UpscalerInfo, tile: int = DEFAULT_TILE, precision: str | None = None):
         if tile < 16:
             raise GenerationError(f"tile must be at least 16 pixels, got {tile}")
         import torch
+
+        # The residual body in bfloat16 where the CPU computes it natively (AMX / AVX-512 BF16:
+        # ~3x faster per tile here); the bicubic base and the sum stay in float32, so the result
+        # moves by at most about one level (bench/upscale.py prints both paths' PSNR).
+        if precision is None:
+            precision = "bf16" if _cpu_has_fast_bf16() else "fp32"
+        if precision not in ("bf16", "fp32"):
+            raise GenerationError(f"precision must be bf16 or fp32, got {precision!r}")
+        self.precision = precision
 
         # channels-last convolutions run ~1.5x faster on CPU (oneDNN) at these tile sizes
         self.net = net.eval().to(memory_format=torch.channels_last)
@@ -115,10 +129,19 @@ class Upscaler:
                     # the tile plus a margin the net's receptive field cannot see past
                     ya, xa = max(y0 - m, 0), max(x0 - m, 0)
                     yb, xb = min(y1 + m, h), min(x1 + m, w)
-                    y = self.net(src[:, :, ya:yb, xa:xb].contiguous(memory_format=torch.channels_last))[0]
+                    y = self._pass(src[:, :, ya:yb, xa:xb].contiguous(memory_format=torch.channels_last))[0]
                     y = y[:, (y0 - ya) * s:(y0 - ya + y1 - y0) * s, (x0 - xa) * s:(x0 - xa + x1 - x0) * s]
                     out[y0 * s:y1 * s, x0 * s:x1 * s] = y.clamp_(0.0, 1.0).permute(1, 2, 0).numpy()
         return out
+
+    def _pass(self, tile):
+        import torch
+
+        if self.precision == "fp32":
+            return self.net(tile)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            residual = self.net.residual(tile)
+        return self.net.base(tile) + residual.float()
 
     def upscale(self, image: Image.Image, factor: int = 2) -> Image.Image:
         """``image`` enlarged by ``factor`` (a power of two) with repeated ×2 passes."""
@@ -186,11 +209,21 @@ def fit_to_size(image: Image.Image, width: int, height: int, upscaler) -> Image.
     return upscaler.to_size(image, width, height)
 
 
+def _cpu_has_fast_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 convolutions natively here (AMX or AVX-512 BF16)."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_upscaler(path: str | Path | None = None, tile: int = DEFAULT_TILE) -> Upscaler:
+def load_upscaler(path: str | Path | None = None, tile: int = DEFAULT_TILE, precision: str | None = None) -> Upscaler:
     """Load the SR weights folder (the shipped one when ``path`` is None), checking the weight
     file against its ``SHA256SUMS`` line. Raises :class:`ModelLoadError`."""
     import torch
@@ -218,4 +251,4 @@ def load_upscaler(path: str | Path | None = None, tile: int = DEFAULT_TILE) -> U
         raise ModelLoadError(f"cannot load the super-resolution net from {folder}: {type(exc).__name__}: {exc}") from exc
     info = UpscalerInfo(name=str(cfg.get("name", folder.name)), channels=int(cfg["channels"]),
                         layers=int(cfg["layers"]), sha256=digest, train_steps=cfg.get("train_steps"))
-    return Upscaler(net.to(torch.float32), info, tile=tile)
+    return Upscaler(net.to(torch.float32), info, tile=tile, precision=precision)
