@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import struct
 from dataclasses import dataclass
 
@@ -93,6 +94,13 @@ class Fingerprint:
     def to_value(self) -> str:
         """The soft-binding value: base64 of the binary layout in the module docstring."""
         return base64.b64encode(self.to_bytes()).decode()
+
+    def thumbnail_data_url(self) -> str:
+        """The 32×32 luminance thumbnail as a PNG ``data:`` URL: what the signed picture looked like,
+        for a person to set beside the picture in hand (the verifier page shows both)."""
+        buf = io.BytesIO()
+        Image.frombytes("L", (THUMB, THUMB), self.thumbnail).save(buf, "PNG", optimize=True)
+        return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
     @classmethod
     def from_value(cls, value: str) -> "Fingerprint":

@@ -273,7 +273,20 @@ class Verdict:
     def to_json(self) -> dict:
         return {"status": self.status.value, "summary": self.summary, "asset_id": self.asset_id,
                 "recovered": self.recovered, "manifest": self.manifest.to_json() if self.manifest else None,
-                "checks": [c.to_json() for c in self.checks], "compliance": self.compliance}
+                "checks": [c.to_json() for c in self.checks], "compliance": self.compliance,
+                "signed_thumbnail": _signed_thumbnail(self.manifest)}
+
+
+def _signed_thumbnail(manifest: ManifestSummary | None) -> dict | None:
+    """What the manifest's fingerprint kept of the signed picture (a 32×32 luminance PNG as a
+    ``data:`` URL, and the picture's size), so a person can see whether the picture in hand is it."""
+    if manifest is None or manifest.fingerprint is None or not manifest.fingerprint.value:
+        return None
+    try:
+        reference = fp.Fingerprint.from_value(manifest.fingerprint.value)
+    except InvalidImageError:
+        return None
+    return {"data_url": reference.thumbnail_data_url(), "width": reference.width, "height": reference.height}
 
 
 class AuditSource(Protocol):
