@@ -416,7 +416,7 @@ def test_serve_takes_its_options_from_flag_env_and_file(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, "serve did not start listening"
                 time.sleep(0.2)
-        assert status == 200 and json.loads(body) == {"max_bytes": 2222, "max_pixels": 3333}
+        assert status == 200 and json.loads(body) == {"max_bytes": 2222, "max_pixels": 3333, "fetch_urls": False}
         assert _get(env_port, "/v1/limits", f"verifier.example:{env_port}")[0] == 200
         assert _get(env_port, "/v1/limits", f"other.example:{env_port}")[0] == 421
         proof = "/v1/audit/proof/dec_unknown"

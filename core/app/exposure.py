@@ -5,7 +5,7 @@ check that keeps a page on another site from reaching it through DNS rebinding.
   ``X-Frame-Options: DENY``, ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``
   and a Content-Security-Policy with ``frame-ancestors 'none'``: ``default-src 'none'`` for the API,
   the page's own inline script and style by hash for ``/``, and for ``/docs`` the Swagger UI files
-  it loads from jsDelivr (the one page that needs the network; ``/openapi.json`` does not).
+  this service serves itself (``'self'``: the docs work offline and load nothing from elsewhere).
 - A request whose Host header is not one of the service's names is refused with 421 before any
   route runs. DNS rebinding points a name the attacker controls at 127.0.0.1, so the browser sends
   that name: the default names are 127.0.0.1, localhost and [::1] on the served port, plus the
@@ -32,9 +32,9 @@ API_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancest
 SECURITY_HEADERS = (("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"),
                     ("Referrer-Policy", "no-referrer"))
 
-# Swagger UI for /docs, pinned to the major version FastAPI's defaults name.
-SWAGGER_JS = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"
-SWAGGER_CSS = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"
+# Swagger UI for /docs, served by the service from the fastapi-offline package (no CDN).
+SWAGGER_JS = "/docs/assets/swagger-ui-bundle.js"
+SWAGGER_CSS = "/docs/assets/swagger-ui.css"
 
 
 def inline_hashes(html: str, tag: str) -> list[str]:
@@ -45,19 +45,19 @@ def inline_hashes(html: str, tag: str) -> list[str]:
 
 
 def page_csp(html: str) -> str:
-    """The policy of the verifier page: its own script and style, the preview of the picked image
-    (a blob: URL), requests to this service only."""
+    """The policy of the verifier page: its own script and style, the picked image and the signed
+    thumbnail (blob: URLs the script makes), requests to this service only."""
     return (f"default-src 'none'; script-src {' '.join(inline_hashes(html, 'script'))}; "
             f"style-src {' '.join(inline_hashes(html, 'style'))}; img-src blob:; connect-src 'self'; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 def docs_csp(html: str) -> str:
-    """The policy of Swagger UI: its two files from jsDelivr, its inline start-up script, the
+    """The policy of Swagger UI: its two files from this service, its inline start-up script, the
     OpenAPI document and "try it out" requests to this service. Inline styles are allowed here
     only (Swagger UI sets some; a style cannot run code)."""
-    return (f"default-src 'none'; script-src {SWAGGER_JS} {' '.join(inline_hashes(html, 'script'))}; "
-            f"style-src {SWAGGER_CSS} 'unsafe-inline'; img-src data:; connect-src 'self'; "
+    return (f"default-src 'none'; script-src 'self' {' '.join(inline_hashes(html, 'script'))}; "
+            "style-src 'self' 'unsafe-inline'; img-src data:; connect-src 'self'; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 

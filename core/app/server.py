@@ -6,7 +6,8 @@ Routes:
 - C2PA Soft Binding Resolution API 1.0: ``GET|POST /matches/byBinding``, ``POST /matches/byContent``,
   ``GET /manifests/{manifestId}`` (``application/c2pa``), ``GET /services/supportedAlgorithms``.
 - ``GET /v1/audit/checkpoint`` (C2SP signed note) and ``GET /v1/audit/proof/{decision_id}``.
-- ``/openapi.json`` and ``/docs``.
+- ``/openapi.json`` and ``/docs`` (Swagger UI from ``/docs/assets/``, served from the fastapi-offline
+  package: the docs need no network).
 
 Uploads are read into memory under a byte limit (the body is counted as it streams, so an
 oversized upload is refused with 413 before it is all received), parsed in memory, verified and
@@ -17,6 +18,7 @@ logged (no access log), so the service keeps no personal data.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 import io
 import json
@@ -124,7 +126,10 @@ def _check_pixels(data: bytes, max_pixels: int) -> None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError:  # its own message names the in-memory buffer, which says nothing
+        raise ApiError(422, "invalid-image", "not a readable image: no image format recognised "
+                                             "(send a PNG, JPEG, WebP, TIFF or GIF)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ApiError(422, "invalid-image", f"not a readable image: {exc}") from None
     if width * height > max_pixels:
         raise ApiError(422, "too-many-pixels",
@@ -278,6 +283,15 @@ _QUERY_BODY = {"requestBody": {"required": True, "content": {"application/json":
     "properties": {"alg": {"type": "string"}, "value": {"type": "string", "description": "base64"}}}}}}}
 
 
+_ASSET_HEADERS = {"Cache-Control": "public, max-age=86400"}
+
+
+@functools.cache
+def _docs_asset(name: str) -> bytes:
+    """A Swagger UI file of the fastapi-offline package (read once, on the first /docs visit)."""
+    return resources.files("fastapi_offline").joinpath(f"static/{name}").read_bytes()
+
+
 OPERATOR_TOKEN_ENV = "POCKETSTUDIO_OPERATOR_TOKEN"  # the operator's bearer token (serve --operator-token-file)
 
 
@@ -335,9 +349,19 @@ def create_app(settings: Settings, limits: Limits | None = None, operator_token:
     def docs() -> HTMLResponse:
         return HTMLResponse(docs_page, headers={"Content-Security-Policy": docs_csp(docs_page)})
 
-    @app.get("/v1/limits", tags=["verify"], summary="Upload limits of this service.")
+    @app.get(SWAGGER_JS, include_in_schema=False)
+    def swagger_js() -> Response:
+        return Response(_docs_asset("swagger-ui-bundle.js"), media_type="text/javascript", headers=_ASSET_HEADERS)
+
+    @app.get(SWAGGER_CSS, include_in_schema=False)
+    def swagger_css() -> Response:
+        return Response(_docs_asset("swagger-ui.css"), media_type="text/css", headers=_ASSET_HEADERS)
+
+    @app.get("/v1/limits", tags=["verify"],
+             summary="Upload limits of this service, and whether it verifies URLs (serve --fetch-urls).")
     def limits_route() -> dict:
-        return {"max_bytes": service.limits.max_bytes, "max_pixels": service.limits.max_pixels}
+        return {"max_bytes": service.limits.max_bytes, "max_pixels": service.limits.max_pixels,
+                "fetch_urls": bool(settings.verify_fetch_urls)}
 
     @app.post("/v1/verify", tags=["verify"], summary="Verify an uploaded image (multipart field 'file').",
               openapi_extra=_VERIFY_BODY, responses={413: {"description": "Upload too large"},
