@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -522,8 +523,36 @@ class AuditLog:
         """A checkpoint of the tree as committed now, signed in memory: nothing is written."""
         with self.store.connect() as conn:
             size = self._size(conn)
-            cp = Checkpoint(self.origin, size, merkle.root_hash(self._node(conn), size))
+            cp = Checkpoint(self.origin, size, merkle.root_hash(
+                self._prefetched(conn, lambda node: merkle.root_hash(node, size)), size))
         return cp, cp.sign(self.signer)
+
+    @staticmethod
+    def _prefetched(conn, *walks):
+        """A node source holding, from one query, every tree node that ``walks`` (functions of a
+        node source) read: which nodes a proof or root needs depends on sizes and indices only,
+        so a dry run that records the keys finds them. On a networked database this replaces
+        one round trip per node (about 40 at 10^6 leaves) with one."""
+        wanted: set[tuple[int, int]] = set()
+
+        def record(level: int, index: int) -> bytes:
+            wanted.add((level, index))
+            return bytes(merkle.HASH_SIZE)
+
+        for walk in walks:
+            walk(record)
+        found = {}
+        if wanted:
+            key = sa.tuple_(merkle_nodes.c.level, merkle_nodes.c.idx)
+            found = {(r.level, r.idx): r.hash for r in conn.execute(
+                sa.select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(key.in_(sorted(wanted))))}
+
+        def node(level: int, index: int) -> bytes:
+            value = found.get((level, index))
+            if value is None:
+                raise AuditError(f"audit tree node ({level}, {index}) is missing")
+            return value
+        return node
 
     def latest_checkpoint(self) -> tuple[Checkpoint, str] | None:
         with self.store.connect() as conn:
@@ -537,11 +566,12 @@ class AuditLog:
         record = self.get(ref)
         cp, note = self._proving_checkpoint(record)
         with self.store.connect() as conn:
-            node = self._node(conn)
             amendments = [] if record.kind != DECISION else [
                 self._row(r) for r in conn.execute(sa.select(audit_log).where(
                     audit_log.c.kind == AMENDMENT, audit_log.c.decision_id == record.decision_id,
                     audit_log.c.leaf_index < cp.size).order_by(audit_log.c.leaf_index))]
+            node = self._prefetched(conn, *(functools.partial(_inclusion_walk, index=r.index, size=cp.size)
+                                            for r in (record, *amendments)))
 
             def part(r: AuditRecord) -> dict:
                 return {"record": canonical(r.record).decode(), "record_signature": r.signature,
@@ -752,6 +782,10 @@ class AuditLog:
                              "(any generate) to append them")
         return {"records": tree.size, "root": tree.root().hex(), "checkpoints": count,
                 "kept_checkpoint": kept.size if kept is not None else None}
+
+
+def _inclusion_walk(node, index: int, size: int) -> None:
+    merkle.inclusion_proof(node, index, size)
 
 
 def _append_failed(exc: sa.exc.SQLAlchemyError) -> AuditError:
