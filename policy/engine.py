@@ -40,6 +40,9 @@ class DepictedPerson:
 
     person_id: str
     grants: tuple[ConsentFacts, ...] = ()
+    # "unmatchable": only a face whose eyes cannot be seen was found (it might be anyone with a
+    # face on file); Cedar sees it as context.band, so the policy decides. Otherwise not sent.
+    band: str = "match"
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,8 @@ class PolicyEngine:
 
         def request(grant: ConsentFacts | None) -> dict:
             context = dict(base)
+            if person.band == "unmatchable":
+                context["band"] = person.band
             if grant is not None:
                 context["consent"] = {
                     "grant_id": grant.grant_id, "grantee": grant.grantee, "purposes": list(grant.purposes),

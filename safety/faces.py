@@ -1,9 +1,23 @@
-"""Faces: dlib HOG detection, 5-point alignment and 128-d descriptors (DESIGN.md §5).
+"""Faces: dlib HOG detection with a CNN second opinion, 5-point alignment, 128-d descriptors
+(DESIGN.md §5).
 
-Detection runs on a copy of at most ``DETECT_MAX_SIDE`` pixels (fast at 4K); landmarks and
-descriptors are computed at full resolution. Models come from the ``face_recognition_models``
-package, located by path (its ``__init__`` needs pkg_resources). The 68-point predictor is not
-used (its training data is not licensed for commercial use).
+Search (``FaceAnalyzer.analyze``): dlib's HOG detector scans an image pyramid that starts above
+full resolution, at ``hog_scale(min_face)`` (1.7× for ``MIN_FACE_PX`` = 40: its window is about
+66 px, so a 40 px face needs the picture enlarged; the pyramid then covers every larger size), so
+a small face in a 4K frame is seen at its own size, not on a reduced copy. The enlarged picture is
+capped at ``MAX_SEARCH_PIXELS`` (beyond that the smallest faces found grow in proportion).
+Second detector, where it pays: dlib's CNN (MMOD) face detector (a) confirms the HOG detector's
+near misses (score within ``HOG_CANDIDATE_SCORE`` of its threshold: eyes covered, strong blur),
+each on its own region enlarged to a face of ``CNN_REGION_FACE`` px, and (b) looks for large faces
+HOG misses altogether (rotation, occlusion) on a copy of ``CNN_SIDE`` px. At full resolution it
+would cost about 5 s per megapixel on one core.
+
+Landmarks and descriptors are computed at full resolution. A face whose eyes cannot be seen (the
+aligned face's eye band has almost no texture: a bar, sunglasses) is ``unmatchable``: its
+descriptor is not evidence either way; the likeness checker reports it and the policy decides.
+Models come from the ``face_recognition_models`` package, located by path (its ``__init__`` needs
+pkg_resources). The 68-point predictor is not used (its training data is not licensed for
+commercial use).
 """
 
 from __future__ import annotations
@@ -17,8 +31,20 @@ from PIL import Image
 
 from pocketstudio.core.base.errors import PocketStudioError
 
-DETECT_MAX_SIDE = 1024
 MIN_FACE_PX = 40  # below this (box side at full resolution) a face is too small to judge
+HOG_WINDOW_PX = 66  # the smallest box dlib's HOG detector reports reliably (80 px window, tight box)
+MAX_SEARCH_PIXELS = 40_000_000
+SMALL_PICTURE_PIXELS = 1_100_000  # up to 1024x1024 HOG starts at 2x  # the enlarged picture HOG scans: 4K at 1.7× is 24 MP
+HOG_CANDIDATE_SCORE = -0.5  # HOG detections scoring in [this, 0) are candidates for the CNN
+MAX_CANDIDATES = 8
+CNN_REGION_FACE = 120  # px: a candidate region is scaled so its face is this wide for the CNN
+CNN_SIDE = 384  # px: the whole-picture CNN pass (about 0.15 MP, ~0.7 s on one core)
+CNN_MIN_CONFIDENCE = 0.3
+# Eye band of the aligned 150 px chip (dlib.get_face_chip, padding 0.25): rows 30-60. Covered when
+# some 10-row strip of it has a standard deviation below this share of the whole chip's (clean
+# faces here: 0.42-0.63; a black bar: 0-0.19).
+EYE_ROWS = (30, 60)
+EYE_MIN_TEXTURE = 0.3
 # Distance bands (dlib: same person 0.33-0.43, different people 0.63-0.97 on the photos here).
 MATCH_DISTANCE = 0.50
 PROBABLE_DISTANCE = 0.60
@@ -33,10 +59,19 @@ def model_dir() -> Path:
     if spec is None or spec.origin is None:
         raise FaceModelError("the face_recognition_models package is not installed")
     path = Path(spec.origin).parent / "models"
-    for name in ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat"):
+    for name in ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat",
+                 "mmod_human_face_detector.dat"):
         if not (path / name).exists():
             raise FaceModelError(f"face model {name} is missing from {path}")
     return path
+
+
+def hog_scale(width: int, height: int, min_face: int = MIN_FACE_PX) -> float:
+    """The factor HOG's pyramid starts at so that a face of ``min_face`` px is found."""
+    scale = HOG_WINDOW_PX / min_face
+    if width * height <= SMALL_PICTURE_PIXELS:
+        scale = max(scale, 2.0)  # cheap here: faces a little under min_face are seen (and counted too small)
+    return min(scale, (MAX_SEARCH_PIXELS / max(1, width * height)) ** 0.5)
 
 
 @dataclass(frozen=True)
@@ -46,10 +81,22 @@ class DetectedFace:
     box: tuple[int, int, int, int]  # left, top, right, bottom
     size_px: int
     descriptor: np.ndarray | None  # None when too small to judge
+    detector: str = "hog"  # "hog" | "cnn" (found only by the second detector)
+    unmatchable: bool = False  # eyes not visible: the descriptor says nothing either way
 
     @property
     def too_small(self) -> bool:
         return self.descriptor is None
+
+
+def _overlaps(a: tuple, b: tuple) -> bool:
+    """Intersection over the smaller box above one half."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return False
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h > 0.5 * max(1, smaller)
 
 
 class FaceAnalyzer:
@@ -61,32 +108,78 @@ class FaceAnalyzer:
         models = model_dir()
         try:
             self._detector = dlib.get_frontal_face_detector()
+            self._cnn = dlib.cnn_face_detection_model_v1(str(models / "mmod_human_face_detector.dat"))
             self._shapes = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
             self._encoder = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
         except RuntimeError as exc:
             raise FaceModelError(f"cannot load the face models: {exc}") from exc
         self._dlib = dlib
 
-    def analyze(self, image: Image.Image) -> list[DetectedFace]:
-        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+    def boxes(self, rgb: np.ndarray, min_face: int = MIN_FACE_PX, second: bool = True) -> list[tuple[tuple, str]]:
+        """Face boxes at full resolution, each with the detector that found it."""
+        import cv2
+
         h, w = rgb.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        small = rgb if scale == 1.0 else np.ascontiguousarray(np.asarray(
-            image.convert("RGB").resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)))
-        # Upsampling once finds faces down to ~40 px in small images; large ones don't need it.
-        upsample = 1 if max(small.shape[:2]) <= 640 else 0
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        f = hog_scale(w, h, min_face)
+        scanned = gray if f == 1.0 else cv2.resize(
+            gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_LINEAR if f > 1 else cv2.INTER_AREA)
+        rects, scores, _ = self._detector.run(scanned, 0, HOG_CANDIDATE_SCORE if second else 0.0)
+
+        def full(r, s: float) -> tuple:
+            return (max(0, int(r.left() / s)), max(0, int(r.top() / s)),
+                    min(w, int(r.right() / s)), min(h, int(r.bottom() / s)))
+
+        found = [(full(r, f), "hog") for r, score in zip(rects, scores) if score >= 0]
+        if not second:
+            return found
+        candidates = sorted(((score, full(r, f)) for r, score in zip(rects, scores) if score < 0), reverse=True)
+        for _, box in candidates[:MAX_CANDIDATES]:
+            if any(_overlaps(box, b) for b, _ in found):
+                continue
+            side = max(1, box[2] - box[0])
+            m = side // 2
+            x0, y0, x1, y1 = max(0, box[0] - m), max(0, box[1] - m), min(w, box[2] + m), min(h, box[3] + m)
+            s = CNN_REGION_FACE / side
+            region = np.ascontiguousarray(cv2.resize(rgb[y0:y1, x0:x1], (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))),
+                                                     interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR))
+            for d in self._cnn(region, 0):
+                if d.confidence >= CNN_MIN_CONFIDENCE:
+                    r = d.rect
+                    cbox = (max(0, x0 + int(r.left() / s)), max(0, y0 + int(r.top() / s)),
+                            min(w, x0 + int(r.right() / s)), min(h, y0 + int(r.bottom() / s)))
+                    if not any(_overlaps(cbox, b) for b, _ in found):
+                        found.append((cbox, "cnn"))
+        s = min(1.0, CNN_SIDE / max(h, w))
+        small = rgb if s == 1.0 else cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        for d in self._cnn(np.ascontiguousarray(small), 0):
+            if d.confidence >= CNN_MIN_CONFIDENCE:
+                cbox = full(d.rect, s)
+                if not any(_overlaps(cbox, b) for b, _ in found):
+                    found.append((cbox, "cnn"))
+        return found
+
+    def analyze(self, image: Image.Image, min_face: int = MIN_FACE_PX, second: bool = True) -> list[DetectedFace]:
+        """Every face of at least ``min_face`` px; ``second``: also ask the CNN detector."""
+        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
         faces = []
-        for rect in self._detector(small, upsample):
-            left, top = max(0, int(rect.left() / scale)), max(0, int(rect.top() / scale))
-            right, bottom = min(w, int(rect.right() / scale)), min(h, int(rect.bottom() / scale))
+        for (left, top, right, bottom), detector in self.boxes(rgb, min_face, second):
             side = min(right - left, bottom - top)
             if side < MIN_FACE_PX:
-                faces.append(DetectedFace((left, top, right, bottom), side, None))
+                faces.append(DetectedFace((left, top, right, bottom), side, None, detector))
                 continue
             shape = self._shapes(rgb, self._dlib.rectangle(left, top, right, bottom))
             descriptor = np.asarray(self._encoder.compute_face_descriptor(rgb, shape), dtype=np.float32)
-            faces.append(DetectedFace((left, top, right, bottom), side, descriptor))
+            faces.append(DetectedFace((left, top, right, bottom), side, descriptor, detector,
+                                      self._eyes_hidden(rgb, shape)))
         return faces
+
+    def _eyes_hidden(self, rgb: np.ndarray, shape) -> bool:
+        """The aligned face's eye band is nearly flat next to the rest of the face."""
+        chip = np.asarray(self._dlib.get_face_chip(rgb, shape, size=150, padding=0.25), dtype=np.float32).mean(axis=2)
+        whole = float(chip.std())
+        band = min(float(chip[r:r + 10, 30:120].std()) for r in range(EYE_ROWS[0], EYE_ROWS[1] - 9, 5))
+        return whole > 0 and band < EYE_MIN_TEXTURE * whole
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:

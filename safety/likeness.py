@@ -3,7 +3,9 @@
 Faces are compared by the minimum distance over each person's templates: at most
 ``MATCH_DISTANCE`` is a match, up to ``PROBABLE_DISTANCE`` a probable match; both become a finding
 for that person, so the policy lets the image through only with valid consent. Faces too small to
-judge are counted and reported. The descriptor of a face that matches nobody is dropped at once:
+judge are counted and reported. A face found but not matchable (eyes covered) that matches nobody
+becomes an "unmatchable" finding for every person with a face on file: the policy decides what it
+means (by default nothing; policy/policies/strict/ makes it need their consent). The descriptor of a face that matches nobody is dropped at once:
 nothing about unregistered people is kept.
 """
 
@@ -26,7 +28,7 @@ class Finding:
     kind: str  # "prompt-name" | "face"
     person_id: str
     stage: str  # "pre" (prompt, references) | "post" (output)
-    band: str = "match"  # "match" | "probable"
+    band: str = "match"  # "match" | "probable" | "unmatchable" (a face whose eyes cannot be seen)
     distance: float | None = None
     source: str = "prompt"  # "prompt", "reference-1", ..., "output"
 
@@ -37,6 +39,7 @@ class ImageCheck:
     faces: int
     too_small: int
     templates_compared: int
+    unmatchable: int = 0  # faces found whose eyes cannot be seen and that matched nobody
 
 
 class LikenessChecker:
@@ -62,7 +65,7 @@ class LikenessChecker:
             return ImageCheck((), 0, 0, 0)
         faces = self.registry.analyzer.analyze(image)
         findings: list[Finding] = []
-        too_small = 0
+        too_small = unmatchable = 0
         for face in faces:
             if face.too_small:
                 too_small += 1
@@ -75,5 +78,9 @@ class LikenessChecker:
             if best <= PROBABLE_DISTANCE:
                 band = "match" if best <= MATCH_DISTANCE else "probable"
                 findings.append(Finding("face", best_pid, stage, band, round(best, 4), source))
+            elif face.unmatchable:
+                unmatchable += 1
             # Unmatched: the descriptor goes out of scope here and is never stored or logged.
-        return ImageCheck(tuple(findings), len(faces), too_small, count)
+        if unmatchable:
+            findings += [Finding("face", pid, stage, "unmatchable", None, source) for pid in templates]
+        return ImageCheck(tuple(findings), len(faces), too_small, count, unmatchable)

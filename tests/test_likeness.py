@@ -51,8 +51,13 @@ def _grant(studio, person, key, **kw):
 def test_enrolment_refuses_photos_without_exactly_one_face(studio, face_photos, analyzer):
     registry = studio.likeness.registry
     registry._analyzer = analyzer
+    two = Image.new("RGB", (1400, 700), (90, 90, 90))  # two real people side by side
+    for x, name in ((0, "obama.jpg"), (700, "biden.jpg")):
+        photo = load_image(face_photos[name]).convert("RGB")
+        photo.thumbnail((700, 700))
+        two.paste(photo, (x, 0))
     with pytest.raises(EnrollmentError, match="2 faces found"):
-        registry.register("Eileen Collins", photos=[load_image(face_photos["astronaut.png"])], photo_names=["astronaut.png"])
+        registry.register("Two People", photos=[two], photo_names=["two.png"])
     with pytest.raises(EnrollmentError, match="flat.png: no face found"):
         registry.register("Nobody", photos=[Image.new("RGB", (400, 400), (90, 90, 90))], photo_names=["flat.png"])
     assert registry.all() == []  # nothing half-registered

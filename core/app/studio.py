@@ -296,7 +296,11 @@ class Studio:
 
     def _persons(self, findings: list[Finding]) -> list[DepictedPerson]:
         ids = list(dict.fromkeys(f.person_id for f in findings))
-        return [DepictedPerson(pid, self.consent.facts_for(pid)) for pid in ids]
+        # "unmatchable" only when nothing but a face with hidden eyes stands for them (issue 21).
+        unmatchable = {f.person_id for f in findings if f.band == "unmatchable"} - {
+            f.person_id for f in findings if f.band != "unmatchable"}
+        return [DepictedPerson(pid, self.consent.facts_for(pid), "unmatchable" if pid in unmatchable else "match")
+                for pid in ids]
 
     def generate(self, request: GenerationRequest, out_path: str | Path | None = None,
                  now: dt.datetime | None = None, overwrite: bool = False) -> Release:
