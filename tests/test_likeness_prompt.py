@@ -195,3 +195,16 @@ def test_attack_name_enrolled_by_another_process_is_blocked_by_a_running_checker
     assert checker.check_prompt("greta thunberg") and not checker.check_prompt("olaf scholz")
     assert _cli("consent", "enroll", "--name", "Olaf Scholz", "--home", home)[0] == 0  # another process
     assert checker.check_prompt("olaf scholz")
+
+
+def test_index_keeps_no_state_between_prompts(index, sets):
+    """A full run once failed two tests that pass alone: find() must not depend on what was asked
+    before (the index is module-scoped). Every prompt of the sets, forwards then backwards, finds
+    the same people."""
+    prompts = [it["p"] for halves in sets["techniques"].values() for it in halves["tune"] + halves["held"]]
+    prompts += [p for halves in sets["innocent"].values() for p in halves["tune"] + halves["held"]]
+    forwards = [sorted(index.find(p)) for p in prompts]
+    fresh = NameIndex({str(i): ((p["name"], *p["aliases"]), tuple(ShortForm.parse(f) for f in p["forms"]))
+                       for i, p in enumerate(sets["people"])})
+    assert [sorted(fresh.find(p)) for p in reversed(prompts)] == forwards[::-1]
+    assert [sorted(index.find(p)) for p in reversed(prompts)] == forwards[::-1]
