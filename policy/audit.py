@@ -183,9 +183,12 @@ class PendingEntry:
         return public, private
 
 
-def _amendment(decision_id: str, event: str, reason: str, now: dt.datetime) -> tuple[dict, dict]:
+def _amendment(decision_id: str, event: str, reason: str, now: dt.datetime,
+               manifest_sha256: str | None = None) -> tuple[dict, dict]:
     public = {"v": RECORD_VERSION, "kind": AMENDMENT, "entry_id": "amd_" + secrets.token_hex(12),
               "amends": decision_id, "event": event, "time": _iso(now)}
+    if manifest_sha256 is not None:  # the stored manifest replaced (time-stamped later): public, so a proof shows it
+        public["manifest_sha256"] = manifest_sha256
     return public, {"reason": reason}
 
 
@@ -290,9 +293,10 @@ class AuditLog:
         return self._write([e.split() for e in entries], conn)
 
     def amend(self, decision_id: str, event: str, reason: str, now: dt.datetime,
-              conn: sa.Connection | None = None) -> AuditRecord:
-        """Append an amendment leaf that follows up ``decision_id`` (its reason is committed)."""
-        return self._write([_amendment(decision_id, event, reason, now)], conn)[0]
+              conn: sa.Connection | None = None, manifest_sha256: str | None = None) -> AuditRecord:
+        """Append an amendment leaf that follows up ``decision_id`` (its reason is committed;
+        ``manifest_sha256``, the hash of a stored manifest that replaces the released one, is public)."""
+        return self._write([_amendment(decision_id, event, reason, now, manifest_sha256)], conn)[0]
 
     def append_consent(self, event: dict, now: dt.datetime, conn: sa.Connection | None = None) -> AuditRecord:
         """Append a consent event (policy/consent_events.py builds ``event``)."""
@@ -891,17 +895,20 @@ def _check_consistent(tree: merkle.MemoryTree, old: Checkpoint, new: Checkpoint 
 
 
 def _manifests_without_leaves(conn, leaves: list[AuditRecord]) -> list[str]:
-    """Every stored manifest must have the released decision leaf that names it."""
+    """Every stored manifest must have the released decision leaf that names it, and its hash
+    must be the one of that leaf or of the last amendment that replaced it (a later time-stamp)."""
     from pocketstudio.core.base.store import manifests
 
     released = {r.decision_id: r for r in leaves if r.kind == DECISION}
+    replaced = {r.decision_id: r.record["manifest_sha256"] for r in leaves
+                if r.kind == AMENDMENT and r.record.get("manifest_sha256")}
     problems = []
     for m in conn.execute(sa.select(manifests.c.asset_id, manifests.c.decision_id, manifests.c.manifest_sha256)):
         leaf = released.get(m.decision_id)
         if leaf is None:
             problems.append(f"manifest of asset {m.asset_id} has no decision leaf ({m.decision_id})")
-        elif (leaf.outcome, leaf.asset_id, leaf.record.get("manifest_sha256")) != ("released", m.asset_id,
-                                                                                 m.manifest_sha256):
+        elif (leaf.outcome, leaf.asset_id, replaced.get(m.decision_id, leaf.record.get("manifest_sha256"))) != (
+                "released", m.asset_id, m.manifest_sha256):
             problems.append(f"manifest of asset {m.asset_id} does not match the leaf of decision {m.decision_id}")
     return problems
 

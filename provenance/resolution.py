@@ -142,6 +142,24 @@ class ManifestRepository:
         found.sort()
         return [Match(label, round(100 * (1 - d / 64)), asset_id) for d, label, asset_id in found[:max_results]]
 
+    def pending_time_stamps(self) -> list[StoredManifest]:
+        """Stored manifests released without their RFC 3161 time-stamp (the TSA was unreachable)."""
+        with self.store.connect() as conn:
+            rows = conn.execute(self._select().where(manifests.c.time_stamp == "pending")
+                                .order_by(manifests.c.created_at)).all()
+        return [self._stored(r) for r in rows]
+
+    def replace_time_stamped(self, conn: sa.Connection, asset_id: str, manifest: bytes) -> str:
+        """Store the time-stamped manifest store that follows up a pending one; returns its sha256.
+        The label stays the released manifest's (the one the watermark's soft binding is in)."""
+        sha256 = hashlib.sha256(manifest).hexdigest()
+        done = conn.execute(manifests.update().where(manifests.c.asset_id == asset_id,
+                                                     manifests.c.time_stamp == "pending")
+                            .values(manifest=manifest, manifest_sha256=sha256, time_stamp="stamped"))
+        if done.rowcount != 1:
+            raise PocketStudioError(f"manifest {asset_id} is no longer waiting for a time-stamp")
+        return sha256
+
     def issued_watermark_algs(self) -> set[str]:
         """The watermark algorithms named by the manifests in this store (an index-only scan)."""
         with self.store.connect() as conn:

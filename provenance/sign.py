@@ -8,7 +8,8 @@ Trusted time: with a TSA URL, c2pa-rs asks that RFC 3161 time-stamp authority fo
 signature and writes it into the COSE signature (``sigTst2``), so the manifest stays valid after
 the signing certificate expires. A TSA that cannot be reached fails the release when
 ``tsa_required``; otherwise the image is signed without one (``SignedAsset.time_stamp`` says
-``pending``) and ``timestamp_manifest`` adds it later, while the certificate is still valid.
+``pending``) and ``pocketstudio timestamp --pending`` adds it later to the stored manifest, while
+the certificate is still valid (an update manifest: provenance/timestamping.py).
 """
 
 from __future__ import annotations

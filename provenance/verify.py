@@ -324,6 +324,20 @@ def trust_context(keys: KeyStore, online: bool = False) -> c2pa.Context:
     return c2pa.Context.from_dict({"trust": trust, "verify": {"remote_manifest_fetch": online, "ocsp_fetch": online}})
 
 
+def _released_manifest(reader: c2pa.Reader) -> dict:
+    """The manifest a release was signed with: the active one, or, in a stored manifest that
+    ``pocketstudio timestamp --pending`` followed up, the parent of the update manifest that
+    only carries its ``c2pa.time-stamp`` (provenance/timestamping.py)."""
+    active = reader.get_active_manifest() or {}
+    parents = [i.get("active_manifest") for i in active.get("ingredients") or [] if i.get("relationship") == "parentOf"]
+    if len(parents) == 1 and parents[0] and any(a.get("label") == "c2pa.time-stamp" for a in active.get("assertions") or []):
+        try:
+            return reader.get_manifest(parents[0]) or active
+        except c2pa.C2paError:
+            return active
+    return active
+
+
 def _codes(results: dict | None, kind: str) -> list[str]:
     active = (results or {}).get("activeManifest") or {}
     return [item.get("code", "") for item in active.get(kind, [])]
@@ -787,7 +801,7 @@ class Verifier:
         # a re-encoded copy. Everything else (signature, trust, assertion hashes) must hold.
         other = [c for c in failures if c not in HARD_BINDING_CODES]
         trusted = "signingCredential.trusted" in success
-        summary = ManifestSummary.read(reader.get_active_manifest() or {})
+        summary = ManifestSummary.read(_released_manifest(reader))
         ok = not other
         return summary, CheckResult(
             CheckName.RECOVERY, ok,
@@ -828,7 +842,8 @@ class Verifier:
                 or (asset_id and record.get("asset_id") != asset_id)):
             return CheckResult(CheckName.AUDIT, False, f"the audit record of decision {decision_id} does not describe "
                                f"this release (outcome {record.get('outcome')}, asset {record.get('asset_id')})", evidence)
-        evidence["amendments"] = [{"event": a.get("event"), "leaf_index": a.get("index"), "time": a.get("time")}
+        evidence["amendments"] = [{"event": a.get("event"), "leaf_index": a.get("index"), "time": a.get("time"),
+                                   **({"manifest_sha256": a["manifest_sha256"]} if "manifest_sha256" in a else {})}
                                   for a in amendments]
         if any(a.get("event") == NOT_PUBLISHED for a in amendments):
             evidence["published"] = False

@@ -81,9 +81,10 @@ class LocalTSA:
     requests: list  # one entry per time-stamp answered
 
 
-def serve_tsa(folder: Path):
-    """Start the TSA in a thread; returns (LocalTSA, stop)."""
-    anchor = make_tsa_pki(folder)
+def serve_tsa(folder: Path, port: int = 0):
+    """Start the TSA in a thread; returns (LocalTSA, stop). A folder that already holds its PKI
+    (a TSA stopped earlier) is served again, with the same certificates, e.g. on its old ``port``."""
+    anchor = folder / "root.pem" if (folder / "tsa.cnf").exists() else make_tsa_pki(folder)
     answered: list = []
     lock = threading.Lock()
 
@@ -110,7 +111,7 @@ def serve_tsa(folder: Path):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
 

@@ -885,6 +885,46 @@ def _verifier(settings, resolver: Optional[str] = None, online: bool = False):
     return Verifier.open(settings, resolver=resolver, online=online)
 
 
+@app.command()
+def timestamp(pending: bool = typer.Option(..., "--pending", help="Time-stamp the stored manifests released "
+                                           "without one (required: the only mode)."),
+              tsa_url: Optional[str] = typer.Option(None, "--tsa-url", help="RFC 3161 time-stamp authority "
+                                                    "(default: the setting tsa_url)."),
+              json_out: bool = typer.Option(False, "--json", help="Print one JSON object per manifest."),
+              home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
+    """Add the RFC 3161 time-stamp to manifests released while the TSA was unreachable, while their
+    signing certificate is still valid: the stored manifest (what a stripped copy recovers) gets
+    an update manifest carrying it, and the audit log a 'time-stamped' leaf with its new hash."""
+    from pocketstudio.provenance.resolution import ManifestRepository
+    from pocketstudio.provenance.timestamping import PendingArchives, stamp_pending
+    from pocketstudio.provenance.verify import trust_context
+
+    from .home import DataHome
+
+    try:
+        settings = _settings(home, tsa_url=tsa_url, database_url=database_url)
+        if not settings.tsa_url:
+            raise ConfigError("no time-stamp authority: give --tsa-url or set tsa_url")
+        if not settings.database_url and not settings.db_path.exists():
+            raise ConfigError(f"no database at {settings.db_path}; run 'pocketstudio init' first")
+        data = DataHome(settings)
+        outcomes = stamp_pending(ManifestRepository(data.store), data.audit, PendingArchives(settings.home),
+                                 data.keys.claim_signer(), settings.tsa_url, trust_context(data.keys))
+    except PocketStudioError as exc:
+        _fail(exc, json_out=json_out)
+    for o in outcomes:
+        if json_out:
+            print(json.dumps({"asset_id": o.asset_id, "decision_id": o.decision_id, "status": o.status,
+                              "detail": o.detail, "manifest_sha256": o.manifest_sha256, "audit_index": o.audit_index}))
+        else:
+            out.print(f"{o.asset_id}  {o.status}: {o.detail}" + (f" (audit leaf {o.audit_index})" if o.audit_index is not None else ""),
+                      highlight=False)
+    if not outcomes and not json_out:
+        out.print("no manifest is waiting for a time-stamp")
+    if any(o.status == "unreachable" for o in outcomes):
+        raise typer.Exit(EXIT_ERROR)
+
+
 @keys_app.command("import")
 def keys_import(chain: Path = typer.Option(..., help="PEM chain, leaf first."),
                 key: Path = typer.Option(..., help="PEM private key of the leaf."),

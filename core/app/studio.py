@@ -27,6 +27,7 @@ from pocketstudio.provenance.keys import ClaimSigner, KeyStore
 from pocketstudio.provenance.manifest import ManifestFacts, build_manifest
 from pocketstudio.provenance.resolution import ManifestRepository, StoredManifest
 from pocketstudio.provenance.sign import MIME_TYPES, TIME_STAMP_PENDING, sign_image
+from pocketstudio.provenance.timestamping import PendingArchives, parent_archive
 from pocketstudio.provenance.watermark import Watermarker, WatermarkPayload, make_watermarker, new_asset_id
 from pocketstudio.provenance.xmp import embed_xmp, label_key, producer_label
 from pocketstudio.safety.likeness import Finding, LikenessChecker
@@ -448,6 +449,9 @@ class Studio:
 
         signed = ctx.step("sign", sign)
         ctx.manifest_sha256 = signed.manifest_sha256
+        if signed.time_stamp == "pending":  # kept, without pixels, for 'pocketstudio timestamp --pending'
+            ctx.step("keep-for-time-stamp", lambda: PendingArchives(self.settings.home).keep(
+                asset_id, parent_archive(signed.data, mime, title)))
         watermark = {"alg": self.watermarker.alg, "id": asset_id, "strength": strength}
 
         # 8. Stage the file, then commit manifest + audit record together, then publish the file.
