@@ -32,8 +32,10 @@ from pocketstudio.core.base.keys import KeyFiles, key_files, write_private, writ
 
 C2PA_CLAIM_SIGNING_EKU = "1.3.6.1.4.1.62558.2.1"
 EMAIL_PROTECTION_EKU = ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string
-# EKUs a verifier accepts for a claim signer (written into c2pa's trust_config).
-ACCEPTED_SIGNER_EKUS = (C2PA_CLAIM_SIGNING_EKU, EMAIL_PROTECTION_EKU)
+DOCUMENT_SIGNING_EKU = "1.3.6.1.5.5.7.3.36"
+# EKUs a verifier accepts for a claim signer (written into c2pa's trust_config, also when signing:
+# c2pa-rs' own list lacks c2pa-kp-claimSigning, the EKU of the C2PA Trust List's certificates).
+ACCEPTED_SIGNER_EKUS = (C2PA_CLAIM_SIGNING_EKU, EMAIL_PROTECTION_EKU, DOCUMENT_SIGNING_EKU)
 
 ROOT_CERT = "root-ca.pem"
 ROOT_KEY = "root-ca.key.pem"
@@ -44,6 +46,12 @@ REGISTRY_KEY = "registry.key"
 AUDIT_KEY = "audit-log.key.pem"
 AUDIT_PUBLIC = "audit-log.pub"
 AUDIT_ORIGIN = "audit-log.origin"  # a fleet's shared log name (keys import-fleet); absent: derived per device
+
+# Extensions a CA on the C2PA Trust List writes into a claim-signing certificate (Conformance
+# Program): the product's record on the conforming products list and its assurance level.
+C2PA_CPL_RECORD_OID = "1.3.6.1.4.1.62558.4"
+C2PA_ASSURANCE_LEVEL_OID = "1.3.6.1.4.1.62558.3"
+MAX_LEAF_DAYS = 366
 
 ROOT_LIFETIME = dt.timedelta(days=3650)
 # The conformance certificate profile: a claim-signing leaf is valid for at most 366 days.
@@ -214,12 +222,57 @@ def check_claim_signing_chain(chain: list[x509.Certificate], key, now: dt.dateti
     except x509.ExtensionNotFound:
         raise KeyMaterialError("the leaf certificate has no ExtendedKeyUsage (needs c2pa-kp-claimSigning)") from None
     if not ekus & set(ACCEPTED_SIGNER_EKUS):
-        raise KeyMaterialError(f"the leaf certificate's EKUs {sorted(ekus)} include neither c2pa-kp-claimSigning nor emailProtection")
+        raise KeyMaterialError(f"the leaf certificate's EKUs {sorted(ekus)} include none of c2pa-kp-claimSigning, emailProtection or documentSigning")
     for child, parent in zip(chain, chain[1:]):
         try:
             child.verify_directly_issued_by(parent)
         except (ValueError, TypeError, InvalidSignature) as exc:
             raise KeyMaterialError(f"'{child.subject.rfc4514_string()}' is not issued by the next certificate in the chain: {exc}") from exc
+
+
+def ocsp_responders(cert: x509.Certificate) -> list[str]:
+    """The OCSP responder URLs of a certificate's Authority Information Access extension."""
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    return [d.access_location.value for d in aia
+            if d.access_method == x509.oid.AuthorityInformationAccessOID.OCSP
+            and isinstance(d.access_location, x509.UniformResourceIdentifier)]
+
+
+def chain_warnings(chain: list[x509.Certificate]) -> list[str]:
+    """What a conformance reviewer would miss in a chain that validates (check_claim_signing_chain
+    refuses what breaks validation): the certificate profile of the C2PA Conformance Program."""
+    leaf = chain[0]
+    notes = []
+    days = (leaf.not_valid_after_utc - leaf.not_valid_before_utc).total_seconds() / 86400
+    if days > MAX_LEAF_DAYS:
+        notes.append(f"the leaf is valid for {days:.0f} days; the conformance certificate profile allows at most "
+                     f"{MAX_LEAF_DAYS}")
+    try:
+        ekus = {o.dotted_string for o in leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value}
+    except x509.ExtensionNotFound:
+        ekus = set()
+    if C2PA_CLAIM_SIGNING_EKU not in ekus:
+        notes.append(f"the leaf lacks the c2pa-kp-claimSigning EKU ({C2PA_CLAIM_SIGNING_EKU}); it validates through "
+                     "emailProtection only, which the C2PA Trust List does not issue")
+    if not ekus & {EMAIL_PROTECTION_EKU, DOCUMENT_SIGNING_EKU}:
+        notes.append("the leaf has neither emailProtection nor documentSigning beside claim signing; readers with "
+                     "default settings may not accept it")
+    present = {e.oid.dotted_string for e in leaf.extensions}
+    if C2PA_CPL_RECORD_OID not in present:
+        notes.append(f"the leaf has no c2pa-cpl-record extension ({C2PA_CPL_RECORD_OID}): it names no entry on the "
+                     "C2PA conforming products list")
+    if C2PA_ASSURANCE_LEVEL_OID not in present:
+        notes.append(f"the leaf has no assurance-level extension ({C2PA_ASSURANCE_LEVEL_OID}): no assurance level "
+                     "is stated")
+    if not ocsp_responders(leaf):
+        notes.append("the leaf names no OCSP responder (Authority Information Access): validators cannot check "
+                     "its revocation and report revocationInformationMissing")
+    if len(chain) < 2:
+        notes.append("the chain holds only the leaf: give the intermediates and the root (leaf first)")
+    return notes
 
 
 class KeyStore(KeyFiles):

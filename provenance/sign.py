@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import c2pa
 
 from pocketstudio.core.base.errors import SigningError, TimeStampUnavailable
-from .keys import ClaimSigner
+from .keys import ACCEPTED_SIGNER_EKUS, ClaimSigner
 
 _ALGS = {
     "es256": c2pa.C2paSigningAlg.ES256,
@@ -81,7 +81,9 @@ def sign_image(image_bytes: bytes, mime_type: str, manifest: dict, signer: Claim
 def _sign(image_bytes: bytes, mime_type: str, manifest: dict, signer: ClaimSigner, thumbnail: bool,
           tsa_url: str | None) -> SignedAsset:
     try:
-        context = c2pa.Context(settings=c2pa.Settings.from_dict({"builder": {"thumbnail": {"enabled": thumbnail}}}))
+        context = c2pa.Context(settings=c2pa.Settings.from_dict({
+            "builder": {"thumbnail": {"enabled": thumbnail}},
+            "trust": {"trust_config": "\n".join(ACCEPTED_SIGNER_EKUS) + "\n"}}))  # what signing checks the leaf for
         builder = c2pa.Builder.from_json(json.dumps(manifest), context=context)
         out = io.BytesIO()
         manifest_bytes = builder.sign(to_c2pa_signer(signer, tsa_url), mime_type, io.BytesIO(image_bytes), out)

@@ -28,7 +28,7 @@ import c2pa
 from pocketstudio.core.base.errors import SigningError, TimeStampUnavailable
 from pocketstudio.core.base.config import PRIVATE_DIR_MODE
 from pocketstudio.core.base.store import stage_file
-from .keys import ClaimSigner
+from .keys import ACCEPTED_SIGNER_EKUS, ClaimSigner
 from .manifest import GENERATOR_NAME, GENERATOR_VERSION, SPEC_VERSION
 from .sign import TIME_STAMPED, to_c2pa_signer
 
@@ -39,7 +39,8 @@ _ASSET_ID = re.compile(r"[0-9a-f]{16,32}")
 
 
 def _context(**builder) -> c2pa.Context:
-    return c2pa.Context(settings=c2pa.Settings.from_dict({"builder": {"thumbnail": {"enabled": False}, **builder}}))
+    return c2pa.Context(settings=c2pa.Settings.from_dict({"builder": {"thumbnail": {"enabled": False}, **builder},
+                                                          "trust": {"trust_config": "\n".join(ACCEPTED_SIGNER_EKUS) + "\n"}}))
 
 
 def parent_archive(signed_data: bytes, mime_type: str, title: str) -> bytes:

@@ -931,15 +931,24 @@ def keys_import(chain: Path = typer.Option(..., help="PEM chain, leaf first."),
                 key_password: Optional[str] = typer.Option(None, envvar="POCKETSTUDIO_IMPORT_KEY_PASSWORD",
                                                            help="Password of the key file, if encrypted."),
                 home: Optional[Path] = HomeOpt):
-    """Sign with your own claim-signing certificate chain and key; its root becomes trusted."""
-    from pocketstudio.provenance.keys import KeyStore
+    """Sign with your own claim-signing certificate chain and key; its root becomes trusted.
+
+    A chain that would not validate is refused; one that validates but falls short of the C2PA
+    conformance certificate profile is imported with a warning per shortfall."""
+    from pocketstudio.provenance.keys import KeyStore, chain_warnings
 
     try:
-        leaf = KeyStore(_settings(home)).import_chain(chain.read_bytes(), key.read_bytes(),
-                                                      key_password.encode() if key_password else None)
+        keys = KeyStore(_settings(home))
+        leaf = keys.import_chain(chain.read_bytes(), key.read_bytes(), key_password.encode() if key_password else None)
+        warnings = chain_warnings(keys.chain())
     except (OSError, PocketStudioError) as exc:
         _fail(exc)
     out.print(f"imported claim signer: {leaf.subject.rfc4514_string()} (valid until {leaf.not_valid_after_utc:%Y-%m-%d})")
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if not warnings:
+        out.print("the chain follows the C2PA conformance certificate profile (claim signing EKU, c2pa-cpl-record, "
+                  "assurance level, OCSP responder, leaf valid for at most 366 days)")
 
 
 @keys_app.command("show")
