@@ -156,7 +156,13 @@ def test_audit_verify_says_where_the_database_was_edited(tmp_path, tiny_model_di
 @pytest.mark.slow
 def test_consent_enroll_grant_reference_and_revoke(tmp_path, tiny_model_dir, face_photos):
     home, key = tmp_path / "home", tmp_path / "person.key"
-    bad = run("consent", "enroll", "--name", "Eileen Collins", "--photo", face_photos["astronaut.png"], "--home", home)
+    two = Image.new("RGB", (1400, 700), (90, 90, 90))  # two real people side by side
+    for x, name in ((0, "obama.jpg"), (700, "biden.jpg")):
+        photo = Image.open(face_photos[name]).convert("RGB")
+        photo.thumbnail((700, 700))
+        two.paste(photo, (x, 0))
+    two.save(tmp_path / "two.png")
+    bad = run("consent", "enroll", "--name", "Two People", "--photo", tmp_path / "two.png", "--home", home)
     assert bad.exit_code == 1 and "2 faces found" in bad.output
     enrolled = run("consent", "enroll", "--name", "Barack Obama", "--alias", "Barry O", "--photo", face_photos["obama.jpg"],
                    "--photo", face_photos["obama2.jpg"], "--key-out", key, "--home", home)

@@ -115,5 +115,5 @@ def test_migration_2_upgrades_a_shipped_version_1_database(tmp_path):
 def test_fresh_database_gets_the_same_schema_as_an_upgraded_one(tmp_path):
     fresh = Store.open(tmp_path / "fresh.db")
     indexes = {ix["name"] for ix in sa.inspect(fresh.engine).get_indexes("manifests")}
-    assert indexes == {"ix_manifests_manifest_label", "ix_manifests_watermark_alg"}
+    assert indexes == {"ix_manifests_manifest_label", "ix_manifests_watermark_alg", "ix_manifests_time_stamp"}
     assert ALG == "io.pocketstudio.fingerprint.v1"

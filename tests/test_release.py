@@ -42,9 +42,10 @@ def test_release_verifies_trusted_with_matching_ids(studio, tmp_path):
     assert verdict.asset_id == release.asset_id
     assert verdict.manifest.soft_binding.value == release.asset_id
     assert verdict.manifest.decision_id == release.decision.decision_id
-    assert verdict.manifest.model.to_json() == {"name": release.model_name, "sha256": release.model_sha256}
+    assert verdict.manifest.model.to_json() == {"name": release.model_name, "sha256": release.model_sha256,
+                                                "family": "lcm"}
     assert verdict.manifest.digital_source_type.endswith("trainedAlgorithmicMedia")
-    assert verdict.manifest.actions == ("c2pa.created",)
+    assert verdict.manifest.actions == ("c2pa.created", "c2pa.watermarked.bound")
     assert verdict.check("audit").ok is True
     assert verdict.check("soft-binding").ok
     record = studio.audit.get(release.decision.decision_id)

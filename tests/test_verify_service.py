@@ -180,7 +180,10 @@ def test_upload_limits_and_bad_input_are_clear_errors(client):
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid-image"
     r = client.post("/v1/verify", files={"other": ("x.png", b"abc", "image/png")})
     assert r.status_code == 422 and r.json()["error"]["code"] == "missing-file"
+    # a JSON body asks the service to fetch a URL, which this one (no --fetch-urls) refuses
     r = client.post("/v1/verify", content=b"abc", headers={"content-type": "application/json"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "url-fetching-off"
+    r = client.post("/v1/verify", content=b"abc", headers={"content-type": "text/plain"})
     assert r.status_code == 422
 
 
