@@ -1427,19 +1427,6 @@ def token_revoke(token_id: str = typer.Argument(..., help="The id 'token list' s
     print(f"revoked {token_id}")
 
 
-def main() -> None:
-    # transformers warns at exit that torchvision is absent (it is not needed: no image processors
-    # are used); keep the terminal for our own messages.
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    try:
-        app()
-    except PocketStudioError as exc:  # anything a command did not turn into a message itself
-        err.print(f"[bold red]error:[/] {exc}")
-        sys.exit(exc.exit_code)
-
-
-if __name__ == "__main__":
-    main()
 @db_app.command("migrate")
 def db_migrate(to: str = typer.Option(..., "--to", help="The PostgreSQL database to fill, e.g. "
                                                         "postgresql+psycopg://user@host/db (empty; created tables are "
@@ -1470,3 +1457,16 @@ def db_migrate(to: str = typer.Option(..., "--to", help="The PostgreSQL database
     out.print(f"use it: pocketstudio config set database_url '{to}' (or POCKETSTUDIO_DATABASE_URL)", highlight=False)
 
 
+def main() -> None:
+    # transformers warns at exit that torchvision is absent (it is not needed: no image processors
+    # are used); keep the terminal for our own messages.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        app()
+    except PocketStudioError as exc:  # anything a command did not turn into a message itself
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()
