@@ -8,7 +8,8 @@ Private keys are stored by the foundation's key files (core/base/keys.py: PKCS#8
 rest, mode 0600, sealed secrets).
 
 The signer is an interface: anything with ``alg``, ``chain_pem`` and ``sign(data)`` signs
-manifests, so a key held in an HSM or an OS keystore plugs in through :class:`CallbackSigner`.
+manifests, so a key held in an HSM or an OS keystore plugs in through :class:`CallbackSigner`;
+``keys use-pkcs11`` makes :meth:`KeyStore.claim_signer` sign on a PKCS#11 token (provenance/pkcs11.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from pocketstudio.core.base.config import SIGNING_ALGS, Settings
 from pocketstudio.core.base.errors import KeyMaterialError
 from pocketstudio.core.base.keys import KeyFiles, key_files, write_private, write_public
+
+from . import pkcs11
 
 C2PA_CLAIM_SIGNING_EKU = "1.3.6.1.4.1.62558.2.1"
 EMAIL_PROTECTION_EKU = ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string
@@ -165,13 +168,15 @@ def make_root_ca(now: dt.datetime | None = None, cn: str = "Pocket Studio Local 
 def make_claim_signing_cert(root_key, root_cert: x509.Certificate, alg: str = "es256",
                             now: dt.datetime | None = None,
                             lifetime: dt.timedelta = LEAF_LIFETIME,
-                            cn: str = "Pocket Studio Claim Signer"):
-    """A leaf certificate with the C2PA claim-signing profile, issued by ``root_cert``."""
+                            cn: str = "Pocket Studio Claim Signer", public_key=None):
+    """A leaf certificate with the C2PA claim-signing profile, issued by ``root_cert``: for a fresh
+    key (returned), or for ``public_key`` whose private half is elsewhere (a token; None returned)."""
     now = _utc(now)
-    key = _new_key(alg)
+    key = None if public_key is not None else _new_key(alg)
+    public_key = public_key if public_key is not None else key.public_key()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(cn)).issuer_name(root_cert.subject).public_key(key.public_key())
+        .subject_name(_name(cn)).issuer_name(root_cert.subject).public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW).not_valid_after(now + lifetime)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -182,7 +187,7 @@ def make_claim_signing_cert(root_key, root_cert: x509.Certificate, alg: str = "e
         .add_extension(x509.ExtendedKeyUsage([ObjectIdentifier(C2PA_CLAIM_SIGNING_EKU),
                                               ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .sign(root_key, hashes.SHA256())
     )
     return key, cert
@@ -193,12 +198,14 @@ def pem(cert: x509.Certificate) -> bytes:
 
 
 def check_claim_signing_chain(chain: list[x509.Certificate], key, now: dt.datetime) -> None:
-    """Refuse a chain c2pa readers would reject: wrong order, key mismatch, expiry, missing EKU/KU."""
+    """Refuse a chain c2pa readers would reject: wrong order, key mismatch, expiry, missing EKU/KU.
+    ``key`` is the private key, or the public key of one held elsewhere (a token)."""
     if not chain:
         raise KeyMaterialError("certificate chain is empty")
     leaf = chain[0]
+    public = key.public_key() if hasattr(key, "public_key") else key
     if leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
-            key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
+            public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
         raise KeyMaterialError("the private key does not belong to the first certificate of the chain (leaf first)")
     for cert in chain:
         if now < cert.not_valid_before_utc:
@@ -336,15 +343,66 @@ class KeyStore(KeyFiles):
         self.settings.ensure_home()
         self._save_private(CLAIM_KEY, key)
         write_public(self.dir / CLAIM_CHAIN, b"".join(pem(c) for c in chain))
+        (self.dir / pkcs11.CONFIG).unlink(missing_ok=True)  # the imported key signs from now on
         anchor = chain[-1]
         write_public(self.settings.trust_dir / f"imported-{anchor.fingerprint(hashes.SHA256()).hex()[:16]}.pem", pem(anchor))
         self.ensure(now)  # the other keys (watermark, registry, audit) if this is a fresh directory
         return chain[0]
 
+    @key_files
+    def use_pkcs11(self, config: pkcs11.Pkcs11Config, chain_pem: bytes | None = None,
+                   now: dt.datetime | None = None) -> x509.Certificate:
+        """Sign with a key on a PKCS#11 token from now on: the chain given (leaf first, its root
+        becomes trusted) or a leaf the local root issues for the token's public key. The token is
+        opened with the PIN from the environment and made to sign once, so a wrong module, token,
+        PIN or key is refused here, not at the next release. The local key stays for 'use-local'."""
+        now = _utc(now)
+        self.ensure(now)
+        with pkcs11.Token(config) as token:
+            token.private_key()  # present, sensitive, not extractable
+            if chain_pem is None:
+                root_key = self._load_private(ROOT_KEY)
+                root_cert = x509.load_pem_x509_certificate((self.dir / ROOT_CERT).read_bytes())
+                _, leaf = make_claim_signing_cert(root_key, root_cert, "es256", now, public_key=token.public_key())
+                chain = [leaf, root_cert]
+            else:
+                try:
+                    chain = x509.load_pem_x509_certificates(chain_pem)
+                except ValueError as exc:
+                    raise KeyMaterialError(f"cannot parse the certificate chain: {exc}") from exc
+            leaf_key = chain[0].public_key() if chain else None
+            if not isinstance(leaf_key, ec.EllipticCurvePublicKey) or leaf_key.curve.name != "secp256r1":
+                raise KeyMaterialError("the chain's leaf is not an ECDSA P-256 certificate; Pocket Studio signs "
+                                       "with ES256 on tokens")
+            probe = b"pocketstudio keys use-pkcs11"
+            try:  # the token's key is the leaf's: proven by a signature, whatever public objects it holds
+                leaf_key.verify(token.sign(probe), probe, ec.ECDSA(hashes.SHA256()))
+            except InvalidSignature:
+                raise KeyMaterialError(f"the {config.describe()} does not belong to the first certificate of the "
+                                       f"chain (leaf first)") from None
+        check_claim_signing_chain(chain, leaf_key, now)
+        write_public(self.dir / pkcs11.CHAIN, b"".join(pem(c) for c in chain))
+        if chain_pem is not None:
+            anchor = chain[-1]
+            write_public(self.settings.trust_dir / f"imported-{anchor.fingerprint(hashes.SHA256()).hex()[:16]}.pem", pem(anchor))
+        config.save(self.dir)
+        return chain[0]
+
+    @key_files
+    def use_local(self) -> None:
+        """Sign with the local key file again (after 'use-pkcs11')."""
+        (self.dir / pkcs11.CONFIG).unlink(missing_ok=True)
+
+    @key_files
+    def pkcs11_config(self) -> pkcs11.Pkcs11Config | None:
+        """The token the claim-signing key lives on, or None: the local key file."""
+        return pkcs11.Pkcs11Config.load(self.dir)
+
     # -- use ------------------------------------------------------------------------------------
     @key_files
     def chain(self) -> list[x509.Certificate]:
-        path = self.dir / CLAIM_CHAIN
+        """The claim-signing chain in use (the token's when 'use-pkcs11' is in effect)."""
+        path = self.dir / (pkcs11.CHAIN if self.pkcs11_config() else CLAIM_CHAIN)
         if not path.exists():
             raise KeyMaterialError(f"certificate chain {path} is missing; run 'pocketstudio init'")
         try:
@@ -354,10 +412,18 @@ class KeyStore(KeyFiles):
                                    f"'pocketstudio keys import'") from exc
 
     @key_files
-    def claim_signer(self, now: dt.datetime | None = None) -> LocalKeySigner:
-        """The local claim signer, refusing an expired or mismatched chain (fail closed)."""
+    def claim_signer(self, now: dt.datetime | None = None) -> ClaimSigner:
+        """The claim signer, refusing an expired or mismatched chain (fail closed): the local key
+        file's, or after 'use-pkcs11' the token's (logged in here, so a wrong PIN stops the release
+        before signing)."""
         now = _utc(now)
         chain = self.chain()
+        config = self.pkcs11_config()
+        if config is not None:
+            check_claim_signing_chain(chain, chain[0].public_key(), now)
+            with pkcs11.Token(config) as token:
+                token.private_key()
+            return pkcs11.Pkcs11Signer("es256", b"".join(pem(c) for c in chain).decode(), config, chain[0].public_key())
         key = self._load_private(CLAIM_KEY)
         check_claim_signing_chain(chain, key, now)
         return LocalKeySigner(alg=_alg_of(key), chain_pem=b"".join(pem(c) for c in chain).decode(), private_key=key)

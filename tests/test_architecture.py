@@ -42,3 +42,13 @@ def test_the_installed_runtime_imports_nothing_from_training():
             if "import training" in text or "from training" in text:
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    """.ci/run's last line is the README's second command, byte for byte: what a reader runs is what CI runs."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.strip()]
+    ci_last = (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip("\n").splitlines()[-1]
+    assert commands[1] == ci_last
+    assert "softhsm2" in ci_last and "postgresql" in ci_last  # the Debian packages the tests need

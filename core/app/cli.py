@@ -951,15 +951,64 @@ def keys_import(chain: Path = typer.Option(..., help="PEM chain, leaf first."),
                   "assurance level, OCSP responder, leaf valid for at most 366 days)")
 
 
-@keys_app.command("show")
-def keys_show(home: Optional[Path] = HomeOpt):
-    """Show the claim-signing chain in use."""
+@keys_app.command("use-pkcs11")
+def keys_use_pkcs11(module: Path = typer.Option(..., help="The token's PKCS#11 module (.so), e.g. "
+                                                       "/usr/lib/softhsm/libsofthsm2.so."),
+                    token: str = typer.Option(..., help="The token's label."),
+                    label: str = typer.Option(..., help="The label of the EC P-256 key pair on the token."),
+                    chain: Optional[Path] = typer.Option(None, help="PEM chain of the token's key, leaf first "
+                                                         "(default: a leaf the local root issues)."),
+                    home: Optional[Path] = HomeOpt):
+    """Sign with an ECDSA P-256 key that stays on a PKCS#11 token (HSM, smart card, SoftHSM2).
+
+    The user PIN comes from POCKETSTUDIO_PKCS11_PIN, here and at each release; it is never stored.
+    The token signs once now, so a wrong module, token, PIN or key is refused before any release."""
+    from pocketstudio.provenance.keys import KeyStore, chain_warnings
+    from pocketstudio.provenance.pkcs11 import Pkcs11Config
+
+    try:
+        keys = KeyStore(_settings(home))
+        config = Pkcs11Config(module=str(module.absolute()), token=token, label=label)
+        leaf = keys.use_pkcs11(config, chain.read_bytes() if chain else None)
+        warnings = chain_warnings(keys.chain()) if chain else []
+    except OSError as exc:
+        _fail(f"cannot read {chain}: {exc.strerror or exc}")
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"claim signing now uses {config.describe()}: {leaf.subject.rfc4514_string()} "
+              f"(valid until {leaf.not_valid_after_utc:%Y-%m-%d}); 'pocketstudio keys use-local' switches back",
+              highlight=False)
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@keys_app.command("use-local")
+def keys_use_local(home: Optional[Path] = HomeOpt):
+    """Sign with the local key file again (after 'keys use-pkcs11')."""
     from pocketstudio.provenance.keys import KeyStore
 
     try:
-        chain = KeyStore(_settings(home)).chain()
+        keys = KeyStore(_settings(home))
+        keys.use_local()
+        leaf = keys.chain()[0]
     except PocketStudioError as exc:
         _fail(exc)
+    out.print(f"claim signing uses the local key file again: {leaf.subject.rfc4514_string()}", highlight=False)
+
+
+@keys_app.command("show")
+def keys_show(home: Optional[Path] = HomeOpt):
+    """Show the claim-signing chain in use and where its key lives."""
+    from pocketstudio.provenance.keys import CLAIM_KEY, KeyStore
+
+    try:
+        keys = KeyStore(_settings(home))
+        chain = keys.chain()
+        config = keys.pkcs11_config()
+    except PocketStudioError as exc:
+        _fail(exc)
+    out.print(f"key: in a PKCS#11 token, {config.describe()}" if config else
+              f"key: local key file {keys.dir / CLAIM_KEY} (encrypted at rest)", highlight=False)
     for cert in chain:
         out.print(f"{cert.subject.rfc4514_string()}  issuer={cert.issuer.rfc4514_string()}  "
                   f"valid {cert.not_valid_before_utc:%Y-%m-%d}..{cert.not_valid_after_utc:%Y-%m-%d}")
