@@ -53,6 +53,9 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     # its file name carries its step count.
     f["tcd-lora"] = build_tiny_lora(f["sd-base"], root / "loras" / "tcd-sd15.safetensors", seed=3, family="tcd")
     f["hyper-lora"] = build_tiny_lora(f["sdxl-base"], root / "loras" / "Hyper-SDXL-2steps-lora.safetensors", seed=4)
+    # Hyper-SD's 1-step "unified" LoRA (TCD) and its 12-step CFG-preserved one, named as published.
+    f["hyper-1step"] = build_tiny_lora(f["sd-base"], root / "loras" / "Hyper-SD15-1step-lora.safetensors", seed=5)
+    f["hyper-cfg"] = build_tiny_lora(f["sdxl-base"], root / "loras" / "Hyper-SDXL-12steps-CFG-lora.safetensors", seed=6)
     return f
 
 
@@ -62,6 +65,10 @@ CASES = {
     "sdxl-turbo": (("sdxl-turbo", None, None), "sdxl-turbo", "EulerDiscreteScheduler", "trailing", 1, 0.0),
     "tcd-lora": (("sd-base", "tcd-lora", None), "tcd-lora", "TCDScheduler", None, 4, 0.0),
     "hyper-sd-lora": (("sdxl-base", "hyper-lora", "hyper-sd"), "hyper-sd-lora", "DDIMScheduler", "trailing", 2, 0.0),
+    "hyper-sd-1step-lora": (("sd-base", "hyper-1step", "hyper-sd"), "hyper-sd-1step-lora", "TCDScheduler", None, 1,
+                            0.0),
+    "hyper-sd-cfg-lora": (("sdxl-base", "hyper-cfg", "hyper-sd"), "hyper-sd-cfg-lora", "DDIMScheduler", "trailing", 12,
+                          5.0),
     "sana-sprint": (("sana", None, None), "sana-sprint", "SCMScheduler", None, 2, 4.5),
     "flux2-klein": (("klein", None, None), "flux2-klein", "FlowMatchEulerDiscreteScheduler", None, 4, 1.0),
 }
@@ -160,6 +167,101 @@ def test_hyper_sd_default_steps_come_from_its_file_name(loaded, folders, tmp_pat
     assert load_generator(folders["sdxl-base"], lora=renamed, lora_family="hyper-sd").default_steps == 4
 
 
+def _with_metadata(src: Path, dst: Path, **meta: str) -> Path:
+    """A copy of the LoRA file ``src`` at ``dst`` whose safetensors metadata also holds ``meta``."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(src), "pt") as f:
+        old = dict(f.metadata() or {})
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(dst), metadata={**old, **meta})
+    return dst
+
+
+def test_hyper_sd_1step_lora_samples_as_diffusers_tcd_at_eta_1(loaded, folders):
+    """Hyper-SD's card runs its 1-step LoRA under TCDScheduler with eta 1.0 (not DDIM trailing, the
+    2/4/8-step LoRAs' sampler): ours equals diffusers' own TCD pipeline over the fused base so,
+    and, at more steps (the unified LoRA runs them under TCD too), differs from what DDIM trailing
+    draws with it. (One step from t=999 is the same x0 prediction under both samplers.)"""
+    import diffusers
+
+    gen = loaded("hyper-sd-1step-lora")
+    assert gen.family.call_kwargs == {"eta": 1.0} and gen.sampler == "TCDScheduler(eta=1.0)"
+    ours = pixels(gen.generate(PROMPT, seed=9).image)
+
+    pipe = diffusers.StableDiffusionPipeline.from_pretrained(folders["sd-base"], local_files_only=True,
+                                                             safety_checker=None, feature_extractor=None,
+                                                             requires_safety_checker=False)
+    pipe.load_lora_weights(str(folders["hyper-1step"]))
+    pipe.fuse_lora()
+    pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = diffusers.TCDScheduler.from_config(pipe.scheduler.config)
+    tcd = pipe(prompt=PROMPT, num_inference_steps=1, guidance_scale=0.0, eta=1.0, height=64, width=64,
+               generator=torch.Generator().manual_seed(9)).images[0]
+    assert np.abs(pixels(tcd) - ours).max() <= 1
+    ours3 = pixels(gen.generate(PROMPT, seed=9, steps=3).image)
+    tcd3 = pipe(prompt=PROMPT, num_inference_steps=3, guidance_scale=0.0, eta=1.0, height=64, width=64,
+                generator=torch.Generator().manual_seed(9)).images[0]
+    assert np.abs(pixels(tcd3) - ours3).max() <= 1
+    pipe.scheduler = diffusers.DDIMScheduler.from_config(pipe.scheduler.config, timestep_spacing="trailing")
+    ddim3 = pipe(prompt=PROMPT, num_inference_steps=3, guidance_scale=0.0, height=64, width=64,
+                 generator=torch.Generator().manual_seed(9)).images[0]
+    assert np.abs(pixels(ddim3) - ours3).mean() > 0.5
+
+
+def test_hyper_sd_variant_comes_from_the_file_name_or_its_metadata(folders, tmp_path):
+    from pocketstudio.core.generator.families import HYPER_SD_METADATA_KEY, recognise
+
+    renamed = shutil.copy(folders["hyper-1step"], tmp_path / "hyper.safetensors")
+    assert recognise(folders["sd-base"], Path(renamed), "hyper-sd").family.id == "hyper-sd-lora"  # no count: 2/4/8
+    marked = _with_metadata(folders["hyper-1step"], tmp_path / "m" / "hyper.safetensors",
+                            **{HYPER_SD_METADATA_KEY: "12steps-CFG"})
+    assert recognise(folders["sd-base"], marked, "hyper-sd").family.id == "hyper-sd-cfg-lora"
+    bad = _with_metadata(folders["hyper-1step"], tmp_path / "b" / "hyper.safetensors", **{HYPER_SD_METADATA_KEY: "fast"})
+    with pytest.raises(ModelLoadError, match="does not name a Hyper-SD LoRA"):
+        recognise(folders["sd-base"], bad, "hyper-sd")
+    too_many = shutil.copy(folders["hyper-1step"], tmp_path / "Hyper-SD15-16steps-CFG-lora.safetensors")
+    with pytest.raises(ModelLoadError, match="16-step Hyper-SD LoRA"):
+        recognise(folders["sd-base"], Path(too_many), "hyper-sd")
+
+
+def test_hyper_sd_cfg_lora_runs_12_steps_with_guidance_5_to_8(loaded):
+    """The CFG-preserved LoRAs take more steps than the global few-step limit and real guidance."""
+    gen = loaded("hyper-sd-cfg-lora")
+    assert (gen.default_steps, gen.max_steps, gen.guidance_range) == (12, 12, (5.0, 8.0))
+    assert gen.generate(PROMPT, seed=1, guidance=8.0).steps == 12
+    with pytest.raises(GenerationError, match="steps must be an integer from 1 to 12 for Hyper-SD CFG LoRA"):
+        gen.generate(PROMPT, seed=1, steps=13)
+    with pytest.raises(GenerationError, match="guidance must be a number from 5.0 to 8.0 for Hyper-SD CFG LoRA"):
+        gen.generate(PROMPT, seed=1, guidance=0.0)
+    with pytest.raises(GenerationError, match="from 1 to 8 for Hyper-SD LoRA"):
+        loaded("hyper-sd-lora").generate(PROMPT, seed=1, steps=12)
+
+
+def _no_model():
+    raise AssertionError("the model was loaded before the request's numbers were checked")
+
+
+@pytest.mark.parametrize("lora, steps, guidance, message", [
+    ("hyper-lora", 12, None, "steps must be an integer from 1 to 8 for Hyper-SD LoRA"),
+    ("hyper-cfg", 13, None, "steps must be an integer from 1 to 12 for Hyper-SD CFG LoRA"),
+    ("hyper-cfg", 12, 3.0, "guidance must be a number from 5.0 to 8.0 for Hyper-SD CFG LoRA"),
+])
+def test_studio_checks_the_familys_step_and_guidance_limits_before_the_model_loads(settings, folders, tmp_path,
+                                                                                    lora, steps, guidance, message):
+    from pocketstudio.core.app.studio import GenerationRequest, Studio
+    from pocketstudio.core.generator.pipeline import model_family
+
+    studio = Studio(settings, generator_factory=_no_model)
+    studio.model_family = model_family(folders["sdxl-base"], folders[lora], "hyper-sd")
+    with pytest.raises(GenerationError, match=message):
+        studio.generate(GenerationRequest(prompt=PROMPT, requester="alice", steps=steps, guidance=guidance),
+                        tmp_path / "o.png")
+    assert studio.audit.records() == [] and not (tmp_path / "o.png").exists()
+
+
 def test_lora_identity_and_family_together(loaded, folders):
     gen = loaded("tcd-lora")
     r = gen.generate(PROMPT, seed=1)
@@ -175,12 +277,49 @@ def test_lora_identity_and_family_together(loaded, folders):
 def test_reference_images_steer_each_family_that_takes_them(loaded, case):
     gen = loaded(case)
     steps = 2
-    a = gen.generate(PROMPT, steps=steps, seed=2, init_image=reference(1), strength=1.0 if case == "sd-turbo" else 0.5)
-    b = gen.generate(PROMPT, steps=steps, seed=2, init_image=reference(2), strength=1.0 if case == "sd-turbo" else 0.5)
+    # FLUX.2 [klein] attends to the reference and takes no strength (test_a_strength_for_flux2_klein_...)
+    strength = None if case == "flux2-klein" else 1.0 if case == "sd-turbo" else 0.5
+    a = gen.generate(PROMPT, steps=steps, seed=2, init_image=reference(1), strength=strength)
+    b = gen.generate(PROMPT, steps=steps, seed=2, init_image=reference(2), strength=strength)
     plain = gen.generate(PROMPT, steps=steps, seed=2)
     assert a.image.size == (64, 64)
     assert not np.array_equal(pixels(a.image), pixels(b.image))
     assert not np.array_equal(pixels(a.image), pixels(plain.image))
+
+
+def test_flux2_klein_attends_to_every_reference(loaded):
+    """Flux2KleinPipeline takes a list of images: each one given changes the result."""
+    gen = loaded("flux2-klein")
+    both = pixels(gen.generate(PROMPT, steps=2, seed=2, init_image=[reference(1), reference(2)]).image)
+    first = pixels(gen.generate(PROMPT, steps=2, seed=2, init_image=reference(1)).image)
+    second = pixels(gen.generate(PROMPT, steps=2, seed=2, init_image=(reference(2),)).image)
+    assert not np.array_equal(both, first) and not np.array_equal(both, second)
+    again = pixels(gen.generate(PROMPT, steps=2, seed=2, init_image=(reference(1), reference(2))).image)
+    assert np.array_equal(both, again)
+
+
+def test_a_strength_for_flux2_klein_is_refused_not_ignored(loaded, settings, folders, tmp_path):
+    from pocketstudio.core.app.studio import GenerationRequest, Studio
+    from pocketstudio.core.generator.pipeline import model_family
+
+    with pytest.raises(GenerationError, match=r"FLUX.2 \[klein\] attends to its reference images .* leave --strength out"):
+        loaded("flux2-klein").generate(PROMPT, steps=2, seed=2, init_image=reference(1), strength=0.6)
+    # the studio refuses it before the model loads when the folder tells the family
+    studio = Studio(settings, generator_factory=_no_model)
+    studio.model_family = model_family(folders["klein"])
+    with pytest.raises(GenerationError, match="no image-to-image strength"):
+        studio.generate(GenerationRequest(prompt=PROMPT, requester="alice", references=(reference(1),), strength=0.5),
+                        tmp_path / "o.png")
+    assert studio.audit.records() == []
+
+
+def test_image_to_image_families_keep_the_default_strength_and_start_from_the_first_reference(loaded):
+    gen = loaded("sdxl-turbo")
+    default = pixels(gen.generate(PROMPT, steps=2, seed=2, init_image=reference(1)).image)
+    assert np.array_equal(default, pixels(gen.generate(PROMPT, steps=2, seed=2, init_image=reference(1),
+                                                       strength=0.6).image))
+    assert np.array_equal(default, pixels(gen.generate(PROMPT, steps=2, seed=2,
+                                                       init_image=[reference(1), reference(2)]).image))
 
 
 @pytest.mark.parametrize("case", ["sana-sprint", "flux2-klein", "sdxl-turbo"])
@@ -379,3 +518,33 @@ def test_cli_generates_with_a_transformer_family_folder(folders, tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["steps"] == 4 and data["model"] == "tiny-flux2-klein" and out.is_file()
+
+
+def test_cli_refuses_strength_with_flux2_klein_and_passes_every_reference(folders, tmp_path):
+    from pocketstudio.core.app.cli import app
+
+    refs = []
+    for i in (1, 2):
+        reference(i).save(tmp_path / f"r{i}.png")
+        refs += ["--reference", tmp_path / f"r{i}.png"]
+    base = ["generate", "a blue square", "--model", folders["klein"], "--seed", "4", "--size", "64", "--steps", "2",
+            "--home", tmp_path / "home", *refs]
+    bad = CliRunner().invoke(app, [str(a) for a in base + ["-o", tmp_path / "s.png", "--strength", "0.5"]])
+    assert bad.exit_code != 0 and not (tmp_path / "s.png").exists()
+    assert "leave --strength out" in " ".join(bad.output.split())
+    ok = CliRunner().invoke(app, [str(a) for a in base + ["-o", tmp_path / "k.png", "--json"]], catch_exceptions=False)
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "k.png").is_file()
+
+
+def test_cli_runs_a_hyper_sd_cfg_lora_for_12_steps_and_refuses_13_before_loading(folders, tmp_path):
+    from pocketstudio.core.app.cli import app
+
+    base = ["generate", "a blue square", "--model", folders["sdxl-base"], "--lora", folders["hyper-cfg"],
+            "--lora-family", "hyper-sd", "--seed", "4", "--size", "64", "--home", tmp_path / "home"]
+    ok = CliRunner().invoke(app, [str(a) for a in base + ["-o", tmp_path / "a.png", "--json"]], catch_exceptions=False)
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.stdout.strip().splitlines()[-1])
+    assert data["steps"] == 12
+    bad = CliRunner().invoke(app, [str(a) for a in base + ["-o", tmp_path / "b.png", "--steps", "13"]])
+    assert bad.exit_code != 0 and "from 1 to 12 for Hyper-SD CFG LoRA" in " ".join(bad.output.split())

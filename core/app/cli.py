@@ -143,7 +143,7 @@ def init(home: Optional[Path] = HomeOpt,
 def generate(prompt: str = typer.Argument(..., help="What to draw."),
              output: Path = typer.Option(..., "-o", "--output", help="Where to write the signed image."),
              size: Optional[str] = typer.Option(None, help="Output size: N (N×N), WxH, or 4k (3840x2160); default: the setting default_size (512). Above the model's native size the learned super-resolution stage upscales."),
-             steps: Optional[int] = typer.Option(None, help="Sampling steps, 1-8 (default: the model family's, e.g. LCM 4, Turbo 1, SANA-Sprint 2)."),
+             steps: Optional[int] = typer.Option(None, help="Sampling steps, 1 to the model family's most (LCM 8, Turbo 4, Hyper-SD CFG LoRAs 12); default: the family's, e.g. LCM 4, Turbo 1, SANA-Sprint 2."),
              seed: Optional[int] = typer.Option(None, help="Seed; random if omitted (and reported)."),
              guidance: Optional[float] = typer.Option(None, help="Guidance scale (default: the model family's; 0 for Turbo, TCD and Hyper-SD)."),
              model: Optional[Path] = typer.Option(None, help="A diffusers-format few-step checkpoint folder: LCM, SD-/SDXL-Turbo, SANA-Sprint or FLUX.2 [klein] (recognised from the folder), or an SD 1.5 / SDXL base with --lora."),
@@ -159,8 +159,8 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
              requester: Optional[str] = typer.Option(None, help="Who asks (default: the setting default_requester)."),
              purpose: Optional[str] = typer.Option(None, help="What for; consent is per purpose (default: the "
                                                               "setting default_purpose)."),
-             reference: list[Path] = typer.Option([], "--reference", help="Reference image (repeatable); the first drives image-to-image."),
-             strength: float = typer.Option(0.6, help="Image-to-image strength (0-1]: how far from the reference."),
+             reference: list[Path] = typer.Option([], "--reference", help="Reference image (repeatable); the first drives image-to-image (FLUX.2 [klein] attends to all)."),
+             strength: Optional[float] = typer.Option(None, help="Image-to-image strength (0-1]: how far from the reference (default 0.6). FLUX.2 [klein] attends to every --reference instead and refuses it."),
              subject: Optional[str] = typer.Option(None, "--subject", help="A learned subject (pocketstudio subject create): where the prompt names it, it is that subject; a prompt that does not name it gets it prepended."),
              policy: Optional[Path] = typer.Option(None, "--policy", help="Cedar policy folder replacing the defaults "
                                                                           "(default: the setting policy_dir)."),
@@ -223,6 +223,13 @@ def generate(prompt: str = typer.Argument(..., help="What to draw."),
         references = tuple(load_image(p) for p in reference)
         studio = Studio(settings, generator_factory=factory)
         studio.on_step = show.step
+        from ..base.errors import ModelLoadError
+        from ..generator.pipeline import model_family
+
+        try:  # the request's steps, guidance and strength are checked against the family up front
+            studio.model_family = model_family(model, lora, lora_family)
+        except ModelLoadError:
+            pass  # the same error comes when the model loads, after the output path and the gates' own checks
         request = GenerationRequest(prompt=prompt, requester=settings.default_requester,
                                     purpose=settings.default_purpose, size=parse_size(size), steps=steps,
                                     seed=seed, guidance=guidance, format=fmt, references=references,

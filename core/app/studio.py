@@ -60,25 +60,32 @@ def parse_size(text: str | int | None) -> int | tuple[int, int] | None:
     return int(w) if h is None else (int(w), int(h))
 
 
-def check_generation_numbers(request: "GenerationRequest") -> None:
+def check_generation_numbers(request: "GenerationRequest", family=None) -> None:
     """Steps, seed, guidance and strength in the generator's ranges, checked before the model
-    loads (the generator checks them again, with its own default guidance)."""
+    loads (the generator checks them again, with its own default guidance): the ``family``'s
+    (families.py) when it is known from the folder, else the bounds over every family."""
     from ..generator.pipeline import MAX_GUIDANCE, MAX_STEPS, MIN_GUIDANCE, MIN_STEPS, SEED_BITS
 
     def integer(value) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
 
-    if request.steps is not None and (not integer(request.steps) or not MIN_STEPS <= request.steps <= MAX_STEPS):
-        raise GenerationError(f"steps must be an integer from {MIN_STEPS} to {MAX_STEPS}, got {request.steps!r}")
+    max_steps, (low, high) = (MAX_STEPS, (MIN_GUIDANCE, MAX_GUIDANCE)) if family is None else (
+        family.max_steps, family.guidance_range)
+    whose = "" if family is None else f" for {family.label}"
+    if request.steps is not None and (not integer(request.steps) or not MIN_STEPS <= request.steps <= max_steps):
+        raise GenerationError(f"steps must be an integer from {MIN_STEPS} to {max_steps}{whose}, got {request.steps!r}")
     if request.seed is not None and (not integer(request.seed) or not 0 <= request.seed < 2**SEED_BITS):
         raise GenerationError(f"seed must be an integer from 0 to 2**{SEED_BITS} - 1, got {request.seed!r}")
     guidance = request.guidance
     if guidance is not None and (isinstance(guidance, bool) or not isinstance(guidance, (int, float))
-                                 or not MIN_GUIDANCE <= guidance <= MAX_GUIDANCE):
-        raise GenerationError(f"guidance must be a number from {MIN_GUIDANCE} to {MAX_GUIDANCE}, got {guidance!r}")
+                                 or not low <= guidance <= high):
+        raise GenerationError(f"guidance must be a number from {low} to {high}{whose}, got {guidance!r}")
     strength = request.strength
-    if request.references and (isinstance(strength, bool) or not isinstance(strength, (int, float))
-                               or not 0.0 < strength <= 1.0):
+    if strength is not None and family is not None and family.references == "conditioning":
+        raise GenerationError(f"{family.label} attends to its reference images (editing) instead of starting from "
+                              "one, so it has no image-to-image strength: leave --strength out")
+    if request.references and strength is not None and (isinstance(strength, bool) or not isinstance(
+            strength, (int, float)) or not 0.0 < strength <= 1.0):
         raise GenerationError(f"strength must be in (0, 1], got {strength!r}")
 
 
@@ -148,7 +155,9 @@ class GenerationRequest:
     format: str = "png"
     # Images that enter generation as input (image-to-image); each is checked like the output.
     references: tuple[Image.Image, ...] = ()
-    strength: float = 0.6
+    # None: the generator's default (0.6); a family that attends to references (FLUX.2 [klein])
+    # refuses any strength.
+    strength: float | None = None
     # A learned subject's name (``pocketstudio subject create``): the prompt's mentions of it carry
     # its learned vectors, or it is prepended (core/generator/subject.py).
     subject: str | None = None
@@ -221,6 +230,9 @@ class Studio:
     # Called with each step's name as it starts (generate's progress display); None: nobody asks.
     on_step: Callable[[str], None] | None = None
     threads: int | None = None  # torch's intra-op threads, chosen at the first generation
+    # The model's few-step family when the caller knows it before the model loads (the CLI reads
+    # --model's folder): the request's numbers are checked against it up front.
+    model_family = None
 
     def __init__(self, settings: Settings, *, store: Store | None = None, keys: KeyStore | None = None,
                  generator=None, generator_factory: Callable[[], object] | None = None,
@@ -321,7 +333,7 @@ class Studio:
             raise GenerationError(f"unknown output format {request.format!r}; use png or jpeg")
         if not isinstance(request.prompt, str) or not request.prompt.strip():
             raise GenerationError("the prompt is empty")
-        check_generation_numbers(request)
+        check_generation_numbers(request, self.model_family)
         gaps = tuple(missing_settings(self.settings.compliance_profile, self.settings.provider_name,
                                       self.settings.provider_code))
         if gaps and self.settings.compliance_strict:
@@ -363,7 +375,9 @@ class Studio:
             ctx.deny(pre)
 
         # 4. Generate at the model's native size, then bring it to the requested size.
-        init = {"init_image": request.references[0], "strength": request.strength} if request.references else {}
+        # FLUX.2 [klein] attends to every reference; image-to-image starts from the first.
+        refs = request.references
+        init = {"init_image": refs[0] if len(refs) == 1 else refs, "strength": request.strength} if refs else {}
         if subject is not None:
             init["subject"] = subject
         generated = ctx.step("generate", lambda: self._with_threads(self.generator).generate(

@@ -20,6 +20,9 @@ from ..base.errors import ModelLoadError
 MODEL_INFO_FILE = "pocketstudio.json"
 # The key a LoRA file's safetensors metadata may carry to name its family (lcm, tcd, hyper-sd).
 LORA_FAMILY_METADATA_KEY = "pocketstudio.lora_family"
+# For a renamed Hyper-SD file: which of its LoRAs it is, as Hyper-SD names them ("1step", "8steps-CFG").
+HYPER_SD_METADATA_KEY = "pocketstudio.hyper_sd"
+_HYPER_SD_NAME = re.compile(r"(\d+)-?steps?(-cfg)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -62,16 +65,27 @@ SDXL_TURBO = Family("sdxl-turbo", "SDXL-Turbo", ("sdxl",), "EulerDiscreteSchedul
                     native_cap=512)
 TCD_LORA = Family("tcd-lora", "TCD-LoRA", ("sd", "sdxl"), "TCDScheduler", 4, 8, 0.0, (0.0, 20.0),
                   call_kwargs={"eta": 0.3}, lora=True)
-# Hyper-SD's card: its 2/4/8-step LoRAs sample with DDIM on trailing timesteps, guidance 0.
+# Hyper-SD's card (ByteDance/Hyper-SD): its 2/4/8-step LoRAs sample with DDIM on trailing timesteps,
+# guidance 0; the 1-step "unified" LoRA with TCD at eta 1.0 (it also runs more steps under TCD); the
+# CFG-preserved 8/12-step LoRAs with DDIM trailing at guidance 5 to 8. The file name (or metadata)
+# tells which one a file is.
 HYPER_SD_LORA = Family("hyper-sd-lora", "Hyper-SD LoRA", ("sd", "sdxl"), "DDIMScheduler", 4, 8, 0.0, (0.0, 20.0),
                        _TRAILING, lora=True)
+HYPER_SD_1STEP_LORA = Family("hyper-sd-1step-lora", "Hyper-SD 1-step LoRA", ("sd", "sdxl"), "TCDScheduler", 1, 8,
+                             0.0, (0.0, 20.0), call_kwargs={"eta": 1.0}, lora=True)
+HYPER_SD_CFG_LORA = Family("hyper-sd-cfg-lora", "Hyper-SD CFG LoRA", ("sd", "sdxl"), "DDIMScheduler", 12, 12, 5.0,
+                           (5.0, 8.0), _TRAILING, lora=True)
 SANA_SPRINT = Family("sana-sprint", "SANA-Sprint", ("sana",), "SCMScheduler", 2, 4, 4.5, (1.0, 20.0),
                      accelerator_dtype="bf16")
 # A step-distilled FLUX.2 [klein] ignores guidance; 1.0 is what it runs with.
 FLUX2_KLEIN = Family("flux2-klein", "FLUX.2 [klein]", ("flux2",), "FlowMatchEulerDiscreteScheduler", 4, 8, 1.0,
                      (0.0, 1.0), references="conditioning", accelerator_dtype="bf16")
 
-FAMILIES = {f.id: f for f in (LCM, LCM_LORA, SD_TURBO, SDXL_TURBO, TCD_LORA, HYPER_SD_LORA, SANA_SPRINT, FLUX2_KLEIN)}
+FAMILIES = {f.id: f for f in (LCM, LCM_LORA, SD_TURBO, SDXL_TURBO, TCD_LORA, HYPER_SD_LORA, HYPER_SD_1STEP_LORA,
+                               HYPER_SD_CFG_LORA, SANA_SPRINT, FLUX2_KLEIN)}
+# The most steps any family takes (Hyper-SD's 12-step CFG LoRAs): the bound checked when the family
+# is not known yet.
+MAX_FAMILY_STEPS = max(f.max_steps for f in FAMILIES.values())
 LORA_FAMILIES = {"lcm": LCM_LORA, "tcd": TCD_LORA, "hyper-sd": HYPER_SD_LORA}
 
 # model_index.json ``_class_name`` -> architecture.
@@ -169,16 +183,40 @@ def lora_family(lora: Path, named: str | None) -> Family:
     if chosen is None:
         raise ModelLoadError(f"{lora.name} does not say which few-step family it is (LCM, TCD and Hyper-SD LoRAs look "
                              f"alike, and each needs its own sampler): add --lora-family {'|'.join(LORA_FAMILIES)}")
+    if chosen == "hyper-sd":
+        return _hyper_sd_variant(lora, meta if isinstance(meta, dict) else {})[0]
     return LORA_FAMILIES[chosen]
+
+
+def _hyper_sd_variant(lora: Path, meta: dict) -> tuple[Family, int | None]:
+    """Which Hyper-SD LoRA ``lora`` is, and the step count it was distilled for: from its metadata
+    (HYPER_SD_METADATA_KEY) or else its published file name (Hyper-SDXL-1step-lora,
+    Hyper-SD15-12steps-CFG-lora). 1 step samples with TCD, a CFG one takes guidance; a name
+    without a count is the 2/4/8-step kind at its default."""
+    text = meta.get(HYPER_SD_METADATA_KEY)
+    match = _HYPER_SD_NAME.search(str(text)) if text is not None else None
+    if text is not None and match is None:
+        raise ModelLoadError(f"{lora.name}'s metadata {HYPER_SD_METADATA_KEY}={text!r} does not name a Hyper-SD LoRA "
+                             "(e.g. '1step', '4steps', '12steps-CFG')")
+    match = match or _HYPER_SD_NAME.search(lora.name)
+    if match is None:
+        return HYPER_SD_LORA, None
+    steps, cfg = int(match.group(1)), match.group(2) is not None
+    family = HYPER_SD_CFG_LORA if cfg else HYPER_SD_1STEP_LORA if steps == 1 else HYPER_SD_LORA
+    if not 1 <= steps <= family.max_steps:
+        raise ModelLoadError(f"{lora.name} is a {steps}-step Hyper-SD LoRA; Pocket Studio runs {family.label}s of "
+                             f"1 to {family.max_steps} steps")
+    return family, steps
 
 
 def lora_default_steps(lora: Path, family: Family) -> int:
     """Hyper-SD publishes one LoRA per step count and names it so (Hyper-SDXL-8steps-lora): that
     count is the default; otherwise the family's."""
-    if family is HYPER_SD_LORA:
-        match = re.search(r"(\d+)-?steps?", lora.name, re.IGNORECASE)
-        if match and 1 <= int(match.group(1)) <= family.max_steps:
-            return int(match.group(1))
+    if family in (HYPER_SD_LORA, HYPER_SD_1STEP_LORA, HYPER_SD_CFG_LORA):
+        meta = safetensors_header(lora, "the LoRA file").get("__metadata__") or {}
+        steps = _hyper_sd_variant(lora, meta if isinstance(meta, dict) else {})[1]
+        if steps is not None:
+            return steps
     return family.steps
 
 

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,15 +24,16 @@ from PIL import Image
 
 from ..base.errors import GenerationError, ModelLoadError
 from . import memory
-from .families import MODEL_INFO_FILE, Family, ModelKind, lora_default_steps, read_json, recognise
+from .families import MAX_FAMILY_STEPS, MODEL_INFO_FILE, Family, ModelKind, lora_default_steps, read_json, recognise
 from .hashing import combined_sha256, file_sha256, model_sha256
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 # Bounds over every family (checked before a model loads); each family's own are narrower.
-MIN_STEPS, MAX_STEPS = 1, 8
+MIN_STEPS, MAX_STEPS = 1, MAX_FAMILY_STEPS
 MIN_SIZE, MAX_SIZE = 64, 1024
 MIN_GUIDANCE, MAX_GUIDANCE = 0.0, 20.0
 SEED_BITS = 63
+DEFAULT_STRENGTH = 0.6  # image-to-image, when a request names none
 DTYPES = ("fp16", "bf16", "fp32")
 
 
@@ -423,8 +425,8 @@ class Generator:
         size: int | None = None,
         guidance: float | None = None,
         negative_prompt: str | None = None,
-        init_image: Image.Image | None = None,
-        strength: float = 0.6,
+        init_image: Image.Image | Sequence[Image.Image] | None = None,
+        strength: float | None = None,
         subject=None,
         decoder: str = "auto",
     ) -> GeneratedImage:
@@ -432,9 +434,10 @@ class Generator:
         in ``steps`` steps at ``guidance`` (the family's defaults when None).
 
         With ``init_image`` the same components run image-to-image (the family's Img2Img
-        pipeline): the reference is resized to ``size`` and ``strength`` (0 < s <= 1) says how
-        far the result may move away from it. FLUX.2 [klein] instead takes the reference as an
-        image it attends to (editing); ``strength`` does not apply there.
+        pipeline): the reference is resized to ``size`` and ``strength`` (0 < s <= 1, default
+        0.6) says how far the result may move away from it; of several references the first is
+        the start image. FLUX.2 [klein] instead attends to every reference it is given (editing):
+        a ``strength`` there has no meaning and is refused rather than ignored.
 
         With ``subject`` (a :class:`~.subject.SubjectEmbedding` learned on this model) the prompt's
         mentions of the subject's name carry its learned vectors (prepended when it names none),
@@ -450,8 +453,16 @@ class Generator:
             raise GenerationError(f"decoder must be 'auto' or 'vae', got {decoder!r}")
         light = self.light_decoder if decoder == "auto" and init_image is None else None
         conditioning = self.family is not None and self.family.references == "conditioning"
-        if init_image is not None and not conditioning:
-            if not isinstance(strength, (int, float)) or not 0.0 < strength <= 1.0:
+        references = None if init_image is None else (
+            [init_image] if isinstance(init_image, Image.Image) else list(init_image))
+        if references is not None and (not references or not all(isinstance(r, Image.Image) for r in references)):
+            raise GenerationError("init_image must be an image or a non-empty sequence of images")
+        if conditioning and strength is not None:
+            raise GenerationError(f"{self.family.label} attends to its reference images (editing) instead of "
+                                  "starting from one, so it has no image-to-image strength: leave --strength out")
+        if references is not None and not conditioning:
+            strength = DEFAULT_STRENGTH if strength is None else strength
+            if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 < strength <= 1.0:
                 raise GenerationError(f"strength must be in (0, 1], got {strength!r}")
             if int(steps * strength) < 1:
                 raise GenerationError(f"{steps} steps at strength {strength} leave no denoising step")
@@ -473,11 +484,11 @@ class Generator:
                         out = self._pipe(height=size, width=size, **common,
                                          **({} if schedule is None else {"timesteps": list(schedule)}))
                     else:
-                        reference = init_image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
-                        if conditioning:
-                            out = self._pipe(image=reference, height=size, width=size, **common)
+                        resized = [r.convert("RGB").resize((size, size), Image.Resampling.LANCZOS) for r in references]
+                        if conditioning:  # FLUX.2 [klein] attends to every reference (a list)
+                            out = self._pipe(image=resized, height=size, width=size, **common)
                         else:
-                            out = self._img2img()(image=reference, strength=float(strength), **common,
+                            out = self._img2img()(image=resized[0], strength=float(strength), **common,
                                                   **self._img2img_size(size))
                 if light is not None:
                     with torch.inference_mode():
@@ -513,6 +524,17 @@ class Generator:
             prompt_tokens=given,
             prompt_tokens_kept=kept,
         )
+
+
+def model_family(model_path: str | Path | None = None, lora: str | Path | None = None,
+                 lora_family: str | None = None) -> Family:
+    """The family :func:`load_generator` gives these arguments, read from the folder's configs and
+    the LoRA's header only, so that a request is checked against it before any weight loads."""
+    model_dir = Path(DEFAULT_MODEL_DIR if model_path is None else model_path).expanduser()
+    lora_path = None if lora is None else Path(lora).expanduser()
+    if lora_path is not None:
+        _check_lora(lora_path)
+    return recognise(model_dir, lora_path, lora_family).family
 
 
 def load_generator(model_path: str | Path | None = None, device: str = "cpu", dtype=None, *,
