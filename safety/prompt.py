@@ -30,7 +30,11 @@ every registered name.
 
 from __future__ import annotations
 
+import functools
+import gzip
+import importlib.resources
 import itertools
+import json
 import re
 import unicodedata
 from collections import defaultdict
@@ -68,6 +72,20 @@ PARTICLES = frozenset({"the", "van", "von", "der", "den", "de", "da", "di", "du"
 FORM_KINDS = ("initial-surname", "surname", "nickname")
 # Letters that are words of their own: "a merkle tree" is not "A. Merkel" unless the surname is exact.
 WORD_LETTERS = frozenset("aio")
+# An ordinary English word: seen at least this often in pyspellchecker's English frequency list
+# (OpenSubtitles counts; about the 30 000 commonest words: "messes", "rock", "mask").
+ORDINARY_MIN_COUNT = 1000
+
+
+@functools.cache
+def ordinary_words() -> frozenset[str]:
+    """Common English words. A prompt word that is one is not a name's word by its sound alone
+    unless it is also within one edit of it ("Lionel messes up" is not Messi, "elon mask" is Musk),
+    and a listed alias whose only content word is one ("The Rock") must be written as a name."""
+    data = importlib.resources.files("spellchecker") / "resources" / "en.json.gz"
+    with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
+        counts = json.load(text)
+    return frozenset(w for w, c in counts.items() if c >= ORDINARY_MIN_COUNT and w.isascii() and w.isalpha())
 
 
 class FormError(PocketStudioError):
@@ -111,17 +129,76 @@ def _is_cjk(ch: str) -> bool:
 
 
 KATAKANA_RUN = re.compile(r"([\u30a0-\u30ff]+)")
+SMALL_VOWELS = {"ァ": "a", "ィ": "i", "ゥ": "u", "ェ": "e", "ォ": "o", "ャ": "ya", "ュ": "yu", "ョ": "yo"}
+HEBREW_WORD = re.compile(r"[\u05d0-\u05ea][\u05d0-\u05ea\u05f3'\u05f4\"]*")
+# Hebrew letters as the Latin letters names are spelt with; the matres lectionis (alef, vav, yod,
+# final he, ayin) become vowels, which the phonetic key drops after the first letter, so a
+# spelling without vowels ("ברק" → "brk") meets the full one ("Barack").
+HEBREW = {"א": "a", "ב": "b", "ג": "g", "ד": "d", "ה": "h", "ו": "o", "ז": "z", "ח": "h", "ט": "t", "י": "i",
+          "כ": "k", "ך": "k", "ל": "l", "מ": "m", "ם": "m", "נ": "n", "ן": "n", "ס": "s", "ע": "a", "פ": "f",
+          "ף": "f", "צ": "ts", "ץ": "ts", "ק": "k", "ר": "r", "ש": "sh", "ת": "t"}
+HEBREW_GERESH = {"ג": "j", "ז": "zh", "צ": "ch", "ת": "th"}
+
+
+def _hebrew(word: str) -> str:
+    """One Hebrew word in Latin letters: "אובמה" → "aobma", "סוויפט" → "svift", "טיילור" → "tailor"."""
+    word = word.replace("\u05f4", "").replace('"', "")
+    out, i = [], 0
+    while i < len(word):
+        ch, nxt = word[i], word[i + 1:i + 2]
+        if nxt in ("\u05f3", "'") and ch in HEBREW_GERESH:
+            out.append(HEBREW_GERESH[ch])
+            i += 2
+            continue
+        if ch in "\u05f3'":
+            i += 1
+            continue
+        if ch == "ו" and (i == 0 or nxt == "ו"):  # a vav at the start or doubled is a consonant
+            out.append("v")
+            i += 2 if nxt == "ו" else 1
+        elif ch == "י" and nxt == "י":
+            out.append("ai")
+            i += 2
+        else:
+            out.append("p" if ch == "פ" and i == 0 else "y" if ch == "י" and i == 0
+                       else "a" if ch == "ה" and i == len(word) - 1 else HEBREW.get(ch, ch))
+            i += 1
+    return "".join(out)
+
+
+def _katakana(run: str) -> str:
+    """A katakana run in Latin letters, closer to the foreign name it spells than anyascii's one
+    kana at a time: a small vowel replaces the vowel before it (ティ "ti", ファ "fa", ウィ "wi"),
+    and the long mark after an a or o is the English r it usually stands for (テイラー "teirar",
+    ピーター "piitar"); after another vowel it repeats it."""
+    out = ""
+    for ch in run:
+        if ch in SMALL_VOWELS and out[-1:] in ("a", "e", "i", "o", "u"):
+            small, base = SMALL_VOWELS[ch], out[:-1]
+            if small[0] == "y":  # キャ "kya", シャ "sha"
+                out = base + small[1:] if base.endswith(("sh", "ch", "j")) else base + small if out[-1] == "i" else out + small
+            elif out[-1] == "u" and (not base or base[-1] in "aeiou"):  # ウィ "wi"
+                out = base + "w" + small
+            else:  # ティ "ti", ファ "fa", チェ "che"
+                out = base + small
+        elif ch == "ー" and out:
+            out += "r" if out[-1] in "ao" else out[-1] if out[-1] in "eiu" else ""
+        else:
+            out += anyascii(ch)
+    return out
 
 
 def _transliterate(text: str) -> str:
-    """anyascii, with one word per syllable of Chinese, Korean and hiragana, and one word per run
-    of katakana (foreign names are spelt in katakana: テイラー → "teira")."""
+    """anyascii, with one word per syllable of Chinese, Korean and hiragana, one word per run of
+    katakana (foreign names are spelt in katakana: テイラー → "teirar"), and Hebrew spelt out."""
+    if any("\u05d0" <= ch <= "\u05ea" for ch in text):
+        text = HEBREW_WORD.sub(lambda m: _hebrew(m.group(0)), text)
     if not any(_is_cjk(ch) for ch in text):
         return anyascii(text)
     out = []
     for part in KATAKANA_RUN.split(text):
         if KATAKANA_RUN.fullmatch(part):
-            out.append(f" {anyascii(part)} ")
+            out.append(f" {_katakana(part)} ")
         else:
             out.append("".join(f" {anyascii(ch)} " if _is_cjk(ch) else anyascii(ch) for ch in part))
     return "".join(out)
@@ -153,6 +230,15 @@ def _clean(text: str) -> str:
     return "".join("" if ch in INVISIBLE or unicodedata.category(ch) == "Cf"
                    else "*" if unicodedata.category(ch)[0] == "S" and ch not in LEET_SYMBOLS else ch
                    for ch in text).casefold()
+
+
+def _capitalised(text: str) -> frozenset[str]:
+    """The words written with a capital first letter, as a name is ("The Rock", not "the rock"),
+    in the readings' alphabet."""
+    text = "".join("" if ch in INVISIBLE or unicodedata.category(ch) == "Cf" else ch
+                   for ch in unicodedata.normalize("NFKC", text))
+    return frozenset(w for chunk in text.split() if next((c for c in chunk if c.isalpha()), "").isupper()
+                     for r in readings(chunk) for w in r)
 
 
 def readings(text: str) -> list[tuple[str, ...]]:
@@ -205,9 +291,10 @@ def phonetic_key(word: str) -> str:
 
 
 def _first_vowel(word: str) -> str:
-    """The class of a word's first vowel: front/open (a, e, i, y) or back (o, u)."""
-    m = re.search(r"[aeiouy]", word)
-    return "" if not m else "back" if m.group(0) in "ou" else "front"
+    """The class of a word's first vowel: front/open (a, e, i, y) or back (o, u, and a w after a
+    consonant: "dwayne" sounds as "duane")."""
+    m = re.search(r"[aeiouy]|(?<=[^aeiouy])w", word)
+    return "" if not m else "back" if m.group(0) in "ouw" else "front"
 
 
 def _deletions(word: str) -> set[str]:
@@ -248,6 +335,7 @@ class _Pattern:
     phrase: tuple[str, ...]  # a one-word name with particles ("The Rock", "An El"): all its words, as written
     native: bool  # written in a non-Latin script: must appear as written, in order
     exact_only: bool = False  # a surname alone: "a merkle tree" is not "Merkel"
+    cased: bool = False  # a phrase of particles and an ordinary word ("The Rock"): its word capitalised
 
 
 class NameIndex:
@@ -287,7 +375,9 @@ class NameIndex:
         return len(self.patterns)
 
     def _pattern(self, person_id, name, words, phrase, native, exact_only=False) -> int:
-        self.patterns.append(_Pattern(person_id, name, tuple(words), tuple(phrase), native, exact_only))
+        cased = bool(phrase) and words[0] in ordinary_words()
+        self.patterns.append(_Pattern(person_id, name, tuple(words), tuple(phrase), native, exact_only, cased))
+        self._cased = getattr(self, "_cased", False) or cased
         return len(self.patterns) - 1
 
     def _add_single(self, i: int, word: str) -> None:
@@ -333,16 +423,18 @@ class NameIndex:
     def find(self, prompt: str) -> dict[str, NameMatch]:
         """person id → first match over every reading of the prompt."""
         found: dict[str, NameMatch] = {}
+        capitalised = _capitalised(prompt) if getattr(self, "_cased", False) else frozenset()
         for words in readings(prompt):
-            self._find_in(words, found)
+            self._find_in(words, found, capitalised)
         return found
 
     def _hit(self, found, i: int, text: str, how: str) -> None:
         p = self.patterns[i]
         found.setdefault(p.person_id, NameMatch(p.name, text, how))
 
-    def _find_in(self, toks: tuple[str, ...], found: dict[str, NameMatch]) -> None:
+    def _find_in(self, toks: tuple[str, ...], found: dict[str, NameMatch], capitalised=frozenset()) -> None:
         pats = self.patterns
+        ordinary = ordinary_words()
         # pattern → word index → prompt position → strength (STRONG: exact or one edit; SOUND:
         # phonetic key; WEAK: the phonetic key of a short word, which needs a strong partner).
         hits: dict[int, dict[int, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
@@ -351,6 +443,9 @@ class NameIndex:
             key = phonetic_key(tok)
             for i, w_i in self._phonetic.get(key, ()) if len(tok) > 2 else ():
                 word = pats[i].words[w_i]
+                # An ordinary word sounding like a name's word must also be spelt nearly like it.
+                if tok in ordinary and not _osa1(tok, word):
+                    continue
                 # A key of two letters is coarse ("made" and "modi" are both MT): the first vowels must be alike too.
                 if len(key) > 2 or _first_vowel(tok) == _first_vowel(word):
                     hits[i][w_i][pos] = WEAK if len(word) < 4 else SOUND
@@ -365,7 +460,8 @@ class NameIndex:
             for i in self._single.get(tok, ()):
                 p = pats[i]
                 start = pos - p.phrase.index(tok) if p.phrase else pos
-                if not p.phrase or (start >= 0 and toks[start:start + len(p.phrase)] == p.phrase):
+                if not p.phrase or (start >= 0 and toks[start:start + len(p.phrase)] == p.phrase
+                                    and (not p.cased or tok in capitalised)):
                     self._hit(found, i, tok, "single")
             if len(tok) >= FUZZY_MIN_LEN - 1:
                 for d in _deletions(tok):
@@ -383,7 +479,8 @@ class NameIndex:
             for n in (1, 2, 3):
                 solid = "".join(toks[pos:pos + n]) if pos + n <= len(toks) else ""
                 for i in self._joined.get(solid, ()):
-                    self._hit(found, i, " ".join(toks[pos:pos + n]), "joined")
+                    if n == 1 or not pats[i].cased or pats[i].words[0] in capitalised:  # "#therock", "The Rock"
+                        self._hit(found, i, " ".join(toks[pos:pos + n]), "joined")
             if len(tok) >= JOINED_FUZZY_MIN_LEN - 1:
                 for d in _deletions(tok):
                     for i in self._joined_fuzzy.get(d, ()):
