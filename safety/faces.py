@@ -8,7 +8,8 @@ a small face in a 4K frame is seen at its own size, not on a reduced copy. The e
 capped at ``MAX_SEARCH_PIXELS`` (beyond that the smallest faces found grow in proportion).
 Second detector, where it pays: dlib's CNN (MMOD) face detector (a) confirms the HOG detector's
 near misses (score within ``HOG_CANDIDATE_SCORE`` of its threshold: eyes covered, strong blur),
-each on its own region enlarged to a face of ``CNN_REGION_FACE`` px, and (b) looks for large faces
+each on its own region enlarged to a face of ``CNN_REGION_FACE`` px, the best
+``cnn_candidates(w, h)`` of them (8 up to full HD, 3 in a 4K picture), and (b) looks for large faces
 HOG misses altogether (rotation, occlusion) on a copy of ``CNN_SIDE`` px. At full resolution it
 would cost about 5 s per megapixel on one core.
 
@@ -36,8 +37,14 @@ HOG_WINDOW_PX = 66  # the smallest box dlib's HOG detector reports reliably (80 
 MAX_SEARCH_PIXELS = 40_000_000
 SMALL_PICTURE_PIXELS = 1_100_000  # up to 1024x1024 HOG starts at 2x  # the enlarged picture HOG scans: 4K at 1.7× is 24 MP
 HOG_CANDIDATE_SCORE = -0.5  # HOG detections scoring in [this, 0) are candidates for the CNN
+# The CNN examines this many near misses (about 0.25 s each on one core) in a picture of up to
+# CANDIDATE_PIXELS, fewer in larger ones down to MIN_CANDIDATES, since HOG's scan grows with the
+# area: a 4K check stays near 3 s. A count, not a clock, so the result does not depend on load.
 MAX_CANDIDATES = 8
+MIN_CANDIDATES = 3
+CANDIDATE_PIXELS = 2_100_000
 CNN_REGION_FACE = 120  # px: a candidate region is scaled so its face is this wide for the CNN
+CNN_REGION_MARGIN = 0.5  # the region around a candidate, in shares of its side on each side
 CNN_SIDE = 384  # px: the whole-picture CNN pass (about 0.15 MP, ~0.7 s on one core)
 CNN_MIN_CONFIDENCE = 0.3
 # Eye band of the aligned 150 px chip (dlib.get_face_chip, padding 0.25): rows 30-60. Covered when
@@ -64,6 +71,11 @@ def model_dir() -> Path:
         if not (path / name).exists():
             raise FaceModelError(f"face model {name} is missing from {path}")
     return path
+
+
+def cnn_candidates(width: int, height: int) -> int:
+    """How many of HOG's near misses the CNN examines in a picture of this size."""
+    return max(MIN_CANDIDATES, min(MAX_CANDIDATES, int(MAX_CANDIDATES * CANDIDATE_PIXELS / max(1, width * height))))
 
 
 def hog_scale(width: int, height: int, min_face: int = MIN_FACE_PX) -> float:
@@ -134,11 +146,14 @@ class FaceAnalyzer:
         if not second:
             return found
         candidates = sorted(((score, full(r, f)) for r, score in zip(rects, scores) if score < 0), reverse=True)
-        for _, box in candidates[:MAX_CANDIDATES]:
-            if any(_overlaps(box, b) for b, _ in found):
+        examined: list[tuple] = []
+        for _, box in candidates:
+            # A near miss overlapping one the CNN has seen is the same place at another scale.
+            if len(examined) >= cnn_candidates(w, h) or any(_overlaps(box, b) for b in [*examined, *(b for b, _ in found)]):
                 continue
+            examined.append(box)
             side = max(1, box[2] - box[0])
-            m = side // 2
+            m = int(side * CNN_REGION_MARGIN)
             x0, y0, x1, y1 = max(0, box[0] - m), max(0, box[1] - m), min(w, box[2] + m), min(h, box[3] + m)
             s = CNN_REGION_FACE / side
             region = np.ascontiguousarray(cv2.resize(rgb[y0:y1, x0:x1], (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))),
