@@ -74,7 +74,7 @@ def test_a_weakly_readable_image_is_marked_at_the_weakest_strength_that_reads_ba
     for seed, fmt in zip(WEAK_SEEDS, ("png", "jpeg", "png")):
         image = embedded.generate(WEAK_PROMPT, seed=seed).image.convert("RGB").resize((128, 128), Image.LANCZOS)
         payload = WatermarkPayload(new_asset_id(), wm.alg)
-        marked, encoded, strength = embed_readable(wm, image, payload, fmt)
+        marked, encoded, strength, _ = embed_readable(wm, image, payload, fmt)
         assert Image.open(io.BytesIO(encoded)).format == fmt.upper()
         found = wm.detect(Image.open(io.BytesIO(encoded)))
         assert found.asset_id == payload.asset_id and found.statistic >= READBACK_MARGIN * found.threshold

@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from PIL import Image
 
@@ -121,18 +121,29 @@ def encode_image(image: Image.Image, fmt: str) -> bytes:
     return raw.getvalue()
 
 
-def embed_readable(watermarker: Watermarker, image: Image.Image, payload: WatermarkPayload,
-                   fmt: str) -> tuple[Image.Image, bytes, float]:
+class Marked(NamedTuple):
+    """A watermarked image: its pixels, its encoded file, the strength used, and the file's pixels
+    as decoded (read once: the read-back detects on them and the pixel hash is taken from them)."""
+
+    image: Image.Image
+    encoded: bytes
+    strength: float
+    decoded: Image.Image
+
+
+def embed_readable(watermarker: Watermarker, image: Image.Image, payload: WatermarkPayload, fmt: str) -> Marked:
     """Watermark at the engine's weakest strength whose encoded file reads back the id with
-    ``READBACK_MARGIN``; (marked image, its encoded bytes, strength). If none reaches the margin,
-    the strongest that reads back at all; if none reads back, nothing is released (fail closed)."""
+    ``READBACK_MARGIN``. If none reaches the margin, the strongest that reads back at all; if none
+    reads back, nothing is released (fail closed)."""
     readable = None
     for strength in watermarker.strengths:
         marked = watermarker.embed(image, payload, strength=strength)
         encoded = encode_image(marked, fmt)
-        found = watermarker.detect(Image.open(io.BytesIO(encoded)))
+        decoded = Image.open(io.BytesIO(encoded))
+        decoded.load()
+        found = watermarker.detect(decoded)
         if found.asset_id == payload.asset_id:
-            readable = (marked, encoded, strength)
+            readable = Marked(marked, encoded, strength, decoded)
             if found.statistic is None or found.statistic >= READBACK_MARGIN * found.threshold:
                 return readable
     if readable is None:
@@ -418,7 +429,8 @@ class Studio:
         asset_id = new_asset_id()
         ctx.asset_id = asset_id
         payload = WatermarkPayload(asset_id, self.watermarker.alg)
-        marked, encoded, strength = ctx.step("watermark", lambda: embed_readable(self.watermarker, image, payload, fmt))
+        marked, encoded, strength, decoded = ctx.step("watermark", lambda: embed_readable(self.watermarker, image,
+                                                                                          payload, fmt))
         # The second soft binding: a perceptual fingerprint of the watermarked pixels, so that a
         # watermark copied onto another picture does not recover this manifest unnoticed.
         fingerprint = ctx.step("fingerprint", lambda: Fingerprint.of(marked).to_value())
@@ -446,7 +458,7 @@ class Studio:
             consent_grant_ids=post.consent_grant_ids, model_components=_model_components(generated),
             model_family=getattr(generated, "family", None), sampler=getattr(generated, "sampler", None),
             native_size=native.size, provider_name=self.settings.provider_name,
-            pixels_sha256=pixels_sha256(Image.open(io.BytesIO(encoded))),
+            pixels_sha256=pixels_sha256(decoded),  # the XMP packet adds no pixel: the file's pixels as read back
             visible_label=(drawn.text, drawn.lang, drawn.height) if drawn else None,
             provider_code=self.settings.provider_code, iscc_alg=iscc.ALG, iscc=iscc_value,
             ai_training_policy=self.settings.ai_training_policy, references=references,
