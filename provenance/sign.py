@@ -10,6 +10,11 @@ the signing certificate expires. A TSA that cannot be reached fails the release 
 ``tsa_required``; otherwise the image is signed without one (``SignedAsset.time_stamp`` says
 ``pending``) and ``pocketstudio timestamp --pending`` adds it later to the stored manifest, while
 the certificate is still valid (an update manifest: provenance/timestamping.py).
+
+Revocation: with ``ocsp_staple`` and a leaf that names an OCSP responder, the responder's answer is
+fetched before signing and carried in the manifest (provenance/ocsp.py). A revoked leaf never
+signs; a responder that cannot answer fails the release when ``ocsp_required``, else the image is
+released without it (``SignedAsset.revocation`` says ``unavailable``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from dataclasses import dataclass
 
 import c2pa
 
-from pocketstudio.core.base.errors import SigningError, TimeStampUnavailable
+from pocketstudio.core.base.errors import RevocationUnavailable, SigningError, TimeStampUnavailable
 from .keys import ACCEPTED_SIGNER_EKUS, ClaimSigner
+from .ocsp import certificate_status_assertion, fetch_ocsp_response
 
 _ALGS = {
     "es256": c2pa.C2paSigningAlg.ES256,
@@ -45,6 +51,8 @@ class SignedAsset:
     manifest_sha256: str
     time_stamp: str = "none"  # none (no TSA configured), pending (the TSA was unreachable) or stamped
     time_stamp_error: str | None = None  # why it is pending
+    revocation: str = "none"  # none (not asked, or no responder), stapled, or unavailable (released without)
+    revocation_error: str | None = None  # why it is unavailable
 
 
 def to_c2pa_signer(signer: ClaimSigner, tsa_url: str | None = None) -> c2pa.Signer:
@@ -57,12 +65,37 @@ def to_c2pa_signer(signer: ClaimSigner, tsa_url: str | None = None) -> c2pa.Sign
 
 
 def sign_image(image_bytes: bytes, mime_type: str, manifest: dict, signer: ClaimSigner,
-               thumbnail: bool = False, tsa_url: str | None = None, tsa_required: bool = False) -> SignedAsset:
+               thumbnail: bool = False, tsa_url: str | None = None, tsa_required: bool = False,
+               ocsp_staple: bool = False, ocsp_required: bool = False) -> SignedAsset:
     """Embed and sign ``manifest`` into ``image_bytes``; return the signed bytes and the manifest store.
 
     With ``tsa_url`` the signature is time-stamped. If that fails and signing without the TSA
     succeeds, the TSA was the cause: ``TimeStampUnavailable`` when ``tsa_required``, else the
-    untimestamped asset with ``time_stamp="pending"``."""
+    untimestamped asset with ``time_stamp="pending"``. ``ocsp_staple``: see the module docstring."""
+    revocation, revocation_error = "none", None
+    if ocsp_staple:
+        try:
+            der = fetch_ocsp_response(signer.chain_pem)  # CertificateRevoked propagates: never sign
+        except RevocationUnavailable as exc:
+            if ocsp_required:
+                raise RevocationUnavailable(f"{exc}; nothing was released because ocsp_required is set: check the "
+                                            "responder or unset ocsp_required") from exc
+            revocation, revocation_error = "unavailable", str(exc)
+        else:
+            if der is not None:
+                manifest = {**manifest, "assertions": [*manifest.get("assertions", ()),
+                                                       certificate_status_assertion(der)]}
+                revocation = "stapled"
+            elif ocsp_required:
+                raise RevocationUnavailable("the claim-signing certificate names no OCSP responder, so no OCSP "
+                                            "response can be stapled and ocsp_required is set: import a chain "
+                                            "whose leaf has one or unset ocsp_required")
+    signed = _sign_timed(image_bytes, mime_type, manifest, signer, thumbnail, tsa_url, tsa_required)
+    return dataclasses.replace(signed, revocation=revocation, revocation_error=revocation_error)
+
+
+def _sign_timed(image_bytes: bytes, mime_type: str, manifest: dict, signer: ClaimSigner, thumbnail: bool,
+                tsa_url: str | None, tsa_required: bool) -> SignedAsset:
     if tsa_url is None:
         return _sign(image_bytes, mime_type, manifest, signer, thumbnail, None)
     try:

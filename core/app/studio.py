@@ -467,7 +467,8 @@ class Studio:
         def sign():
             signer = self._claim_signer or self.keys.claim_signer(now)
             signed = sign_image(encoded, mime, build_manifest(facts), signer, tsa_url=self.settings.tsa_url,
-                                tsa_required=self.settings.tsa_required)
+                                tsa_required=self.settings.tsa_required, ocsp_staple=self.settings.ocsp_staple,
+                                ocsp_required=self.settings.ocsp_required)
             readback = self.watermarker.detect(Image.open(io.BytesIO(signed.data)))
             if readback.asset_id != asset_id:
                 raise WatermarkError("the signed image does not read back its own watermark id")
@@ -524,7 +525,9 @@ class Studio:
             watermark_alg=self.watermarker.alg, model_name=generated.model_name,
             model_sha256=generated.model_sha256, seed=int(generated.seed), steps=generated.steps,
             width=marked.width, height=marked.height, prompt_tokens=getattr(generated, "prompt_tokens", None),
-            prompt_tokens_kept=getattr(generated, "prompt_tokens_kept", None), compliance_warnings=gaps)
+            prompt_tokens_kept=getattr(generated, "prompt_tokens_kept", None),
+            compliance_warnings=gaps + ((f"released without an OCSP response: {signed.revocation_error}",)
+                                        if signed.revocation == "unavailable" else ()))
 
 
     def create_subject(self, request: SubjectRequest, now: dt.datetime | None = None,

@@ -265,6 +265,10 @@ class Settings:
     tsa_url: str | None = setting(None, "RFC 3161 time-stamp authority that time-stamps every signature.",
                                   url=("http", "https"))
     tsa_required: bool = setting(False, "Refuse to release when the time-stamp authority cannot be reached.")
+    ocsp_staple: bool = setting(False, "Fetch the claim-signing certificate's OCSP response when signing and "
+                                       "carry it in the manifest (contacts the CA's responder).")
+    ocsp_required: bool = setting(False, "Refuse to release when ocsp_staple is on and no OCSP response can be "
+                                         "stapled.")
     ai_training_policy: str = setting("notAllowed", "CAWG training and data-mining assertion: notAllowed, "
                                                     "allowed or constrained.", choices=AI_TRAINING_POLICIES)
     # -- marking rules (EU, California, China) --------------------------------------------------------

@@ -112,6 +112,14 @@ class TimeStampUnavailable(SigningError):
     """The RFC 3161 time-stamp authority could not time-stamp a signature and ``tsa_required`` is set."""
 
 
+class CertificateRevoked(SigningError):
+    """The claim-signing certificate's OCSP responder says it is revoked: nothing may be signed with it."""
+
+
+class RevocationUnavailable(SigningError):
+    """No OCSP response could be stapled to the signature and ``ocsp_required`` is set."""
+
+
 class PolicyError(PocketStudioError):
     """The policy set is malformed or fails schema validation."""
 
