@@ -6,10 +6,6 @@ responder certificate (EKU OCSPSigning) issued by the same intermediate."""
 from __future__ import annotations
 
 import datetime as dt
-import http.server
-import subprocess
-import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from pocketstudio.provenance.keys import C2PA_CLAIM_SIGNING_EKU, DOCUMENT_SIGNING_EKU, pem
+
+from .tsa import serve_openssl
 
 
 def _name(cn: str) -> x509.Name:
@@ -74,35 +72,10 @@ class LocalOCSP:
 def serve_ocsp(folder: Path):
     """Start the responder in a thread and make its PKI in ``folder``; returns (LocalOCSP, stop)."""
     folder.mkdir(parents=True, exist_ok=True)
-    answered: list = []
-    lock = threading.Lock()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 — http.server's name
-            query = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            with lock, tempfile.TemporaryDirectory() as tmp:
-                q, r = Path(tmp) / "q.der", Path(tmp) / "r.der"
-                q.write_bytes(query)
-                done = subprocess.run(["openssl", "ocsp", "-index", str(folder / "index.txt"),
-                                       "-CA", str(folder / "issuer.pem"), "-rsigner", str(folder / "responder.pem"),
-                                       "-rkey", str(folder / "responder.key"), "-reqin", str(q), "-respout", str(r),
-                                       "-nmin", "60"], capture_output=True)
-                reply = r.read_bytes() if done.returncode == 0 and r.exists() else b""
-            if not reply:
-                self.send_response(400)
-                self.end_headers()
-                return
-            answered.append(len(query))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/ocsp-response")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server, answered, stop = serve_openssl(0, "application/ocsp-response", lambda q, r: [
+        "openssl", "ocsp", "-index", str(folder / "index.txt"), "-CA", str(folder / "issuer.pem"),
+        "-rsigner", str(folder / "responder.pem"), "-rkey", str(folder / "responder.key"), "-reqin", str(q),
+        "-respout", str(r), "-nmin", "60"])
     url = f"http://127.0.0.1:{server.server_address[1]}/ocsp"
     now = dt.datetime.now(dt.timezone.utc)
     root_key, int_key, leaf_key, resp_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(4))
@@ -119,11 +92,4 @@ def serve_ocsp(folder: Path):
     (folder / "leaf.key").write_bytes(_private(leaf_key))
     local = LocalOCSP(url, folder, leaf, folder / "chain.pem", folder / "leaf.key", answered)
     local._index("V")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-
-    def stop():
-        server.shutdown()
-        server.server_close()
-
     return local, stop

@@ -85,6 +85,16 @@ def serve_tsa(folder: Path, port: int = 0):
     """Start the TSA in a thread; returns (LocalTSA, stop). A folder that already holds its PKI
     (a TSA stopped earlier) is served again, with the same certificates, e.g. on its old ``port``."""
     anchor = folder / "root.pem" if (folder / "tsa.cnf").exists() else make_tsa_pki(folder)
+    server, answered, stop = serve_openssl(port, "application/timestamp-reply", lambda q, r: [
+        "openssl", "ts", "-reply", "-config", str(folder / "tsa.cnf"), "-queryfile", str(q), "-out", str(r)])
+    return LocalTSA(f"http://127.0.0.1:{server.server_address[1]}/tsa", anchor, answered), stop
+
+
+def serve_openssl(port: int, content_type: str, command):
+    """A small HTTP service on 127.0.0.1 that answers each POSTed request with what an OpenSSL
+    command makes of it (``command(query_file, reply_file)`` gives its argv): the real OpenSSL
+    TSA and OCSP responders behind the HTTP their clients speak. Returns (server, the sizes of the
+    requests answered, stop); a request OpenSSL refuses gets 400."""
     answered: list = []
     lock = threading.Lock()
 
@@ -92,10 +102,9 @@ def serve_tsa(folder: Path, port: int = 0):
         def do_POST(self):  # noqa: N802 — http.server's name
             query = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with lock, tempfile.TemporaryDirectory() as tmp:
-                q, r = Path(tmp) / "q.tsq", Path(tmp) / "r.tsr"
+                q, r = Path(tmp) / "query.der", Path(tmp) / "reply.der"
                 q.write_bytes(query)
-                done = subprocess.run(["openssl", "ts", "-reply", "-config", str(folder / "tsa.cnf"),
-                                       "-queryfile", str(q), "-out", str(r)], capture_output=True)
+                done = subprocess.run(command(q, r), capture_output=True)
                 reply = r.read_bytes() if done.returncode == 0 and r.exists() else b""
             if not reply:
                 self.send_response(400)
@@ -103,7 +112,7 @@ def serve_tsa(folder: Path, port: int = 0):
                 return
             answered.append(len(query))
             self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)
@@ -119,7 +128,7 @@ def serve_tsa(folder: Path, port: int = 0):
         server.shutdown()
         server.server_close()
 
-    return LocalTSA(f"http://127.0.0.1:{server.server_address[1]}/tsa", anchor, answered), stop
+    return server, answered, stop
 
 
 def unreachable_url() -> str:
