@@ -166,7 +166,7 @@ def _hebrew(word: str) -> str:
     return "".join(out)
 
 
-def _katakana(run: str) -> str:
+def _katakana(run: str, long_mark_r: bool = True) -> str:
     """A katakana run in Latin letters, closer to the foreign name it spells than anyascii's one
     kana at a time: a small vowel replaces the vowel before it (ティ "ti", ファ "fa", ウィ "wi"),
     and the long mark after an a or o is the English r it usually stands for (テイラー "teirar",
@@ -182,7 +182,9 @@ def _katakana(run: str) -> str:
             else:  # ティ "ti", ファ "fa", チェ "che"
                 out = base + small
         elif ch == "ー" and out:
-            out += "r" if out[-1] in "ao" else out[-1] if out[-1] in "eiu" else ""
+            out += "r" if out[-1] in "ao" and long_mark_r else out[-1] if out[-1] in "eiu" else ""
+        elif ch == "ッ":  # the small tsu doubles the next consonant: ジャッキー "jakii", not "jatkii"
+            continue
         else:
             out += anyascii(ch)
     return out
@@ -202,6 +204,150 @@ def _transliterate(text: str) -> str:
         else:
             out.append("".join(f" {anyascii(ch)} " if _is_cjk(ch) else anyascii(ch) for ch in part))
     return "".join(out)
+
+
+# -- consonant skeletons --------------------------------------------------------------------------
+# How a name is written in another script depends on the language's conventions (Russian дж/э/ы,
+# Palladius си/цзин for xi/jing, Kontsevich чон for jong, Greek μπ/ντ/γκ for b/d/g, Arabic without
+# short vowels, Hebrew matres lectionis, Hindi anusvara, Korean and Japanese epenthetic vowels,
+# Chinese syllables for foreign names). They agree on the consonants, by place of articulation,
+# and differ in vowels, voicing and the sibilant used. A skeleton keeps one class per consonant:
+# P labials (p b f v), T dentals (t d th), K velars (k g c q), S sibilants and affricates (s z sh ch
+# j x ts), M, N (n, ng), L liquids (l r: Japanese, Korean, Chinese), and drops vowels, h, w and y.
+SKELETON_RULES = [
+    (re.compile(r"d[zj]h?|t[sz]+"), "j"), (re.compile(r"kh"), "h"), (re.compile(r"ph"), "f"), (re.compile(r"[td]h"), "t"), (re.compile(r"sch|tch|ch"), "s"),
+    (re.compile(r"ng+"), "N"), (re.compile(r"c(?=[eiy])"), "s"), (re.compile(r"ck|gh"), "k"),
+]
+SKELETON_CLASSES = str.maketrans({**dict.fromkeys("szjx", "S"), **dict.fromkeys("bpfv", "P"), **dict.fromkeys("td", "T"),
+                                   **dict.fromkeys("kgcq", "K"), "m": "M", "n": "N", "l": "L", "r": "L",
+                                   **dict.fromkeys("aeiouhwy", None)})
+# The shortest skeleton looked for: of a name of several words written in words (Cyrillic, Greek,
+# Arabic, Hebrew, Indic, katakana runs); in Chinese or Hangul syllables, where any run of syllables
+# is a candidate; of a one-word name (the alias "T-Swift" is not "το σπίτι").
+SKELETON_MIN, SKELETON_MIN_SYLLABLES, SKELETON_MIN_ONE_WORD = 4, 5, 5
+SKELETON_SPAN = 12  # prompt tokens (syllables for Chinese and Korean) one name may take
+SKELETON_GROUP = {"word": 3, "vowels": 3, "kana": 1, "han": 6, "hangul": 6}  # tokens one word of a name may take
+GREEK_DIGRAPHS = [("μπ", "b"), ("ντ", "d"), ("γκ", "g"), ("γγ", "ng"), ("τζ", "j"), ("τσ", "ts"), ("χ", "h"),
+                  ("ου", "u")]
+NASAL_SIGNS = str.maketrans({"\u0901": "n", "\u0902": "n", "\u0981": "n", "\u0982": "n"})  # Devanagari/Bengali
+
+
+def skeleton(word: str) -> str:
+    """The consonant classes of a Latin word, repeats collapsed: "taylor" and テイラー "teira" → "TL",
+    "obama" and Arabic "wbm" → "PM", "jinping" and Палладий "tszin'pin" → "SNPN"."""
+    w = re.sub(r"[^a-z]", "", word.lower())
+    for pattern, repl in SKELETON_RULES:
+        w = pattern.sub(repl, w)
+    return "".join(k for k, _ in itertools.groupby(w.translate(SKELETON_CLASSES)))
+
+
+def _name_skeletons(words: tuple[str, ...]) -> set[str]:
+    """A name's skeletons, with the readings other languages give its ambiguous letters: a g before
+    e or i as j (Angela: Arabic أنجيلا), a w as v (Ludwig: Людвиг, Dwayne: דוויין), ng before a
+    vowel as n-g (Angela: 앙겔라), th as s (Luther: ルーサー, 루서). Each is the skeleton of every word."""
+    out: set[tuple[str, ...]] = {()}
+    for word in words:
+        forms = {word}
+        for pattern, repl in ((r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s")):
+            forms |= {re.sub(pattern, repl, f) for f in forms}
+        out = {(*o, skeleton(f)) for o in out for f in forms} if len(out) * len(forms) <= 64 else out
+    return out
+
+
+def _collapse(keys) -> str:
+    return "".join(k for k, _ in itertools.groupby("".join(keys)))
+
+
+def _aligned(words: tuple[str, ...], keys: list[str], starts: list[bool], kind: str) -> bool:
+    """Whether the prompt tokens' skeletons split into the name's words: each word one or more
+    whole tokens (Chinese and Hangul syllables; an Arabic شي جين بينغ for "Xi Jinping"), beginning
+    where a word may begin; a katakana run may hold several words (ジャッキーチェン)."""
+    most = SKELETON_GROUP[kind]
+
+    @functools.cache
+    def ok(i: int, j: int) -> bool:
+        if i == len(words) or j == len(keys):
+            return i == len(words) and j == len(keys)
+        if j and not starts[j]:
+            return False
+        for a in range(1, len(words) - i + 1 if kind == "kana" else 2):
+            for b in range(1, min(most, len(keys) - j) + 1 if a == 1 else 2):
+                if _collapse(words[i:i + a]) == _collapse(keys[j:j + b]) and ok(i + a, j + b):
+                    return True
+        return False
+    return ok(0, 0)
+
+
+def _letters_script(ch: str) -> str:
+    o = ord(ch)
+    if o < 0x250:
+        return "latin"
+    if 0x370 <= o < 0x400:
+        return "greek"
+    if 0x30A0 <= o <= 0x30FF:
+        return "katakana"
+    return "cjk" if _is_cjk(ch) else "other"
+
+
+def foreign_tokens(text: str) -> list[tuple[str, bool, str] | None]:
+    """The words of the prompt written in a non-Latin script, in Latin letters, for skeleton
+    matching: (letters, a word of a name may begin here, kind). Kinds: "han" and "hangul", one
+    token a syllable (a name's words begin after a space or a middle dot: 泰勒·斯威夫特, 테일러 스위프트);
+    "kana", a katakana run; "vowels", a Cyrillic or Greek word (vowels written); "word", any other
+    (Arabic, Hebrew, Indic). None stands for what no name spans: a Latin word, a number, hiragana
+    (Japanese writes foreign names in katakana, its own in kanji, which are registered as written)."""
+    base = unicodedata.normalize("NFKC", text).lower()
+    out: list[tuple[str, bool, str] | None] = []
+    word: list[str] = []
+
+    def flush() -> None:
+        if not word:
+            return
+        chunk = "".join(word)
+        word.clear()
+        if not any(ch.isalpha() and _letters_script(ch) != "latin" for ch in chunk):
+            out.append(None)
+            return
+        if any("\u05d0" <= ch <= "\u05ea" for ch in chunk):
+            out.append((_hebrew(chunk), True, "word"))
+            return
+        first = True
+        for part in re.split(r"([\u30a0-\u30ff]+)", chunk):
+            if not part:
+                continue
+            if "\u30a0" <= part[0] <= "\u30ff":
+                out.append((_katakana(part, long_mark_r=False), True, "kana"))
+                continue
+            run = ""
+            for ch in part:
+                if _is_cjk(ch):
+                    if run:
+                        out.append((anyascii(run), True, "word"))
+                        run = ""
+                    hangul = "\uac00" <= ch <= "\ud7af"
+                    out.append(None if "\u3040" <= ch <= "\u309f" else
+                               (anyascii(ch), first, "hangul" if hangul else "han"))
+                    first = False
+                else:
+                    run += ch
+            if run:
+                script = _letters_script(run[0])
+                if script == "greek":
+                    run = "".join(c for c in unicodedata.normalize("NFD", run) if not unicodedata.combining(c))
+                    for a, b in GREEK_DIGRAPHS:
+                        run = run.replace(a, b)
+                vowels = script == "greek" or "\u0400" <= run[0] <= "\u04ff"
+                out.append((anyascii(run.translate(NASAL_SIGNS)), True, "vowels" if vowels else "word"))
+                first = False
+
+    for ch in base:
+        cat = unicodedata.category(ch)
+        if cat[0] in "LMN" or ch in "'\u05f3\u05f4":
+            word.append(ch)
+        elif cat != "Cf" and ch not in INVISIBLE:
+            flush()
+    flush()
+    return out
 
 
 def _ascii_fold(text: str) -> str:
@@ -291,10 +437,10 @@ def phonetic_key(word: str) -> str:
 
 
 def _first_vowel(word: str) -> str:
-    """The class of a word's first vowel: front/open (a, e, i, y) or back (o, u, and a w after a
-    consonant: "dwayne" sounds as "duane")."""
-    m = re.search(r"[aeiouy]|(?<=[^aeiouy])w", word)
-    return "" if not m else "back" if m.group(0) in "ouw" else "front"
+    """The class of a word's first vowel: front/open (a, e, i, y) or back (o, u, Korean's eu and eo,
+    and a w after a consonant: "dwayne" sounds as "duane", "eun" as "un")."""
+    m = re.search(r"e[uo]|[aeiouy]|(?<=[^aeiouy])w", word)
+    return "" if not m else "back" if m.group(0)[-1] in "ouw" else "front"
 
 
 def _deletions(word: str) -> set[str]:
@@ -355,6 +501,8 @@ class NameIndex:
         self._single_phonetic: dict[str, list[int]] = defaultdict(list)
         self._initial: dict[str, list[tuple[int, str]]] = defaultdict(list)  # surname → (pattern, initial)
         self._initial_fuzzy: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        # a name's consonant skeleton → (pattern, its words' skeletons)
+        self._skeleton: dict[str, list[tuple[int, tuple[str, ...], str]]] = defaultdict(list)
         for person_id, (names, forms) in people.items():
             display = names[0] if names else ""
             chosen = default_forms(display) if forms is None else forms
@@ -392,6 +540,8 @@ class NameIndex:
             return
         native = any(ch.isalpha() and ord(ch) > 0x24F for ch in name)
         words = _core(all_words) or all_words
+        if not native:
+            self._add_skeletons(person_id, name, tuple(words), tuple(all_words))
         if len(words) == 1:
             phrase = tuple(all_words) if len(all_words) > 1 else ()
             i = self._pattern(person_id, name, words, phrase, native)
@@ -419,6 +569,18 @@ class NameIndex:
                 for d in _deletions(solid):
                     self._joined_fuzzy[d].append(i)
 
+    def _add_skeletons(self, person_id: str, name: str, words: tuple[str, ...], all_words: tuple[str, ...]) -> None:
+        """The name's skeletons, its words in order (with and without particles) and, for two
+        words, reversed: Japanese, Korean and Chinese put the family name first (아베 신조)."""
+        least = SKELETON_MIN_ONE_WORD if len(words) == 1 else SKELETON_MIN
+        keys = {(_collapse(seq), seq, _first_vowel(order[0]))
+                for order in {words, all_words, words[::-1] if len(words) == 2 else words} for seq in _name_skeletons(order)}
+        keys = {k for k in keys if len(k[0]) >= least}
+        if keys:
+            i = self._pattern(person_id, name, words, "", False)
+            for key, seq, vowel in keys:
+                self._skeleton[key].append((i, seq, vowel))
+
     # -- search ---------------------------------------------------------------------------------
     def find(self, prompt: str) -> dict[str, NameMatch]:
         """person id → first match over every reading of the prompt."""
@@ -426,7 +588,30 @@ class NameIndex:
         capitalised = _capitalised(prompt) if getattr(self, "_cased", False) else frozenset()
         for words in readings(prompt):
             self._find_in(words, found, capitalised)
+        if not prompt.isascii():
+            self._find_skeletons(foreign_tokens(prompt), found)
         return found
+
+    def _find_skeletons(self, toks: list[tuple[str, bool, str] | None], found: dict[str, NameMatch]) -> None:
+        """A registered Latin name spelt in another script: a run of foreign tokens of one kind whose
+        consonant skeleton is the name's, word for word; where the script writes vowels (Cyrillic,
+        Greek, kana) the first word's first vowel is also alike ("Кинг-конг" is not "Kuni Gino")."""
+        keys = [None if t is None else skeleton(t[0]) for t in toks]
+        for start, tok in enumerate(toks):
+            if tok is None or (tok[2] == "hangul" and not tok[1]):
+                continue
+            kind, joined = tok[2], ""
+            for end in range(start, min(len(toks), start + SKELETON_SPAN)):
+                if keys[end] is None or toks[end][2] != kind:
+                    break
+                joined = _collapse((joined, keys[end]))
+                if kind in ("han", "hangul") and len(joined) < SKELETON_MIN_SYLLABLES:
+                    continue
+                for i, words, vowel in self._skeleton.get(joined, ()):
+                    if (self.patterns[i].person_id not in found
+                            and (kind not in ("vowels", "kana") or _first_vowel(tok[0]) == vowel)
+                            and _aligned(words, keys[start:end + 1], [t[1] for t in toks[start:end + 1]], kind)):
+                        self._hit(found, i, " ".join(t[0] for t in toks[start:end + 1]), "skeleton")
 
     def _hit(self, found, i: int, text: str, how: str) -> None:
         p = self.patterns[i]

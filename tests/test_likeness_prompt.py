@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pocketstudio.core.app.cli import app
-from pocketstudio.safety.prompt import FormError, NameIndex, ShortForm, default_forms, phonetic_key, readings
+from pocketstudio.safety.prompt import (FormError, NameIndex, ShortForm, default_forms, foreign_tokens, phonetic_key, readings,
+                                       skeleton)
 
 SETS = Path(__file__).parent / "data" / "likeness" / "sets.json"
 NOW = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
@@ -75,6 +76,47 @@ def test_attack_phonetic_spelling_in_another_script_is_found(index, sets, prompt
 ])
 def test_attack_katakana_or_hebrew_spelling_by_sound_is_found(index, sets, prompt, name):
     assert name in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt, name", [
+    ("портрет: Дуэйна Джонсона, студийный свет", "Dwayne Johnson"),  # Russian дж, э, and a case ending
+    ("Си Цзиньпина на пляже", "Xi Jinping"), ("Кім Чен Ин", "Kim Jong Un"),  # Palladius; Ukrainian Kontsevich-style
+    ("Τζάκι Τσαν τρώει παγωτό", "Jackie Chan"), ("Ντουέιν Τζόνσον", "Dwayne Johnson"),  # Greek τζ, τσ, ντ
+    ("صورة باراک اوباما في المطر", "Barack Obama"), ("كيم جونغ أون على الشاطئ", "Kim Jong Un"),  # no short vowels
+    ("شي جين بينغ على الشاطئ", "Xi Jinping"), ("أنجيلا ميركل", "Angela Merkel"),  # a syllable a word; soft g
+    ("דוויין ג'ונסון", "Dwayne Johnson"), ("ड्वेन जॉनसन चाय पीते हुए", "Dwayne Johnson"),  # w as vv; Hindi
+    ("इमैनुएल मैक्रों", "Emmanuel Macron"), ("海辺のキム・ジョンウン", "Kim Jong Un"),  # anusvara; katakana
+    ("a marble statue of 테일러 스위프트", "Taylor Swift"), ("泰勒·斯威夫特的油画肖像", "Taylor Swift"),  # Hangul; Chinese
+])
+def test_attack_name_spelt_by_another_scripts_conventions_is_found(index, sets, prompt, name):
+    """Each language writes a foreign name by its own conventions; the consonant skeleton is what
+    they share (issue 21's other-script spellings, held-out set v2)."""
+    assert name in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt", [
+    "学习近代史", "习惯了早起", "김장 김치", "시장에서 산 사과", "το σπίτι του Μάρκου", "Мой кот Мартин спит",
+    "Макароны по-флотски", "ברק בשמיים", "محمد يأكل التفاح", "मोदक की थाली", "東京の夜景", "平安無事",
+])
+def test_foreign_sentences_whose_consonants_resemble_a_name_pass(index, sets, prompt):
+    """Near-collisions of the skeleton: a Hangul word is not three words of a name, a Greek word
+    is not the alias "T-Swift", a Cyrillic word is not a name of two words, hiragana spans nothing."""
+    assert _who(index, sets, prompt) == set()
+
+
+def test_skeletons_and_foreign_tokens():
+    assert skeleton("taylor") == skeleton("teira") == "TL" and skeleton("obama") == skeleton("wbm") == "PM"
+    assert skeleton("jinping") == skeleton("tszin'pin") == skeleton("jinfing") == "SNPN"
+    assert skeleton("dzhonsona") == skeleton("jonseun") == skeleton("johnson")
+    assert foreign_tokens("泰勒·斯威夫特") == [("Tai", True, "han"), ("Lei", False, "han"), ("Si", True, "han"),
+                                         ("Wei", False, "han"), ("Fu", False, "han"), ("Te", False, "han")]
+    assert foreign_tokens("Μόντι ο Σι") == [("modi", True, "vowels"), ("o", True, "vowels"), ("si", True, "vowels")]
+    assert foreign_tokens("ジャッキー on の") == [("jakii", True, "kana"), None, None]
+    assert foreign_tokens("जोंग") == [("jong", True, "word")]
+
+
+def test_attack_korean_eu_is_a_back_vowel(index, sets):
+    assert "Kim Jong Un" in _who(index, sets, "kim jong-eun surfing a big wave")
 
 
 @pytest.mark.parametrize("prompt, name", [
