@@ -215,3 +215,77 @@ def test_verifier_key_text_round_trips_for_keys_whose_base64_contains_plus():
         text = signer.verifier.to_text()
         assert NoteVerifier.from_text(text).key_id == signer.verifier.key_id
     assert any("+" in _signer(bytes([i]) * 32).verifier.to_text().split("+", 2)[2] for i in range(64))
+
+
+def test_canonical_fast_path_is_byte_identical_to_rfc8785():
+    """``canonical`` takes the C JSON encoder for float-free values; on every generated value
+    (control characters, escapes, non-ASCII text and keys, astral characters, lone surrogates,
+    edge integers, floats) it must give rfc8785's bytes, or its error."""
+    import random
+
+    import rfc8785
+
+    from pocketstudio.policy.audit import _plain_json, canonical
+
+    rng = random.Random(8785)
+    alphabet = [chr(c) for c in range(0x80)] + list("é中\u2028\u2029\ufeff\ue000\uffff\U0001d49c\U0001f600\ud800")
+
+    def text(k):
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(k)))
+
+    def value(depth=0):
+        r = rng.random()
+        if depth > 3 or r < 0.5:
+            return rng.choice([lambda: text(12), lambda: rng.choice([0, -1, 2**53 - 1, -(2**53 - 1), 2**53, -2**53,
+                                                                      rng.randrange(-10**12, 10**12)]),
+                               lambda: rng.choice([True, False, None]),
+                               lambda: rng.choice([0.5, 1.0, -0.0, 1e21, 3.3e-7, 123456789.125])])()
+        if r < 0.75:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        return {text(6) or "k": value(depth + 1) for _ in range(rng.randrange(5))}
+
+    fast = 0
+    for _ in range(5000):
+        v = value()
+        outcomes = []
+        for fn in (rfc8785.dumps, canonical):
+            try:
+                outcomes.append(fn(v))
+            except (rfc8785.CanonicalizationError, UnicodeEncodeError) as exc:
+                outcomes.append(type(exc))
+        assert outcomes[0] == outcomes[1], v
+        fast += _plain_json(v)
+    assert 1000 < fast < 5000  # both paths were exercised
+
+
+def test_head_root_from_the_right_edge_matches_the_reference_tree():
+    from pocketstudio.policy.audit import _Head
+
+    tree = merkle.MemoryTree()
+    for n in range(0, 140):
+        edge = {(level, (n >> level) - 1): tree.levels[level][(n >> level) - 1]
+                for level in range(n.bit_length()) if n >> level & 1}
+        assert _Head(n, edge).root() == tree.root(), n
+        tree.append(f"leaf {n}".encode())
+
+
+def test_two_writers_on_one_store_interleaving_batches_keep_one_tree(tmp_path):
+    """Each writer caches the right edge it last committed; when the other writer has moved the
+    head since, the edge must be read again, or the tree forks silently."""
+    store = Store.open(tmp_path / "audit.db")
+    a = AuditLog(store, _signer(), checkpoint_file=tmp_path / "audit-checkpoint")
+    b = AuditLog(Store.open(tmp_path / "audit.db"), _signer(), checkpoint_file=tmp_path / "audit-checkpoint")
+    records, i = [], 0
+    for writer, count, grouped in [(a, 3, False), (b, 1, True), (a, 5, True), (a, 2, False), (b, 7, False),
+                                   (a, 1, True), (b, 4, True), (b, 1, False), (a, 9, False)]:
+        batch = [_entry(i + k) for k in range(count)]
+        i += count
+        records += writer.submit(batch) if grouped else writer.append_many(batch)
+    reference = merkle.MemoryTree()
+    for r in sorted(records, key=lambda r: r.index):
+        reference.append_leaf_hash(r.leaf_hash)
+    assert [r.index for r in records] == list(range(i))
+    for log in (a, b):
+        assert log.root() == reference.root()
+        assert log.verify()["records"] == i
+    assert a.kept_checkpoint().size == i and a.kept_checkpoint().root == reference.root()

@@ -16,7 +16,7 @@ from pocketstudio.core.app.cli import app
 from pocketstudio.core.base.config import Settings
 from pocketstudio.core.base.errors import StoreError
 from pocketstudio.core.base.store import SCHEMA_REVISION, Store, audit_log, metadata
-from pocketstudio.policy.audit import AuditLog, NotYetCheckpointed
+from pocketstudio.policy.audit import AuditLog, NotYetCheckpointed, _seal
 from pocketstudio.policy.checkpoint import NoteSigner
 from pocketstudio.policy.engine import Decision
 
@@ -154,7 +154,7 @@ def _die_holding_the_head(url: str, raw: bytes) -> None:
     log = _log(url, ed25519.Ed25519PrivateKey.from_private_bytes(raw))
     conn = log.store.engine.connect()
     conn.begin()
-    log._append(conn, [_decision_item("dec_dies")])
+    log._append(conn, [_seal(*_decision_item("dec_dies"))])
     os._exit(9)  # the connection drops: PostgreSQL rolls back and frees the advisory lock
 
 
