@@ -35,6 +35,7 @@ import gzip
 import importlib.resources
 import itertools
 import json
+import math
 import re
 import unicodedata
 from collections import defaultdict
@@ -225,6 +226,8 @@ SKELETON_CLASSES = str.maketrans({**dict.fromkeys("szjx", "S"), **dict.fromkeys(
 # Arabic, Hebrew, Indic, katakana runs); in Chinese or Hangul syllables, where any run of syllables
 # is a candidate; of a one-word name (the alias "T-Swift" is not "το σπίτι").
 SKELETON_MIN, SKELETON_MIN_SYLLABLES, SKELETON_MIN_ONE_WORD = 4, 5, 5
+# A skeleton length is crowded when more than this share of its possible skeletons is registered.
+SKELETON_CROWDED = 0.01
 SKELETON_SPAN = 12  # prompt tokens (syllables for Chinese and Korean) one name may take
 SKELETON_GROUP = {"word": 3, "vowels": 3, "kana": 1, "han": 6, "hangul": 6}  # tokens one word of a name may take
 GREEK_DIGRAPHS = [("μπ", "b"), ("ντ", "d"), ("γκ", "g"), ("γγ", "ng"), ("τζ", "j"), ("τσ", "ts"), ("χ", "h"),
@@ -258,24 +261,27 @@ def _collapse(keys) -> str:
     return "".join(k for k, _ in itertools.groupby("".join(keys)))
 
 
-def _aligned(words: tuple[str, ...], keys: list[str], starts: list[bool], kind: str) -> bool:
-    """Whether the prompt tokens' skeletons split into the name's words: each word one or more
-    whole tokens (Chinese and Hangul syllables; an Arabic شي جين بينغ for "Xi Jinping"), beginning
-    where a word may begin; a katakana run may hold several words (ジャッキーチェン)."""
+def _aligned(words: tuple[str, ...], keys: list[str], starts: list[bool], kind: str) -> tuple[tuple[int, int], ...] | None:
+    """How the prompt tokens' skeletons split into the name's words, as (words, tokens) counts per
+    group, or None: each word one or more whole tokens (Chinese and Hangul syllables; an Arabic
+    شي جين بينغ for "Xi Jinping"), beginning where a word may begin; a katakana run may hold several
+    words (ジャッキーチェン)."""
     most = SKELETON_GROUP[kind]
 
     @functools.cache
-    def ok(i: int, j: int) -> bool:
+    def split(i: int, j: int) -> tuple[tuple[int, int], ...] | None:
         if i == len(words) or j == len(keys):
-            return i == len(words) and j == len(keys)
+            return () if i == len(words) and j == len(keys) else None
         if j and not starts[j]:
-            return False
+            return None
         for a in range(1, len(words) - i + 1 if kind == "kana" else 2):
             for b in range(1, min(most, len(keys) - j) + 1 if a == 1 else 2):
-                if _collapse(words[i:i + a]) == _collapse(keys[j:j + b]) and ok(i + a, j + b):
-                    return True
-        return False
-    return ok(0, 0)
+                if _collapse(words[i:i + a]) == _collapse(keys[j:j + b]):
+                    rest = split(i + a, j + b)
+                    if rest is not None:
+                        return ((a, b), *rest)
+        return None
+    return split(0, 0)
 
 
 def _letters_script(ch: str) -> str:
@@ -289,15 +295,15 @@ def _letters_script(ch: str) -> str:
     return "cjk" if _is_cjk(ch) else "other"
 
 
-def foreign_tokens(text: str) -> list[tuple[str, bool, str] | None]:
+def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool] | None]:
     """The words of the prompt written in a non-Latin script, in Latin letters, for skeleton
-    matching: (letters, a word of a name may begin here, kind). Kinds: "han" and "hangul", one
+    matching: (letters, a word of a name may begin here, kind, written with a capital). Kinds: "han" and "hangul", one
     token a syllable (a name's words begin after a space or a middle dot: 泰勒·斯威夫特, 테일러 스위프트);
     "kana", a katakana run; "vowels", a Cyrillic or Greek word (vowels written); "word", any other
     (Arabic, Hebrew, Indic). None stands for what no name spans: a Latin word, a number, hiragana
     (Japanese writes foreign names in katakana, its own in kanji, which are registered as written)."""
-    base = unicodedata.normalize("NFKC", text).lower()
-    out: list[tuple[str, bool, str] | None] = []
+    base = unicodedata.normalize("NFKC", text)
+    out: list[tuple[str, bool, str, bool] | None] = []
     word: list[str] = []
 
     def flush() -> None:
@@ -309,35 +315,36 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str] | None]:
             out.append(None)
             return
         if any("\u05d0" <= ch <= "\u05ea" for ch in chunk):
-            out.append((_hebrew(chunk), True, "word"))
+            out.append((_hebrew(chunk.lower()), True, "word", False))
             return
         first = True
         for part in re.split(r"([\u30a0-\u30ff]+)", chunk):
             if not part:
                 continue
             if "\u30a0" <= part[0] <= "\u30ff":
-                out.append((_katakana(part, long_mark_r=False), True, "kana"))
+                out.append((_katakana(part, long_mark_r=False), True, "kana", False))
                 continue
             run = ""
             for ch in part:
                 if _is_cjk(ch):
                     if run:
-                        out.append((anyascii(run), True, "word"))
+                        out.append((anyascii(run.lower()), True, "word", False))
                         run = ""
                     hangul = "\uac00" <= ch <= "\ud7af"
                     out.append(None if "\u3040" <= ch <= "\u309f" else
-                               (anyascii(ch), first, "hangul" if hangul else "han"))
+                               (anyascii(ch), first, "hangul" if hangul else "han", False))
                     first = False
                 else:
                     run += ch
             if run:
-                script = _letters_script(run[0])
+                script, capital = _letters_script(run[0]), run[0].isupper()
+                run = run.lower()
                 if script == "greek":
                     run = "".join(c for c in unicodedata.normalize("NFD", run) if not unicodedata.combining(c))
                     for a, b in GREEK_DIGRAPHS:
                         run = run.replace(a, b)
                 vowels = script == "greek" or "\u0400" <= run[0] <= "\u04ff"
-                out.append((anyascii(run.translate(NASAL_SIGNS)), True, "vowels" if vowels else "word"))
+                out.append((anyascii(run.translate(NASAL_SIGNS)), True, "vowels" if vowels else "word", vowels and capital))
                 first = False
 
     for ch in base:
@@ -462,6 +469,42 @@ def _osa1(a: str, b: str) -> bool:
     return a[i + 1:] == b[i:] if la > lb else a[i:] == b[i + 1:]
 
 
+def _crowding(index: dict[str, list]) -> dict[int, int]:
+    """Skeleton length → how much more evidence a match of that length needs: one unit per factor
+    of six (about one consonant class) by which the share of all possible skeletons of that length
+    that are registered exceeds SKELETON_CROWDED. 25 names register under 1 % of the 4-class
+    skeletons; 10 000 names register 84 % of them, so that any 4-class run of foreign words matches
+    some name."""
+    by_length: dict[int, int] = defaultdict(int)
+    for key in index:
+        by_length[len(key)] += 1
+    possible = {n: 7 * 6 ** (n - 1) for n in by_length}  # seven classes, no class twice in a row
+    return {n: math.ceil(math.log(c / possible[n] / SKELETON_CROWDED, 6)) for n, c in by_length.items()
+            if c / possible[n] > SKELETON_CROWDED}
+
+
+def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordered: bool,
+                       span: list[tuple[str, bool, str, bool]], groups: tuple[tuple[int, int], ...], kind: str) -> int:
+    """What besides its length makes a skeleton match unlikely to be chance, in units of about one
+    consonant class: the classes of the name's words of two classes or more (a word of one class,
+    "Mi", "Ka", matches any short word: "bit al him", "putli ka khel"); every word capitalised in a
+    script with capitals (2: a name is; "το σπίτι", "Кинг-конг" are not); the first written vowel
+    of each group of tokens alike that of the name's word it begins (Arabic and Hebrew leave short
+    vowels out: a word without one does not disagree); each group one token, in the name's order."""
+    score = sum(len(w) for w in words if len(w) >= 2)
+    if kind == "vowels" and all(t[3] for t in span):
+        score += 2
+    j, w_i, seen, alike = 0, 0, [], True
+    for n_words, n_toks in groups:  # the first vowel of each group of tokens, and of its first word
+        mine = _first_vowel(span[j][0])
+        alike = alike and mine in (vowels[w_i], "" if kind == "word" else vowels[w_i])  # short vowels unwritten
+        seen.append(mine)
+        j, w_i = j + n_toks, w_i + n_words
+    score += alike and any(seen)
+    score += not reordered and (kind in ("han", "hangul") or all(n == 1 for _, n in groups))
+    return score
+
+
 # -- the index ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -518,6 +561,7 @@ class NameIndex:
                     if len(words[-1]) >= FUZZY_MIN_LEN:
                         for d in _deletions(words[-1]):
                             self._initial_fuzzy[d].append((i, words[0][0]))
+        self._crowd = _crowding(self._skeleton)
 
     def __len__(self) -> int:
         return len(self.patterns)
@@ -573,29 +617,32 @@ class NameIndex:
         """The name's skeletons, its words in order (with and without particles) and, for two
         words, reversed: Japanese, Korean and Chinese put the family name first (아베 신조)."""
         least = SKELETON_MIN_ONE_WORD if len(words) == 1 else SKELETON_MIN
-        keys = {(_collapse(seq), seq, _first_vowel(order[0]))
+        keys = {(_collapse(seq), seq, tuple(map(_first_vowel, order)), order not in (words, all_words))
                 for order in {words, all_words, words[::-1] if len(words) == 2 else words} for seq in _name_skeletons(order)}
         keys = {k for k in keys if len(k[0]) >= least}
         if keys:
             i = self._pattern(person_id, name, words, "", False)
-            for key, seq, vowel in keys:
-                self._skeleton[key].append((i, seq, vowel))
+            for key, seq, vowels, reordered in keys:
+                self._skeleton[key].append((i, seq, vowels, reordered))
 
     # -- search ---------------------------------------------------------------------------------
     def find(self, prompt: str) -> dict[str, NameMatch]:
         """person id → first match over every reading of the prompt."""
         found: dict[str, NameMatch] = {}
         capitalised = _capitalised(prompt) if getattr(self, "_cased", False) else frozenset()
+        syllables = frozenset(anyascii(ch).lower() for ch in prompt if _is_cjk(ch) and not "\u30a0" <= ch <= "\u30ff")
         for words in readings(prompt):
-            self._find_in(words, found, capitalised)
+            self._find_in(words, found, capitalised, syllables)
         if not prompt.isascii():
             self._find_skeletons(foreign_tokens(prompt), found)
         return found
 
-    def _find_skeletons(self, toks: list[tuple[str, bool, str] | None], found: dict[str, NameMatch]) -> None:
+    def _find_skeletons(self, toks: list[tuple[str, bool, str, bool] | None], found: dict[str, NameMatch]) -> None:
         """A registered Latin name spelt in another script: a run of foreign tokens of one kind whose
         consonant skeleton is the name's, word for word; where the script writes vowels (Cyrillic,
-        Greek, kana) the first word's first vowel is also alike ("Кинг-конг" is not "Kuni Gino")."""
+        Greek, kana) the first word's first vowel is also alike ("Кинг-конг" is not "Kuni Gino").
+        Where many registered skeletons are as long as this one, the match needs more evidence
+        (``_skeleton_evidence``): a chance match is then likely."""
         keys = [None if t is None else skeleton(t[0]) for t in toks]
         for start, tok in enumerate(toks):
             if tok is None or (tok[2] == "hangul" and not tok[1]):
@@ -607,18 +654,31 @@ class NameIndex:
                 joined = _collapse((joined, keys[end]))
                 if kind in ("han", "hangul") and len(joined) < SKELETON_MIN_SYLLABLES:
                     continue
-                for i, words, vowel in self._skeleton.get(joined, ()):
-                    if (self.patterns[i].person_id not in found
-                            and (kind not in ("vowels", "kana") or _first_vowel(tok[0]) == vowel)
-                            and _aligned(words, keys[start:end + 1], [t[1] for t in toks[start:end + 1]], kind)):
-                        self._hit(found, i, " ".join(t[0] for t in toks[start:end + 1]), "skeleton")
+                for i, words, vowels, reordered in self._skeleton.get(joined, ()):
+                    if self.patterns[i].person_id in found or (kind in ("vowels", "kana") and _first_vowel(tok[0]) != vowels[0]):
+                        continue
+                    span = toks[start:end + 1]
+                    groups = _aligned(words, keys[start:end + 1], [t[1] for t in span], kind)
+                    if groups is not None and (not self._crowd.get(len(joined))
+                                               or _skeleton_evidence(words, vowels, reordered, span, groups, kind)
+                                               >= len(joined) - 1 + self._crowd[len(joined)]):
+                        self._hit(found, i, " ".join(t[0] for t in span), "skeleton")
 
     def _hit(self, found, i: int, text: str, how: str) -> None:
         p = self.patterns[i]
         found.setdefault(p.person_id, NameMatch(p.name, text, how))
 
-    def _find_in(self, toks: tuple[str, ...], found: dict[str, NameMatch], capitalised=frozenset()) -> None:
+    def _find_in(self, toks: tuple[str, ...], found: dict[str, NameMatch], capitalised=frozenset(),
+                 syllables=frozenset()) -> None:
+        """Matches on one reading. ``syllables``: the prompt's Chinese, Korean and hiragana characters
+        in Latin letters, one syllable each; a Latin name found only in them is found by its consonant
+        skeleton (``_find_skeletons``) or written as one word ("xi jin ping"), not by its words: "shi"
+        and "no" (富士山の) are any short syllables, and two of them are some name among thousands."""
         pats = self.patterns
+
+        def hit(i: int, text: str, how: str) -> None:
+            if how == "joined" or pats[i].native or not syllables or not set(text.split()) <= syllables:
+                self._hit(found, i, text, how)
         ordinary = ordinary_words()
         # pattern → word index → prompt position → strength (STRONG: exact or one edit; SOUND:
         # phonetic key; WEAK: the phonetic key of a short word, which needs a strong partner).
@@ -647,47 +707,47 @@ class NameIndex:
                 start = pos - p.phrase.index(tok) if p.phrase else pos
                 if not p.phrase or (start >= 0 and toks[start:start + len(p.phrase)] == p.phrase
                                     and (not p.cased or tok in capitalised)):
-                    self._hit(found, i, tok, "single")
+                    hit(i, tok, "single")
             if len(tok) >= FUZZY_MIN_LEN - 1:
                 for d in _deletions(tok):
                     for i in self._single_fuzzy.get(d, ()):
                         p = pats[i]
                         if (not p.native and not p.phrase and not p.exact_only and len(tok) >= FUZZY_MIN_LEN
                                 and _osa1(tok, p.words[0])):
-                            self._hit(found, i, tok, "single")
+                            hit(i, tok, "single")
             if len(tok) >= FUZZY_MIN_LEN - 1:
                 for i in self._single_phonetic.get(phonetic_key(tok), ()):
                     word = pats[i].words[0]
                     if tok[0] == word[0] and jellyfish.jaro_winkler_similarity(tok, word) >= SINGLE_SOUND_SIMILARITY:
-                        self._hit(found, i, tok, "single")
+                        hit(i, tok, "single")
             # Names written as one word: this word alone, or up to three words joined exactly.
             for n in (1, 2, 3):
                 solid = "".join(toks[pos:pos + n]) if pos + n <= len(toks) else ""
                 for i in self._joined.get(solid, ()):
                     if n == 1 or not pats[i].cased or pats[i].words[0] in capitalised:  # "#therock", "The Rock"
-                        self._hit(found, i, " ".join(toks[pos:pos + n]), "joined")
+                        hit(i, " ".join(toks[pos:pos + n]), "joined")
             if len(tok) >= JOINED_FUZZY_MIN_LEN - 1:
                 for d in _deletions(tok):
                     for i in self._joined_fuzzy.get(d, ()):
                         if _osa1(tok, "".join(pats[i].words)):
-                            self._hit(found, i, tok, "joined")
+                            hit(i, tok, "joined")
             # "T. Swift": the initial right before the surname.
             if pos:
                 for i, initial in self._initial.get(tok, ()):
                     if toks[pos - 1] == initial:
-                        self._hit(found, i, f"{initial} {tok}", "initial-surname")
+                        hit(i, f"{initial} {tok}", "initial-surname")
                 if len(tok) >= FUZZY_MIN_LEN and toks[pos - 1] not in WORD_LETTERS:
                     for d in _deletions(tok):
                         for i, initial in self._initial_fuzzy.get(d, ()):
                             if toks[pos - 1] == initial and _osa1(tok, pats[i].words[0]):
-                                self._hit(found, i, f"{initial} {tok}", "initial-surname")
+                                hit(i, f"{initial} {tok}", "initial-surname")
         for i, by_word in hits.items():
             p = pats[i]
             if p.person_id in found or len(by_word) < len(p.words):
                 continue
             span = self._span(p, by_word, toks)
             if span is not None:
-                self._hit(found, i, " ".join(toks[span[0]:span[1] + 1]), "words")
+                hit(i, " ".join(toks[span[0]:span[1] + 1]), "words")
 
     @staticmethod
     def _span(p: _Pattern, by_word: dict[int, dict[int, int]], toks: tuple[str, ...]) -> tuple[int, int] | None:
