@@ -244,16 +244,20 @@ def skeleton(word: str) -> str:
     return "".join(k for k, _ in itertools.groupby(w.translate(SKELETON_CLASSES)))
 
 
-def _name_skeletons(words: tuple[str, ...]) -> set[str]:
+def _name_skeletons(words: tuple[str, ...]) -> set[tuple[tuple[str, ...], tuple[str, ...]]]:
     """A name's skeletons, with the readings other languages give its ambiguous letters: a g before
-    e or i as j (Angela: Arabic أنجيلا), a w as v (Ludwig: Людвиг, Dwayne: דוויין), ng before a
-    vowel as n-g (Angela: 앙겔라), th as s (Luther: ルーサー, 루서). Each is the skeleton of every word."""
-    out: set[tuple[str, ...]] = {()}
+    e or i as j (Angela: Arabic أنجيلا), a w as v (Ludwig: Людвиг, Dwayne: Двейн), ng before a
+    vowel as n-g (Angela: 앙겔라), th as s (Luther: ルーサー, 루서), an r before a consonant or at
+    the end silent as in English (Martin: マーティン, 마틴). Each is (every word's skeleton, every
+    word's first vowel as that reading sounds it: "dvayne" has a front one, "dwayne" a back one)."""
+    out: set[tuple[tuple[str, ...], tuple[str, ...]]] = {((), ())}
     for word in words:
         forms = {word}
-        for pattern, repl in ((r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s")):
+        for pattern, repl in ((r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s"),
+                              (r"(?<=[aeiou])r(?=[^aeiouy]|$)", "")):
             forms |= {re.sub(pattern, repl, f) for f in forms}
-        out = {(*o, skeleton(f)) for o in out for f in forms} if len(out) * len(forms) <= 64 else out
+        out = ({((*o, skeleton(f)), (*v, _first_vowel(f))) for o, v in out for f in forms}
+               if len(out) * len(forms) <= 64 else out)
     return out
 
 
@@ -445,8 +449,9 @@ def phonetic_key(word: str) -> str:
 
 def _first_vowel(word: str) -> str:
     """The class of a word's first vowel: front/open (a, e, i, y) or back (o, u, Korean's eu and eo,
-    and a w after a consonant: "dwayne" sounds as "duane", "eun" as "un")."""
-    m = re.search(r"e[uo]|[aeiouy]|(?<=[^aeiouy])w", word)
+    and a w after a consonant: "dwayne" sounds as "duane", "eun" as "un"); a y before a vowel is a
+    consonant (Cyrillic ю, я: "lyudvig" has the u of "ludwig")."""
+    m = re.search(r"e[uo]|y(?![aeiou])|[aeiou]|(?<=[^aeiouy])w", word)
     return "" if not m else "back" if m.group(0)[-1] in "ouw" else "front"
 
 
@@ -583,6 +588,8 @@ class NameIndex:
         if not all_words:
             return
         native = any(ch.isalpha() and ord(ch) > 0x24F for ch in name)
+        if not native and re.search(r"\w-\w", name):  # "Heung-min" is also two words: "son hung min"
+            self._add_name(person_id, re.sub(r"(?<=\w)-(?=\w)", " ", name))
         words = _core(all_words) or all_words
         if not native:
             self._add_skeletons(person_id, name, tuple(words), tuple(all_words))
@@ -617,8 +624,9 @@ class NameIndex:
         """The name's skeletons, its words in order (with and without particles) and, for two
         words, reversed: Japanese, Korean and Chinese put the family name first (아베 신조)."""
         least = SKELETON_MIN_ONE_WORD if len(words) == 1 else SKELETON_MIN
-        keys = {(_collapse(seq), seq, tuple(map(_first_vowel, order)), order not in (words, all_words))
-                for order in {words, all_words, words[::-1] if len(words) == 2 else words} for seq in _name_skeletons(order)}
+        keys = {(_collapse(seq), seq, vowels, order not in (words, all_words))
+                for order in {words, all_words, words[::-1] if len(words) == 2 else words}
+                for seq, vowels in _name_skeletons(order)}
         keys = {k for k in keys if len(k[0]) >= least}
         if keys:
             i = self._pattern(person_id, name, words, "", False)

@@ -322,3 +322,18 @@ def test_attack_foreign_sentence_is_not_one_of_thousands_of_short_names(crowded,
 ])
 def test_names_in_other_scripts_are_still_found_among_thousands(crowded, prompt, pid):
     assert pid in crowded.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, name", [
+    ("Двейн Джонсон cooking pasta", "Dwayne Johnson"),  # w read as v: the first vowel is the a, not the w
+    ("портрет: Людвиг ван Бетховен", "Ludwig van Beethoven"),  # ю is y + u: a back vowel
+    ("マーティン・ルーサー・キングが公園を歩いている写真", "Martin Luther King"),  # the r before a consonant is silent
+    ("마틴 루서 킹 surfing a big wave", "Martin Luther King"),
+])
+def test_attack_other_script_spelling_by_english_sounds_is_found(index, sets, prompt, name):
+    assert name in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt", ["son hung min walking a dog", "sohn heung min at a press conference"])
+def test_attack_hyphenated_name_word_spelt_as_two_words_is_found(index, sets, prompt):
+    assert "Son Heung-min" in _who(index, sets, prompt)
