@@ -488,26 +488,52 @@ def _crowding(index: dict[str, list]) -> dict[int, int]:
             if c / possible[n] > SKELETON_CROWDED}
 
 
+# The commonest function words of the scripts skeletons are looked for in ("в", "на", "και", "της",
+# "في", "של", "में", "की"): a word of a name matched by one of them is no evidence of the name.
+FUNCTION_WORDS = (
+    "и в во на с со по к у о об от до из за для не что как это а но или і та з під е се"
+    " και το τα της του των τη την τις στο στη στην στα στις ο η οι με σε για από ένα μια ένας θα να"
+    " في من على إلى الى عن مع و هذا هذه به با از در که را این کی کا کے میں پر اور ہے"
+    " של על עם את אל גם כי לא זה"
+    " में की का के को से पर और है हैं एक यह वह ने भी এবং ও এর কি না"
+)
+
+
+@functools.cache
+def _function_words() -> frozenset[str]:
+    return frozenset(t[0] for t in foreign_tokens(FUNCTION_WORDS) if t)
+
+
 def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordered: bool,
-                       span: list[tuple[str, bool, str, bool]], groups: tuple[tuple[int, int], ...], kind: str) -> int:
+                       span: list[tuple[str, bool, str, bool]], groups: tuple[tuple[int, int], ...], kind: str,
+                       ends_word: bool) -> int:
     """What besides its length makes a skeleton match unlikely to be chance, in units of about one
-    consonant class: the classes of the name's words of two classes or more (a word of one class,
-    "Mi", "Ka", matches any short word: "bit al him", "putli ka khel"); every word capitalised in a
-    script with capitals (2: a name is; "το σπίτι", "Кинг-конг" are not); the first written vowel
-    of each group of tokens alike that of the name's word it begins (Arabic and Hebrew leave short
-    vowels out: a word without one does not disagree); each group one token, in the name's order."""
-    score = sum(len(w) for w in words if len(w) >= 2)
-    if kind == "vowels" and all(t[3] for t in span):
-        score += 2
-    j, w_i, seen, alike = 0, 0, [], True
+    consonant class, or -1 for none: the classes of the name's words of two classes or more (a word
+    of one class, "Mi", "Ka", matches any short word: "bit al him", "putli ka khel"); in a script
+    with capitals, every word capitalised (2; required: a name is, "στα βουνά", "Кинг-конг" are
+    not); the first written vowel of each group of tokens alike that of the name's word it begins
+    (Arabic and Hebrew leave short vowels out: a word without one does not disagree); the name's
+    words in order, each one whole word of the prompt (1), less one for each further token a word
+    of the name takes ("yfo barb" as one word). A word of the name matched by function words alone
+    ("в", "में") counts nothing. ``ends_word``: nothing of this script's word
+    follows the span (a Chinese or Hangul name ends where a word does)."""
+    if kind == "vowels" and not all(t[3] for t in span):
+        return -1
+    score = sum(len(w) for w in words if len(w) >= 2) + 2 * (kind == "vowels")
+    j, w_i, seen, alike, whole = 0, 0, [], True, not reordered
     for n_words, n_toks in groups:  # the first vowel of each group of tokens, and of its first word
+        if all(t[0] in _function_words() for t in span[j:j + n_toks]):
+            score -= sum(len(w) for w in words[w_i:w_i + n_words] if len(w) >= 2)
         mine = _first_vowel(span[j][0])
         alike = alike and mine in (vowels[w_i], "" if kind == "word" else vowels[w_i])  # short vowels unwritten
         seen.append(mine)
+        if kind in ("han", "hangul"):  # syllables: a group is one whole word of the prompt
+            whole = whole and not any(t[1] for t in span[j + 1:j + n_toks])
+        else:
+            whole = whole and n_toks == 1
+            score -= n_toks - 1
         j, w_i = j + n_toks, w_i + n_words
-    score += alike and any(seen)
-    score += not reordered and (kind in ("han", "hangul") or all(n == 1 for _, n in groups))
-    return score
+    return score + (alike and any(seen)) + (whole and (ends_word or kind not in ("han", "hangul")))
 
 
 # -- the index ------------------------------------------------------------------------------------
@@ -667,8 +693,9 @@ class NameIndex:
                         continue
                     span = toks[start:end + 1]
                     groups = _aligned(words, keys[start:end + 1], [t[1] for t in span], kind)
+                    ends_word = end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
                     if groups is not None and (not self._crowd.get(len(joined))
-                                               or _skeleton_evidence(words, vowels, reordered, span, groups, kind)
+                                               or _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word)
                                                >= len(joined) - 1 + self._crowd[len(joined)]):
                         self._hit(found, i, " ".join(t[0] for t in span), "skeleton")
 

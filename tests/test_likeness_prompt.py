@@ -304,13 +304,14 @@ def crowded(sets):
 @pytest.mark.parametrize("prompt", [
     "Ένα σπίτι δίπλα στη θάλασσα", "Θάλασσα και ήλιος", "흥겨운 축제", "Кинг-конг на небоскрёбе", "محمد يأكل التفاح",
     "בית על הים", "पुतली का खेल", "富士山の朝焼け", "富士山と桜", "お茶の時間", "恩施大峡谷",
+    "Το κάστρο της Ρόδου", "נמל יפו בערב", "बारिश में छाता", "커피 한 잔",
 ])
 def test_attack_foreign_sentence_is_not_one_of_thousands_of_short_names(crowded, prompt):
     """With thousands of names registered nearly every short consonant skeleton is someone's, and
     every pair of short syllables someone's name: a foreign sentence must not block because its
-    function words ("το", "και", "של", "の", "と") complete one. Skeleton matches then need evidence
-    beyond their length (capitals, vowels, whole words), and CJK syllables alone match no Latin
-    name by its words."""
+    function words ("το", "και", "של", "में", "の", "と") complete one. Skeleton matches then need
+    evidence beyond their length (capitals, vowels, whole words, not function words), and CJK
+    syllables alone match no Latin name by its words."""
     assert crowded.find(prompt) == {}
 
 
