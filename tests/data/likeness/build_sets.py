@@ -466,6 +466,166 @@ def held_out_v3() -> dict:
     }
 
 
+# -- held-out set v4 ------------------------------------------------------------------------------
+# Written by hand before v3 was looked at and before the matcher was tuned again (v3 is tuned on
+# from here): spellings not in v1-v3, as each language's press and users write them. More surnames
+# alone and "Initial. Surname" for the people who chose those forms (Т. Свифт, C・ロナウド, 푸틴이),
+# Russian/Ukrainian case endings, Greek and Korean particles and titles (του Πούτιν, 메르켈의,
+# プーチン氏), Taiwanese Chinese names (普丁, 梅克爾, 蕭茲), katakana/Hangul of listed nicknames
+# (ザ・ロック, 더 락); innocent prompts with foreign words that share a short form's sound (путина,
+# 普通, マクロ, 푸딩).
+OTHER_SCRIPT_V4 = [
+    # Cyrillic: Russian, Ukrainian, Bulgarian, Serbian (inflected, surname alone, initial + surname)
+    ("Т. Свифт", 0, "cyr"), ("Бараком Обамой", 1, "cyr"), ("Обаме", 1, "cyr"), ("Б. Обама", 1, "cyr"),
+    ("Ким Чен Ыном", 2, "cyr"), ("Нарендрой Моди", 4, "cyr"), ("Си Цзиньпином", 6, "cyr"), ("Путину", 7, "cyr"),
+    ("Путиным", 7, "cyr"), ("В. Путин", 7, "cyr"), ("Владимира Путина", 7, "cyr"), ("Ангели Меркель", 8, "cyr"),
+    ("Ангела Меркел", 8, "cyr"), ("Меркель", 8, "cyr"), ("Макроне", 9, "cyr"), ("Макрона", 9, "cyr"),
+    ("Греты Тунберг", 10, "cyr"), ("Тунберг", 10, "cyr"), ("Шольцем", 13, "cyr"), ("Олафу Шольцу", 13, "cyr"),
+    ("Зеленским", 14, "cyr"), ("Владимира Зеленского", 14, "cyr"), ("Володимира Зеленського", 14, "cyr"),
+    ("Камалы Харрис", 15, "cyr"), ("И. Маск", 16, "cyr"), ("Лионелем Месси", 17, "cyr"), ("Роналдо", 18, "cyr"),
+    ("Джеки Чаном", 12, "cyr"), ("Бетховеном", 24, "cyr"), ("Людвига ван Бетховена", 24, "cyr"),
+    # Greek (surname alone, with the article, initial + surname)
+    ("Ομπάμα", 1, "el"), ("του Πούτιν", 7, "el"), ("Μέρκελ", 8, "el"), ("Μακρόν", 9, "el"), ("Τούνμπεργκ", 10, "el"),
+    ("Σολτς", 13, "el"), ("Ζελένσκι", 14, "el"), ("Τ. Σουίφτ", 0, "el"), ("Λιονέλ Μέσσι", 17, "el"),
+    ("Μπιγιονσέ", 19, "el"), ("Κιμ Τζονγκ Ουν", 2, "el"), ("Καμάλα Χάρις", 15, "el"), ("Μπετόβεν", 24, "el"),
+    # Arabic script: Arabic (Egyptian ج for g), Persian, Urdu
+    ("اوباما", 1, "ar"), ("پوتین", 7, "ar"), ("فلاديمير بوتن", 7, "ar"), ("مرکل", 8, "ar"), ("ماکرون", 9, "ar"),
+    ("امانوئل ماکرون", 9, "ar"), ("گرتا تونبرگ", 10, "ar"), ("شولتز", 13, "ar"), ("ولودیمیر زلنسکی", 14, "ar"),
+    ("کامالا هریس", 15, "ar"), ("ایلون مسک", 16, "ar"), ("لیونل مسی", 17, "ar"), ("کریستیانو رونالدو", 18, "ar"),
+    ("بیانسه", 19, "ar"), ("ريانا", 20, "ar"), ("نارندرا مودي", 4, "ar"), ("شي جين بينج", 6, "ar"),
+    ("كيم جونج أون", 2, "ar"), ("مارتن لوثر كينج", 21, "ar"), ("ٹیلر سوئفٹ", 0, "ar"), ("بتهوون", 24, "ar"),
+    # Hebrew (surname alone)
+    ("אובמה", 1, "he"), ("פוטין", 7, "he"), ("מרקל", 8, "he"), ("מקרון", 9, "he"), ("גרטה טונברג", 10, "he"),
+    ("שולץ", 13, "he"), ("זלנסקי", 14, "he"), ("קמאלה האריס", 15, "he"), ("אלון מאסק", 16, "he"), ("ליאו מסי", 17, "he"),
+    ("רונאלדו", 18, "he"), ("ריהאנה", 20, "he"), ("בטהובן", 24, "he"), ("שינזו אבה", 11, "he"),
+    # Indic: Devanagari, Bengali, Tamil, Gurmukhi, Telugu
+    ("पुतिन", 7, "hi"), ("मर्केल", 8, "hi"), ("इमानुएल मैक्रॉन", 9, "hi"), ("मैक्रों", 9, "hi"), ("ग्रेटा थुनबर्ग", 10, "hi"),
+    ("ओलाफ शोल्ज़", 13, "hi"), ("जेलेंस्की", 14, "hi"), ("वोलोदिमीर ज़ेलेंस्की", 14, "hi"), ("इलॉन मस्क", 16, "hi"),
+    ("लियोनल मेस्सी", 17, "hi"), ("रोनाल्डो", 18, "hi"), ("बियॉन्से", 19, "hi"), ("रिहाना", 20, "hi"), ("बीथोवन", 24, "hi"),
+    ("পুতিন", 7, "hi"), ("নরেন্দ্র মোদি", 4, "hi"), ("ஒபாமா", 1, "hi"), ("ਨਰਿੰਦਰ ਮੋਦੀ", 4, "hi"), ("నరేంద్ర మోదీ", 4, "hi"),
+    # Japanese: press forms with titles and honorifics, C・ロナウド, the nickname in katakana
+    ("オバマ氏", 1, "ja"), ("オバマ元大統領", 1, "ja"), ("プーチン氏", 7, "ja"), ("プーチン露大統領", 7, "ja"),
+    ("メルケル前首相", 8, "ja"), ("マクロン仏大統領", 9, "ja"), ("トゥーンベリさん", 10, "ja"), ("ショルツ独首相", 13, "ja"),
+    ("ゼレンスキー大統領", 14, "ja"), ("カマラ・ハリス氏", 15, "ja"), ("イーロン・マスク氏", 16, "ja"), ("レオ・メッシ", 17, "ja"),
+    ("C・ロナウド", 18, "ja"), ("ベートーヴェン", 24, "ja"), ("テイラー・スイフト", 0, "ja"), ("ザ・ロック", 5, "ja"),
+    ("ナレンドラモディ", 4, "ja"), ("シー・ジンピン", 6, "ja"), ("ニョンゴ", 3, "ja"),
+    # Korean: particles, titles, variants, the nickname in Hangul
+    ("오바마 전 대통령", 1, "ko"), ("푸틴이", 7, "ko"), ("메르켈의", 8, "ko"), ("마크롱이", 9, "ko"), ("툰베리", 10, "ko"),
+    ("올라프 숄츠", 13, "ko"), ("볼로디미르 젤렌스키", 14, "ko"), ("카말라 해리스", 15, "ko"), ("엘론 머스크", 16, "ko"),
+    ("레오 메시", 17, "ko"), ("호날두", 18, "ko"), ("비욘세 놀스", 19, "ko"), ("리한나", 20, "ko"),
+    ("루트비히 판 베토벤", 24, "ko"), ("베토벤의", 24, "ko"), ("더 락", 5, "ko"),
+    # Chinese: mainland and Taiwanese names for foreign people, surname alone
+    ("普丁", 7, "zh"), ("巴拉克·奥巴马", 1, "zh"), ("梅克爾", 8, "zh"), ("馬克宏", 9, "zh"), ("通贝里", 10, "zh"),
+    ("桑伯格", 10, "zh"), ("蕭茲", 13, "zh"), ("舒尔茨", 13, "zh"), ("澤倫斯基", 14, "zh"), ("卡玛拉·哈里斯", 15, "zh"),
+    ("伊隆·馬斯克", 16, "zh"), ("利昂内尔·梅西", 17, "zh"), ("罗纳尔多", 18, "zh"), ("碧昂斯", 19, "zh"),
+    ("德韦恩·约翰逊", 5, "zh"), ("路德维希·范·贝多芬", 24, "zh"), ("馬丁·路德·金恩", 21, "zh"), ("尼永奥", 3, "zh"),
+    ("露皮塔·尼永奥", 3, "zh"),
+]
+CONTEXTS_V4 = {
+    "en": ["{n} feeding pigeons in a square", "a low-poly 3d model of {n}", "{n} wearing a raincoat, street photo",
+           "a stained glass portrait of {n}", "{n} fishing on a lake at dawn", "caricature of {n} for a magazine"],
+    "cyr": ["{n} кормит голубей на площади", "карикатура: {n} в шляпе", "фото с {n} на рыбалке"],
+    "el": ["{n} ταΐζει περιστέρια", "καρικατούρα: {n} με καπέλο"],
+    "ar": ["{n} يطعم الحمام", "كاريكاتير {n} بقبعة"],
+    "he": ["{n} מאכיל יונים בכיכר", "קריקטורה של {n} עם כובע"],
+    "hi": ["{n} कबूतरों को दाना डालते हुए", "{n} टोपी पहने हुए, कार्टून"],
+    "ja": ["{n}が鳩に餌をあげている", "帽子をかぶった{n}の似顔絵"],
+    "ko": ["{n} 비둘기에게 모이 주는 사진", "모자를 쓴 {n} 캐리커처"],
+    "zh": ["{n}在广场喂鸽子", "戴帽子的{n}漫画"],
+}
+PHONETIC_V4 = [
+    ("tay-lore swift", 0), ("taylar swyft", 0), ("baruck obama", 1), ("barack ohbama", 1), ("kim jung-oon", 2),
+    ("keem jong un", 2), ("lupita nyonggo", 3), ("loopeeta nyong'o", 3), ("narendro modi", 4), ("narrendra modie", 4),
+    ("dwayn johnsohn", 5), ("dwaine jonson", 5), ("shee jinpeng", 6), ("see jinping", 6), ("vladimyr pootin", 7),
+    ("vlaadimir putin", 7), ("angelaa merkle", 8), ("ahngela merkel", 8), ("emmanuel macrawn", 9), ("emanuell macron", 9),
+    ("greta toonbairg", 10), ("gretah thunberg", 10), ("shinzo abay", 11), ("sheenzo abe", 11), ("jackey chan", 12),
+    ("jackie chahn", 12), ("olaf shultz", 13), ("olaff scholz", 13), ("volodymyr zelenskee", 14),
+    ("volodymyr zelenskey", 14), ("kamahla harris", 15), ("kamala harriz", 15), ("elaun musk", 16), ("ilon musk", 16),
+    ("lionel messey", 17), ("leeonel messi", 17), ("cristeeano ronaldo", 18), ("christiano ronalldo", 18),
+    ("beyonsey", 19), ("bee-yon-say knowles", 19), ("ri-anna", 20), ("rehanna", 20), ("martin looter king", 21),
+    ("martyn luther king", 21), ("mohammed bin salmahn", 22), ("muhamad bin salman", 22), ("sonn heung min", 23),
+    ("son heungmeen", 23), ("ludwig van baytoven", 24), ("ludwig van beethovin", 24),
+]
+INNOCENT_V4 = {
+    "ordinary": [
+        "a hedgehog in autumn leaves", "a copper kettle on a wood stove", "a night train crossing the desert",
+        "a bowl of pho with herbs", "a lighthouse painted red and white", "a pair of hiking boots by a tent",
+        "a flock of flamingos in shallow water", "a rainy window with a cup of tea", "a vintage radio on a shelf",
+        "a glass terrarium with moss", "a sailboat race on a bright day", "a village bakery at dawn",
+        "a cat chasing a butterfly", "a snow-covered bridge in a park", "an abandoned greenhouse overgrown with vines",
+        "a plate of dumplings with soy sauce", "a skateboarder on a ramp", "a tidepool with starfish",
+        "a medieval castle on a cliff", "a jar of honey with a wooden dipper",
+    ],
+    "near-collisions": [
+        "a tailor's chalk and scissors", "swiftly flowing river rapids", "an obelisk in a square", "puttin' on the ritz sheet music",
+        "a merkle tree diagram", "macrons over latin vowels", "thunder over the bergs", "a scholastic trophy",
+        "a zelenka herb garden", "a harris tweed jacket", "a musk ox in the tundra", "a mess hall at a camp",
+        "a ronda bullring", "a fenty-style makeup flatlay", "a chocolate bust of a composer", "a modi-style kurta",
+        "kingly robes in a museum", "a chan buddhist temple", "a shinto priest sweeping a path", "a jingle bell on a pine branch",
+        "a salmon fillet on a grill", "a johnny cake breakfast", "a min pin in a sweater", "a bey blade spinning top",
+        "a swifty ride on a scooter", "a mask made of paper mache", "a messier room after a party", "an abe's market sign",
+        "a rock in the river", "the rock pools at low tide",
+    ],
+    "first-name-plus-word": [
+        "Taylor sweeps the yard", "Barack oils his bike", "Kamala hangs laundry", "Elon mixes cement",
+        "Angela mails a letter", "Greta tosses a ball", "Dwayne jogs at dawn", "Jackie chops onions",
+        "Lionel mows grass", "Vladimir pulls a cart", "Narendra mends a net", "Cristiano rakes leaves",
+        "Robyn fixes a tap", "Ludwig bathes the dog", "Emmanuel marches in a band", "Olaf shovels snow",
+        "Martin lifts a box", "Shinzo abandons the plan", "Lupita naps on a sofa", "Mohammed bakes bread",
+    ],
+    "other-people": [
+        "Taylor Momsen on stage", "a Barack Gate bus stop sign", "Kim Jong-nam in an airport", "Elon Lages Lima conference",
+        "Владимир Высоцкий с гитарой", "Ангела Дэвис на митинге", "マーティン・スコセッシ監督", "ジャッキー・チュン",
+        "성동일 배우", "马丁·斯科塞斯导演", "Μάρτιν Σκορσέζε", "טיילור לוטנר", "ميشيل يو تبتسم", "मार्टिन स्कॉर्सेसी",
+        "Лионель Ричи за роялем", "马丁·弗里曼在演戏",
+    ],
+    "other-languages": [
+        # Cyrillic, incl. ordinary words near a short form (путина: the fishing season)
+        "путина на Волге в разгаре", "Рыбаки вышли на путину", "обман зрения на стене", "мерка для костюма",
+        "Старик чинит лодку у реки", "Школьники на экскурсии в музее", "Чашка какао и плед", "Дачный домик летом",
+        "Мама варит варенье из вишни", "Трамвай идёт по Невскому", "Киш с грибами", "Маковый рулет на столе",
+        "Ранок у Карпатах", "Зимски пејзаж са језером",
+        # Greek
+        "Μια βάρκα στο λιμάνι της Ύδρας", "Παιδιά παίζουν μπάλα στην αυλή", "Το μακρύ καλοκαίρι στη Νάξο",
+        "Ένα πιάτο με σουβλάκι και πατάτες", "Η Μαρία ποτίζει τα λουλούδια", "Μακαρόνια με κιμά",
+        # Arabic script
+        "قطة نائمة على السجادة", "ماكينة قهوة في المطبخ", "شارع مزدحم في القاهرة", "حديقة ورد في شيراز",
+        "طفلة تقرأ قصة قبل النوم", "مسجد قديم في إسطنبول", "باران در جنگل", "کراچی کا ساحل",
+        # Hebrew
+        "מקרר מלא פירות", "גשם בתל אביב", "ילדים משחקים בחול", "פיתה עם חומוס", "אוטובוס בירושלים בערב",
+        # Indic
+        "दिल्ली में सर्दियों की सुबह", "मंदिर में दीये", "बच्चों का स्कूल बैग", "केरल की नाव", "পুকুরে হাঁস",
+        "மழையில் குடை", "ਖੇਤਾਂ ਵਿੱਚ ਟਰੈਕਟਰ", "హైదరాబాద్ బిర్యానీ",
+        # Japanese
+        "マクロレンズで撮った花", "プリンとコーヒー", "ショルダーバッグを持つ女性", "メルカリで買った服", "バラの花束",
+        "神社の鳥居と雪", "朝の満員電車", "おにぎりとお味噌汁", "大阪のたこ焼き屋",
+        # Korean
+        "푸딩과 커피", "메시지를 보내는 손", "마크가 그려진 모자", "툰드라의 순록", "오렌지 주스 한 잔",
+        "비 오는 서울 거리", "김밥 도시락", "바닷가의 등대",
+        # Chinese
+        "普通的一天", "马克杯里的咖啡", "梅花开了", "通宵的书店", "舒服的沙发", "罗马的喷泉", "北京的胡同",
+        "小猫在晒太阳", "桂林山水", "妈妈做的红烧肉",
+        # Latin-script languages
+        "Ein Bäcker in Wien", "Le port de Marseille au matin", "Un gato en la ventana", "Bir çay bahçesi",
+    ],
+}
+
+
+def held_out_v4() -> dict:
+    """The fourth held-out set: written before v3 was looked at; every item held out, none tuned on."""
+    rng = random.Random(SEED * 7919 + 4)
+    scripts = [rng.choice(("en", s, s)) for _, _, s in OTHER_SCRIPT_V4]
+    return {
+        "note": "written by hand before v3 was looked at and before the matcher was tuned again; never tuned on",
+        "techniques": {
+            "other-script-phonetic": [{"p": rng.choice(CONTEXTS_V4[s]).format(n=n), "person": pid, "script": script}
+                                      for (n, pid, script), s in zip(OTHER_SCRIPT_V4, scripts, strict=True)],
+            "phonetic": [{"p": rng.choice(CONTEXTS_V4["en"]).format(n=n), "person": pid} for n, pid in PHONETIC_V4],
+        },
+        "innocent": INNOCENT_V4,
+    }
+
+
 def tech_programmatic(rng: random.Random) -> dict[str, list[dict]]:
     homo = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "i": "і", "s": "ѕ", "j": "ј"}
     leet = {"a": "4", "e": "3", "o": "0", "i": "1", "s": "5", "t": "7"}
@@ -571,6 +731,7 @@ def build() -> dict:
         "innocent": {k: split(v, k) for k, v in innocent.items()},
         "held_out_v2": held_out_v2(),
         "held_out_v3": held_out_v3(),
+        "held_out_v4": held_out_v4(),
     }
 
 
@@ -588,3 +749,6 @@ if __name__ == "__main__":
     v3 = data["held_out_v3"]
     print("held-out v3:", {k: len(v) for k, v in v3["techniques"].items()},
           {k: len(v) for k, v in v3["innocent"].items()}, sum(len(v) for v in v3["innocent"].values()))
+    v4 = data["held_out_v4"]
+    print("held-out v4:", {k: len(v) for k, v in v4["techniques"].items()},
+          {k: len(v) for k, v in v4["innocent"].items()}, sum(len(v) for v in v4["innocent"].values()))
