@@ -8,9 +8,11 @@ Run:  .venv/bin/python bench/fleet.py [--appends 300] [--writers 1 4 16] [--repl
                                       [--verify-seconds 10] [--proof-leaves 1000000]
 
 Writers are threads spread over up to --processes processes (one GroupCommit per process: the
-appenders of a process share transactions; processes serialise on the log-head lock). The
-baseline beside each figure is the same writers without group commit (each append its own
-transaction, as a single release is). Replicas are real 'pocketstudio serve' processes on one
+appenders of a process share transactions; processes serialise on the log-head lock, and a
+leader takes its batch once it holds the lock). Every append returns as a release does: after
+its commit and after the kept checkpoint (one file, as on one device) covers it. The baseline
+beside each figure is the same writers without group commit (each append its own transaction
+and its own witness). Replicas are real 'pocketstudio serve' processes on one
 database and one data directory; clients post one real release (tiny model) to them round-robin.
 PostgreSQL is started here (tests/postgres.py, fsync on).
 """
@@ -47,13 +49,14 @@ def _entry(tag: str):
     return PendingEntry(d, "released", NOW, f"prompt {tag}", "alice", "general", asset_id=tag[:32])
 
 
-def _writer_process(target: str, raw_key: bytes, proc: int, threads: int, per_writer: int, grouped: bool,
-                    go, done: multiprocessing.Queue) -> None:
+def _writer_process(target: str, raw_key: bytes, kept: str, proc: int, threads: int, per_writer: int,
+                    grouped: bool, go, done: multiprocessing.Queue) -> None:
     from pocketstudio.core.base.store import Store
     from pocketstudio.policy.audit import AuditLog
     from pocketstudio.policy.checkpoint import NoteSigner
 
-    log = AuditLog(Store.open(target), NoteSigner(ORIGIN, ed25519.Ed25519PrivateKey.from_private_bytes(raw_key)))
+    log = AuditLog(Store.open(target), NoteSigner(ORIGIN, ed25519.Ed25519PrivateKey.from_private_bytes(raw_key)),
+                   checkpoint_file=Path(kept))  # witnessed as a release is, before it returns
     errors = []
 
     def run(t: int) -> None:
@@ -89,11 +92,12 @@ def append_run(target: str, writers: int, per_writer: int, processes: int, group
     key = ed25519.Ed25519PrivateKey.generate()
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
     Store.open(target).close()
+    kept = str(Path(tempfile.mkdtemp(prefix="ps-fleet-keys-")) / "audit-checkpoint")  # one device's keys folder
     procs = min(processes, writers)
     split = [writers // procs + (1 if p < writers % procs else 0) for p in range(procs)]
     ctx = multiprocessing.get_context("spawn")
     done, go = ctx.Queue(), ctx.Event()
-    children = [ctx.Process(target=_writer_process, args=(target, raw, p, split[p], per_writer, grouped, go, done))
+    children = [ctx.Process(target=_writer_process, args=(target, raw, kept, p, split[p], per_writer, grouped, go, done))
                 for p in range(procs)]
     for c in children:
         c.start()

@@ -65,6 +65,15 @@ DEFAULT_RETENTION = dt.timedelta(days=365)
 FLEET_CHECKPOINT_EVERY_S = 2.0
 
 
+class NotWitnessed(AuditError):
+    """The leaves committed, but no checkpoint covering them could be kept outside the database:
+    nothing may be published on them. ``records`` are the committed leaves."""
+
+    def __init__(self, message: str, records: list):
+        super().__init__(message)
+        self.records = records
+
+
 class NotYetCheckpointed(AuditError):
     """The leaf is in the log but no stored checkpoint covers it yet (a replica proves only
     against stored checkpoints): retry in a few seconds."""
@@ -406,12 +415,15 @@ class AuditLog:
             self._group = GroupCommit(self)
         return self._group
 
-    def submit(self, entries: list[PendingEntry], work: Callable[[sa.Connection], Any] | None = None
-               ) -> list[AuditRecord]:
-        """Append decision leaves through the group commit: ``work(conn)`` (e.g. the manifest row
-        of a release) runs in the same transaction as the leaves, in a savepoint of its own, and
-        the call returns once that transaction has committed (its error, if it failed)."""
-        return self.group.submit([e.split() for e in entries], work)
+    def submit(self, entries: list[PendingEntry], work: Callable[[sa.Connection], Any] | None = None,
+               amendments: Iterable[tuple[str, str, str, dt.datetime]] = ()) -> list[AuditRecord]:
+        """Append decision leaves (then ``amendments``: decision id, event, reason, time) through
+        the group commit: ``work(conn)`` (e.g. the manifest row of a release) runs in the same
+        transaction as the leaves, in a savepoint of its own, and the call returns once that
+        transaction has committed and a kept checkpoint covers it. Its error if the transaction
+        failed; ``NotWitnessed`` (carrying the records) if it committed but no checkpoint could
+        be kept: the caller must not publish, and amends instead."""
+        return self.group.submit([e.split() for e in entries] + [_amendment(*a) for a in amendments], work)
 
     def store_checkpoint_if_due(self, now: dt.datetime | None = None) -> Checkpoint | None:
         """On a shared database: store a signed checkpoint when the newest is older than
@@ -440,10 +452,12 @@ class AuditLog:
             if self._edge is None or head.size >= self._edge.size:
                 self._edge = head
 
-    def _append(self, conn, items: list["_Sealed"]) -> tuple[list[AuditRecord], "_Head"]:
-        """Write sealed leaves at the end of the log inside ``conn``'s transaction; the new head
-        (size, root, right edge) is valid once that transaction commits."""
-        self.store.lock_audit_head(conn)  # held to commit: the next appender sees these leaves
+    def _append(self, conn, items: list["_Sealed"], locked: bool = False) -> tuple[list[AuditRecord], "_Head"]:
+        """Write sealed leaves at the end of the log inside ``conn``'s transaction (``locked``:
+        it already holds the log's head); the new head (size, root, right edge) is valid once
+        that transaction commits."""
+        if not locked:
+            self.store.lock_audit_head(conn)  # held to commit: the next appender sees these leaves
         size = conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.leaf_index) + 1, 0))).scalar()
         frontier = _Frontier(conn, size)
         edge = self._edge
@@ -927,17 +941,20 @@ class _Ticket:
     done: bool = False
     result: list[AuditRecord] = field(default_factory=list)
     error: BaseException | None = None
+    taken: bool = False  # in a batch being written or witnessed
 
 
 class GroupCommit:
     """Group commit across the writers of one process.
 
     An appender queues its leaves (and ``work``: rows that must commit with them); if no leader
-    is writing, it becomes the leader and writes every queued ticket in one transaction: each
-    ticket's work in its own savepoint (a failing one is rolled back alone and gets its error),
-    then the leaves of the others under one hold of the log's lock, then one commit. Appenders
-    that arrived meanwhile wait, and the next leader takes them all. Each returns only after the
-    commit that holds its leaves, so a release's record is durable before its file is published."""
+    is writing, it becomes the leader: it opens a transaction and takes the log's lock first,
+    and only then takes every ticket queued by then (so the appenders that arrived while another
+    process held the lock ride along), writes each ticket's work in its own savepoint (a failing
+    one is rolled back alone and gets its error), then the leaves of the others, then commits
+    once. Appenders that arrived meanwhile wait, and the next leader takes them all. Each returns
+    only after the commit that holds its leaves, so a release's record is durable before its
+    file is published."""
 
     def __init__(self, log: AuditLog, max_batch: int = 512):
         self.log = log
@@ -952,28 +969,46 @@ class GroupCommit:
         with self.cv:
             self.queue.append(ticket)
             while not ticket.done:
-                if self.leading:
+                if self.leading or ticket.taken:
                     self.cv.wait()
                     continue
                 self.leading = True
-                batch, self.queue = self.queue[:self.max_batch], self.queue[self.max_batch:]
                 self.cv.release()
+                batch: list[_Ticket] = []
                 try:
-                    self._commit(batch)
+                    batch, head = self._commit_next()
+                    with self.cv:  # hand the lead over: the next batch is written while this one is witnessed
+                        self.leading = False
+                        self.cv.notify_all()
+                    self._witness(batch, head)
                 finally:
                     self.cv.acquire()
                     self.leading = False
+                    for t in batch:
+                        t.done = True
                     self.cv.notify_all()
         if ticket.error is not None:
             raise ticket.error
         return ticket.result
 
-    def _commit(self, batch: list[_Ticket]) -> None:
+    def _take(self) -> list[_Ticket]:
+        with self.cv:
+            batch, self.queue = self.queue[:self.max_batch], self.queue[self.max_batch:]
+            for t in batch:
+                t.taken = True
+        return batch
+
+    def _commit_next(self) -> tuple[list[_Ticket], "_Head | None"]:
+        """Lead one batch: lock, take the queue, write, commit. A ticket gets its records or
+        its error; nothing here raises."""
         log = self.log
+        batch: list[_Ticket] = []
         head = None
         try:
             try:
                 with log.store.begin() as conn:
+                    log.store.lock_audit_head(conn)
+                    batch = self._take()
                     good = []
                     for t in batch:
                         if t.work is None:
@@ -987,27 +1022,33 @@ class GroupCommit:
                         except Exception as exc:  # noqa: BLE001 — that writer's own failure, handed back to it
                             savepoint.rollback()
                             t.error = exc
-                    records, head = log._append(conn, [i for t in good for i in t.items]) if good else ([], None)
+                    records, head = (log._append(conn, [i for t in good for i in t.items], locked=True) if good
+                                     else ([], None))
                     for t in good:
                         t.result, records = records[:len(t.items)], records[len(t.items):]
             except sa.exc.SQLAlchemyError as exc:
                 raise _append_failed(exc) from exc
         except BaseException as exc:  # nothing of this batch committed
+            batch = batch or self._take()  # the database failed before the batch was taken: tell them
             for t in batch:
                 if t.error is None:
                     t.error, t.result = exc, []
-        finally:
+            head = None
+        if head is not None:
+            log._committed(head)
+        return batch, head
+
+    def _witness(self, batch: list[_Ticket], head: "_Head | None") -> None:
+        """Keep a checkpoint covering the batch before any of its appenders returns."""
+        if not any(t.error is None for t in batch):
+            return
+        try:
+            self.log.witness(head)
+            self.log.store_checkpoint_if_due()
+        except Exception as exc:  # noqa: BLE001 — committed, but not witnessed: the appenders must not publish
             for t in batch:
-                t.done = True
-        if any(t.error is None for t in batch):
-            if head is not None:
-                log._committed(head)
-            try:
-                log.witness(head)
-                log.store_checkpoint_if_due()
-            except AuditError as exc:
-                for t in batch:
-                    t.error = t.error or exc
+                if t.error is None:
+                    t.error = NotWitnessed(f"the audit records committed, but {exc}", t.result)
 
 
 def _check_consistent(tree: merkle.MemoryTree, old: Checkpoint, new: Checkpoint | None, name: str) -> None:

@@ -83,6 +83,30 @@ def test_attack_output_replaced_by_directory_during_generation_leaves_released_p
     assert check.evidence["published"] is False
 
 
+def test_attack_kept_checkpoint_unwritable_after_commit_publishes_nothing_and_amends(settings, tiny_generator,
+                                                                                    tmp_path):
+    """The release's leaves commit through the group commit, but no checkpoint can be kept outside
+    the database (its lock file is a folder): nothing is published, the decision keeps exactly
+    one leaf, and the follow-up says the file never left (spooled, appended on the next start)."""
+    studio = Studio(settings, generator=tiny_generator)
+    lock = studio.audit.checkpoint_file.with_name(studio.audit.checkpoint_file.name + ".lock")
+    lock.unlink(missing_ok=True)
+    lock.mkdir()
+    out = tmp_path / "out.png"
+    with pytest.raises(ReleaseBlocked) as blocked:
+        studio.generate(request(seed=1, size=128), out, now=NOW)
+    assert blocked.value.step == "witness" and not out.exists()
+    assert list(tmp_path.glob("*.png")) == [] and list(tmp_path.glob(".*partial*")) == []
+    lock.rmdir()
+    again = Studio(settings, generator=tiny_generator)  # replays the spooled follow-up
+    leaves = again.audit.records()
+    decisions = [r for r in leaves if r.kind == DECISION]
+    assert [(r.decision_id, r.outcome) for r in decisions] == [(blocked.value.decision_id, "released")]
+    events = {(r.record["amends"], r.record["event"]) for r in leaves if r.kind == AMENDMENT}
+    assert events == {(blocked.value.decision_id, NOT_PUBLISHED)}
+    assert again.audit.verify()["records"] == len(leaves)
+
+
 def bundle_asset(studio, decision_id):
     return studio.audit.get(decision_id).asset_id
 

@@ -221,7 +221,7 @@ def _release_in_child(home, url, generator, n: int) -> None:
     studio = Studio(settings, generator=generator)
     for i in range(2):
         studio.generate(GenerationRequest(prompt="a red circle on a blue background", requester="alice",
-                                          seed=100 * n + i, size=64), home.parent / f"out-{n}-{i}.png")
+                                          seed=100 * n + i, size=128), home.parent / f"out-{n}-{i}.png")
 
 
 @pytest.mark.slow

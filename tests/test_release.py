@@ -229,10 +229,12 @@ class FailingRepository(ManifestRepository):
 
 
 class FailingAudit(AuditLog):
-    def append(self, decision, *, outcome, **kw):
-        if outcome == "released":
+    """Refuses to write a released decision's leaf (inside the release's transaction)."""
+
+    def _append(self, conn, items, locked=False):
+        if any(item.record.get("outcome") == "released" for item in items):
             raise _Boom("forced audit failure")
-        return super().append(decision, outcome=outcome, **kw)
+        return super()._append(conn, items, locked)
 
 
 class FailingWatermarker:

@@ -17,7 +17,8 @@ from typing import Callable, NamedTuple
 
 from PIL import Image
 
-from pocketstudio.policy.audit import FAILED_AFTER_DECISION, NOT_PUBLISHED, AuditLog, AuditRecord, PendingEntry
+from pocketstudio.policy.audit import (FAILED_AFTER_DECISION, NOT_PUBLISHED, AuditLog, AuditRecord, NotWitnessed,
+                                       PendingEntry)
 from pocketstudio.policy.engine import Decision, DepictedPerson, PolicyEngine, new_decision_id
 from pocketstudio.provenance.compliance import missing_settings, pixels_sha256
 from pocketstudio.provenance.fingerprint import ALG as FINGERPRINT_ALG
@@ -485,33 +486,39 @@ class Studio:
         tmp = (ctx.step("write", lambda: stage_file(out_path.parent, out_path.name, signed.data, shared=True))
                if out_path else None)
         try:
+            def store_manifest(conn):  # runs in the group commit's transaction (maybe another thread's)
+                ctx.current = "store-manifest"
+                self.manifests.put(conn, StoredManifest(
+                    asset_id=asset_id, watermark_alg=self.watermarker.alg, manifest=signed.manifest,
+                    manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
+                    mime_type=mime, decision_id=decision_id, model_sha256=generated.model_sha256,
+                    created_at=ManifestRepository.stamp(now), fingerprint=fingerprint, iscc=iscc_value,
+                    time_stamp=signed.time_stamp))
+                ctx.current = "audit"
+
             def commit():
-                with self.store.begin() as conn:
-                    ctx.current = "store-manifest"
-                    self.manifests.put(conn, StoredManifest(
-                        asset_id=asset_id, watermark_alg=self.watermarker.alg, manifest=signed.manifest,
-                        manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
-                        mime_type=mime, decision_id=decision_id, model_sha256=generated.model_sha256,
-                        created_at=ManifestRepository.stamp(now), fingerprint=fingerprint, iscc=iscc_value,
-                        time_stamp=signed.time_stamp))
-                    ctx.current = "audit"
-                    record = self.audit.append(
-                        post, outcome="released", now=now, prompt=request.prompt, requester=request.requester,
-                        purpose=request.purpose, evaluations=ctx.evaluations, asset_id=asset_id,
-                        manifest_sha256=signed.manifest_sha256, manifest_label=signed.manifest_label,
-                        watermark=watermark, model_sha256=generated.model_sha256, findings=ctx.findings,
-                        image_checks=ctx.image_checks, subject=ctx.subject, prompt_report=ctx.prompt_report,
-                        client=request.client, conn=conn)
-                    if signed.time_stamp == "pending":
-                        # Released without trusted time: the log says so, in the same transaction;
-                        # 'pocketstudio timestamp --pending' follows it up.
-                        self.audit.amend(decision_id, TIME_STAMP_PENDING, signed.time_stamp_error or "", now, conn=conn)
-                    return record
+                # Through the group commit: concurrent releases of this process (the service)
+                # share one transaction, one hold of the log's lock and one witnessed
+                # checkpoint; this returns once the manifest row and the leaves have committed
+                # and the kept checkpoint covers them.
+                entry = PendingEntry(
+                    post, "released", now, request.prompt, request.requester, request.purpose,
+                    tuple(ctx.evaluations or (post,)), asset_id, signed.manifest_sha256, signed.manifest_label,
+                    watermark, generated.model_sha256, None, tuple(ctx.findings), tuple(ctx.image_checks),
+                    ctx.subject, ctx.prompt_report, request.client)
+                # Released without trusted time: the log says so, in the same transaction;
+                # 'pocketstudio timestamp --pending' follows it up.
+                pending = ([(decision_id, TIME_STAMP_PENDING, signed.time_stamp_error or "", now)]
+                           if signed.time_stamp == "pending" else [])
+                ctx.current = "audit"
+                try:
+                    return self.audit.submit([entry], work=store_manifest, amendments=pending)[0]
+                except NotWitnessed:
+                    ctx.decided, ctx.current = True, "witness"  # committed: a failure now amends it
+                    raise
 
             record: AuditRecord = ctx.step("store-manifest", commit)
             ctx.decided = True  # from here on a failure amends this decision's leaf
-            # The log's newest checkpoint, kept outside the database, now covers this leaf.
-            ctx.step("witness", self.audit.witness)
             if tmp is not None:
                 ctx.step("publish", lambda: publish(tmp, out_path, overwrite))
                 tmp = None
