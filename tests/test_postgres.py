@@ -250,3 +250,35 @@ def test_eight_releasing_processes_on_postgres_verify_with_one_decision_leaf_eac
     assert {r.outcome for r in decisions} == {"released"}
     result = runner.invoke(app, ["audit", "verify", "--home", str(home), "--database-url", pg_url])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+def test_service_replica_with_a_select_only_role_verifies_resolves_and_proves(tmp_path, postgres, pg_url,
+                                                                               tiny_generator):
+    """A verifier replica needs nothing but SELECT: a release made by a writer is verified as
+    trusted (with its audit proof against the stored checkpoint), found by its watermark binding
+    and its proof served, through a service whose database role cannot write."""
+    from fastapi.testclient import TestClient
+
+    from pocketstudio.core.app.server import create_app
+    from pocketstudio.core.app.studio import GenerationRequest, Studio
+
+    home = tmp_path / "home"
+    writer = Settings.load(home).with_(database_url=pg_url)
+    release = Studio(writer, generator=tiny_generator).generate(
+        GenerationRequest(prompt="a red circle on a blue background", requester="alice", seed=3, size=128),
+        tmp_path / "r.png")
+    dbname = pg_url.rsplit("/", 1)[1]
+    postgres.sql("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='reader') THEN "
+                 "CREATE ROLE reader LOGIN; END IF; END $$")
+    postgres.sql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader", dbname)
+    replica = Settings.load(home).with_(database_url=postgres.url(dbname, user="reader"))
+    client = TestClient(create_app(replica), base_url="http://127.0.0.1")
+    verdict = client.post("/v1/verify", files={"file": ("r.png", (tmp_path / "r.png").read_bytes(), "image/png")})
+    assert verdict.status_code == 200, verdict.text
+    checks = {c["name"]: c["ok"] for c in verdict.json()["checks"]}
+    assert verdict.json()["status"] == "trusted" and checks["audit"] is True and checks["watermark"] is True
+    found = client.get("/matches/byBinding", params={"alg": release.watermark_alg, "value": release.asset_id})
+    assert found.status_code == 200 and found.json()["matches"], found.text
+    proof = client.get(f"/v1/audit/proof/{release.decision.decision_id}")
+    assert proof.status_code == 200 and proof.json()["leaf_index"] == release.audit_index
