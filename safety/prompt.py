@@ -22,6 +22,10 @@ Matching (``NameIndex.find``), word by word, never on the whole string:
 - a single-word alias or surname matches exactly, or within one edit when long; a name of one word
   after an article ("The Rock") needs the article and the word as written, so "the dock" passes;
 - "Initial. Surname" is a short form the person chose (or the default for a distinctive surname).
+- a Latin name written in another script is found by its consonant skeleton (``_find_skeletons``),
+  read as that script renders foreign names (katakana チ for ti, Mandarin ji for ti, Korean particles,
+  Cyrillic/Greek case endings); the short forms the person chose (surname alone, "И. Surname",
+  aliases, nicknames) are read the same way and must also sound alike (``_sound_alike``).
 
 ``NameIndex`` keeps these keys (words, phonetic keys, one-deletion neighbourhoods of long words,
 joined names) in dictionaries, so a prompt costs a few dictionary look-ups per word, not a scan of
@@ -226,6 +230,16 @@ SKELETON_CLASSES = str.maketrans({**dict.fromkeys("szjx", "S"), **dict.fromkeys(
 # Arabic, Hebrew, Indic, katakana runs); in Chinese or Hangul syllables, where any run of syllables
 # is a candidate; of a one-word name (the alias "T-Swift" is not "το σπίτι").
 SKELETON_MIN, SKELETON_MIN_SYLLABLES, SKELETON_MIN_ONE_WORD = 4, 5, 5
+# A short form the person chose (surname alone, "Initial. Surname", an alias or nickname) is looked
+# for from this many classes ("Obama" PM), when it also sounds alike (``_sound_alike``).
+SKELETON_MIN_SHORT = 2
+# Cyrillic and Greek case endings that add a consonant (Путиным, Зеленського, Βλαδίμηρος): a word
+# is also read without one.
+CASE_ENDING = re.compile(r"(?:[oe]go|[oe]mu|y?ami|[yi]m|[oe]m|[yi]?akh|[yi]kh|[oe]v|[oaeiy]s)$")
+# Korean particles written onto the word before them (푸틴이, 메르켈의) and Chinese function characters
+# (的, 在): a word may end before them and begin after them.
+HANGUL_PARTICLES = {"이": True, "은": True, "을": True, "가": False, "는": False, "를": False, "의": None, "에": None}
+HAN_BOUNDARIES = frozenset("的在和与是了跟把被给对")
 # A skeleton length is crowded when more than this share of its possible skeletons is registered.
 SKELETON_CROWDED = 0.01
 SKELETON_SPAN = 12  # prompt tokens (syllables for Chinese and Korean) one name may take
@@ -244,21 +258,78 @@ def skeleton(word: str) -> str:
     return "".join(k for k, _ in itertools.groupby(w.translate(SKELETON_CLASSES)))
 
 
-def _name_skeletons(words: tuple[str, ...]) -> set[tuple[tuple[str, ...], tuple[str, ...]]]:
-    """A name's skeletons, with the readings other languages give its ambiguous letters: a g before
-    e or i as j (Angela: Arabic أنجيلا), a w as v (Ludwig: Людвиг, Dwayne: Двейн), ng before a
-    vowel as n-g (Angela: 앙겔라), th as s (Luther: ルーサー, 루서), an r before a consonant or at
-    the end silent as in English (Martin: マーティン, 마틴). Each is (every word's skeleton, every
-    word's first vowel as that reading sounds it: "dvayne" has a front one, "dwayne" a back one)."""
-    out: set[tuple[tuple[str, ...], tuple[str, ...]]] = {((), ())}
+# How other scripts render the sounds of a name, as rewrites of its letters, each applied or not:
+# a g before e or i as j (Angela: أنجيلا), a w as v (Ludwig: Людвиг), ng before a vowel as n-g
+# (Angela: 앙겔라), th as s (Luther: ルーサー, 루서), an r before a consonant or at the end silent as in
+# English (Martin: マーティン, 마틴); Japanese and Mandarin syllables: ti and di as chi and ji
+# (Putin: プーチン, 普京), tu as tsu, hu as fu (Heung-min: フンミン).
+NAME_READINGS = [(re.compile(a), b) for a, b in (
+    (r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s"), (r"(?<=[aeiou])r(?=[^aeiouy]|$)", ""))]
+# Readings of one script only: katakana ti, di, tu, hu as チ, ヂ, ツ, フ (Putin: プーチン, Heung-min:
+# フンミン); Mandarin ti, ki as ji (Putin: 普京, Zelensky: 泽连斯基).
+SCRIPT_READINGS = {
+    "kana": [(re.compile(a), b) for a, b in ((r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f"))],
+    "han": [(re.compile(a), b) for a, b in ((r"t(?=i)", "j"), (r"k(?=[iy])", "j"))],
+}
+NAME_READINGS_MAX = 64  # readings kept per name (the product over its words)
+
+
+def _name_skeletons(words: tuple[str, ...], script: str = "") -> set[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+    """A name's skeletons, with the readings other languages give its letters (``NAME_READINGS``,
+    and those of one ``script``, ``SCRIPT_READINGS``). Each is (every word's skeleton, every word's first
+    vowel as that reading sounds it: "dvayne" has a front one, "dwayne" a back one, every word as read)."""
+    out: set[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {((), (), ())}
     for word in words:
         forms = {word}
-        for pattern, repl in ((r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s"),
-                              (r"(?<=[aeiou])r(?=[^aeiouy]|$)", "")):
-            forms |= {re.sub(pattern, repl, f) for f in forms}
-        out = ({((*o, skeleton(f)), (*v, _first_vowel(f))) for o, v in out for f in forms}
-               if len(out) * len(forms) <= 64 else out)
+        for pattern, repl in NAME_READINGS + SCRIPT_READINGS.get(script, []):
+            forms |= {pattern.sub(repl, f) for f in forms}
+        if len(out) * len(forms) > NAME_READINGS_MAX:
+            forms = {word}
+        out = {((*o, skeleton(f)), (*v, _first_vowel(f)), (*r, f)) for o, v, r in out for f in forms}
     return out
+
+
+def _slots(word: str) -> tuple[str, ...]:
+    """The vowels around a word's consonant classes, one slot before, between and after them (so
+    one more than its skeleton is long): "putin" → ("", "u", "i", ""), "obama" → ("o", "a", "a")."""
+    w = re.sub(r"[^a-z]", "", word.lower())
+    for pattern, repl in SKELETON_RULES:
+        w = pattern.sub(repl, w)
+    slots, last = [""], ""
+    for i, ch in enumerate(w):
+        cls = ch.translate(SKELETON_CLASSES)
+        if ch in "aeiou" or (ch == "y" and w[i + 1:i + 2] not in tuple("aeiou")) or (ch == "w" and i and w[i - 1] not in "aeiou"):
+            slots[-1] += "u" if ch == "w" else ch
+        elif cls and cls != last:
+            slots.append("")
+            last = cls
+    return tuple(slots)
+
+
+def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]],
+                 groups: tuple[tuple[int, int], ...], kind: str) -> bool:
+    """A short name (a surname alone, a nickname) matched by its skeleton must also sound alike: the
+    vowels between its consonants are where the name has them and of its kind (front a/e/i, back
+    o/u), as the script writes them. Arabic, Hebrew and Indic leave short vowels out (a vowel
+    missing agrees); kana, Hangul and Chinese syllables add vowels after consonants (ショルツ,
+    마크롱, 马克龙: a vowel added agrees; Chinese ao is an o: 奥巴马); the last slot is free everywhere (case endings: Путина, epenthetic vowels: ロック)."""
+    j, w = 0, 0
+    if any("`" in t[0] for t in span):  # Arabic ayn: a consonant no foreign name is written with (معكرونة)
+        return False
+    for n_words, n_toks in groups:
+        mine = _slots("".join(forms[w:w + n_words]))
+        theirs = _slots("".join(t[0] for t in span[j:j + n_toks]))
+        if len(mine) != len(theirs):
+            return False
+        for a, b in zip(mine[:-1], theirs[:-1], strict=True):
+            va, vb = _first_vowel(a), "back" if kind == "han" and b.startswith("ao") else _first_vowel(b)
+            if va and vb:
+                if va != vb:
+                    return False
+            elif va and kind != "word" or vb and (kind not in ("kana", "hangul", "han") or b.startswith("a")):
+                return False  # an added vowel is a high or mid one (ク, 크, 克), not an a: マカロン is not マクロン
+        j, w = j + n_toks, w + n_words
+    return True
 
 
 def _collapse(keys) -> str:
@@ -329,14 +400,17 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool] | None]:
                 out.append((_katakana(part, long_mark_r=False), True, "kana", False))
                 continue
             run = ""
-            for ch in part:
+            for k, ch in enumerate(part):
                 if _is_cjk(ch):
                     if run:
                         out.append((anyascii(run.lower()), True, "word", False))
                         run = ""
                     hangul = "\uac00" <= ch <= "\ud7af"
-                    out.append(None if "\u3040" <= ch <= "\u309f" else
-                               (anyascii(ch), first, "hangul" if hangul else "han", False))
+                    if "\u3040" <= ch <= "\u309f" or ch in HAN_BOUNDARIES or hangul and _particle(part, k):
+                        out.append(None)  # hiragana, a particle: no name spans it, a word begins after it
+                        first = True
+                        continue
+                    out.append((anyascii(ch), first, "hangul" if hangul else "han", False))
                     first = False
                 else:
                     run += ch
@@ -348,7 +422,8 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool] | None]:
                     for a, b in GREEK_DIGRAPHS:
                         run = run.replace(a, b)
                 vowels = script == "greek" or "\u0400" <= run[0] <= "\u04ff"
-                out.append((anyascii(run.translate(NASAL_SIGNS)), True, "vowels" if vowels else "word", vowels and capital))
+                out.append((_indic(run) if "\u0900" <= run[0] <= "\u0dff" else anyascii(run.translate(NASAL_SIGNS)), True,
+                            "vowels" if vowels else "word", vowels and capital))
                 first = False
 
     for ch in base:
@@ -359,6 +434,28 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool] | None]:
             flush()
     flush()
     return out
+
+
+def _particle(part: str, k: int) -> bool:
+    """A Korean particle ends the word: 의 and 에, and 이, 은, 을 after a final consonant, 가, 는,
+    를 after a vowel (푸틴이, 메르켈의; 로이, 베이 end in 이 as names do)."""
+    after_consonant = HANGUL_PARTICLES.get(part[k], False) if part[k] in HANGUL_PARTICLES else 0
+    if after_consonant == 0 or not k or not "\uac00" <= part[k - 1] <= "\ud7af" or "\uac00" <= part[k + 1:k + 2] <= "\ud7af":
+        return False
+    return after_consonant is None or ((ord(part[k - 1]) - 0xAC00) % 28 != 0) == after_consonant
+
+
+def _indic(word: str) -> str:
+    """An Indic word in Latin letters with its inherent vowels (anyascii leaves them out: पतंग →
+    "ptmg"): an a after a consonant that has no vowel sign or virama, except at the end."""
+    out = []
+    for k, ch in enumerate(word):
+        out.append(anyascii(ch.translate(NASAL_SIGNS)))
+        nxt = word[k + 1:k + 2]
+        if (unicodedata.category(ch) == "Lo" and (0x15 <= ord(ch) % 0x80 <= 0x39 or 0x58 <= ord(ch) % 0x80 <= 0x5F)
+                and nxt and (unicodedata.category(nxt) == "Lo" or ord(nxt) % 0x80 in (0x01, 0x02, 0x03))):
+            out.append("a")
+    return "".join(out)
 
 
 def _ascii_fold(text: str) -> str:
@@ -536,6 +633,18 @@ def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordere
     return score + (alike and any(seen)) + (whole and (ends_word or kind not in ("han", "hangul")))
 
 
+def _token_keys(tok: tuple[str, bool, str, bool]) -> list[tuple[str, str]]:
+    """(skeleton, letters) readings of a foreign token: itself, and a Cyrillic or Greek word
+    without a case ending that adds a consonant (Путиным → "putin", Зеленського → "zelensk")."""
+    out = [(skeleton(tok[0]), tok[0])]
+    if tok[2] == "vowels":
+        letters = re.sub(r"[^a-z]", "", tok[0])
+        m = CASE_ENDING.search(letters)
+        if m and m.start() >= 2 and skeleton(letters[:m.start()]) != out[0][0]:
+            out.append((skeleton(letters[:m.start()]), letters[:m.start()]))
+    return out
+
+
 # -- the index ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -577,22 +686,34 @@ class NameIndex:
         self._initial_fuzzy: dict[str, list[tuple[int, str]]] = defaultdict(list)
         # a name's consonant skeleton → (pattern, its words' skeletons)
         self._skeleton: dict[str, list[tuple[int, tuple[str, ...], str]]] = defaultdict(list)
+        # the same for the short forms a person chose, found when they also sound alike; and for
+        # "Initial. Surname" (the surname's skeleton → ..., the initial)
+        self._short_skeleton: dict[str, list[tuple]] = defaultdict(list)
+        self._initial_skeleton: dict[str, list[tuple]] = defaultdict(list)
         for person_id, (names, forms) in people.items():
             display = names[0] if names else ""
             chosen = default_forms(display) if forms is None else forms
-            for name in (*names, *(f.text for f in chosen if f.kind == "nickname")):
-                self._add_name(person_id, name)
+            for n, name in enumerate((*names, *(f.text for f in chosen if f.kind == "nickname"))):
+                self._add_name(person_id, name, short=n > 0)
             words = _core(normalize_name(display).split())
+            latin = not any(ch.isalpha() and ord(ch) > 0x24F for ch in display)
             for form in chosen:
                 if form.kind == "surname" and words:
                     self._single[words[-1]].append(self._pattern(person_id, display, (words[-1],), "", False, True))
+                    if latin:
+                        self._add_skeletons(person_id, display, (words[-1],), (words[-1],), self._short_skeleton)
                 elif form.kind == "initial-surname" and len(words) >= 2:
+                    if latin:
+                        self._add_skeletons(person_id, display, (words[-1],), (words[-1],), self._initial_skeleton,
+                                            words[0][0])
                     i = self._pattern(person_id, display, (words[-1],), "", False)
                     self._initial[words[-1]].append((i, words[0][0]))
                     if len(words[-1]) >= FUZZY_MIN_LEN:
                         for d in _deletions(words[-1]):
                             self._initial_fuzzy[d].append((i, words[0][0]))
         self._crowd = _crowding(self._skeleton)
+        self._crowd_short = _crowding(self._short_skeleton)
+        self._crowd_initial = _crowding(self._initial_skeleton)
 
     def __len__(self) -> int:
         return len(self.patterns)
@@ -609,16 +730,18 @@ class NameIndex:
             for d in _deletions(word):
                 self._single_fuzzy[d].append(i)
 
-    def _add_name(self, person_id: str, name: str) -> None:
+    def _add_name(self, person_id: str, name: str, short: bool = False) -> None:
         all_words = normalize_name(name).split()
         if not all_words:
             return
         native = any(ch.isalpha() and ord(ch) > 0x24F for ch in name)
         if not native and re.search(r"\w-\w", name):  # "Heung-min" is also two words: "son hung min"
-            self._add_name(person_id, re.sub(r"(?<=\w)-(?=\w)", " ", name))
+            self._add_name(person_id, re.sub(r"(?<=\w)-(?=\w)", " ", name), short)
         words = _core(all_words) or all_words
         if not native:
             self._add_skeletons(person_id, name, tuple(words), tuple(all_words))
+            if short and not re.search(r"\d|\b[A-Z]{2,4}\b", name):  # an alias or nickname (not "MBS", "CR7"): also shorter
+                self._add_skeletons(person_id, name, tuple(words), tuple(all_words), self._short_skeleton)
         if len(words) == 1:
             phrase = tuple(all_words) if len(all_words) > 1 else ()
             i = self._pattern(person_id, name, words, phrase, native)
@@ -646,18 +769,26 @@ class NameIndex:
                 for d in _deletions(solid):
                     self._joined_fuzzy[d].append(i)
 
-    def _add_skeletons(self, person_id: str, name: str, words: tuple[str, ...], all_words: tuple[str, ...]) -> None:
+    def _add_skeletons(self, person_id: str, name: str, words: tuple[str, ...], all_words: tuple[str, ...],
+                       into: dict | None = None, initial: str = "") -> None:
         """The name's skeletons, its words in order (with and without particles) and, for two
-        words, reversed: Japanese, Korean and Chinese put the family name first (아베 신조)."""
-        least = SKELETON_MIN_ONE_WORD if len(words) == 1 else SKELETON_MIN
-        keys = {(_collapse(seq), seq, vowels, order not in (words, all_words))
-                for order in {words, all_words, words[::-1] if len(words) == 2 else words}
-                for seq, vowels in _name_skeletons(order)}
+        words, reversed: Japanese, Korean and Chinese put the family name first (아베 신조).
+        ``into`` a short form's index: skeletons from two classes, kept with the readings they come
+        from (the match must sound alike) and the initial that must come before ("Т. Свифт")."""
+        short = into is not None
+        least = SKELETON_MIN_SHORT if short else SKELETON_MIN_ONE_WORD if len(words) == 1 else SKELETON_MIN
+        orders = {words, all_words} if short else {words, all_words, words[::-1] if len(words) == 2 else words}
+        plain = {(_collapse(seq), seq, vowels, order not in (words, all_words), forms)
+                 for order in orders for seq, vowels, forms in _name_skeletons(order)}
+        keys = {(*k, "") for k in plain} | {
+            (_collapse(seq), seq, vowels, order not in (words, all_words), forms, script)
+            for script in SCRIPT_READINGS for order in orders for seq, vowels, forms in _name_skeletons(order, script)
+            if (_collapse(seq), seq, vowels, order not in (words, all_words), forms) not in plain}
         keys = {k for k in keys if len(k[0]) >= least}
         if keys:
             i = self._pattern(person_id, name, words, "", False)
-            for key, seq, vowels, reordered in keys:
-                self._skeleton[key].append((i, seq, vowels, reordered))
+            for key, seq, vowels, reordered, forms, script in keys:
+                (self._skeleton if into is None else into)[key].append((i, seq, vowels, reordered, forms, initial, script, short))
 
     # -- search ---------------------------------------------------------------------------------
     def find(self, prompt: str) -> dict[str, NameMatch]:
@@ -668,36 +799,74 @@ class NameIndex:
         for words in readings(prompt):
             self._find_in(words, found, capitalised, syllables)
         if not prompt.isascii():
-            self._find_skeletons(foreign_tokens(prompt), found)
+            dotted = frozenset(anyascii(m).lower() for m in re.findall(r"(?<!\w)(\w)\.", unicodedata.normalize("NFKC", prompt)))
+            self._find_skeletons(foreign_tokens(prompt), found, dotted, any("\u3040" <= ch <= "\u30ff" for ch in prompt))
         return found
 
-    def _find_skeletons(self, toks: list[tuple[str, bool, str, bool] | None], found: dict[str, NameMatch]) -> None:
+    def _find_skeletons(self, toks: list[tuple[str, bool, str, bool] | None], found: dict[str, NameMatch],
+                        dotted: frozenset[str] = frozenset(), japanese: bool = False) -> None:
         """A registered Latin name spelt in another script: a run of foreign tokens of one kind whose
         consonant skeleton is the name's, word for word; where the script writes vowels (Cyrillic,
         Greek, kana) the first word's first vowel is also alike ("Кинг-конг" is not "Kuni Gino").
         Where many registered skeletons are as long as this one, the match needs more evidence
-        (``_skeleton_evidence``): a chance match is then likely."""
-        keys = [None if t is None else skeleton(t[0]) for t in toks]
+        (``_skeleton_evidence``): a chance match is then likely. A Cyrillic or Greek word is also
+        read without a case ending (Путиным). A short form the person chose (``_short_skeleton``)
+        must be whole words and sound alike; "Initial. Surname" needs the initial and its dot
+        (``dotted``) right before. In a Japanese prompt (``japanese``: it has kana) Chinese characters
+        are Japanese words (盆栽), and foreign short forms are written in katakana."""
+        keys = [None if t is None else _token_keys(t) for t in toks]
         for start, tok in enumerate(toks):
             if tok is None or (tok[2] == "hangul" and not tok[1]):
                 continue
-            kind, joined = tok[2], ""
+            kind = tok[2]
+            paths: dict[str, tuple[str, ...]] = {"": ()}  # skeleton so far → the tokens as read
             for end in range(start, min(len(toks), start + SKELETON_SPAN)):
                 if keys[end] is None or toks[end][2] != kind:
                     break
-                joined = _collapse((joined, keys[end]))
-                if kind in ("han", "hangul") and len(joined) < SKELETON_MIN_SYLLABLES:
+                nxt: dict[str, tuple[str, ...]] = {}
+                for joined, texts in paths.items():
+                    for key, text in keys[end]:
+                        nxt.setdefault(_collapse((joined, key)), (*texts, text))
+                paths = dict(itertools.islice(nxt.items(), 8))
+                ends_word = end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
+                for joined, texts in paths.items():
+                    span = [(text, *t[1:]) for text, t in zip(texts, toks[start:end + 1], strict=True)]
+                    if not (kind in ("han", "hangul") and len(joined) < SKELETON_MIN_SYLLABLES):
+                        self._skeleton_hits(self._skeleton, self._crowd, joined, span, kind, ends_word, found)
+                    if tok[1] and (ends_word or kind not in ("han", "hangul") or kind == "han" and end - start >= 2) and not (
+                            kind == "han" and japanese):
+                        self._skeleton_hits(self._short_skeleton, self._crowd_short, joined, span, kind, ends_word, found)
+                        before = toks[start - 1] if start else None
+                        if before is not None and len(before[0]) == 1 and before[0] in dotted:
+                            self._skeleton_hits(self._initial_skeleton, self._crowd_initial, joined, span, kind, ends_word,
+                                                found, before[0])
+
+    def _skeleton_hits(self, index: dict, crowd: dict[int, int], joined: str, span: list, kind: str, ends_word: bool,
+                       found: dict[str, NameMatch], initial: str = "") -> None:
+        crowded = crowd.get(len(joined), 0)
+        for i, words, vowels, reordered, forms, first, script, short in index.get(joined, ()):
+            if (self.patterns[i].person_id in found or script and kind != script
+                    or kind in ("vowels", "kana") and _first_vowel(span[0][0]) != vowels[0]):
+                continue
+            groups = _aligned(words, [skeleton(t[0]) for t in span], [t[1] for t in span], kind)
+            if groups is None:
+                continue
+            evidence = _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word)
+            if short:  # a short form: whole words, sounding alike, after its initial, not function words
+                j = 0
+                for _, n in groups:
+                    if all(t[0] in _function_words() for t in span[j:j + n]):
+                        break
+                    j += n
+                else:
+                    j = -1
+                if (j >= 0 or kind not in ("han", "hangul") and any(n > 1 for _, n in groups)
+                        or not _sound_alike(forms, span, groups, kind)
+                        or first and not (skeleton(first) == skeleton(initial) and (skeleton(first) or initial in "aeiouy"))):
                     continue
-                for i, words, vowels, reordered in self._skeleton.get(joined, ()):
-                    if self.patterns[i].person_id in found or (kind in ("vowels", "kana") and _first_vowel(tok[0]) != vowels[0]):
-                        continue
-                    span = toks[start:end + 1]
-                    groups = _aligned(words, keys[start:end + 1], [t[1] for t in span], kind)
-                    ends_word = end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
-                    if groups is not None and (not self._crowd.get(len(joined))
-                                               or _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word)
-                                               >= len(joined) - 1 + self._crowd[len(joined)]):
-                        self._hit(found, i, " ".join(t[0] for t in span), "skeleton")
+                evidence += 2
+            if evidence >= 0 and evidence >= len(joined) - 1 + crowded or not crowded and not short:
+                self._hit(found, i, " ".join(t[0] for t in span), "skeleton")
 
     def _hit(self, found, i: int, text: str, how: str) -> None:
         p = self.patterns[i]

@@ -338,3 +338,82 @@ def test_attack_other_script_spelling_by_english_sounds_is_found(index, sets, pr
 @pytest.mark.parametrize("prompt", ["son hung min walking a dog", "sohn heung min at a press conference"])
 def test_attack_hyphenated_name_word_spelt_as_two_words_is_found(index, sets, prompt):
     assert "Son Heung-min" in _who(index, sets, prompt)
+
+
+# -- short forms, case endings and syllable conventions in other scripts ---------------------------
+@pytest.mark.parametrize("prompt, name", [
+    ("Путина в костюме астронавта", "Vladimir Putin"), ("a children's book illustration of أوباما", "Barack Obama"),
+    ("マクロン on a motorbike at night", "Emmanuel Macron"), ("눈 속의 메르켈 그림", "Angela Merkel"),
+    ("Бетховену посвящается", "Ludwig van Beethoven"), ("رسم بيتهوفن بالألوان المائية", "Ludwig van Beethoven"), ("ショルツ首相のイラスト", "Olaf Scholz"),
+])
+def test_attack_chosen_short_form_spelt_in_another_script_is_found(index, sets, prompt, name):
+    """A surname alone or an alias the person chose gets the same other-script readings as the full
+    name; being short, it must also sound alike (vowels where the name has them)."""
+    assert name in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt", ["Маск на велосипеде", "Моди на пляже", "Чан пьёт чай"])
+def test_surname_alone_in_another_script_is_only_found_for_people_who_chose_it(index, sets, prompt):
+    assert _who(index, sets, prompt) == set()  # Musk, Modi and Chan chose no surname form
+
+
+@pytest.mark.parametrize("prompt, name", [
+    ("Владимиром Путиным planting a tree", "Vladimir Putin"), ("Дуэйном Джонсоном на пляже", "Dwayne Johnson"),
+    ("Тунбергом на пляже", "Greta Thunberg"), ("σκίτσο: Βλαδίμηρος Πούτιν χαμογελά", "Vladimir Putin"),
+    ("портрет Макрону", "Emmanuel Macron"),
+])
+def test_attack_cyrillic_or_greek_case_ending_is_found(index, sets, prompt, name):
+    assert name in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt, name", [("с Т. Свифтом на пляже", "Taylor Swift"), ("Κ. Χάρις στην παραλία", "Kamala Harris")])
+def test_attack_initial_and_surname_in_another_script_is_found(index, sets, prompt, name):
+    assert name in _who(index, sets, prompt)
+
+
+def test_initial_in_another_script_needs_its_dot_when_the_surname_alone_was_not_chosen(index, sets):
+    """Harris chose "Initial. Surname", not the surname alone: "Κ Χάρις" may be anyone's."""
+    assert "Kamala Harris" not in _who(index, sets, "Κ Χάρις στην παραλία")
+
+
+@pytest.mark.parametrize("prompt, name", [
+    ("雪の中のプーチン大統領のイラスト", "Vladimir Putin"), ("ベートーベンの肖像", "Ludwig van Beethoven"),
+    ("마크롱은 웃는다", "Emmanuel Macron"), ("푸틴이 자전거를 탄다", "Vladimir Putin"), ("더 록 포스터", "Dwayne Johnson"),
+])
+def test_attack_katakana_or_hangul_convention_for_a_foreign_name_is_found(index, sets, prompt, name):
+    """Katakana ti/tu/hu as チ/ツ/フ, epenthetic vowels after consonants, Korean particles on the name."""
+    assert name in _who(index, sets, prompt)
+
+
+@pytest.mark.parametrize("prompt, name", [
+    ("普京 on a motorbike at night", "Vladimir Putin"), ("奥巴马骑自行车", "Barack Obama"),
+    ("泽连斯基 holding an umbrella", "Volodymyr Zelenskyy"), ("下雨天的马克龙", "Emmanuel Macron"),
+])
+def test_attack_chinese_characters_for_a_foreign_name_are_found(index, sets, prompt, name):
+    """Mandarin ti/ki as ji (普京, 泽连斯基), ao as o (奥巴马); 的 ends a word."""
+    assert name in _who(index, sets, prompt)
+
+
+SHORT_FORM_NEAR_COLLISIONS = [
+    "北京的胡同", "마카롱과 커피", "マカロンとコーヒー", "马卡龙和咖啡", "معكرونة بالجبن", "부산 해운대의 여름",
+    "बच्चे पतंग उड़ा रहे हैं", "田中さんの盆栽", "平安无事", "राजस्थान का किला", "משה קורא עיתון", "قناع في الكرنفال",
+    "В Москве идёт снег", "путина на Волге", "富士山と桜",
+]
+
+
+@pytest.mark.parametrize("prompt", SHORT_FORM_NEAR_COLLISIONS)
+def test_foreign_words_sounding_like_a_short_form_pass(index, prompt):
+    """Beijing is not Putin (普京), a macaron not Macron (an added vowel is not an a), Busan not
+    Putin (ti as chi is katakana only), a kite (पतंग) not Putin (Indic inherent vowels), CR7 and MBS
+    are not read by sound, a lower-case word or a capital without a dot is not an initial."""
+    assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt", [p for p in SHORT_FORM_NEAR_COLLISIONS if p != "マカロンとコーヒー"])
+def test_foreign_words_sounding_like_a_short_form_pass_among_thousands(crowded, prompt):
+    assert crowded.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [("Путина в костюме", "7"), ("マクロン", "9"), ("普京 on a motorbike", "7")])
+def test_chosen_short_forms_in_other_scripts_are_still_found_among_thousands(crowded, prompt, pid):
+    assert pid in crowded.find(prompt)
