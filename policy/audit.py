@@ -487,12 +487,9 @@ class AuditLog:
             frontier.push(leaf)
             out.append(AuditRecord(index, kind, entry_id, decision_id, record["time"], record.get("effect"),
                                    record.get("asset_id"), record, signature, leaf))
-        if rows:
-            conn.execute(audit_log.insert(), rows)
-        if openings:
-            conn.execute(audit_openings.insert(), openings)
-        if frontier.new_nodes:
-            conn.execute(merkle_nodes.insert(), frontier.new_nodes)
+        self.store.insert_many(conn, audit_log, rows)
+        self.store.insert_many(conn, audit_openings, openings)
+        self.store.insert_many(conn, merkle_nodes, frontier.new_nodes)
         return out, frontier.head()
 
     # -- the checkpoint kept outside the database ---------------------------------------------
