@@ -8,10 +8,19 @@ a small face in a 4K frame is seen at its own size, not on a reduced copy. The e
 capped at ``MAX_SEARCH_PIXELS`` (beyond that the smallest faces found grow in proportion).
 Second detector, where it pays: dlib's CNN (MMOD) face detector (a) confirms the HOG detector's
 near misses (score within ``HOG_CANDIDATE_SCORE`` of its threshold: eyes covered, strong blur),
-each on its own region enlarged to a face of ``CNN_REGION_FACE`` px, the best
-``cnn_candidates(w, h)`` of them (8 up to full HD, 3 in a 4K picture), and (b) looks for large faces
-HOG misses altogether (rotation, occlusion) on a copy of ``CNN_SIDE`` px. At full resolution it
-would cost about 5 s per megapixel on one core.
+each on its own region (the box and ``CNN_REGION_MARGIN`` of its side around it) scaled to a
+face of ``CNN_REGION_FACE`` px, the best ``cnn_candidates(w, h)`` of them (8 up to full HD, 3 in a
+4K picture), and (b) looks for large faces HOG misses altogether (rotation, occlusion) on a copy
+of ``CNN_SIDE`` px. At full resolution it would cost about 5 s per megapixel on one core.
+
+Cost on one core (2-vCPU Xeon): HOG about 72 ns per scanned pixel, pyramid included, whatever the
+content, so 0.40 s for the >= 80 px search of a 4K picture (5.6 MP scanned) and 1.6 s for the
+>= 40 px one (22.6 MP); each CNN region about 0.19 s, the whole-picture pass 0.4 s, each
+descriptor 0.08 s. Neither the start scale nor the pyramid has room to give: a HOG level finds
+every face of 63 px (160/160 pasted faces) but misses 8 % at 60 px, and alone it finds only two
+thirds of those of 74 px, so the next level (5/6 the size) is needed there.
+The picture is read as PIL grey for HOG and as RGB crops for the rest: no array of the whole
+picture in colour is made.
 
 Landmarks and descriptors are computed at full resolution. A face whose eyes cannot be seen (the
 aligned face's eye band has almost no texture: a bar, sunglasses) is ``unmatchable``: its
@@ -37,15 +46,15 @@ HOG_WINDOW_PX = 66  # the smallest box dlib's HOG detector reports reliably (80 
 MAX_SEARCH_PIXELS = 40_000_000
 SMALL_PICTURE_PIXELS = 1_100_000  # up to 1024x1024 HOG starts at 2x  # the enlarged picture HOG scans: 4K at 1.7× is 24 MP
 HOG_CANDIDATE_SCORE = -0.5  # HOG detections scoring in [this, 0) are candidates for the CNN
-# The CNN examines this many near misses (about 0.25 s each on one core) in a picture of up to
+# The CNN examines this many near misses (about 0.19 s each on one core) in a picture of up to
 # CANDIDATE_PIXELS, fewer in larger ones down to MIN_CANDIDATES, since HOG's scan grows with the
 # area: a 4K check stays near 3 s. A count, not a clock, so the result does not depend on load.
 MAX_CANDIDATES = 8
 MIN_CANDIDATES = 3
 CANDIDATE_PIXELS = 2_100_000
 CNN_REGION_FACE = 120  # px: a candidate region is scaled so its face is this wide for the CNN
-CNN_REGION_MARGIN = 0.5  # the region around a candidate, in shares of its side on each side
-CNN_SIDE = 384  # px: the whole-picture CNN pass (about 0.15 MP, ~0.7 s on one core)
+CNN_REGION_MARGIN = 0.35  # the region around a candidate, in shares of its side on each side (0.25 loses a covered face)
+CNN_SIDE = 384  # px: the whole-picture CNN pass (0.08-0.15 MP, 0.4-0.7 s on one core; 256 loses rotated faces of 650 px in 4K)
 CNN_MIN_CONFIDENCE = 0.3
 # Eye band of the aligned 150 px chip (dlib.get_face_chip, padding 0.25): rows 30-60. Covered when
 # some 10-row strip of it has a standard deviation below this share of the whole chip's (clean
@@ -101,6 +110,10 @@ class DetectedFace:
         return self.descriptor is None
 
 
+def _rgb(image: Image.Image) -> Image.Image:
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
 def _overlaps(a: tuple, b: tuple) -> bool:
     """Intersection over the smaller box above one half."""
     w = min(a[2], b[2]) - max(a[0], b[0])
@@ -127,15 +140,21 @@ class FaceAnalyzer:
             raise FaceModelError(f"cannot load the face models: {exc}") from exc
         self._dlib = dlib
 
-    def boxes(self, rgb: np.ndarray, min_face: int = MIN_FACE_PX, second: bool = True) -> list[tuple[tuple, str]]:
-        """Face boxes at full resolution, each with the detector that found it."""
+    def boxes(self, image: Image.Image, min_face: int = MIN_FACE_PX, second: bool = True) -> list[tuple[tuple, str]]:
+        """Face boxes at full resolution, each with the detector that found it.
+
+        HOG reads a grey copy (PIL's conversion: no full RGB array is made); the CNN reads RGB
+        crops and a thumbnail, so a 4K picture is never held as a 24 MB array."""
         import cv2
 
-        h, w = rgb.shape[:2]
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        image = _rgb(image)
+        w, h = image.size
+        gray = np.asarray(image.convert("L"))
         f = hog_scale(w, h, min_face)
-        scanned = gray if f == 1.0 else cv2.resize(
-            gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_LINEAR if f > 1 else cv2.INTER_AREA)
+        # Bilinear either way: at the scales used here (0.6-2x) area averaging costs 5x more at 4K
+        # and finds the same faces (bench/likeness.py --part small).
+        scanned = gray if f == 1.0 else cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))),
+                                                   interpolation=cv2.INTER_LINEAR)
         rects, scores, _ = self._detector.run(scanned, 0, HOG_CANDIDATE_SCORE if second else 0.0)
 
         def full(r, s: float) -> tuple:
@@ -156,9 +175,9 @@ class FaceAnalyzer:
             m = int(side * CNN_REGION_MARGIN)
             x0, y0, x1, y1 = max(0, box[0] - m), max(0, box[1] - m), min(w, box[2] + m), min(h, box[3] + m)
             s = CNN_REGION_FACE / side
-            region = np.ascontiguousarray(cv2.resize(rgb[y0:y1, x0:x1], (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))),
-                                                     interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR))
-            for d in self._cnn(region, 0):
+            region = image.crop((x0, y0, x1, y1)).resize((max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))),
+                                                         Image.Resampling.BILINEAR)
+            for d in self._cnn(np.asarray(region), 0):
                 if d.confidence >= CNN_MIN_CONFIDENCE:
                     r = d.rect
                     cbox = (max(0, x0 + int(r.left() / s)), max(0, y0 + int(r.top() / s)),
@@ -166,8 +185,9 @@ class FaceAnalyzer:
                     if not any(_overlaps(cbox, b) for b, _ in found):
                         found.append((cbox, "cnn"))
         s = min(1.0, CNN_SIDE / max(h, w))
-        small = rgb if s == 1.0 else cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        for d in self._cnn(np.ascontiguousarray(small), 0):
+        small = image if s == 1.0 else image.resize((max(1, round(w * s)), max(1, round(h * s))),
+                                                    Image.Resampling.BOX, reducing_gap=2.0)
+        for d in self._cnn(np.asarray(small), 0):
             if d.confidence >= CNN_MIN_CONFIDENCE:
                 cbox = full(d.rect, s)
                 if not any(_overlaps(cbox, b) for b, _ in found):
@@ -176,17 +196,23 @@ class FaceAnalyzer:
 
     def analyze(self, image: Image.Image, min_face: int = MIN_FACE_PX, second: bool = True) -> list[DetectedFace]:
         """Every face of at least ``min_face`` px; ``second``: also ask the CNN detector."""
-        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+        image = _rgb(image)
         faces = []
-        for (left, top, right, bottom), detector in self.boxes(rgb, min_face, second):
+        for box, detector in self.boxes(image, min_face, second):
+            left, top, right, bottom = box
             side = min(right - left, bottom - top)
             if side < MIN_FACE_PX:
-                faces.append(DetectedFace((left, top, right, bottom), side, None, detector))
+                faces.append(DetectedFace(box, side, None, detector))
                 continue
-            shape = self._shapes(rgb, self._dlib.rectangle(left, top, right, bottom))
+            # Landmarks, descriptor and eye band read only the face and a box side around it (the
+            # aligned chip stays inside): the same numbers as on the whole picture, without an
+            # array of it.
+            m = right - left
+            x0, y0 = max(0, left - m), max(0, top - m)
+            rgb = np.asarray(image.crop((x0, y0, min(image.width, right + m), min(image.height, bottom + m))))
+            shape = self._shapes(rgb, self._dlib.rectangle(left - x0, top - y0, right - x0, bottom - y0))
             descriptor = np.asarray(self._encoder.compute_face_descriptor(rgb, shape), dtype=np.float32)
-            faces.append(DetectedFace((left, top, right, bottom), side, descriptor, detector,
-                                      self._eyes_hidden(rgb, shape)))
+            faces.append(DetectedFace(box, side, descriptor, detector, self._eyes_hidden(rgb, shape)))
         return faces
 
     def _eyes_hidden(self, rgb: np.ndarray, shape) -> bool:

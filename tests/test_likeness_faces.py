@@ -25,7 +25,7 @@ def face_crop(analyzer: FaceAnalyzer, photo: Image.Image, attack: str = "clean")
     import dlib
 
     rgb = np.ascontiguousarray(np.asarray(photo.convert("RGB")))
-    [(box, _)] = analyzer.boxes(rgb, second=False)
+    [(box, _)] = analyzer.boxes(photo, second=False)
     side = box[2] - box[0]
     m = side // 2
     crop = photo.convert("RGB").crop((max(0, box[0] - m), max(0, box[1] - m), box[2] + m, box[3] + m))
@@ -164,3 +164,43 @@ def test_attack_face_with_hidden_eyes_becomes_an_unmatchable_finding_for_registe
     assert [(f.person_id, f.band) for f in check.findings] == [(person.person_id, "unmatchable")]
     clean, side = face_crop(analyzer, photos["biden.jpg"])
     assert LikenessChecker(registry).check_image(composite(clean, side, 200, (1024, 1024), seed=1)[0], "post").findings == ()
+
+
+@pytest.mark.slow
+def test_attack_black_bar_over_the_eyes_missed_with_a_wide_cnn_region_is_found():
+    """With half a side of context around HOG's near miss the CNN saw nothing in this covered face;
+    with CNN_REGION_MARGIN (0.35) its region is also 0.72x the pixels."""
+    from tests.conftest import face_photos
+
+    analyzer = FaceAnalyzer()
+    crop, side = face_crop(analyzer, Image.open(face_photos.__wrapped__()["biden.jpg"]), "bar")
+    picture, centre = composite(crop, side, 100, (1920, 1080), seed=123)
+    [hit] = found_at(analyzer.analyze(picture), centre, 100)
+    assert hit.detector == "cnn" and hit.unmatchable
+
+
+@pytest.mark.slow
+def test_descriptor_read_from_the_face_region_equals_the_whole_picture(analyzer, photos):
+    """analyze() hands dlib a crop around each face instead of the 4K picture: the same landmarks,
+    descriptor and eye verdict, computed on the whole picture here."""
+    import dlib
+
+    from pocketstudio.safety.faces import MIN_FACE_PX
+
+    crop, side = face_crop(analyzer, photos["obama2.jpg"], "rot30")
+    picture, centre = composite(crop, side, 120, (3840, 2160), seed=2)
+    [hit] = found_at(analyzer.analyze(picture, second=False), centre, 120)
+    assert hit.size_px >= MIN_FACE_PX
+    rgb = np.ascontiguousarray(np.asarray(picture))
+    shape = analyzer._shapes(rgb, dlib.rectangle(*hit.box))
+    whole = np.asarray(analyzer._encoder.compute_face_descriptor(rgb, shape), dtype=np.float32)
+    assert np.array_equal(hit.descriptor, whole) and hit.unmatchable == analyzer._eyes_hidden(rgb, shape)
+
+
+def test_grey_and_transparent_pictures_are_searched_like_their_rgb_copy(analyzer, photos):
+    for mode in ("L", "RGBA"):
+        picture = photos["obama.jpg"].convert(mode)
+        got = analyzer.analyze(picture, second=False)
+        want = analyzer.analyze(picture.convert("RGB"), second=False)
+        assert [f.box for f in got] == [f.box for f in want] and len(got) == 1
+        assert np.array_equal(got[0].descriptor, want[0].descriptor)
