@@ -231,7 +231,7 @@ def monitor(saved_note: str | None, source: TileSource, verifier: NoteVerifier,
     note = source.checkpoint()
     try:
         new = Checkpoint.verify(note, verifier, verifier.name)
-        witnesses = tuple(policy.check(note))
+        witnesses = tuple(policy.check(note, verifier))
     except CheckpointError as exc:
         raise AuditError(f"the published checkpoint is not acceptable: {exc}") from exc
     old = None
@@ -296,7 +296,7 @@ def verify_tlog_proof(text: str, verifier: NoteVerifier, policy: WitnessPolicy =
         record_bytes = extra["record"].encode()
         signature = base64.b64decode(extra["record_signature"], validate=True)
         checkpoint = Checkpoint.verify(note, verifier, verifier.name)
-        witnesses = policy.check(note)
+        witnesses = policy.check(note, verifier)
     except (ValueError, KeyError, TypeError, AttributeError, CheckpointError) as exc:
         raise AuditError(f"tlog-proof rejected: {exc}") from exc
     record = json.loads(record_bytes)

@@ -52,6 +52,9 @@ WitnessOpt = typer.Option([], "--witness", help="A witness's cosignature key (na
                                                 "tlog-cosignature Ed25519), repeatable: the witness policy.")
 QuorumOpt = typer.Option(None, "--quorum", min=0, help="How many of the --witness keys must have cosigned "
                                                        "(default: all of them).")
+WitnessPolicyOpt = typer.Option(None, "--witness-policy", help="A witness policy file (Sigsum policy format: witness, "
+                                "group, quorum lines) used when no --witness is given (default: the setting "
+                                "witness_policy; unset: no cosignature needed).")
 
 
 def _version(value: bool) -> None:
@@ -777,33 +780,60 @@ def audit_prove(ref: str = typer.Argument(..., help="Asset id, decision id, sequ
         print(text)
 
 
+def _witness_policy(home: Optional[Path], witness: list[str], quorum: Optional[int], policy_file: Optional[Path]):
+    """The witness policy a command checks cosignatures against: the --witness keys (one group of
+    --quorum of them), else the policy file (--witness-policy, then the setting witness_policy),
+    else none. Two sources at once would leave one silently unused, so that is a usage error."""
+    from pocketstudio.policy.cosignature import WitnessPolicy
+
+    if witness:
+        if policy_file is not None:
+            raise UsageError("give --witness keys or --witness-policy FILE, not both")
+        return WitnessPolicy.from_keys(witness, quorum)
+    if quorum is not None:
+        raise UsageError("--quorum counts --witness keys; a policy file says its quorum itself")
+    path = _settings(home, witness_policy=policy_file).witness_policy
+    return WitnessPolicy() if path is None else WitnessPolicy.load(path)
+
+
 @audit_app.command("verify-proof")
 def audit_verify_proof(bundle: Path = typer.Argument(..., help="A bundle from 'audit prove' (JSON, or a "
                                                              "c2sp.org/tlog-proof@v1 text proof)."),
                        key: Path = typer.Option(..., "--key", help="The log's public key (keys/audit-log.pub)."),
-                       witness: list[str] = WitnessOpt, quorum: Optional[int] = QuorumOpt):
+                       witness: list[str] = WitnessOpt, quorum: Optional[int] = QuorumOpt,
+                       witness_policy: Optional[Path] = WitnessPolicyOpt,
+                       json_out: bool = typer.Option(False, "--json", help="Print the result (or the error) as JSON."),
+                       home: Optional[Path] = HomeOpt):
     """Check a proof bundle offline with nothing but the log's public key (and a witness policy)."""
     from pocketstudio.policy.audit import verify_proof_bundle
     from pocketstudio.policy.checkpoint import CheckpointError, NoteVerifier
-    from pocketstudio.policy.cosignature import WitnessPolicy
     from pocketstudio.policy.tiles import PROOF_HEADER, verify_tlog_proof
 
     try:
+        policy = _witness_policy(home, witness, quorum, witness_policy)
+    except PocketStudioError as exc:
+        _fail(exc, json_out=json_out, verified=False)
+    try:
         verifier = NoteVerifier.from_text(key.read_text())
-        policy = WitnessPolicy.from_keys(witness, quorum)
         text = bundle.read_text()
         if text.startswith(PROOF_HEADER):
             proven = verify_tlog_proof(text, verifier, policy)
-            bundle_doc, record = {"leaf_index": proven["index"]}, proven["record"]
+            index, size, record, witnesses = proven["index"], proven["tree_size"], proven["record"], proven["witnesses"]
         else:
             bundle_doc = json.loads(text)
             record = verify_proof_bundle(bundle_doc, verifier)
-            policy.check(bundle_doc["checkpoint"])
-    except (OSError, ValueError, KeyError, CheckpointError, PocketStudioError) as exc:
-        _fail(f"proof does NOT verify: {exc}")
+            witnesses = policy.check(bundle_doc["checkpoint"], verifier)
+            index, size = bundle_doc["leaf_index"], bundle_doc.get("tree_size")
+    except (OSError, ValueError, KeyError, TypeError, CheckpointError, PocketStudioError) as exc:
+        _fail(exc, json_out=json_out, message=f"proof does NOT verify: {exc}", verified=False)
+    if json_out:
+        print(json.dumps({"verified": True, "log_origin": record["log_origin"], "leaf_index": index, "tree_size": size,
+                          "witnesses": witnesses, "record": record}, indent=2))
+        return
     out.print(f"proof verifies: {record.get('kind', 'decision')} {record.get('decision_id') or record.get('entry_id')} "
               f"({record.get('effect') or record.get('event')}, {record.get('outcome') or record.get('amends') or ''}) "
-              f"is leaf {bundle_doc['leaf_index']} of log {record['log_origin']}")
+              f"is leaf {index} of log {record['log_origin']}"
+              + (f"; cosigned by {', '.join(witnesses)}" if witnesses else ""))
 
 
 @audit_app.command("publish")
@@ -830,28 +860,36 @@ def audit_monitor(checkpoint: Path = typer.Option(..., "--checkpoint", help="The
                                                   "time (missing: the first look, trusted as found); replaced by the new one."),
                   tiles: str = typer.Option(..., "--tiles", help="Where the log is published: a folder or an http(s) URL."),
                   key: Path = typer.Option(..., "--key", help="The log's public key (keys/audit-log.pub)."),
-                  witness: list[str] = WitnessOpt, quorum: Optional[int] = QuorumOpt):
+                  witness: list[str] = WitnessOpt, quorum: Optional[int] = QuorumOpt,
+                  witness_policy: Optional[Path] = WitnessPolicyOpt,
+                  json_out: bool = typer.Option(False, "--json", help="Print the result (or the error) as JSON."),
+                  home: Optional[Path] = HomeOpt):
     """Check that a published log only grew since the saved checkpoint (a consistency proof built from
     its tiles; a truncated or rewritten log fails), that its new entries are the log's own, and save
     the new checkpoint."""
     from pocketstudio.core.base.keys import write_public
     from pocketstudio.policy.checkpoint import CheckpointError, NoteVerifier
-    from pocketstudio.policy.cosignature import WitnessPolicy
     from pocketstudio.policy.tiles import TileSource, monitor
 
     try:
+        policy = _witness_policy(home, witness, quorum, witness_policy)
         verifier = NoteVerifier.from_text(key.read_text())
-        policy = WitnessPolicy.from_keys(witness, quorum)
         saved = checkpoint.read_text() if checkpoint.exists() else None
-    except (OSError, UnicodeDecodeError, CheckpointError) as exc:
-        _fail(f"cannot start the monitor: {exc}")
+    except (OSError, UnicodeDecodeError, CheckpointError, PocketStudioError) as exc:
+        _fail(exc, json_out=json_out, message=f"cannot start the monitor: {exc}", passed=False)
     try:
         result = monitor(saved, TileSource(tiles), verifier, policy)
         write_public(checkpoint, result.note.encode())
     except OSError as exc:
-        _fail(f"cannot save the checkpoint in {checkpoint}: {exc.strerror or exc}")
+        _fail(exc, json_out=json_out, message=f"cannot save the checkpoint in {checkpoint}: {exc.strerror or exc}",
+              passed=False)
     except PocketStudioError as exc:
-        _fail(f"the published log does NOT pass: {exc}")
+        _fail(exc, json_out=json_out, message=f"the published log does NOT pass: {exc}", passed=False)
+    if json_out:
+        print(json.dumps({"passed": True, "origin": result.checkpoint.origin, "old_size": result.old_size,
+                          "size": result.checkpoint.size, "new_entries": result.new_entries,
+                          "witnesses": list(result.witnesses), "saved": str(checkpoint)}, indent=2))
+        return
     out.print(f"log {result.checkpoint.origin} grew append-only from {result.old_size} to {result.checkpoint.size} leaves "
               f"({result.new_entries} new entries checked)"
               + (f"; cosigned by {', '.join(result.witnesses)}" if result.witnesses else "")
