@@ -404,7 +404,10 @@ class AuditLog:
         except sa.exc.SQLAlchemyError as exc:
             raise _append_failed(exc) from exc
         self._committed(head)
-        self.witness(head)
+        try:
+            self.witness(head)
+        except AuditError as exc:
+            raise NotWitnessed(f"the audit records committed, but {exc}", out) from exc
         self.store_checkpoint_if_due()
         return out
 
