@@ -7,8 +7,8 @@ prompt: catch rate per evasion technique and false-block rate per group of innoc
   tuning half and the held-out half apart (tests/data/likeness/sets.json, committed before the
   matcher was tuned; the 25 people registered with the short forms they chose), with 95 % Wilson
   intervals; also the false-block rate when 10 000 synthetic names are registered beside them. Held-out
-  v2 and v3 (sets.json's held_out_v2, held_out_v3) were each written before a round of tuning and then
-  tuned on; held-out v4 was written before v3 was looked at and is never tuned on (the blind set);
+  v2, v3 and v4 (sets.json's held_out_v2 .. held_out_v4) were each written before a round of tuning and
+  then tuned on; held-out v5 was written before v4's misses were tuned on and is never tuned on (the blind set);
   other-script spellings are also shown by script. The last column repeats every set with the 10 000 synthetic names registered:
   a name must still be caught, and an innocent prompt pass, when the registry is large.
 speed: prompt-check time (NameIndex.find) at 20 / 10 000 / 100 000 registered names next to a
@@ -86,19 +86,19 @@ def synthetic_people(n: int, seed: int = 7) -> dict:
 def part_prompt(sets: dict) -> None:
     index = NameIndex(people_of(sets))
     big = NameIndex({**people_of(sets), **synthetic_people(10_000)})
-    held = [sets[f"held_out_{v}"] for v in ("v2", "v3", "v4")]
+    held = [sets[f"held_out_{v}"] for v in ("v2", "v3", "v4", "v5")]
     blank = f"{'-':^33}"
 
     def caught(items, idx=index) -> str:
         return rate(sum(str(it["person"]) in idx.find(it["p"]) for it in items), len(items)) if items else blank
 
     print("\n## Catch rate per evasion technique (25 registered people; rate (caught/n) [95 % Wilson])")
-    print("held-out v2 and v3: written by hand before a round of tuning, then tuned on; held-out v4: written before v3 "
-          "was looked at, never tuned on (the blind set);\nlast column: every set, 10 000 synthetic names registered "
-          "beside the 25")
+    print("held-out v2, v3 and v4: written by hand before a round of tuning, then tuned on; held-out v5: written "
+          "before v4's misses were tuned on, never tuned on (the blind set);\nlast column: every set, 10 000 synthetic "
+          "names registered beside the 25")
     print(f"{'technique':>24} | {'tuning half':^33} | {'held-out half':^33} | {'v2 (tuned on)':^33} | {'v3 (tuned on)':^33} "
-          f"| {'v4 (blind)':^33} | {'all sets, +10 000 names':^33}")
-    print("-" * 242)
+          f"| {'v4 (tuned on)':^33} | {'v5 (blind)':^33} | {'all sets, +10 000 names':^33}")
+    print("-" * 278)
     for tech, halves in sets["techniques"].items():
         extra = [v["techniques"].get(tech, []) for v in held]
         every = [*halves["tune"], *halves["held"], *itertools.chain(*extra)]
@@ -109,16 +109,16 @@ def part_prompt(sets: dict) -> None:
         for it in v["techniques"]["other-script-phonetic"]:
             by_script.setdefault(it["script"], []).append(it)
         for script, items in by_script.items():
-            cells = [blank] * 3
+            cells = [blank] * len(held)
             cells[n] = caught(items)
             print(f"{f'v{n + 2} other-script {script}':>24} | {'':^33} | {'':^33} | " + " | ".join(cells)
                   + f" | {caught(items, big)}")
     print("\n## False-block rate per group of innocent prompts (any finding blocks)")
     print(f"{'group':>22} | {'tuning half, 25 names':^33} | {'held-out, 25 names':^33} | {'v2, 25 names':^33} "
-          f"| {'v3, 25 names':^33} | {'v4 (blind), 25 names':^33} | {'all five, +10 000 names':^33}")
-    print("-" * 242)
-    totals = [0] * 6
-    counts = [0] * 6
+          f"| {'v3, 25 names':^33} | {'v4, 25 names':^33} | {'v5 (blind), 25 names':^33} | {'all six, +10 000 names':^33}")
+    print("-" * 278)
+    totals = [0] * 7
+    counts = [0] * 7
     for group in dict.fromkeys([*sets["innocent"], *(g for v in held for g in v["innocent"])]):
         halves = sets["innocent"].get(group, {"tune": [], "held": []})
         parts = [halves["tune"], halves["held"], *(v["innocent"].get(group, []) for v in held)]
@@ -130,8 +130,9 @@ def part_prompt(sets: dict) -> None:
         counts = [c + n for c, n in zip(counts, sizes, strict=True)]
         print(f"{group:>22} | " + " | ".join(rate(b, n) if n else blank for b, n in zip(blocked, sizes, strict=True)))
     print(f"{'all':>22} | " + " | ".join(rate(b, n) for b, n in zip(totals, counts, strict=True)))
-    print(f"{'v4 (blind), +10 000':>22} | " + rate(sum(bool(big.find(p)) for g in held[2]["innocent"].values() for p in g),
-                                              sum(map(len, held[2]["innocent"].values()))))
+    for n, v in enumerate(held[2:], start=4):
+        print(f"{f'v{n}, +10 000 names':>22} | " + rate(sum(bool(big.find(p)) for g in v["innocent"].values() for p in g),
+                                                      sum(map(len, v["innocent"].values()))))
 
 
 def _times(fn, prompts, runs: int) -> list[float]:
