@@ -53,6 +53,7 @@ from pocketstudio.core.base.errors import AuditError
 from pocketstudio.core.base.store import Store, audit_log, audit_openings, checkpoints, merkle_nodes
 from . import consent_events, merkle
 from .checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier
+from .cosignature import WitnessPolicy
 from .engine import Decision
 
 RECORD_VERSION = 2
@@ -63,6 +64,11 @@ PROOF_FORMAT = "pocketstudio-audit-proof/v1"
 DEFAULT_RETENTION = dt.timedelta(days=365)
 # On a shared database, how often (at most) writers store a signed checkpoint for the replicas.
 FLEET_CHECKPOINT_EVERY_S = 2.0
+
+
+class NotYetWitnessed(AuditError):
+    """No stored checkpoint covering the leaf carries the cosignatures the witness policy needs
+    (witnesses cosign published checkpoints after the fact): retry once they are added."""
 
 
 class NotWitnessed(AuditError):
@@ -695,12 +701,15 @@ class AuditLog:
             row = conn.execute(sa.select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)).first()
         return (Checkpoint.verify(row.note, self.verifier, self.origin), row.note) if row else None
 
-    def prove(self, ref: str, now: dt.datetime | None = None) -> dict:  # noqa: ARG002 — signed at the log's now
+    def prove(self, ref: str, now: dt.datetime | None = None,  # noqa: ARG002 — signed at the log's now
+              witnessed: WitnessPolicy | None = None) -> dict:
         """An offline proof bundle for one leaf: record, signature, inclusion proof, a checkpoint
         signed in memory (nothing is written, so proving needs no write lock), and for a decision
-        the amendment leaves that follow it up."""
+        the amendment leaves that follow it up. ``witnessed``: prove against the newest stored
+        checkpoint that covers the leaf and carries the cosignatures this witness policy needs
+        (``NotYetWitnessed`` when none does)."""
         record = self.get(ref)
-        cp, note = self._proving_checkpoint(record)
+        cp, note = self._witnessed_checkpoint(record, witnessed) if witnessed else self._proving_checkpoint(record)
         with self.store.connect() as conn:
             amendments = [] if record.kind != DECISION else [
                 self._row(r) for r in conn.execute(sa.select(audit_log).where(
@@ -734,6 +743,54 @@ class AuditLog:
             raise NotYetCheckpointed(f"audit leaf {record.index} is not yet checkpointed (the newest stored checkpoint "
                                      f"covers {covered} leaves; writers store one every few seconds): retry shortly")
         return latest
+
+    def _witnessed_checkpoint(self, record: AuditRecord, policy: WitnessPolicy) -> tuple[Checkpoint, str]:
+        with self.store.connect() as conn:
+            rows = conn.execute(sa.select(checkpoints.c.note).where(checkpoints.c.size > record.index)
+                                .order_by(checkpoints.c.size.desc()).limit(WITNESSED_SEARCH)).scalars().all()
+        for note in rows:
+            try:
+                cp = Checkpoint.verify(note, self.verifier, self.origin)
+                # A line under a policy witness's name and key id that does not verify is an error.
+                signed = {w.name for w in policy.witnesses if w.verify(note) is not None}
+            except CheckpointError as exc:
+                raise AuditError(f"a stored checkpoint of size {_note_size(note)} does not verify: {exc}") from exc
+            if policy.witnessed(signed):
+                return cp, note
+        raise NotYetWitnessed(f"audit leaf {record.index} is in the log, but no stored checkpoint over it carries "
+                              f"the cosignatures the witness policy needs ({policy.describe()}): add them with "
+                              "'pocketstudio audit add-cosignatures' once the witnesses have cosigned")
+
+    def add_cosignatures(self, note: str, now: dt.datetime | None = None) -> tuple[Checkpoint, int]:
+        """Keep witnesses' cosignatures of one of this log's checkpoints (the note a witness
+        returned): it must carry the log's own signature and name the log's root at its size;
+        its signature lines join those of the stored checkpoint of that size (stored now if it
+        was not). Returns the checkpoint and how many lines were new."""
+        try:
+            cp = Checkpoint.verify(note, self.verifier, self.origin)
+            _, lines = _note_lines(note)
+        except CheckpointError as exc:
+            raise AuditError(f"not a checkpoint signed by this log ({self.origin}): {exc}") from exc
+        if len(lines) > MAX_NOTE_SIGNATURES:
+            raise AuditError(f"the note carries {len(lines)} signature lines; at most {MAX_NOTE_SIGNATURES} are kept")
+        now = now or dt.datetime.now(dt.timezone.utc)
+        with self.store.begin() as conn:
+            size = self._size(conn)
+            if cp.size > size:
+                raise AuditError(f"the checkpoint is of {cp.size} leaves, the log has {size}: not this log's history")
+            if merkle.root_hash(self._node(conn), cp.size) != cp.root:
+                raise AuditError(f"the checkpoint's root is not this log's root at size {cp.size}: a different "
+                                 "history (a fork) was cosigned; keep the note as evidence")
+            stored = conn.execute(sa.select(checkpoints.c.note).where(checkpoints.c.size == cp.size)).scalar()
+            if stored is None:
+                conn.execute(checkpoints.insert().values(size=cp.size, root=cp.root, note=note, created_at=_iso(now)))
+                return cp, len(lines) - 1
+            body, kept = _note_lines(stored)
+            new = [line for line in lines if line not in kept]
+            if new:
+                conn.execute(checkpoints.update().where(checkpoints.c.size == cp.size).values(
+                    note=body + "\n" + "".join(line + "\n" for line in kept + new)))
+        return cp, len(new)
 
     def amendments(self, decision_id: str) -> list[AuditRecord]:
         with self.store.connect() as conn:
@@ -918,6 +975,23 @@ class AuditLog:
                              "(any generate) to append them")
         return {"records": tree.size, "root": tree.root().hex(), "checkpoints": count,
                 "kept_checkpoint": kept.size if kept is not None else None}
+
+
+WITNESSED_SEARCH = 100  # stored checkpoints searched, newest first, for one the witness policy accepts
+MAX_NOTE_SIGNATURES = 64  # signature lines kept on one stored checkpoint
+
+
+def _note_lines(note: str) -> tuple[str, list[str]]:
+    """(body, signature lines) of a signed note."""
+    if "\n\n" not in note:
+        raise CheckpointError("signed note has no signature block")
+    body, _, block = note.rpartition("\n\n")
+    return body + "\n", [line for line in block.splitlines() if line]
+
+
+def _note_size(note: str) -> str:
+    parts = note.split("\n", 2)
+    return parts[1] if len(parts) > 2 else "?"
 
 
 def _stat_key(path: Path) -> tuple:

@@ -459,11 +459,14 @@ class Verifier:
     """
 
     def __init__(self, keys: KeyStore, detectors: list[Watermarker], manifests: ManifestSource | None, *,
-                 audit: AuditSource | UnsafeSkipAudit, online: bool = False):
+                 audit: AuditSource | UnsafeSkipAudit, online: bool = False, witness_policy=None):
         if audit is None:
             raise TypeError("audit: pass the audit log to check decisions against, or UnsafeSkipAudit(reason)")
         self.keys = keys
         self.online = online
+        # policy.cosignature.WitnessPolicy (None: no cosignature needed): a decision's proof must
+        # be against a checkpoint its quorum of witnesses cosigned.
+        self.witness_policy = witness_policy
         self.detectors = detectors
         self.manifests = manifests
         self.audit = audit
@@ -509,7 +512,12 @@ class Verifier:
             manifests = RemoteResolver(resolver)
             audit = RemoteAuditLog(resolver, signer.verifier, signer.name) if signer is not None else UnsafeSkipAudit(
                 f"the resolver's audit proofs cannot be checked: no audit key in {settings.home}")
-        return cls(keys, detectors, manifests, audit=audit, online=online)
+        witness_policy = None
+        if settings.witness_policy is not None:  # a policy that cannot be read stops verification: fail closed
+            from pocketstudio.policy.cosignature import WitnessPolicy
+
+            witness_policy = WitnessPolicy.load(settings.witness_policy)
+        return cls(keys, detectors, manifests, audit=audit, online=online, witness_policy=witness_policy)
 
     def verify(self, image: str | os.PathLike | bytes, now: dt.datetime | None = None) -> Verdict:
         """The verdict on an image file (a path; at most MAX_IMAGE_BYTES, a regular file) or its bytes."""
@@ -812,8 +820,10 @@ class Verifier:
              "stored_at": stored.created_at})
 
     def _audit_check(self, manifest: ManifestSummary, asset_id: str | None, now: dt.datetime) -> CheckResult:
-        from pocketstudio.policy.audit import (NOT_PUBLISHED, NotYetCheckpointed, proven_amendments,
+        from pocketstudio.policy.audit import (NOT_PUBLISHED, AuditLog, NotYetCheckpointed, NotYetWitnessed,
+                                               proven_amendments,
                                                verify_proof_bundle)
+        from pocketstudio.policy.checkpoint import CheckpointError
 
         decision_id, origin = manifest.decision_id, manifest.audit_log_origin
         evidence = {"decision_id": decision_id, "log_origin": origin}
@@ -822,16 +832,31 @@ class Verifier:
                                {**evidence, "skipped": self.audit.reason})
         if origin != self.audit.origin:
             return CheckResult(CheckName.AUDIT, None, f"audit log {origin or '(unnamed)'} is not reachable from here", evidence)
+        policy = self.witness_policy
         try:
-            bundle = self.audit.prove(decision_id, now)
+            # A local log picks a checkpoint the witnesses cosigned; a remote one answers with its own.
+            bundle = (self.audit.prove(decision_id, now, witnessed=policy)
+                      if policy is not None and isinstance(self.audit, AuditLog)
+                      else self.audit.prove(decision_id, now))
             record = verify_proof_bundle(bundle, self.audit.verifier)
             amendments = proven_amendments(bundle, self.audit.verifier)
+            if policy is not None:
+                cosigners = {w.name for w in policy.witnesses if w.verify(bundle["checkpoint"]) is not None}
+                evidence["witnesses"] = sorted(cosigners)
+                if not policy.witnessed(cosigners):
+                    raise NotYetWitnessed(f"the proof's checkpoint is not cosigned by the witness policy's quorum "
+                                          f"({policy.describe()}); cosigned by {', '.join(sorted(cosigners)) or 'none'}")
         except StoreError:  # the local database is unusable: an error, not a verdict on the image
             raise
         except ResolutionError as exc:  # a remote log that does not answer, or answers only its operator
             return CheckResult(CheckName.AUDIT, None, f"audit check not available: {exc}", evidence)
         except NotYetCheckpointed as exc:  # a replica: the writers have not stored a checkpoint over it yet
             return CheckResult(CheckName.AUDIT, None, str(exc), {**evidence, "not_yet_checkpointed": True})
+        except NotYetWitnessed as exc:  # witnesses cosign after the fact: undecided, not a failure
+            return CheckResult(CheckName.AUDIT, None, str(exc), {**evidence, "not_yet_witnessed": True})
+        except CheckpointError as exc:  # a cosignature under a policy witness's name that does not verify
+            return CheckResult(CheckName.AUDIT, False, f"the audit proof's checkpoint carries a false witness "
+                               f"cosignature: {exc}", evidence)
         except (AuditError, PocketStudioError) as exc:
             return CheckResult(CheckName.AUDIT, False, f"decision {decision_id} has no provable record in the audit log: {exc}",
                                evidence)
@@ -850,8 +875,9 @@ class Verifier:
             return CheckResult(CheckName.AUDIT, False, f"decision {decision_id} is leaf {bundle['leaf_index']} of the audit log, "
                                "but a later leaf records that its file was never published: this copy did not leave "
                                "the studio through a release", evidence)
+        cosigned = f", cosigned by {', '.join(evidence['witnesses'])}" if evidence.get("witnesses") else ""
         return CheckResult(CheckName.AUDIT, True, f"decision {decision_id} is leaf {bundle['leaf_index']} of the audit log "
-                           f"(inclusion proof verified against a signed checkpoint of size {bundle['tree_size']})",
+                           f"(inclusion proof verified against a signed checkpoint of size {bundle['tree_size']}{cosigned})",
                            evidence)
 
     @staticmethod

@@ -836,6 +836,32 @@ def audit_verify_proof(bundle: Path = typer.Argument(..., help="A bundle from 'a
               + (f"; cosigned by {', '.join(witnesses)}" if witnesses else ""))
 
 
+@audit_app.command("add-cosignatures")
+def audit_add_cosignatures(notes: list[Path] = typer.Argument(..., help="Checkpoints of this log as witnesses "
+                                                                       "returned them, cosigned (C2SP signed notes)."),
+                           json_out: bool = typer.Option(False, "--json", help="Print the result (or the error) as JSON."),
+                           home: Optional[Path] = HomeOpt, database_url: Optional[str] = DbOpt):
+    """Keep witnesses' cosignatures on the stored checkpoints (after checking each note is this log's
+    own checkpoint of its own history), so proofs, replicas and verifiers with a witness policy use them."""
+    from ..base.files import read_input
+
+    kept = []
+    try:
+        log = _audit_log(home, database_url)
+        for note in notes:
+            cp, added = log.add_cosignatures(read_input(note, 1 << 20).decode("utf-8"))  # a note is small
+            kept.append({"file": str(note), "size": cp.size, "new_signature_lines": added})
+    except UnicodeDecodeError as exc:
+        _fail(f"{note} is not a signed note (UTF-8 text): {exc}", json_out=json_out, kept=kept)
+    except PocketStudioError as exc:
+        _fail(exc, json_out=json_out, kept=kept)
+    if json_out:
+        print(json.dumps({"kept": kept}, indent=2))
+        return
+    for k in kept:
+        out.print(f"{k['file']}: checkpoint of {k['size']} leaves, {k['new_signature_lines']} new signature line(s) kept")
+
+
 @audit_app.command("publish")
 def audit_publish(directory: Path = typer.Argument(..., help="Folder to write (or bring up to date) the static "
                                                              "files in; serve it with any web server."),

@@ -181,7 +181,7 @@ class Service:
         record is public by construction (policy/audit.py); anything else (denials, failures,
         amendments, consent events, records of the earlier format, lookups by position or asset)
         only the operator. Unknown and not-public look the same to everyone else: 404."""
-        from pocketstudio.policy.audit import DECISION, LEGACY_RECORD_VERSION, AuditError
+        from pocketstudio.policy.audit import DECISION, LEGACY_RECORD_VERSION, AuditError, NotYetWitnessed
 
         operator = self.is_operator(authorization)
         if authorization and not operator:
@@ -199,6 +199,12 @@ class Service:
         if record.version == LEGACY_RECORD_VERSION and not operator:
             raise ApiError(403, "operator-only", "this decision's record predates public audit records and holds "
                                                  "private details: its proof is served with the operator token only")
+        policy = self.verifier.witness_policy
+        if policy is not None:  # a checkpoint the witnesses cosigned, once there is one over this leaf
+            try:
+                return self.audit.prove(record.entry_id, witnessed=policy)
+            except NotYetWitnessed:
+                pass
         return self.audit.prove(record.entry_id)
 
     # -- Soft Binding Resolution API ------------------------------------------------------------

@@ -252,7 +252,8 @@ class Settings:
                                                        "the local root (--trust adds to them).")
     verify_fetch_urls: bool = setting(False, "serve: verify images by URL (the page's URL field, 'url' in the API).")
     witness_policy: Path | None = setting(None, "Witness policy file (Sigsum policy format) whose quorum of cosignatures "
-                                                "audit verify-proof and audit monitor require when no --witness is given.")
+                                                "audit verify-proof and audit monitor require when no --witness is given, "
+                                                "and verify and serve require of a release's audit proof.")
     # -- serve ---------------------------------------------------------------------------------------
     host: str = setting("127.0.0.1", "serve: address to listen on (0.0.0.0 for every interface).")
     port: int = setting(8000, "serve: TCP port.", min=1, max=65535)
