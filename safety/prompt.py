@@ -243,12 +243,15 @@ HAN_BOUNDARIES = frozenset("的在和与是了跟把被给对")
 # A skeleton length is crowded when more than this share of its possible skeletons is registered.
 SKELETON_CROWDED = 0.01
 SKELETON_SPAN = 12  # prompt tokens (syllables for Chinese and Korean) one name may take
-SKELETON_GROUP = {"word": 3, "vowels": 3, "kana": 1, "han": 6, "hangul": 6}  # tokens one word of a name may take
+SKELETON_GROUP = {"word": 3, "indic": 3, "vowels": 3, "kana": 1, "han": 6, "hangul": 6}  # tokens one word of a name may take
 GREEK_DIGRAPHS = [("μπ", "b"), ("ντ", "d"), ("γκ", "g"), ("γγ", "ng"), ("τζ", "j"), ("τσ", "ts"), ("χ", "h"),
                   ("ου", "u")]
-NASAL_SIGNS = str.maketrans({"\u0901": "n", "\u0902": "n", "\u0981": "n", "\u0982": "n"})  # Devanagari/Bengali
+# Anusvara and the like as n: Devanagari, Bengali, Gurmukhi (bindi, tippi: ਨਰਿੰਦਰ), Gujarati, Oriya, Telugu,
+# Kannada, Malayalam (anyascii spells some as m).
+NASAL_SIGNS = str.maketrans(dict.fromkeys("\u0901\u0902\u0981\u0982\u0a02\u0a70\u0a82\u0b02\u0c02\u0c82\u0d02", "n"))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # names share words: the index build reads each once
 def skeleton(word: str) -> str:
     """The consonant classes of a Latin word, repeats collapsed: "taylor" and テイラー "teira" → "TL",
     "obama" and Arabic "wbm" → "PM", "jinping" and Палладий "tszin'pin" → "SNPN"."""
@@ -260,18 +263,35 @@ def skeleton(word: str) -> str:
 
 # How other scripts render the sounds of a name, as rewrites of its letters, each applied or not:
 # a g before e or i as j (Angela: أنجيلا), a w as v (Ludwig: Людвиг), ng before a vowel as n-g
-# (Angela: 앙겔라), th as s (Luther: ルーサー, 루서), an r before a consonant or at the end silent as in
-# English (Martin: マーティン, 마틴); Japanese and Mandarin syllables: ti and di as chi and ji
-# (Putin: プーチン, 普京), tu as tsu, hu as fu (Heung-min: フンミン).
+# (Angela: 앙겔라), th as s (Luther: ルーサー, 루서), an English u in a closed syllable as a (Musk: Маск,
+# マスク); Japanese and Mandarin syllables: ti and di as chi and ji (Putin: プーチン, 普京), tu as tsu,
+# hu as fu (Heung-min: フンミン).
 NAME_READINGS = [(re.compile(a), b) for a, b in (
-    (r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s"), (r"(?<=[aeiou])r(?=[^aeiouy]|$)", ""))]
+    (r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s"), (r"u(?=[^aeiouy]{2}|[^aeiouy]$)", "a"))]
+# An r before a consonant or at the end silent, as English names are written in kana, Hangul and
+# Chinese (Martin: マーティン, 마틴, 马丁), not in Hebrew or Arabic (מקרר is not Merkel).
+SILENT_R = (r"(?<=[aeiou])r(?=[^aeiouy]|$)", "")
+SWEDISH_BERG = (r"(?<=r)g$", "i")  # as the name's language says it: Thunberg トゥーンベリ, 툰베리, 通贝里
 # Readings of one script only: katakana ti, di, tu, hu as チ, ヂ, ツ, フ (Putin: プーチン, Heung-min:
-# フンミン); Mandarin ti, ki as ji (Putin: 普京, Zelensky: 泽连斯基).
-SCRIPT_READINGS = {
-    "kana": [(re.compile(a), b) for a, b in ((r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f"))],
-    "han": [(re.compile(a), b) for a, b in ((r"t(?=i)", "j"), (r"k(?=[iy])", "j"))],
-}
+# フンミン), an -er or -or as the a of a long mark (テイラー, ルーサー); Mandarin ti, ki as ji (Putin: 普京, Zelensky: 泽连斯基) and an r after a consonant left out
+# (Macron: 馬克宏); Korean as the name's own language says it: a Portuguese initial r as h (Ronaldo:
+# 호날두); Arabic and Hebrew g as j (Egyptian ج is g: جريتا).
+SCRIPT_READINGS = {script: [(re.compile(a), b) for a, b in rules] for script, rules in {
+    "kana": (SILENT_R, SWEDISH_BERG, (r"[eo]r(?=[^aeiouy]|$)", "a"), (r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f")),
+    "han": (SILENT_R, SWEDISH_BERG, (r"t(?=i)", "j"), (r"k(?=[iy])", "j"), (r"(?<=[bcdfgkpt])r", "")),
+    "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou])", "h")),
+    "word": ((r"g", "j"),),
+}.items()}
 NAME_READINGS_MAX = 64  # readings kept per name (the product over its words)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # computed once per word and script, not once per name
+def _word_readings(word: str, script: str = "") -> tuple[tuple[str, str, str], ...]:
+    """(skeleton, first vowel, letters) of every reading of one word of a name."""
+    forms = {word}
+    for pattern, repl in NAME_READINGS + SCRIPT_READINGS.get(script, []):
+        forms |= {pattern.sub(repl, f) for f in forms}
+    return tuple((skeleton(f), _first_vowel(f), f) for f in sorted(forms))
 
 
 def _name_skeletons(words: tuple[str, ...], script: str = "") -> set[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
@@ -280,12 +300,10 @@ def _name_skeletons(words: tuple[str, ...], script: str = "") -> set[tuple[tuple
     vowel as that reading sounds it: "dvayne" has a front one, "dwayne" a back one, every word as read)."""
     out: set[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {((), (), ())}
     for word in words:
-        forms = {word}
-        for pattern, repl in NAME_READINGS + SCRIPT_READINGS.get(script, []):
-            forms |= {pattern.sub(repl, f) for f in forms}
+        forms = _word_readings(word, script)
         if len(out) * len(forms) > NAME_READINGS_MAX:
-            forms = {word}
-        out = {((*o, skeleton(f)), (*v, _first_vowel(f)), (*r, f)) for o, v, r in out for f in forms}
+            forms = ((skeleton(word), _first_vowel(word), word),)
+        out = {((*o, k), (*v, f), (*r, w)) for o, v, r in out for k, f, w in forms}
     return out
 
 
@@ -306,13 +324,53 @@ def _slots(word: str) -> tuple[str, ...]:
     return tuple(slots)
 
 
+# Where a script writes every vowel (kana, Hangul, Indic), the vowels a name's vowel letter is written
+# with: an a as a or e (テイラー, 해리스), an e as e or i (ベートーヴェン, 베토벤; in Indic scripts also a: मर्केल),
+# an i as i or e, an o as o or u, an u as u, a or o (マスク, 머스크), a y as i or e.
+WRITTEN_VOWELS = {"a": "ae", "e": "ei", "i": "ie", "o": "ou", "u": "uao", "y": "ie"}
+SPELT_VOWELS = ("kana", "hangul", "indic")
+VOICED, VOICELESS = frozenset("bdg"), frozenset("ptkcq")
+
+
+def _vowel_letter(slot: str, kind: str = "") -> str:
+    """The vowel a slot is written with, as one letter: Korean eu (the vowel Hangul adds after a
+    consonant) is "+" (added), eo (English u, er: 머스크, 버락) is "*" (any), ae is e; Indic ai is a
+    (हैरिस), au is o; "" for none."""
+    if kind == "hangul" and slot.startswith("eu"):
+        return "+"
+    if kind == "hangul" and slot.startswith("eo"):
+        return "*"
+    if slot.startswith(("eu", "eo")):  # a Korean name's own vowels: Heung (フン)
+        return "u" if slot[1] == "u" else "o"
+    if slot.startswith("au"):
+        return "o"
+    return slot[:1]
+
+
+def _fine_alike(a: str, b: str, kind: str) -> bool:
+    """The name's vowel slot ``a`` and the written one ``b`` agree letter by letter (``WRITTEN_VOWELS``)."""
+    va, vb = _vowel_letter(a), _vowel_letter(b, kind)
+    return not va or vb in ("*", "+", "") or vb in WRITTEN_VOWELS.get(va, va) + ("a" if kind == "indic" and va == "e" else "")
+
+
+def _voicing_alike(name_word: str, written: str) -> bool:
+    """The first consonant voiced or voiceless in both, where the script tells them apart (pinyin,
+    Hangul and kana: 普丁 is Putin, 布丁 pudding is not; 부 is not 푸)."""
+    a, b = name_word[:1], written[:1]
+    return not (a in VOICED | VOICELESS and b in VOICED | VOICELESS) or (a in VOICED) == (b in VOICED)
+
+
 def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]],
                  groups: tuple[tuple[int, int], ...], kind: str) -> bool:
     """A short name (a surname alone, a nickname) matched by its skeleton must also sound alike: the
     vowels between its consonants are where the name has them and of its kind (front a/e/i, back
     o/u), as the script writes them. Arabic, Hebrew and Indic leave short vowels out (a vowel
     missing agrees); kana, Hangul and Chinese syllables add vowels after consonants (ショルツ,
-    마크롱, 马克龙: a vowel added agrees; Chinese ao is an o: 奥巴马); the last slot is free everywhere (case endings: Путина, epenthetic vowels: ロック)."""
+    마크롱, 马克龙: a vowel added agrees; Chinese ao is an o: 奥巴马); the last slot is free (case endings:
+    Путина, epenthetic vowels: ロック) unless the name ends in a vowel (not a silent e) in a script that spells every
+    vowel (로날드 is not Ronaldo). Where every vowel is spelt (kana, Hangul, Indic) the vowels agree
+    letter by letter (``WRITTEN_VOWELS``: メルカリ is not Merkel, पूतना not Putin), and in kana, Hangul
+    and Chinese the first consonant's voicing too (``_voicing_alike``)."""
     j, w = 0, 0
     if any("`" in t[0] for t in span):  # Arabic ayn: a consonant no foreign name is written with (معكرونة)
         return False
@@ -321,12 +379,19 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
         theirs = _slots("".join(t[0] for t in span[j:j + n_toks]))
         if len(mine) != len(theirs):
             return False
+        if kind in ("kana", "hangul", "han") and not _voicing_alike(forms[w], span[j][0]):
+            return False
+        if kind in SPELT_VOWELS and mine[-1] not in ("", "e") and not (_vowel_letter(theirs[-1], kind) not in ("", "+")
+                                                      and _fine_alike(mine[-1], theirs[-1], kind)):
+            return False
         for a, b in zip(mine[:-1], theirs[:-1], strict=True):
+            if kind in SPELT_VOWELS and not _fine_alike(a, b, kind):
+                return False
             va, vb = _first_vowel(a), "back" if kind == "han" and b.startswith("ao") else _first_vowel(b)
             if va and vb:
                 if va != vb:
                     return False
-            elif va and kind != "word" or vb and (kind not in ("kana", "hangul", "han") or b.startswith("a")):
+            elif va and kind not in ("word", "indic") or vb and (kind not in ("kana", "hangul", "han") or b.startswith("a")):
                 return False  # an added vowel is a high or mid one (ク, 크, 克), not an a: マカロン is not マクロン
         j, w = j + n_toks, w + n_words
     return True
@@ -374,8 +439,9 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool] | None]:
     """The words of the prompt written in a non-Latin script, in Latin letters, for skeleton
     matching: (letters, a word of a name may begin here, kind, written with a capital). Kinds: "han" and "hangul", one
     token a syllable (a name's words begin after a space or a middle dot: 泰勒·斯威夫特, 테일러 스위프트);
-    "kana", a katakana run; "vowels", a Cyrillic or Greek word (vowels written); "word", any other
-    (Arabic, Hebrew, Indic). None stands for what no name spans: a Latin word, a number, hiragana
+    "kana", a katakana run; "vowels", a Cyrillic or Greek word (vowels written; Serbian ј is a y:
+    Тејлор); "indic", an Indic word (every vowel spelt, inherent ones read); "word", any other
+    (Arabic, Hebrew). None stands for what no name spans: a Latin word, a number, hiragana
     (Japanese writes foreign names in katakana, its own in kanji, which are registered as written)."""
     base = unicodedata.normalize("NFKC", text)
     out: list[tuple[str, bool, str, bool] | None] = []
@@ -422,8 +488,8 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool] | None]:
                     for a, b in GREEK_DIGRAPHS:
                         run = run.replace(a, b)
                 vowels = script == "greek" or "\u0400" <= run[0] <= "\u04ff"
-                out.append((_indic(run) if "\u0900" <= run[0] <= "\u0dff" else anyascii(run.translate(NASAL_SIGNS)), True,
-                            "vowels" if vowels else "word", vowels and capital))
+                out.append((_indic(run) if "\u0900" <= run[0] <= "\u0dff" else anyascii(run.translate(NASAL_SIGNS).replace("ј", "y")), True,
+                            "vowels" if vowels else "indic" if "\u0900" <= run[0] <= "\u0dff" else "word", vowels and capital))
                 first = False
 
     for ch in base:
@@ -622,7 +688,7 @@ def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordere
         if all(t[0] in _function_words() for t in span[j:j + n_toks]):
             score -= sum(len(w) for w in words[w_i:w_i + n_words] if len(w) >= 2)
         mine = _first_vowel(span[j][0])
-        alike = alike and mine in (vowels[w_i], "" if kind == "word" else vowels[w_i])  # short vowels unwritten
+        alike = alike and mine in (vowels[w_i], "" if kind in ("word", "indic") else vowels[w_i])  # short vowels unwritten
         seen.append(mine)
         if kind in ("han", "hangul"):  # syllables: a group is one whole word of the prompt
             whole = whole and not any(t[1] for t in span[j + 1:j + n_toks])
@@ -740,7 +806,8 @@ class NameIndex:
         words = _core(all_words) or all_words
         if not native:
             self._add_skeletons(person_id, name, tuple(words), tuple(all_words))
-            if short and not re.search(r"\d|\b[A-Z]{2,4}\b", name):  # an alias or nickname (not "MBS", "CR7"): also shorter
+            # an alias or nickname (not "MBS", "CR7", nor "T-Swift" joined: its "ts" is no affricate): also shorter
+            if short and not re.search(r"\d|\b[A-Z]{2,4}\b|^\w-\w", name):
                 self._add_skeletons(person_id, name, tuple(words), tuple(all_words), self._short_skeleton)
         if len(words) == 1:
             phrase = tuple(all_words) if len(all_words) > 1 else ()
@@ -833,8 +900,7 @@ class NameIndex:
                     span = [(text, *t[1:]) for text, t in zip(texts, toks[start:end + 1], strict=True)]
                     if not (kind in ("han", "hangul") and len(joined) < SKELETON_MIN_SYLLABLES):
                         self._skeleton_hits(self._skeleton, self._crowd, joined, span, kind, ends_word, found)
-                    if tok[1] and (ends_word or kind not in ("han", "hangul") or kind == "han" and end - start >= 2) and not (
-                            kind == "han" and japanese):
+                    if tok[1] and (ends_word or kind != "hangul") and not (kind == "han" and japanese):
                         self._skeleton_hits(self._short_skeleton, self._crowd_short, joined, span, kind, ends_word, found)
                         before = toks[start - 1] if start else None
                         if before is not None and len(before[0]) == 1 and before[0] in dotted:
@@ -860,11 +926,13 @@ class NameIndex:
                     j += n
                 else:
                     j = -1
-                if (j >= 0 or kind not in ("han", "hangul") and any(n > 1 for _, n in groups)
+                if (j >= 0 or kind not in ("han", "hangul") and any(n > 1 for _, n in groups) or kind == "han" and len(span) < 2
                         or not _sound_alike(forms, span, groups, kind)
                         or first and not (skeleton(first) == skeleton(initial) and (skeleton(first) or initial in "aeiouy"))):
                     continue
                 evidence += 2
+            elif kind in ("kana", "hangul") and not _sound_alike(forms, span, groups, kind):
+                continue  # kana and Hangul spell every vowel: ジャッキー・チュン is not Jackie Chan
             if evidence >= 0 and evidence >= len(joined) - 1 + crowded or not crowded and not short:
                 self._hit(found, i, " ".join(t[0] for t in span), "skeleton")
 

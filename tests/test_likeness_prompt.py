@@ -114,7 +114,7 @@ def test_skeletons_and_foreign_tokens():
     assert foreign_tokens("Μόντι ο Σι") == [("modi", True, "vowels", True), ("o", True, "vowels", False),
                                            ("si", True, "vowels", True)]
     assert foreign_tokens("ジャッキー on の") == [("jakii", True, "kana", False), None, None]
-    assert foreign_tokens("जोंग") == [("jong", True, "word", False)]
+    assert foreign_tokens("जोंग") == [("jong", True, "indic", False)]
 
 
 def test_attack_korean_eu_is_a_back_vowel(index, sets):
@@ -417,3 +417,63 @@ def test_foreign_words_sounding_like_a_short_form_pass_among_thousands(crowded, 
 @pytest.mark.parametrize("prompt, pid", [("Путина в костюме", "7"), ("マクロン", "9"), ("普京 on a motorbike", "7")])
 def test_chosen_short_forms_in_other_scripts_are_still_found_among_thousands(crowded, prompt, pid):
     assert pid in crowded.find(prompt)
+
+
+# -- round 4: spelt vowels, script-only readings, Chinese inside more text ---------------------------
+@pytest.mark.parametrize("prompt, pid", [
+    ("戴帽子的普丁漫画", "7"), ("戴帽子的馬克宏漫画", "9"), ("戴帽子的通贝里漫画", "10"),
+])
+def test_attack_chinese_short_form_followed_by_more_han_text_is_found(index, prompt, pid):
+    """A Taiwanese or mainland name with more Chinese right after it (no space, no 的): the name's
+    span is tried at every length, 馬克宏 reads Macron's cr as k (Chinese drops an r after a consonant)
+    and 通贝里 Thunberg's -berg as the Swedish say it."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, pid", [("툰베리 비둘기에게 모이 주는 사진", "10"), ("호날두 비둘기에게 모이 주는 사진", "18")])
+def test_attack_korean_spelling_from_the_names_own_language_is_found(index, prompt, pid):
+    """Korean writes Thunberg as Swedish says it (툰베리) and Ronaldo as Portuguese does (호날두)."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("مارتن لوثر كينج يطعم الحمام", "21"), ("كيم جونج أون", "2"), ("كاريكاتير شي جين بينج بقبعة", "6"),
+])
+def test_attack_egyptian_arabic_jeem_for_g_is_found(index, prompt, pid):
+    assert pid in index.find(prompt)
+
+
+def test_attack_english_u_written_as_a_is_found(index):
+    assert "16" in index.find("И. Маск кормит голубей на площади")  # Musk: Маск, マスク
+
+
+@pytest.mark.parametrize("prompt", ["ਨਰਿੰਦਰ ਮੋਦੀ ਦੀ ਤਸਵੀਰ", "నరేంద్ర మోదీ ఫోటో", "ನರೇಂದ್ರ ಮೋದಿ", "നരേന്ദ്ര മോദി"])
+def test_attack_modi_in_gurmukhi_telugu_kannada_malayalam_is_found(index, prompt):
+    """The anusvara, bindi and tippi of every Indic script are an n (anyascii spells some as m)."""
+    assert "4" in index.find(prompt)
+
+
+def test_serbian_je_is_a_y(index):
+    assert "0" in index.find("Тејлор Свифт на плажи")
+
+
+SPELT_VOWEL_NEAR_COLLISIONS = [
+    "ジャッキー・チュン", "メルカリで買った服", "로날드 인형", "पूतना की कहानी", "ಪುಟಾಣಿ ಮಗು", "מקרר מלא פירות",
+    "بطاطس مقلية", "林志玲的写真", "京剧的脸谱", "蓝色的马克杯放在桌上", "ఒబ్బట్టు స్వీట్", "プリンアラモード",
+    "Μια πουτίγκα με βανίλια",
+]
+
+
+@pytest.mark.parametrize("prompt", SPELT_VOWEL_NEAR_COLLISIONS)
+def test_foreign_word_with_other_spelt_vowels_passes(index, prompt):
+    """Where a script spells every vowel (kana, Hangul, Indic) they agree letter by letter, and a name
+    ending in a vowel keeps it (メルカリ is not Merkel, ジャッキー・チュン not Jackie Chan, 로날드 not
+    Ronaldo, पूतना not Putin); an r is silent only in kana, Hangul and Chinese (מקרר, مقلية are not
+    Merkel); a Chinese short form takes two syllables or more (林 is not Rihanna); "T-Swift" joined is
+    not Swift alone (స్వీట్ is a sweet)."""
+    assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt", SPELT_VOWEL_NEAR_COLLISIONS[:7])
+def test_foreign_word_with_other_spelt_vowels_passes_among_thousands(crowded, prompt):
+    assert crowded.find(prompt) == {}
