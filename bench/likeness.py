@@ -7,8 +7,8 @@ prompt: catch rate per evasion technique and false-block rate per group of innoc
   tuning half and the held-out half apart (tests/data/likeness/sets.json, committed before the
   matcher was tuned; the 25 people registered with the short forms they chose), with 95 % Wilson
   intervals; also the false-block rate when 10 000 synthetic names are registered beside them. Held-out
-  v2, v3 and v4 (sets.json's held_out_v2 .. held_out_v4) were each written before a round of tuning and
-  then tuned on; held-out v5 was written before v4's misses were tuned on and is never tuned on (the blind set);
+  v2 .. v5 (sets.json's held_out_v2 .. held_out_v5) were each written before a round of tuning and
+  then tuned on; held-out v6 was written before v5's false blocks were tuned on and is never tuned on (the blind set);
   other-script spellings are also shown by script. The last column repeats every set with the 10 000 synthetic names registered:
   a name must still be caught, and an innocent prompt pass, when the registry is large.
 speed: prompt-check time (NameIndex.find) at 20 / 10 000 / 100 000 registered names next to a
@@ -86,19 +86,19 @@ def synthetic_people(n: int, seed: int = 7) -> dict:
 def part_prompt(sets: dict) -> None:
     index = NameIndex(people_of(sets))
     big = NameIndex({**people_of(sets), **synthetic_people(10_000)})
-    held = [sets[f"held_out_{v}"] for v in ("v2", "v3", "v4", "v5")]
+    held = [sets[f"held_out_{v}"] for v in ("v2", "v3", "v4", "v5", "v6")]
     blank = f"{'-':^33}"
 
     def caught(items, idx=index) -> str:
         return rate(sum(str(it["person"]) in idx.find(it["p"]) for it in items), len(items)) if items else blank
 
     print("\n## Catch rate per evasion technique (25 registered people; rate (caught/n) [95 % Wilson])")
-    print("held-out v2, v3 and v4: written by hand before a round of tuning, then tuned on; held-out v5: written "
-          "before v4's misses were tuned on, never tuned on (the blind set);\nlast column: every set, 10 000 synthetic "
+    print("held-out v2 .. v5: written by hand before a round of tuning, then tuned on; held-out v6: written "
+          "before v5's false blocks were tuned on, never tuned on (the blind set);\nlast column: every set, 10 000 synthetic "
           "names registered beside the 25")
     print(f"{'technique':>24} | {'tuning half':^33} | {'held-out half':^33} | {'v2 (tuned on)':^33} | {'v3 (tuned on)':^33} "
-          f"| {'v4 (tuned on)':^33} | {'v5 (blind)':^33} | {'all sets, +10 000 names':^33}")
-    print("-" * 278)
+          f"| {'v4 (tuned on)':^33} | {'v5 (tuned on)':^33} | {'v6 (blind)':^33} | {'all sets, +10 000 names':^33}")
+    print("-" * 314)
     for tech, halves in sets["techniques"].items():
         extra = [v["techniques"].get(tech, []) for v in held]
         every = [*halves["tune"], *halves["held"], *itertools.chain(*extra)]
@@ -115,10 +115,11 @@ def part_prompt(sets: dict) -> None:
                   + f" | {caught(items, big)}")
     print("\n## False-block rate per group of innocent prompts (any finding blocks)")
     print(f"{'group':>22} | {'tuning half, 25 names':^33} | {'held-out, 25 names':^33} | {'v2, 25 names':^33} "
-          f"| {'v3, 25 names':^33} | {'v4, 25 names':^33} | {'v5 (blind), 25 names':^33} | {'all six, +10 000 names':^33}")
-    print("-" * 278)
-    totals = [0] * 7
-    counts = [0] * 7
+          f"| {'v3, 25 names':^33} | {'v4, 25 names':^33} | {'v5, 25 names':^33} | {'v6 (blind), 25 names':^33} "
+          f"| {'all seven, +10 000 names':^33}")
+    print("-" * 314)
+    totals = [0] * 8
+    counts = [0] * 8
     for group in dict.fromkeys([*sets["innocent"], *(g for v in held for g in v["innocent"])]):
         halves = sets["innocent"].get(group, {"tune": [], "held": []})
         parts = [halves["tune"], halves["held"], *(v["innocent"].get(group, []) for v in held)]

@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import gzip
 import importlib.resources
+import importlib.util
 import itertools
 import json
 import math
@@ -44,6 +45,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import jellyfish
 from anyascii import anyascii
@@ -267,7 +269,8 @@ def skeleton(word: str) -> str:
 # マスク); Japanese and Mandarin syllables: ti and di as chi and ji (Putin: プーチン, 普京), tu as tsu,
 # hu as fu (Heung-min: フンミン).
 NAME_READINGS = [(re.compile(a), b) for a, b in (
-    (r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s"), (r"u(?=[^aeiouy]{2}|[^aeiouy]$)", "a"))]
+    (r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s"), (r"u(?=[^aeiouy]{2}|[^aeiouy]$)", "a"),
+    (r"^the$", "de"))]  # the article's voiced th: 더 록
 # An r before a consonant or at the end silent, as English names are written in kana, Hangul and
 # Chinese (Martin: マーティン, 마틴, 马丁), not in Hebrew or Arabic (מקרר is not Merkel).
 SILENT_R = (r"(?<=[aeiou])r(?=[^aeiouy]|$)", "")
@@ -275,9 +278,9 @@ SWEDISH_BERG = (r"(?<=r)g$", "i")  # as the name's language says it: Thunberg �
 # Readings of one script only: katakana ti, di, tu, hu as チ, ヂ, ツ, フ (Putin: プーチン, Heung-min:
 # フンミン), an -er or -or as the a of a long mark (テイラー, ルーサー); Mandarin ti, ki as ji (Putin: 普京, Zelensky: 泽连斯基) and an r after a consonant left out
 # (Macron: 馬克宏); Korean as the name's own language says it: a Portuguese initial r as h (Ronaldo:
-# 호날두); Arabic and Hebrew g as j (Egyptian ج is g: جريتا).
+# 호날두); Arabic and Hebrew g as j (Egyptian ج is g: جريتا); katakana writes the article "the" ザ.
 SCRIPT_READINGS = {script: [(re.compile(a), b) for a, b in rules] for script, rules in {
-    "kana": (SILENT_R, SWEDISH_BERG, (r"[eo]r(?=[^aeiouy]|$)", "a"), (r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f")),
+    "kana": (SILENT_R, SWEDISH_BERG, (r"^the$", "za"), (r"[eo]r(?=[^aeiouy]|$)", "a"), (r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f")),
     "han": (SILENT_R, SWEDISH_BERG, (r"t(?=i)", "j"), (r"k(?=[iy])", "j"), (r"(?<=[bcdfgkpt])r", "")),
     "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou])", "h")),
     "word": ((r"g", "j"),),
@@ -307,9 +310,10 @@ def _name_skeletons(words: tuple[str, ...], script: str = "") -> set[tuple[tuple
     return out
 
 
-def _slots(word: str) -> tuple[str, ...]:
+def _slots(word: str, part_y: bool = False) -> tuple[str, ...]:
     """The vowels around a word's consonant classes, one slot before, between and after them (so
-    one more than its skeleton is long): "putin" → ("", "u", "i", ""), "obama" → ("o", "a", "a")."""
+    one more than its skeleton is long): "putin" → ("", "u", "i", ""), "obama" → ("o", "a", "a").
+    ``part_y``: a y between vowels stays in the slot, so the vowel before it is read alone."""
     w = re.sub(r"[^a-z]", "", word.lower())
     for pattern, repl in SKELETON_RULES:
         w = pattern.sub(repl, w)
@@ -318,6 +322,8 @@ def _slots(word: str) -> tuple[str, ...]:
         cls = ch.translate(SKELETON_CLASSES)
         if ch in "aeiou" or (ch == "y" and w[i + 1:i + 2] not in tuple("aeiou")) or (ch == "w" and i and w[i - 1] not in "aeiou"):
             slots[-1] += "u" if ch == "w" else ch
+        elif part_y and ch == "y" and slots[-1]:  # spelt letter by letter, "beyonce" has an e, not Korean eo
+            slots[-1] += "y"
         elif cls and cls != last:
             slots.append("")
             last = cls
@@ -360,6 +366,46 @@ def _voicing_alike(name_word: str, written: str) -> bool:
     return not (a in VOICED | VOICELESS and b in VOICED | VOICELESS) or (a in VOICED) == (b in VOICED)
 
 
+def _consonants(word: str) -> list[str]:
+    """The letter that begins each consonant class of a word's skeleton: "pudina" → p, d, n."""
+    w = re.sub(r"[^a-z]", "", word.lower())
+    for pattern, repl in SKELETON_RULES:
+        w = pattern.sub(repl, w)
+    out, last = [], ""
+    for ch in w:
+        cls = ch.translate(SKELETON_CLASSES)
+        if cls and cls != last:
+            out.append(ch)
+            last = cls
+    return out
+
+
+def _stops_alike(name_word: str, written: str, kind: str, dentals_only: bool = False) -> bool:
+    """Every stop voiced or voiceless in both, where the script writes voicing (kana, Indic but
+    Tamil, Cyrillic, Greek; Arabic and Hebrew their t and d): पुदीना, プディング, פודינג are not
+    Putin. Arabic has no p and writes it b (بوتين)."""
+    mine, theirs = _consonants(name_word), _consonants(written)
+    if len(mine) != len(theirs):
+        return True
+    for a, b in zip(mine, theirs, strict=True):
+        if dentals_only and not {a, b} <= set("td"):
+            continue
+        if kind == "word" and a == "p" and b == "b":
+            continue
+        if a in VOICED | VOICELESS and b in VOICED | VOICELESS and (a in VOICED) != (b in VOICED):
+            return False
+    return True
+
+
+# Letters that end an Arabic-script or Hebrew word in a vowel (anyascii drops the alif).
+FINAL_VOWEL_LETTERS = frozenset("اآأةىيیےوۍهהויא")
+
+
+def _ends_in_vowel(written: str) -> bool:
+    letters = [ch for ch in written if unicodedata.category(ch)[0] == "L"]
+    return bool(letters) and letters[-1] in FINAL_VOWEL_LETTERS
+
+
 def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]],
                  groups: tuple[tuple[int, int], ...], kind: str) -> bool:
     """A short name (a surname alone, a nickname) matched by its skeleton must also sound alike: the
@@ -376,16 +422,26 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
         return False
     for n_words, n_toks in groups:
         mine = _slots("".join(forms[w:w + n_words]))
-        theirs = _slots("".join(t[0] for t in span[j:j + n_toks]))
+        letters = "".join(t[0] for t in span[j:j + n_toks])
+        theirs = _slots(letters)
         if len(mine) != len(theirs):
             return False
         if kind in ("kana", "hangul", "han") and not _voicing_alike(forms[w], span[j][0]):
             return False
+        tamil = any("\u0b80" <= ch <= "\u0bff" for ch in span[j][4])
+        if (kind in ("kana", "indic", "vowels") and not tamil or kind == "word") and not _stops_alike(
+                "".join(forms[w:w + n_words]), letters, kind, dentals_only=kind == "word"):
+            return False
+        if kind in ("kana", "hangul", "han") and not mine[0] and theirs[0]:
+            return False  # these scripts add vowels after a consonant, never before the first (衣服上 is not 普京)
+        if kind == "word" and n_toks == 1 and mine[-1] != "e" and bool(mine[-1]) != _ends_in_vowel(span[j][4]):
+            return False  # Arabic and Hebrew write a final vowel: ريحان is not Rihanna, מקרוני not Macron
         if kind in SPELT_VOWELS and mine[-1] not in ("", "e") and not (_vowel_letter(theirs[-1], kind) not in ("", "+")
                                                       and _fine_alike(mine[-1], theirs[-1], kind)):
             return False
-        for a, b in zip(mine[:-1], theirs[:-1], strict=True):
-            if kind in SPELT_VOWELS and not _fine_alike(a, b, kind):
+        spelt = _slots("".join(forms[w:w + n_words]), part_y=True)
+        for a, b, fine in zip(mine[:-1], theirs[:-1], spelt, strict=False):
+            if kind in SPELT_VOWELS and not _fine_alike(fine, b, kind):
                 return False
             va, vb = _first_vowel(a), "back" if kind == "han" and b.startswith("ao") else _first_vowel(b)
             if va and vb:
@@ -395,6 +451,92 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
                 return False  # an added vowel is a high or mid one (ク, 크, 克), not an a: マカロン is not マクロン
         j, w = j + n_toks, w + n_words
     return True
+
+
+# -- common words of other languages ---------------------------------------------------------------
+# A name's short form read in a word that is a common word of the prompt's language (葡萄, 포도,
+# पुदीना, מקרוני) is likely that word: it completes the short form only when it sounds exactly
+# alike (``_strictly_alike``), and in a full name it counts as half the evidence. wordfreq's
+# "small" lists (words seen at least once per million in its corpora; names of famous people are
+# among them) are read from its data files directly: a single-word look-up needs neither its
+# tokenizers (jieba, MeCab) nor its import (ftfy, langcodes), and a list is loaded only when a
+# word of its script first matches a registered name's skeleton.
+COMMON_LANGUAGES = (  # (first code point, last, wordfreq languages written so)
+    (0x0370, 0x03FF, ("el",)), (0x0400, 0x04FF, ("ru", "uk", "bg", "mk")), (0x0590, 0x05FF, ("he",)),
+    (0x0600, 0x06FF, ("ar", "fa", "ur")), (0x0900, 0x097F, ("hi",)), (0x0980, 0x09FF, ("bn",)), (0x0B80, 0x0BFF, ("ta",)),
+    (0x3040, 0x30FF, ("ja",)), (0x3400, 0x9FFF, ("zh", "ja")), (0xAC00, 0xD7AF, ("ko",)), (0xF900, 0xFAFF, ("zh", "ja")),
+)
+COMMON_MAX_CB = 600  # centibels below 1: 600 is once per million words (Zipf 3)
+
+
+def _wordfreq_data(name: str) -> Path:
+    spec = importlib.util.find_spec("wordfreq")  # locates the package without importing it
+    assert spec is not None and spec.submodule_search_locations
+    return Path(spec.submodule_search_locations[0]) / "data" / name
+
+
+@functools.cache
+def _common_words(lang: str) -> frozenset[str]:
+    """The words of ``lang`` seen at least once per million (wordfreq's cBpack: a header, then one
+    list of words per centibel of frequency)."""
+    import msgpack
+
+    with gzip.open(_wordfreq_data(f"small_{lang}.msgpack.gz")) as f:
+        packed = msgpack.unpack(f, raw=False)
+    return frozenset(itertools.chain.from_iterable(packed[1:COMMON_MAX_CB + 2]))
+
+
+@functools.cache
+def _simplified() -> dict[int, str]:
+    """Traditional to simplified Chinese, character by character (wordfreq's Chinese list is simplified)."""
+    import msgpack
+
+    with gzip.open(_wordfreq_data("_chinese_mapping.msgpack.gz")) as f:
+        return msgpack.unpack(f, raw=False, strict_map_key=False)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def common_word(written: str) -> bool:
+    """A common word of a language its script writes ("布丁", "פודינג", "젤리"; also "Путин")."""
+    word = "".join(ch for ch in unicodedata.normalize("NFC", written).casefold() if unicodedata.category(ch) != "Mn"
+                   or not "\u0590" <= ch <= "\u06ff")
+    first = ord(word[0]) if word else 0
+    for lo, hi, langs in COMMON_LANGUAGES:
+        if lo <= first <= hi:
+            return any((word.translate(_simplified()) if lang == "zh" else word) in _common_words(lang) for lang in langs)
+    return False
+
+
+def _strictly_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool, str]],
+                    groups: tuple[tuple[int, int], ...], kind: str) -> bool:
+    """Beyond ``_sound_alike``, for a common word: every stop voiced alike (not in Chinese syllables or
+    Tamil, which do not tell them apart, nor in Hangul with a syllable-final stop), every written vowel letter by
+    letter, and no vowel added before the first consonant or, in Indic scripts, after the last."""
+    j, w = 0, 0
+    for n_words, n_toks in groups:
+        name, letters = "".join(forms[w:w + n_words]), "".join(t[0] for t in span[j:j + n_toks])
+        mine, theirs = _slots(name, part_y=True), _slots(letters)
+        tamil = any("\u0b80" <= ch <= "\u0bff" for ch in span[j][4])
+        neutral = kind == "hangul" and any(re.search(r"(?<!n)[kgtdpb]$", t[0]) for t in span[j:j + n_toks])  # 록: a final stop, unreleased
+        if kind != "han" and not tamil and not neutral and not _stops_alike(name, letters, kind):
+            return False
+        if kind != "word" and bool(mine[0]) != bool(theirs[0]):
+            return False
+        if kind == "indic" and mine[-1] != "e" and bool(mine[-1]) != bool(theirs[-1]):
+            return False
+        if kind in ("vowels", *SPELT_VOWELS) and not all(_fine_alike(a, b, kind) for a, b in zip(mine[:-1], theirs[:-1])):
+            return False
+        j, w = j + n_toks, w + n_words
+    return True
+
+
+def _common_groups(span: list[tuple[str, bool, str, bool, str]], groups: tuple[tuple[int, int], ...]) -> list[bool]:
+    """Whether each group of tokens (one word of the name) is written as a common word."""
+    out, j = [], 0
+    for _, n_toks in groups:
+        out.append(common_word("".join(t[4] for t in span[j:j + n_toks])))
+        j += n_toks
+    return out
 
 
 def _collapse(keys) -> str:
@@ -416,6 +558,8 @@ def _aligned(words: tuple[str, ...], keys: list[str], starts: list[bool], kind: 
             return None
         for a in range(1, len(words) - i + 1 if kind == "kana" else 2):
             for b in range(1, min(most, len(keys) - j) + 1 if a == 1 else 2):
+                if kind in ("han", "hangul") and any(starts[j + 1:j + b]):
+                    break  # one word of a name is not written across a space or middle dot: "젤리 한 봉지"
                 if _collapse(words[i:i + a]) == _collapse(keys[j:j + b]):
                     rest = split(i + a, j + b)
                     if rest is not None:
@@ -435,16 +579,16 @@ def _letters_script(ch: str) -> str:
     return "cjk" if _is_cjk(ch) else "other"
 
 
-def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool] | None]:
+def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
     """The words of the prompt written in a non-Latin script, in Latin letters, for skeleton
-    matching: (letters, a word of a name may begin here, kind, written with a capital). Kinds: "han" and "hangul", one
+    matching: (letters, a word of a name may begin here, kind, written with a capital, as written). Kinds: "han" and "hangul", one
     token a syllable (a name's words begin after a space or a middle dot: 泰勒·斯威夫特, 테일러 스위프트);
     "kana", a katakana run; "vowels", a Cyrillic or Greek word (vowels written; Serbian ј is a y:
     Тејлор); "indic", an Indic word (every vowel spelt, inherent ones read); "word", any other
     (Arabic, Hebrew). None stands for what no name spans: a Latin word, a number, hiragana
     (Japanese writes foreign names in katakana, its own in kanji, which are registered as written)."""
     base = unicodedata.normalize("NFKC", text)
-    out: list[tuple[str, bool, str, bool] | None] = []
+    out: list[tuple[str, bool, str, bool, str] | None] = []
     word: list[str] = []
 
     def flush() -> None:
@@ -456,32 +600,32 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool] | None]:
             out.append(None)
             return
         if any("\u05d0" <= ch <= "\u05ea" for ch in chunk):
-            out.append((_hebrew(chunk.lower()), True, "word", False))
+            out.append((_hebrew(chunk.lower()), True, "word", False, chunk))
             return
         first = True
         for part in re.split(r"([\u30a0-\u30ff]+)", chunk):
             if not part:
                 continue
             if "\u30a0" <= part[0] <= "\u30ff":
-                out.append((_katakana(part, long_mark_r=False), True, "kana", False))
+                out.append((_katakana(part, long_mark_r=False), True, "kana", False, part))
                 continue
             run = ""
             for k, ch in enumerate(part):
                 if _is_cjk(ch):
                     if run:
-                        out.append((anyascii(run.lower()), True, "word", False))
+                        out.append((anyascii(run.lower()), True, "word", False, run))
                         run = ""
                     hangul = "\uac00" <= ch <= "\ud7af"
                     if "\u3040" <= ch <= "\u309f" or ch in HAN_BOUNDARIES or hangul and _particle(part, k):
                         out.append(None)  # hiragana, a particle: no name spans it, a word begins after it
                         first = True
                         continue
-                    out.append((anyascii(ch), first, "hangul" if hangul else "han", False))
+                    out.append((anyascii(ch).lower(), first, "hangul" if hangul else "han", False, ch))
                     first = False
                 else:
                     run += ch
             if run:
-                script, capital = _letters_script(run[0]), run[0].isupper()
+                script, capital, written = _letters_script(run[0]), run[0].isupper(), run
                 run = run.lower()
                 if script == "greek":
                     run = "".join(c for c in unicodedata.normalize("NFD", run) if not unicodedata.combining(c))
@@ -489,7 +633,7 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool] | None]:
                         run = run.replace(a, b)
                 vowels = script == "greek" or "\u0400" <= run[0] <= "\u04ff"
                 out.append((_indic(run) if "\u0900" <= run[0] <= "\u0dff" else anyascii(run.translate(NASAL_SIGNS).replace("ј", "y")), True,
-                            "vowels" if vowels else "indic" if "\u0900" <= run[0] <= "\u0dff" else "word", vowels and capital))
+                            "vowels" if vowels else "indic" if "\u0900" <= run[0] <= "\u0dff" else "word", vowels and capital, written))
                 first = False
 
     for ch in base:
@@ -663,13 +807,14 @@ FUNCTION_WORDS = (
 
 
 @functools.cache
-def _function_words() -> frozenset[str]:
-    return frozenset(t[0] for t in foreign_tokens(FUNCTION_WORDS) if t)
+def _function_words() -> frozenset[tuple[str, str]]:
+    """(letters, kind) of each: Russian "за" is not katakana ザ (The Rock's article)."""
+    return frozenset((t[0], t[2]) for t in foreign_tokens(FUNCTION_WORDS) if t)
 
 
 def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordered: bool,
-                       span: list[tuple[str, bool, str, bool]], groups: tuple[tuple[int, int], ...], kind: str,
-                       ends_word: bool) -> int:
+                       span: list[tuple[str, bool, str, bool, str]], groups: tuple[tuple[int, int], ...], kind: str,
+                       ends_word: bool, forms: tuple[str, ...] = ()) -> int:
     """What besides its length makes a skeleton match unlikely to be chance, in units of about one
     consonant class, or -1 for none: the classes of the name's words of two classes or more (a word
     of one class, "Mi", "Ka", matches any short word: "bit al him", "putli ka khel"); in a script
@@ -678,15 +823,20 @@ def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordere
     (Arabic and Hebrew leave short vowels out: a word without one does not disagree); the name's
     words in order, each one whole word of the prompt (1), less one for each further token a word
     of the name takes ("yfo barb" as one word). A word of the name matched by function words alone
-    ("в", "में") counts nothing. ``ends_word``: nothing of this script's word
+    ("в", "में") counts nothing, one matched by a common word of the language that is not strictly
+    alike it (``_strictly_alike``: the names of famous people are common words too) half. ``ends_word``: nothing of this script's word
     follows the span (a Chinese or Hangul name ends where a word does)."""
     if kind == "vowels" and not all(t[3] for t in span):
         return -1
     score = sum(len(w) for w in words if len(w) >= 2) + 2 * (kind == "vowels")
     j, w_i, seen, alike, whole = 0, 0, [], True, not reordered
-    for n_words, n_toks in groups:  # the first vowel of each group of tokens, and of its first word
-        if all(t[0] in _function_words() for t in span[j:j + n_toks]):
-            score -= sum(len(w) for w in words[w_i:w_i + n_words] if len(w) >= 2)
+    for (n_words, n_toks), common in zip(groups, _common_groups(span, groups), strict=True):
+        # the first vowel of each group of tokens, and of its first word
+        group = sum(len(w) for w in words[w_i:w_i + n_words] if len(w) >= 2)
+        if all((t[0], t[2]) in _function_words() for t in span[j:j + n_toks]):
+            score -= group
+        elif common and forms and not _strictly_alike(forms[w_i:w_i + n_words], span[j:j + n_toks], ((n_words, n_toks),), kind):
+            score -= group // 2
         mine = _first_vowel(span[j][0])
         alike = alike and mine in (vowels[w_i], "" if kind in ("word", "indic") else vowels[w_i])  # short vowels unwritten
         seen.append(mine)
@@ -844,7 +994,10 @@ class NameIndex:
         from (the match must sound alike) and the initial that must come before ("Т. Свифт")."""
         short = into is not None
         least = SKELETON_MIN_SHORT if short else SKELETON_MIN_ONE_WORD if len(words) == 1 else SKELETON_MIN
-        orders = {words, all_words} if short else {words, all_words, words[::-1] if len(words) == 2 else words}
+        if short and len(words) == 1 and len(all_words) > 1:
+            orders = {all_words}  # an alias with its article keeps it in every script: "더 록", not "рок"
+        else:
+            orders = {words, all_words} if short else {words, all_words, words[::-1] if len(words) == 2 else words}
         plain = {(_collapse(seq), seq, vowels, order not in (words, all_words), forms)
                  for order in orders for seq, vowels, forms in _name_skeletons(order)}
         keys = {(*k, "") for k in plain} | {
@@ -917,17 +1070,18 @@ class NameIndex:
             groups = _aligned(words, [skeleton(t[0]) for t in span], [t[1] for t in span], kind)
             if groups is None:
                 continue
-            evidence = _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word)
+            evidence = _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word, forms)
             if short:  # a short form: whole words, sounding alike, after its initial, not function words
                 j = 0
                 for _, n in groups:
-                    if all(t[0] in _function_words() for t in span[j:j + n]):
+                    if all((t[0], t[2]) in _function_words() for t in span[j:j + n]):
                         break
                     j += n
                 else:
                     j = -1
                 if (j >= 0 or kind not in ("han", "hangul") and any(n > 1 for _, n in groups) or kind == "han" and len(span) < 2
                         or not _sound_alike(forms, span, groups, kind)
+                        or any(_common_groups(span, groups)) and not _strictly_alike(forms, span, groups, kind)
                         or first and not (skeleton(first) == skeleton(initial) and (skeleton(first) or initial in "aeiouy"))):
                     continue
                 evidence += 2

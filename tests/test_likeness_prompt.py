@@ -3,14 +3,16 @@ prompts that must pass, short forms chosen at enrolment, and the name index kept
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from pocketstudio.core.app.cli import app
-from pocketstudio.safety.prompt import (FormError, NameIndex, ShortForm, default_forms, foreign_tokens, phonetic_key, readings,
-                                       skeleton)
+from pocketstudio.safety.prompt import (FormError, NameIndex, ShortForm, _aligned, common_word, default_forms, foreign_tokens,
+                                       phonetic_key, readings, skeleton)
 
 SETS = Path(__file__).parent / "data" / "likeness" / "sets.json"
 NOW = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
@@ -108,13 +110,14 @@ def test_skeletons_and_foreign_tokens():
     assert skeleton("taylor") == skeleton("teira") == "TL" and skeleton("obama") == skeleton("wbm") == "PM"
     assert skeleton("jinping") == skeleton("tszin'pin") == skeleton("jinfing") == "SNPN"
     assert skeleton("dzhonsona") == skeleton("jonseun") == skeleton("johnson")
-    assert foreign_tokens("泰勒·斯威夫特") == [("Tai", True, "han", False), ("Lei", False, "han", False), ("Si", True, "han", False),
-                                         ("Wei", False, "han", False), ("Fu", False, "han", False), ("Te", False, "han", False)]
-    # the last field: written with a capital, in a script that has capitals
-    assert foreign_tokens("Μόντι ο Σι") == [("modi", True, "vowels", True), ("o", True, "vowels", False),
-                                           ("si", True, "vowels", True)]
-    assert foreign_tokens("ジャッキー on の") == [("jakii", True, "kana", False), None, None]
-    assert foreign_tokens("जोंग") == [("jong", True, "indic", False)]
+    assert foreign_tokens("泰勒·斯威夫特") == [("tai", True, "han", False, "泰"), ("lei", False, "han", False, "勒"),
+                                         ("si", True, "han", False, "斯"), ("wei", False, "han", False, "威"),
+                                         ("fu", False, "han", False, "夫"), ("te", False, "han", False, "特")]
+    # then: written with a capital, in a script that has capitals; the word as written
+    assert foreign_tokens("Μόντι ο Σι") == [("modi", True, "vowels", True, "Μόντι"), ("o", True, "vowels", False, "ο"),
+                                           ("si", True, "vowels", True, "Σι")]
+    assert foreign_tokens("ジャッキー on の") == [("jakii", True, "kana", False, "ジャッキー"), None, None]
+    assert foreign_tokens("जोंग") == [("jong", True, "indic", False, "जोंग")]
 
 
 def test_attack_korean_eu_is_a_back_vowel(index, sets):
@@ -477,3 +480,63 @@ def test_foreign_word_with_other_spelt_vowels_passes(index, prompt):
 @pytest.mark.parametrize("prompt", SPELT_VOWEL_NEAR_COLLISIONS[:7])
 def test_foreign_word_with_other_spelt_vowels_passes_among_thousands(crowded, prompt):
     assert crowded.find(prompt) == {}
+
+
+# -- common words of the prompt's language (v5's false blocks and more written for these tests) -----
+COMMON_FOREIGN_WORDS = [
+    "布丁和草莓", "一盒布丁", "牛仔裤上的补丁", "衣服上的补丁", "桌子上的布丁", "젤리 한 봉지", "봉지 라면", "프린 푸딩 한 컵",
+    "プディングとお茶", "بودنغ الشوكولاتة", "بودينغ بالفانيليا", "ريحان طازج", "نبتة ريحان في أصيص", "ماكارونی و سالاد",
+    "مكرونة بالبشاميل", "פודינג אורז", "מקרוני עם גבינה", "पुदीना की चटनी", "पुदीने की पत्तियां", "पुडिंग और केक",
+]
+
+
+@pytest.mark.parametrize("prompt", COMMON_FOREIGN_WORDS)
+def test_attack_common_foreign_word_does_not_complete_a_short_form(index, prompt):
+    """Pudding, mint, macaroni, basil, a bag, in their own languages, sound like the short forms Putin,
+    Macron, Rihanna, Beyoncé: every stop is voiced alike where the script writes voicing (פודינג,
+    पुदीना, プディング: a d is not Putin's t; 布丁 read in lower case, so its b is voiced), Arabic and
+    Hebrew write a final vowel where the name has one and none where it has none (ريحان, מקרוני), a
+    vowel is not added before the name's first consonant in Chinese (衣服上), and a common word of
+    the language matches a short form only when every vowel is alike too (봉지 is not Beyoncé)."""
+    assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt", COMMON_FOREIGN_WORDS)
+def test_common_foreign_word_passes_among_thousands(crowded, prompt):
+    assert crowded.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("普丁和草莓", "7"), ("桌子上的普京", "7"), ("푸틴 대통령 사진", "7"), ("פוטין בחוף", "7"), ("पुतिन की तस्वीर", "7"),
+    ("ريهانا على المسرح", "20"), ("מקרון בחוף", "9"),
+])
+def test_short_forms_written_faithfully_are_still_found(index, prompt, pid):
+    """The names of famous people are common words of every language too (Путин, 普京, פוטין are in
+    the frequency lists): written as the press writes them they still sound strictly alike."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, caught", [
+    ("Рок-концерт в парке", False), ("Рок-музыка на радио", False), ("록 음악 축제", False), ("ロック音楽のCD", False),
+    ("더 록 포스터", True), ("ザ・ロックの写真", True),
+])
+def test_attack_alias_without_its_article_is_not_the_alias_in_any_script(index, prompt, caught):
+    """"The Rock" is found in another script only with its article (더 록, ザ・ロック): "рок", "록" and
+    "ロック" are rock music. Katakana ザ is the article, not Russian "за"."""
+    assert ("5" in index.find(prompt)) is caught
+
+
+def test_attack_chinese_or_hangul_word_of_a_name_is_not_read_across_a_space():
+    """One word of a name is one run of syllables: "한 봉" in "젤리 한 봉지" is two words."""
+    assert _aligned(("PNS",), ["P", "N", "S"], [True, True, False], "hangul") is None
+    assert _aligned(("PNS",), ["P", "N", "S"], [True, False, False], "hangul") == ((1, 3),)
+
+
+def test_common_words_come_from_wordfreq_lists_loaded_only_for_a_foreign_match():
+    assert common_word("布丁") and common_word("פודינג") and common_word("젤리") and common_word("葡萄")
+    assert common_word("麵包")  # traditional characters, looked up simplified
+    assert not common_word("泽伦斯基") and not common_word("")
+    code = ("import sys; from pocketstudio.safety.prompt import NameIndex; i = NameIndex({'p': (('Vladimir Putin',), None)}); "
+            "i.find('a cat on a sofa'); i.find('Кот спит на диване'); print('msgpack' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # no list read for a Latin prompt, nor for one matching no name
