@@ -13,7 +13,7 @@ prompt: catch rate per evasion technique and false-block rate per group of innoc
   a name must still be caught, and an innocent prompt pass, when the registry is large.
 speed: prompt-check time (NameIndex.find) at 20 / 10 000 / 100 000 registered names next to a
   linear scan (one small index per person, every one searched), 1 thread, with the load average.
-faces: the face check time by picture size (real photos: tests/conftest.py's face_photos).
+faces: the face check time by picture size (real photos: tests/conftest.py's face_photos), per --face-threads.
 small: detection rate of small faces pasted into 1920x1080 and 3840x2160 pictures, by face size and
   picture size, for the search for faces >= 80 px and the full search (>= 40 px), with times.
 pairs: the distance of every pair of the real photos, with the bands used.
@@ -200,16 +200,16 @@ def one_cv2_thread() -> None:
     cv2.setNumThreads(int(os.environ["OMP_NUM_THREADS"]))
 
 
-def part_faces(runs: int) -> None:
+def part_faces(runs: int, threads: int) -> None:
     """Check time by picture size (one real face fitted onto the canvas; the full search with the
     CNN second detector)."""
     from pocketstudio.safety.faces import FaceAnalyzer
 
     one_cv2_thread()
 
-    analyzer = FaceAnalyzer()
+    analyzer = FaceAnalyzer(threads=threads)
     subject = Image.open(photos()["obama.jpg"])
-    print(f"\n## Face check time by picture size ({runs} runs, median; load average "
+    print(f"\n## Face check time by picture size ({runs} runs, median; HOG on {threads} thread(s); load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")
     print(f"{'size':>11} | {'faces':>5} | {'check ms':>9} | {'min':>7} | {'max':>7}")
     print("-" * 52)
@@ -243,17 +243,17 @@ def part_pairs() -> None:
     print(f"bands: match <= {MATCH_DISTANCE}, probable <= {PROBABLE_DISTANCE}; 32bit.png is obama2.jpg as RGBA PNG")
 
 
-def part_small(seeds: int) -> None:
+def part_small(seeds: int, threads: int) -> None:
     """Faces pasted at a seeded place into a smooth random picture (tests/test_likeness_faces.py)."""
     from tests.test_likeness_faces import PEOPLE, composite, face_crop, found_at
 
     from pocketstudio.safety.faces import FaceAnalyzer
 
     one_cv2_thread()
-    analyzer = FaceAnalyzer()
+    analyzer = FaceAnalyzer(threads=threads)
     crops = [face_crop(analyzer, Image.open(photos()[name]).convert("RGB")) for name in PEOPLE]
-    print(f"\n## Small faces in large pictures: found / pasted ({len(PEOPLE)} photos x {seeds} places; HOG search, "
-          f"1 thread; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    print(f"\n## Small faces in large pictures: found / pasted ({len(PEOPLE)} photos x {seeds} places; HOG search "
+          f"on {threads} thread(s); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
     print(f"{'picture':>10} | {'face px':>7} | {'search >= 80 px':^26} | {'search >= 40 px':^26} | {'+ CNN s':>7}")
     print("-" * 90)
     for size in ((1920, 1080), (3840, 2160)):
@@ -350,6 +350,9 @@ def main() -> int:
     ap.add_argument("--part", default="prompt,speed,faces,pairs")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seeds", type=int, default=2, help="places per photo in the small-face table")
+    ap.add_argument("--face-threads", type=int, nargs="+", default=sorted({1, min(4, len(os.sched_getaffinity(0)))}),
+                    help="HOG threads of the faces and small parts, one table each (default: 1 and the cores, "
+                         "as the release flow uses)")
     args = ap.parse_args()
     parts = set(args.part.split(","))
     print(f"# likeness benchmark on {cpu_name()} ({os.cpu_count()} CPUs); OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
@@ -358,10 +361,11 @@ def main() -> int:
         part_prompt(sets)
     if "speed" in parts:
         part_speed(sets, args.runs)
-    if "faces" in parts:
-        part_faces(args.runs)
-    if "small" in parts:
-        part_small(args.seeds)
+    for threads in args.face_threads:
+        if "faces" in parts:
+            part_faces(args.runs, threads)
+        if "small" in parts:
+            part_small(args.seeds, threads)
     if "pairs" in parts:
         part_pairs()
     if "calibrate" in parts:
