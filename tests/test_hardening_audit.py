@@ -107,6 +107,25 @@ def test_attack_kept_checkpoint_unwritable_after_commit_publishes_nothing_and_am
     assert again.audit.verify()["records"] == len(leaves)
 
 
+def test_attack_kept_checkpoint_unwritable_still_denies_with_the_deny_logged_once(settings, tiny_generator, tmp_path):
+    """A denied request whose leaf committed while no checkpoint could be kept is a denial (the
+    deny is in the log), not "the deny could not be audited"."""
+    from pocketstudio.safety.registry import Registry
+
+    studio = Studio(settings, generator=tiny_generator)
+    Registry(studio.store).register("Jane Example", ["Janey"])
+    lock = studio.audit.checkpoint_file.with_name(studio.audit.checkpoint_file.name + ".lock")
+    lock.unlink(missing_ok=True)
+    lock.mkdir()
+    with pytest.raises(PolicyDenied) as denied:
+        studio.generate(request("a portrait of jane EXAMPLE at the beach", size=128), tmp_path / "x.png", now=NOW)
+    lock.rmdir()
+    leaves = Studio(settings, generator=tiny_generator).audit.records()
+    decisions = [(r.decision_id, r.outcome) for r in leaves if r.kind == DECISION]
+    assert decisions == [(denied.value.decision.decision_id, "denied")]
+    assert [r for r in leaves if r.kind == AMENDMENT] == []
+
+
 def bundle_asset(studio, decision_id):
     return studio.audit.get(decision_id).asset_id
 

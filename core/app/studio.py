@@ -737,6 +737,8 @@ class _Attempt:
                 requester=self.request.requester, purpose=self.request.purpose, evaluations=self.evaluations,
                 model_sha256=self.model_sha256, findings=self.findings, image_checks=self.image_checks,
                 subject=self.subject, client=getattr(self.request, "client", None))
+        except NotWitnessed:  # the deny is in the log; only the checkpoint kept outside it lags
+            pass
         except Exception as exc:  # noqa: BLE001
             raise ReleaseBlocked("audit", f"denied, and the deny could not be audited: {exc}", self.decision_id,
                                  self.action) from exc
