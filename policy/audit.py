@@ -52,7 +52,7 @@ from cryptography.exceptions import InvalidSignature
 from pocketstudio.core.base.errors import AuditError
 from pocketstudio.core.base.store import Store, audit_log, audit_openings, checkpoints, merkle_nodes
 from . import consent_events, merkle
-from .checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier
+from .checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier, split_note
 from .cosignature import WitnessPolicy
 from .engine import Decision
 
@@ -315,23 +315,28 @@ def _verify_bundle(bundle: dict, verifier: NoteVerifier) -> tuple[dict, list[dic
 
 
 def _verify_leaf(part: dict, checkpoint: Checkpoint, verifier: NoteVerifier) -> dict:
-    record_bytes = part["record"].encode()
+    return check_leaf(part["record"].encode(), base64.b64decode(part["record_signature"], validate=True),
+                      int(part["leaf_index"]), [base64.b64decode(p, validate=True) for p in part["inclusion_proof"]],
+                      checkpoint, verifier, "proof bundle")
+
+
+def check_leaf(record_bytes: bytes, signature: bytes, index: int, proof: list[bytes], checkpoint: Checkpoint,
+               verifier: NoteVerifier, what: str) -> dict:
+    """The record of a leaf proven offline (a proof bundle's, a tlog-proof's): canonical, at its
+    index, signed by the log, included in ``checkpoint``; AuditError("<what> rejected: …")."""
     record = json.loads(record_bytes)
-    signature = base64.b64decode(part["record_signature"], validate=True)
-    proof = [base64.b64decode(p, validate=True) for p in part["inclusion_proof"]]
-    index = int(part["leaf_index"])
     if canonical(record) != record_bytes:
-        raise AuditError("proof bundle rejected: record is not in canonical form")
+        raise AuditError(f"{what} rejected: record is not in canonical form")
     if _position(record) != index:
-        raise AuditError("proof bundle rejected: the record's position does not match the leaf index")
+        raise AuditError(f"{what} rejected: the record's position does not match the leaf index")
     try:
         verifier.public_key.verify(signature, RECORD_SIG_CONTEXT + record_bytes)
     except InvalidSignature:
-        raise AuditError("proof bundle rejected: record signature does not verify") from None
+        raise AuditError(f"{what} rejected: record signature does not verify") from None
     try:
         merkle.verify_inclusion(index, checkpoint.size, merkle.hash_leaf(record_bytes), proof, checkpoint.root)
     except merkle.ProofError as exc:
-        raise AuditError(f"proof bundle rejected: {exc}") from exc
+        raise AuditError(f"{what} rejected: {exc}") from exc
     return record
 
 
@@ -751,8 +756,7 @@ class AuditLog:
         for note in rows:
             try:
                 cp = Checkpoint.verify(note, self.verifier, self.origin)
-                # A line under a policy witness's name and key id that does not verify is an error.
-                signed = {w.name for w in policy.witnesses if w.verify(note) is not None}
+                signed = policy.cosigners(note)
             except CheckpointError as exc:
                 raise AuditError(f"a stored checkpoint of size {_note_size(note)} does not verify: {exc}") from exc
             if policy.witnessed(signed):
@@ -768,7 +772,7 @@ class AuditLog:
         was not). Returns the checkpoint and how many lines were new."""
         try:
             cp = Checkpoint.verify(note, self.verifier, self.origin)
-            _, lines = _note_lines(note)
+            _, lines = split_note(note)
         except CheckpointError as exc:
             raise AuditError(f"not a checkpoint signed by this log ({self.origin}): {exc}") from exc
         if len(lines) > MAX_NOTE_SIGNATURES:
@@ -785,7 +789,7 @@ class AuditLog:
             if stored is None:
                 conn.execute(checkpoints.insert().values(size=cp.size, root=cp.root, note=note, created_at=_iso(now)))
                 return cp, len(lines) - 1
-            body, kept = _note_lines(stored)
+            body, kept = split_note(stored)
             new = [line for line in lines if line not in kept]
             if new:
                 conn.execute(checkpoints.update().where(checkpoints.c.size == cp.size).values(
@@ -979,14 +983,6 @@ class AuditLog:
 
 WITNESSED_SEARCH = 100  # stored checkpoints searched, newest first, for one the witness policy accepts
 MAX_NOTE_SIGNATURES = 64  # signature lines kept on one stored checkpoint
-
-
-def _note_lines(note: str) -> tuple[str, list[str]]:
-    """(body, signature lines) of a signed note."""
-    if "\n\n" not in note:
-        raise CheckpointError("signed note has no signature block")
-    body, _, block = note.rpartition("\n\n")
-    return body + "\n", [line for line in block.splitlines() if line]
 
 
 def _note_size(note: str) -> str:

@@ -88,14 +88,19 @@ class NoteSigner:
         return f"{text}\n{EM_DASH} {self.name} {base64.b64encode(self.verifier.key_id + sig).decode()}\n"
 
 
-def open_note(note: str, verifier: NoteVerifier) -> str:
-    """The text of a signed note, only if ``verifier`` signed it; otherwise CheckpointError."""
+def split_note(note: str) -> tuple[str, list[str]]:
+    """(text ending in a newline, signature lines) of a signed note."""
     if "\n\n" not in note:
         raise CheckpointError("signed note has no signature block")
-    text, _, sigblock = note.rpartition("\n\n")
-    text += "\n"
+    text, _, block = note.rpartition("\n\n")
+    return text + "\n", [line for line in block.splitlines() if line]
+
+
+def open_note(note: str, verifier: NoteVerifier) -> str:
+    """The text of a signed note, only if ``verifier`` signed it; otherwise CheckpointError."""
+    text, lines = split_note(note)
     verified = False
-    for line in sigblock.splitlines():
+    for line in lines:
         if not line.startswith(EM_DASH + " "):
             raise CheckpointError("malformed signature line")
         try:

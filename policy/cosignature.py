@@ -32,7 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from .checkpoint import EM_DASH, CheckpointError, NoteVerifier
+from .checkpoint import EM_DASH, CheckpointError, NoteVerifier, split_note
 
 COSIGNATURE_TYPE = b"\x04"
 HEADER = "cosignature/v1\n"
@@ -55,13 +55,6 @@ def _raw(public_key: ed25519.Ed25519PublicKey) -> bytes:
 
 def _message(body: str, timestamp: int) -> bytes:
     return f"{HEADER}time {timestamp}\n{body}".encode()
-
-
-def _body_and_lines(note: str) -> tuple[str, list[str]]:
-    if "\n\n" not in note:
-        raise CheckpointError("signed note has no signature block")
-    body, _, block = note.rpartition("\n\n")
-    return body + "\n", [line for line in block.splitlines() if line]
 
 
 @dataclass(frozen=True)
@@ -97,7 +90,7 @@ class Witness:
         """The timestamp of this witness's valid cosignature on ``note``; None when it has none.
         Every line with its name and key ID must verify: one that does not is a CheckpointError,
         never skipped (a forged line next to a good one is an attack, not noise)."""
-        body, lines = _body_and_lines(note)
+        body, lines = split_note(note)
         found = None
         for line in lines:
             if not line.startswith(EM_DASH + " "):
@@ -124,7 +117,7 @@ class Witness:
 
 def cosign(note: str, name: str, private_key: ed25519.Ed25519PrivateKey, timestamp: int) -> str:
     """``note`` with one more line: ``name``'s cosignature at ``timestamp`` (what a witness returns)."""
-    body, _ = _body_and_lines(note)
+    body, _ = split_note(note)
     witness = Witness(name, private_key.public_key())
     blob = witness.key_id + struct.pack(">Q", timestamp) + private_key.sign(_message(body, timestamp))
     return note + f"{EM_DASH} {name} {base64.b64encode(blob).decode()}\n"
@@ -169,13 +162,18 @@ class WitnessPolicy:
                                      "or the policy's log lines")
         # 2. Every cosignature of a policy witness, verified (one that does not verify is an error).
         #    Lines of keys the policy does not name are never counted.
-        signed = {w.name for w in self.witnesses if w.verify(note) is not None}
+        signed = self.cosigners(note)
         # 3. The quorum: groups only name earlier names, so one pass in order decides each.
         if not self.witnessed(signed):
             raise CheckpointError(f"checkpoint carries {len(signed)} valid witness cosignature(s)"
                                   f"{' (' + ', '.join(sorted(signed)) + ')' if signed else ''}, the policy needs "
                                   f"{self.describe()}")
         return [w.name for w in self.witnesses if w.name in signed]
+
+    def cosigners(self, note: str) -> set[str]:
+        """The names of the policy's witnesses with a valid cosignature on ``note`` (a line under
+        a policy witness's name and key id that does not verify is a CheckpointError)."""
+        return {w.name for w in self.witnesses if w.verify(note) is not None}
 
     def witnessed(self, signed: set[str]) -> bool:
         """Whether the witnesses named in ``signed`` meet the quorum."""

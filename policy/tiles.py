@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidSignature
 
 from pocketstudio.core.base.errors import AuditError
 from pocketstudio.core.base.store import audit_log, merkle_nodes
@@ -276,7 +275,7 @@ def tlog_proof(log, ref: str) -> str:
 
 def verify_tlog_proof(text: str, verifier: NoteVerifier, policy: WitnessPolicy = WitnessPolicy()) -> dict:
     """Check a tlog-proof with nothing but the log's public key (and a witness policy); the record."""
-    from .audit import RECORD_SIG_CONTEXT, _position, canonical
+    from .audit import check_leaf
 
     try:
         head, sep, note = text.partition("\n\n")
@@ -299,15 +298,5 @@ def verify_tlog_proof(text: str, verifier: NoteVerifier, policy: WitnessPolicy =
         witnesses = policy.check(note, verifier)
     except (ValueError, KeyError, TypeError, AttributeError, CheckpointError) as exc:
         raise AuditError(f"tlog-proof rejected: {exc}") from exc
-    record = json.loads(record_bytes)
-    if canonical(record) != record_bytes or _position(record) != index:
-        raise AuditError("tlog-proof rejected: the record is not canonical or not at this index")
-    try:
-        verifier.public_key.verify(signature, RECORD_SIG_CONTEXT + record_bytes)
-    except InvalidSignature:
-        raise AuditError("tlog-proof rejected: the record's log signature does not verify") from None
-    try:
-        merkle.verify_inclusion(index, checkpoint.size, merkle.hash_leaf(record_bytes), proof, checkpoint.root)
-    except merkle.ProofError as exc:
-        raise AuditError(f"tlog-proof rejected: {exc}") from exc
+    record = check_leaf(record_bytes, signature, index, proof, checkpoint, verifier, "tlog-proof")
     return {"record": record, "index": index, "tree_size": checkpoint.size, "witnesses": witnesses}

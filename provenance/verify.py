@@ -841,7 +841,7 @@ class Verifier:
             record = verify_proof_bundle(bundle, self.audit.verifier)
             amendments = proven_amendments(bundle, self.audit.verifier)
             if policy is not None:
-                cosigners = {w.name for w in policy.witnesses if w.verify(bundle["checkpoint"]) is not None}
+                cosigners = policy.cosigners(bundle["checkpoint"])
                 evidence["witnesses"] = sorted(cosigners)
                 if not policy.witnessed(cosigners):
                     raise NotYetWitnessed(f"the proof's checkpoint is not cosigned by the witness policy's quorum "
