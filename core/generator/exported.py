@@ -28,7 +28,7 @@ from typing import Callable
 
 from PIL import Image
 
-from ..base.errors import GenerationError, ModelLoadError
+from ..base.errors import ModelLoadError
 
 EXPORT_VERSION = 1
 FILES = ("text_encoder.pt", "unet.pt", "decoder.pt")
@@ -216,24 +216,12 @@ class ExportedGenerator:
                                         subject=subject, decoder=decoder)
         import torch
 
-        from .pipeline import SEED_BITS, GeneratedImage, MIN_STEPS
+        from .pipeline import GeneratedImage, check_request
 
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise GenerationError("the prompt is empty")
-        steps = self.default_steps if steps is None else steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or not MIN_STEPS <= steps <= self.max_steps:
-            raise GenerationError(f"steps must be an integer from {MIN_STEPS} to {self.max_steps} for "
-                                  f"{self.meta.get('family') or 'this model'}, got {steps!r}")
-        guidance = self.default_guidance if guidance is None else guidance
-        low, high = self.guidance_range
-        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not low <= guidance <= high:
-            raise GenerationError(f"guidance must be a number from {low} to {high}, got {guidance!r}")
-        if negative_prompt is not None:
-            raise GenerationError("negative prompts are not supported by few-step models")
-        if seed is None:
-            seed = secrets.randbits(SEED_BITS)
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**SEED_BITS:
-            raise GenerationError(f"seed must be an integer from 0 to 2**{SEED_BITS} - 1, got {seed!r}")
+        steps, seed, guidance = check_request(
+            prompt, steps, seed, guidance, negative_prompt, default_steps=self.default_steps, max_steps=self.max_steps,
+            default_guidance=self.default_guidance, guidance_range=self.guidance_range,
+            label=self.meta.get("family") or "this model")
         with self._lock, torch.inference_mode():
             start = time.perf_counter()
             given = len(self._counter.encode(prompt, add_special_tokens=False).ids)

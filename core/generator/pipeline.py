@@ -98,6 +98,32 @@ class ModelComponent:
     sha256: str
 
 
+def check_request(prompt, steps, seed, guidance, negative_prompt, *, default_steps: int, max_steps: int,
+                  default_guidance: float, guidance_range: tuple[float, float], label: str) -> tuple[int, int, float]:
+    """A request's prompt, steps, seed and guidance within a model's ranges, defaults filled in:
+    (steps, seed, guidance). Shared by the diffusers generator and the exported (TorchScript) one."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise GenerationError("the prompt is empty")
+    if steps is None:
+        steps = default_steps
+    if isinstance(steps, bool) or not isinstance(steps, int) or not MIN_STEPS <= steps <= max_steps:
+        raise GenerationError(f"steps must be an integer from {MIN_STEPS} to {max_steps} for {label}, got {steps!r}")
+    if guidance is None:
+        guidance = default_guidance
+    low, high = guidance_range
+    if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not low <= guidance <= high:
+        raise GenerationError(f"guidance must be a number from {low} to {high} for {label}, got {guidance!r}")
+    if negative_prompt is not None:
+        # Few-step models run without an unconditional pass (guidance is embedded or off), so
+        # there is nothing to apply a negative prompt to; say so rather than ignore it.
+        raise GenerationError("negative prompts are not supported by few-step models")
+    if seed is None:
+        seed = secrets.randbits(SEED_BITS)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**SEED_BITS:
+        raise GenerationError(f"seed must be an integer from 0 to 2**{SEED_BITS} - 1, got {seed!r}")
+    return steps, seed, float(guidance)
+
+
 def _check_lora(lora: Path) -> None:
     """The LoRA must be a readable safetensors file holding only LoRA tensors."""
     if not lora.is_file():
@@ -374,13 +400,10 @@ class Generator:
 
     def _check(self, prompt, steps, seed, size, guidance, negative_prompt) -> tuple[int, int, int, float]:
         """The request's numbers within this family's ranges, defaults filled in: (steps, size, seed, guidance)."""
-        label = self.family.label if self.family is not None else "this model"
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise GenerationError("the prompt is empty")
-        if steps is None:
-            steps = self.default_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or not MIN_STEPS <= steps <= self.max_steps:
-            raise GenerationError(f"steps must be an integer from {MIN_STEPS} to {self.max_steps} for {label}, got {steps!r}")
+        steps, seed, guidance = check_request(
+            prompt, steps, seed, guidance, negative_prompt, default_steps=self.default_steps, max_steps=self.max_steps,
+            default_guidance=self.default_guidance, guidance_range=self.guidance_range,
+            label=self.family.label if self.family is not None else "this model")
         if size is None:
             size = self.native_size
         if isinstance(size, bool) or not isinstance(size, int):
@@ -389,20 +412,7 @@ class Generator:
             raise GenerationError(
                 f"size must be a multiple of {self.size_multiple} from {MIN_SIZE} to {MAX_SIZE}, got {size}"
             )
-        if guidance is None:
-            guidance = self.default_guidance
-        low, high = self.guidance_range
-        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not low <= guidance <= high:
-            raise GenerationError(f"guidance must be a number from {low} to {high} for {label}, got {guidance!r}")
-        if negative_prompt is not None:
-            # Few-step models run without an unconditional pass (guidance is embedded or off), so
-            # there is nothing to apply a negative prompt to; say so rather than ignore it.
-            raise GenerationError("negative prompts are not supported by few-step models")
-        if seed is None:
-            seed = secrets.randbits(SEED_BITS)
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**SEED_BITS:
-            raise GenerationError(f"seed must be an integer from 0 to 2**{SEED_BITS} - 1, got {seed!r}")
-        return steps, size, seed, float(guidance)
+        return steps, size, seed, guidance
 
     def _family_kwargs(self) -> dict[str, Any]:
         """Arguments the family's pipeline call needs beyond the common ones."""
