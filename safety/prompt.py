@@ -238,9 +238,17 @@ SKELETON_MIN_SHORT = 2
 # Cyrillic and Greek case endings that add a consonant (Путиным, Зеленського, Βλαδίμηρος): a word
 # is also read without one.
 CASE_ENDING = re.compile(r"(?:[oe]go|[oe]mu|y?ami|[yi]m|[oe]m|[yi]?akh|[yi]kh|[oe]v|[oaeiy]s)$")
-# Korean particles written onto the word before them (푸틴이, 메르켈의) and Chinese function characters
-# (的, 在): a word may end before them and begin after them.
-HANGUL_PARTICLES = {"이": True, "은": True, "을": True, "가": False, "는": False, "를": False, "의": None, "에": None}
+# Korean particles written onto the word before them (푸틴이, 메르켈의, 툰베리는, 비욘세와) and Chinese function characters
+# (的, 在): a word may end before them and begin after them. Each particle: True after a final
+# consonant, False after a vowel, None after either. One syllable that also ends names (로: 폴로, 도:
+# 올랜도, 나: 리한나) is left out. Titles written onto a name (시진핑주석, 손흥민선수) end it too, and a
+# particle may follow a particle or a title (메르켈총리와, 오바마에게는).
+HANGUL_PARTICLES = {"이": True, "은": True, "을": True, "과": True, "으로": True, "이랑": True, "이와": True,
+                    "가": False, "는": False, "를": False, "와": False, "랑": False,
+                    "의": None, "에": None, "에서": None, "에게": None, "한테": None, "께서": None, "까지": None,
+                    "부터": None, "처럼": None, "보다": None, "하고": None, "만": None, "만의": None, "에게는": None}
+HANGUL_TITLES = ("대통령", "전대통령", "총리", "주석", "위원장", "국무위원장", "선수", "감독", "여사", "왕세자", "총재",
+                 "씨", "님")
 HAN_BOUNDARIES = frozenset("的在和与是了跟把被给对")
 # A skeleton length is crowded when more than this share of its possible skeletons is registered.
 SKELETON_CROWDED = 0.01
@@ -443,7 +451,12 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
         for a, b, fine in zip(mine[:-1], theirs[:-1], spelt, strict=False):
             if kind in SPELT_VOWELS and not _fine_alike(fine, b, kind):
                 return False
-            va, vb = _first_vowel(a), "back" if kind == "han" and b.startswith("ao") else _first_vowel(b)
+            if kind in SPELT_VOWELS and "y" in fine[1:-1] and not _fine_alike(fine[-1], b[-1:], kind):
+                return False  # two vowels a y parts are two syllables, both written: 비욘세 is Beyoncé, 빙수 is not
+            # the name's vowel as spelt: beyonce's e is front (a y parts it from the o, it is no Korean eo)
+            va, vb = _first_vowel(fine if a else a), "back" if kind == "han" and b.startswith("ao") else _first_vowel(b)
+            if kind == "hangul" and b.startswith("eo"):  # eo is any unstressed vowel: 카멀라, 버락
+                vb = va
             if va and vb:
                 if va != vb:
                     return False
@@ -554,7 +567,7 @@ def _aligned(words: tuple[str, ...], keys: list[str], starts: list[bool], kind: 
     def split(i: int, j: int) -> tuple[tuple[int, int], ...] | None:
         if i == len(words) or j == len(keys):
             return () if i == len(words) and j == len(keys) else None
-        if j and not starts[j]:
+        if j and not starts[j] and kind not in ("han", "hangul"):  # syllables: 시진핑, 巴拉克奥巴马 run the words together
             return None
         for a in range(1, len(words) - i + 1 if kind == "kana" else 2):
             for b in range(1, min(most, len(keys) - j) + 1 if a == 1 else 2):
@@ -566,6 +579,16 @@ def _aligned(words: tuple[str, ...], keys: list[str], starts: list[bool], kind: 
                         return ((a, b), *rest)
         return None
     return split(0, 0)
+
+
+def _run_together(span: list[tuple[str, bool, str, bool, str]], groups: tuple[tuple[int, int], ...]) -> bool:
+    """A word of the name after the first begins inside a word of the prompt (巴拉克奥巴马, 시진핑)."""
+    j = 0
+    for k, (_, n_toks) in enumerate(groups):
+        if k and not span[j][1]:
+            return True
+        j += n_toks
+    return False
 
 
 def _letters_script(ch: str) -> str:
@@ -610,13 +633,15 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
                 out.append((_katakana(part, long_mark_r=False), True, "kana", False, part))
                 continue
             run = ""
+            particles = {k for m in re.finditer(r"[\uac00-\ud7af]+", part)
+                         for k in range(m.start() + _hangul_word_end(m.group(0)), m.end())}
             for k, ch in enumerate(part):
                 if _is_cjk(ch):
                     if run:
                         out.append((anyascii(run.lower()), True, "word", False, run))
                         run = ""
                     hangul = "\uac00" <= ch <= "\ud7af"
-                    if "\u3040" <= ch <= "\u309f" or ch in HAN_BOUNDARIES or hangul and _particle(part, k):
+                    if "\u3040" <= ch <= "\u309f" or ch in HAN_BOUNDARIES or k in particles:
                         out.append(None)  # hiragana, a particle: no name spans it, a word begins after it
                         first = True
                         continue
@@ -646,13 +671,24 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
     return out
 
 
-def _particle(part: str, k: int) -> bool:
-    """A Korean particle ends the word: 의 and 에, and 이, 은, 을 after a final consonant, 가, 는,
-    를 after a vowel (푸틴이, 메르켈의; 로이, 베이 end in 이 as names do)."""
-    after_consonant = HANGUL_PARTICLES.get(part[k], False) if part[k] in HANGUL_PARTICLES else 0
-    if after_consonant == 0 or not k or not "\uac00" <= part[k - 1] <= "\ud7af" or "\uac00" <= part[k + 1:k + 2] <= "\ud7af":
-        return False
-    return after_consonant is None or ((ord(part[k - 1]) - 0xAC00) % 28 != 0) == after_consonant
+def _hangul_word_end(word: str) -> int:
+    """Where the name part of one Hangul word ends: before the particles and titles written onto
+    it (``HANGUL_PARTICLES``, ``HANGUL_TITLES``), at least one syllable kept: "툰베리는" → 3,
+    "메르켈총리와" → 3, "로이" → 2 (이 after a vowel is no particle)."""
+    end = len(word)
+    for _ in range(3):
+        for suffix in sorted((*HANGUL_PARTICLES, *HANGUL_TITLES), key=len, reverse=True):
+            if end - len(suffix) < 1 or word[end - len(suffix):end] != suffix:
+                continue
+            before = word[end - len(suffix) - 1]
+            final = (ord(before) - 0xAC00) % 28 != 0 if "\uac00" <= before <= "\ud7af" else None
+            after_consonant = HANGUL_PARTICLES.get(suffix)
+            if after_consonant is None or final is after_consonant:
+                end -= len(suffix)
+                break
+        else:
+            break
+    return end
 
 
 def _indic(word: str) -> str:
@@ -1051,7 +1087,10 @@ class NameIndex:
                 ends_word = end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
                 for joined, texts in paths.items():
                     span = [(text, *t[1:]) for text, t in zip(texts, toks[start:end + 1], strict=True)]
-                    if not (kind in ("han", "hangul") and len(joined) < SKELETON_MIN_SYLLABLES):
+                    # in syllables a short skeleton is any run of them, but a Hangul name is written in whole words
+                    # (시진핑, 재키 찬), which must then sound alike
+                    if not (kind in ("han", "hangul") and len(joined) < SKELETON_MIN_SYLLABLES) or (
+                            kind == "hangul" and tok[1] and ends_word and len(joined) >= SKELETON_MIN):
                         self._skeleton_hits(self._skeleton, self._crowd, joined, span, kind, ends_word, found)
                     if tok[1] and (ends_word or kind != "hangul") and not (kind == "han" and japanese):
                         self._skeleton_hits(self._short_skeleton, self._crowd_short, joined, span, kind, ends_word, found)
@@ -1085,8 +1124,9 @@ class NameIndex:
                         or first and not (skeleton(first) == skeleton(initial) and (skeleton(first) or initial in "aeiouy"))):
                     continue
                 evidence += 2
-            elif kind in ("kana", "hangul") and not _sound_alike(forms, span, groups, kind):
-                continue  # kana and Hangul spell every vowel: ジャッキー・チュン is not Jackie Chan
+            elif (kind in ("kana", "hangul") or kind == "han" and _run_together(span, groups)) and not _sound_alike(
+                    forms, span, groups, kind):
+                continue  # kana and Hangul spell every vowel: ジャッキー・チュン is not Jackie Chan; 台灣珍珠 is not Dwayne Johnson
             if evidence >= 0 and evidence >= len(joined) - 1 + crowded or not crowded and not short:
                 self._hit(found, i, " ".join(t[0] for t in span), "skeleton")
 
