@@ -1098,6 +1098,9 @@ def build() -> dict:
         "held_out_v4": held_out_v4(),
         "held_out_v5": held_out_v5(),
         "held_out_v6": held_out_v6(),
+        # written by another engineer who saw neither the matcher nor the earlier sets' results,
+        # committed before the matcher was tuned again (the blind set)
+        "held_out_v7": json.loads(Path(__file__).with_name("held_out_v7.json").read_text(encoding="utf-8")),
     }
 
 
