@@ -237,7 +237,7 @@ SKELETON_MIN, SKELETON_MIN_SYLLABLES, SKELETON_MIN_ONE_WORD = 4, 5, 5
 SKELETON_MIN_SHORT = 2
 # Cyrillic and Greek case endings that add a consonant (Путиным, Зеленського, Βλαδίμηρος): a word
 # is also read without one.
-CASE_ENDING = re.compile(r"(?:[oe]go|[oe]mu|y?ami|[yi]m|[oe]m|[yi]?akh|[yi]kh|[oe]v|[oaeiy]s)$")
+CASE_ENDING = re.compile(r"(?:[oe]go|[oe]mu|y?ami|[yi]m|[oe]m|[yi]?akh|[yi]kh|[oe]vi|[oe]v|[oaeiy]s)$")
 # Korean particles written onto the word before them (푸틴이, 메르켈의, 툰베리는, 비욘세와) and Chinese function characters
 # (的, 在): a word may end before them and begin after them. Each particle: True after a final
 # consonant, False after a vowel, None after either. One syllable that also ends names (로: 폴로, 도:
@@ -282,14 +282,16 @@ NAME_READINGS = [(re.compile(a), b) for a, b in (
 # An r before a consonant or at the end silent, as English names are written in kana, Hangul and
 # Chinese (Martin: マーティン, 마틴, 马丁), not in Hebrew or Arabic (מקרר is not Merkel).
 SILENT_R = (r"(?<=[aeiou])r(?=[^aeiouy]|$)", "")
+# An l before a consonant as Portuguese says it, u (Ronaldo: ロナウド); Chinese leaves it out (羅納度).
+VOCAL_L = (r"(?<=[aeiou])l(?=[^aeiouy])", "u")
 SWEDISH_BERG = (r"(?<=r)g$", "i")  # as the name's language says it: Thunberg トゥーンベリ, 툰베리, 通贝里
 # Readings of one script only: katakana ti, di, tu, hu as チ, ヂ, ツ, フ (Putin: プーチン, Heung-min:
 # フンミン), an -er or -or as the a of a long mark (テイラー, ルーサー); Mandarin ti, ki as ji (Putin: 普京, Zelensky: 泽连斯基) and an r after a consonant left out
 # (Macron: 馬克宏); Korean as the name's own language says it: a Portuguese initial r as h (Ronaldo:
 # 호날두); Arabic and Hebrew g as j (Egyptian ج is g: جريتا); katakana writes the article "the" ザ.
 SCRIPT_READINGS = {script: [(re.compile(a), b) for a, b in rules] for script, rules in {
-    "kana": (SILENT_R, SWEDISH_BERG, (r"^the$", "za"), (r"[eo]r(?=[^aeiouy]|$)", "a"), (r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f")),
-    "han": (SILENT_R, SWEDISH_BERG, (r"t(?=i)", "j"), (r"k(?=[iy])", "j"), (r"(?<=[bcdfgkpt])r", "")),
+    "kana": (SILENT_R, SWEDISH_BERG, VOCAL_L, (r"eu", "u"), (r"mm", "nm"), (r"^the$", "za"), (r"[eo]r(?=[^aeiouy]|$)", "a"), (r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f")),
+    "han": (SILENT_R, SWEDISH_BERG, (r"(?<=[aeiou])l(?=[^aeiouy])", ""), (r"^j(?=o)", "y"), (r"t(?=i)", "j"), (r"k(?=[iy])", "j"), (r"(?<=[bcdfgkpt])r", "")),
     "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou])", "h")),
     "word": ((r"g", "j"),),
 }.items()}
@@ -454,9 +456,11 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
             if kind in SPELT_VOWELS and "y" in fine[1:-1] and not _fine_alike(fine[-1], b[-1:], kind):
                 return False  # two vowels a y parts are two syllables, both written: 비욘세 is Beyoncé, 빙수 is not
             # the name's vowel as spelt: beyonce's e is front (a y parts it from the o, it is no Korean eo)
+            if kind == "han" and re.match(r"i[aeou]", b):
+                b = b[1:]  # pinyin i before a vowel is a glide: 肖 xiao has the o of Scholz
             va, vb = _first_vowel(fine if a else a), "back" if kind == "han" and b.startswith("ao") else _first_vowel(b)
-            if kind == "hangul" and b.startswith("eo"):  # eo is any unstressed vowel: 카멀라, 버락
-                vb = va
+            if kind == "hangul" and b.startswith("eo") or kind == "han" and a and b and _vowel_letter(fine) == "e":
+                vb = va  # Hangul eo is any unstressed vowel (카멀라, 버락); Chinese writes an e with any vowel (默克尔)
             if va and vb:
                 if va != vb:
                     return False
@@ -581,6 +585,68 @@ def _aligned(words: tuple[str, ...], keys: list[str], starts: list[bool], kind: 
     return split(0, 0)
 
 
+# The characters Chinese spells foreign names with (Xinhua's transliteration tables, with the
+# Taiwan and Hong Kong choices and the characters for women's names), in simplified form. They are
+# chosen to carry little meaning, so a short form written with any other character is a Chinese
+# word, not a foreign name: 葡京 (a casino), 普定 (a county) and 星巴克 sound like Putin and Thunberg.
+HAN_TRANSLITERATION = frozenset(
+    "阿埃艾爱安昂奥欧厄伊乌尤于约耶亚雅英因恩翁温鄂"
+    "巴拜班邦保鲍贝本比宾彬波伯博布宝碧毕彼"
+    "帕派潘庞佩彭皮平珀普蒲朴"
+    "达戴丹当道德登迪蒂丁东杜多敦顿黛狄"
+    "塔泰坦汤唐陶特滕提廷通图托屯吞汀"
+    "加盖甘冈高戈格根古瓜圭贡郭葛"
+    "卡凯坎康考柯科克肯库夸奎昆孔喀"
+    "法范方菲费芬丰佛弗福富夫凡芙斐"
+    "瓦韦维文沃旺万威卫薇"
+    "撒萨塞赛桑瑟森斯松苏索绍"
+    "扎泽赞兹祖佐宗曾茨孜"
+    "沙莎尚舍申圣施什史舒夏谢肖萧希西锡席辛欣休许茜朔"
+    "查彻楚乔切奇琴丘钱契琪"
+    "贾杰吉基金京居詹朱卓久姬琼"
+    "哈海汉豪赫黑亨洪胡华怀惠霍韩"
+    "拉莱赖兰朗劳勒雷蕾里利莉丽连林琳刘隆卢鲁路伦罗洛吕略露璐"
+    "马玛迈麦曼芒毛梅门蒙米敏明莫默姆穆缪"
+    "纳娜乃南内尼妮纽诺努宁农拿"
+    "尔热日荣茹瑞若让任儿"
+    "扬耶尤约娅"
+    "伍武温乌"
+    "丝斯黛娃翠萝妲龙强逊度咸宏童翰永咏琵"
+)
+
+
+def _transliterated(span: list[tuple[str, bool, str, bool, str]]) -> bool:
+    """Every character of a Chinese span is one foreign names are spelt with (``HAN_TRANSLITERATION``)."""
+    return all(t[4].translate(_simplified()) in HAN_TRANSLITERATION for t in span)
+
+
+HAN_WORD_MAX = 4  # characters in the longest common word the segmentation looks for
+
+
+def _han_word_starts(toks: list[tuple[str, bool, str, bool, str] | None]) -> set[int]:
+    """Where a word begins in running Chinese text, which puts no space between a name and its
+    neighbours (俄罗斯总统普京撑着伞): the starts of a forward longest-match segmentation on the common
+    words of Chinese (wordfreq's list, traditional characters read as simplified). 总统 and 撑着 are
+    words, so 普京 begins one; a character that begins no common word begins a word of its own."""
+    out: set[int] = set()
+    i = 0
+    while i < len(toks):
+        if toks[i] is None or toks[i][2] != "han":
+            i += 1
+            continue
+        j = i
+        while j < len(toks) and toks[j] is not None and toks[j][2] == "han":
+            j += 1
+        text = "".join(t[4] for t in toks[i:j]).translate(_simplified())
+        words = _common_words("zh")
+        k = 0
+        while k < len(text):
+            out.add(i + k)
+            k += next((n for n in range(min(HAN_WORD_MAX, len(text) - k), 1, -1) if text[k:k + n] in words), 1)
+        i = j
+    return out
+
+
 def _run_together(span: list[tuple[str, bool, str, bool, str]], groups: tuple[tuple[int, int], ...]) -> bool:
     """A word of the name after the first begins inside a word of the prompt (巴拉克奥巴马, 시진핑)."""
     j = 0
@@ -645,7 +711,10 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
                         out.append(None)  # hiragana, a particle: no name spans it, a word begins after it
                         first = True
                         continue
-                    out.append((anyascii(ch).lower(), first, "hangul" if hangul else "han", False, ch))
+                    letters = anyascii(ch).lower()
+                    if not hangul:  # pinyin q and c are affricates (强森 qiang for John-, 茨 ci), not k
+                        letters = re.sub(r"^c(?!h)", "ts", re.sub(r"^q", "ch", letters))
+                    out.append((letters, first, "hangul" if hangul else "han", False, ch))
                     first = False
                 else:
                     run += ch
@@ -661,14 +730,22 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
                             "vowels" if vowels else "indic" if "\u0900" <= run[0] <= "\u0dff" else "word", vowels and capital, written))
                 first = False
 
-    for ch in base:
+    for k, ch in enumerate(base):
         cat = unicodedata.category(ch)
         if cat[0] in "LMN" or ch in "'\u05f3\u05f4":
             word.append(ch)
+        elif ch == "\u200c" and word and _zwnj_parts(word[-1], base[k + 1:k + 2]):
+            flush()  # Persian and Indic scripts part a suffix with a zero-width non-joiner: رنگ‌های, పుతిన్‌తో
         elif cat != "Cf" and ch not in INVISIBLE:
             flush()
     flush()
     return out
+
+
+def _zwnj_parts(before: str, after: str) -> bool:
+    """A zero-width non-joiner between two letters of an Arabic-script or Indic word is where the
+    writer parts a suffix or a prefix (elsewhere it is an invisible character, removed)."""
+    return all(ch and ("\u0600" <= ch <= "\u06ff" or "\u0900" <= ch <= "\u0dff") for ch in (before, after))
 
 
 def _hangul_word_end(word: str) -> int:
@@ -885,15 +962,51 @@ def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordere
     return score + (alike and any(seen)) + (whole and (ends_word or kind not in ("han", "hangul")))
 
 
+# Letters written onto the front of an Arabic-script or Hebrew word (and, to, by, like, the, that):
+# لأوباما, وماكرون, بالرياض; ולמרקל, שפוטין, הנשיא. Up to two, the rest at least three letters long.
+ARABIC_PROCLITICS = frozenset("وفلبك")
+HEBREW_PROCLITICS = frozenset("והלבמשכ")
+# Case endings and postpositions Indic scripts write onto a name (Bengali -র/-এর/-কে, Marathi -ला/-चे/-ंचे,
+# Tamil -இன்/-ஐ/-க்கு, Telugu -తో/-కి/-ను, Gujarati -નો/-ની/-ને, Kannada -ನ, Malayalam -ന്റെ), longest first.
+INDIC_SUFFIXES = tuple(sorted((
+    "ের", "র", "কে", "তে", "য়ের", "ও",
+    "ला", "ले", "ने", "चे", "ची", "चा", "ांचे", "ंचे", "ांनी", "ंनी", "को", "का", "की", "के",
+    "ின்", "இன்", "ை", "க்கு", "உடன்", "ுடன்", "ிடம்", "ின",
+    "తో", "కి", "కు", "ను", "ని", "లో", "ది",
+    "નો", "ની", "નું", "ને", "ના",
+    "ನ", "ನನ್ನು", "ರ", "ರನ್ನು", "ಗೆ",
+    "ന്റെ", "ിനെ", "ിന്റെ",
+    "ਦਾ", "ਦੀ", "ਦੇ", "ਨੂੰ",
+), key=len, reverse=True))
+
+
 def _token_keys(tok: tuple[str, bool, str, bool]) -> list[tuple[str, str]]:
-    """(skeleton, letters) readings of a foreign token: itself, and a Cyrillic or Greek word
-    without a case ending that adds a consonant (Путиным → "putin", Зеленського → "zelensk")."""
+    """(skeleton, letters) readings of a foreign token: itself, a Cyrillic or Greek word without a
+    case ending that adds a consonant (Путиным → "putin", Зеленського → "zelensk"), an Arabic or
+    Hebrew word without the letters written onto its front (لميركل, ולמרקל), an Indic word without
+    the case ending or postposition written onto its end (ওবামার, పుతిన్‌తో)."""
     out = [(skeleton(tok[0]), tok[0])]
+    written = tok[4]
     if tok[2] == "vowels":
         letters = re.sub(r"[^a-z]", "", tok[0])
         m = CASE_ENDING.search(letters)
         if m and m.start() >= 2 and skeleton(letters[:m.start()]) != out[0][0]:
             out.append((skeleton(letters[:m.start()]), letters[:m.start()]))
+    elif tok[2] == "word" and written[:1] and ("\u0600" <= written[0] <= "\u06ff" or "\u05d0" <= written[0] <= "\u05ea"):
+        hebrew = written[0] >= "\u05d0" and written[0] <= "\u05ea"
+        clitics = HEBREW_PROCLITICS if hebrew else ARABIC_PROCLITICS
+        for n in (1, 2):
+            if len(written) - n < 3 or written[n - 1] not in clitics:
+                break
+            rest = written[n:]
+            letters = _hebrew(rest.lower()) if hebrew else anyascii(rest.translate(NASAL_SIGNS)).lower()
+            out.append((skeleton(letters), letters))
+    elif tok[2] == "indic":
+        for suffix in INDIC_SUFFIXES:
+            if written.endswith(suffix) and len(written) - len(suffix) >= 2:
+                letters = _indic(written[:-len(suffix)])
+                out.append((skeleton(letters), letters))
+                break
     return out
 
 
@@ -1071,6 +1184,7 @@ class NameIndex:
         (``dotted``) right before. In a Japanese prompt (``japanese``: it has kana) Chinese characters
         are Japanese words (盆栽), and foreign short forms are written in katakana."""
         keys = [None if t is None else _token_keys(t) for t in toks]
+        soft = set() if japanese else _han_word_starts(toks)
         for start, tok in enumerate(toks):
             if tok is None or (tok[2] == "hangul" and not tok[1]):
                 continue
@@ -1084,15 +1198,18 @@ class NameIndex:
                     for key, text in keys[end]:
                         nxt.setdefault(_collapse((joined, key)), (*texts, text))
                 paths = dict(itertools.islice(nxt.items(), 8))
-                ends_word = end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
+                ends_word = (end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
+                             or end + 1 in soft)
                 for joined, texts in paths.items():
                     span = [(text, *t[1:]) for text, t in zip(texts, toks[start:end + 1], strict=True)]
                     # in syllables a short skeleton is any run of them, but a Hangul name is written in whole words
                     # (시진핑, 재키 찬), which must then sound alike
                     if not (kind in ("han", "hangul") and len(joined) < SKELETON_MIN_SYLLABLES) or (
-                            kind == "hangul" and tok[1] and ends_word and len(joined) >= SKELETON_MIN):
+                            (kind == "hangul" and tok[1] or kind == "han" and (tok[1] or start in soft) and _transliterated(span)
+                             and not common_word("".join(t[4] for t in span)))  # 马卡龙 is a macaron
+                            and ends_word and len(joined) >= SKELETON_MIN):
                         self._skeleton_hits(self._skeleton, self._crowd, joined, span, kind, ends_word, found)
-                    if tok[1] and (ends_word or kind != "hangul") and not (kind == "han" and japanese):
+                    if (tok[1] or start in soft) and (ends_word or kind != "hangul") and not (kind == "han" and japanese):
                         self._skeleton_hits(self._short_skeleton, self._crowd_short, joined, span, kind, ends_word, found)
                         before = toks[start - 1] if start else None
                         if before is not None and len(before[0]) == 1 and before[0] in dotted:
@@ -1119,14 +1236,16 @@ class NameIndex:
                 else:
                     j = -1
                 if (j >= 0 or kind not in ("han", "hangul") and any(n > 1 for _, n in groups) or kind == "han" and len(span) < 2
+                        or kind == "han" and not _transliterated(span)
                         or not _sound_alike(forms, span, groups, kind)
                         or any(_common_groups(span, groups)) and not _strictly_alike(forms, span, groups, kind)
                         or first and not (skeleton(first) == skeleton(initial) and (skeleton(first) or initial in "aeiouy"))):
                     continue
                 evidence += 2
-            elif (kind in ("kana", "hangul") or kind == "han" and _run_together(span, groups)) and not _sound_alike(
-                    forms, span, groups, kind):
-                continue  # kana and Hangul spell every vowel: ジャッキー・チュン is not Jackie Chan; 台灣珍珠 is not Dwayne Johnson
+            elif kind == "han" and _run_together(span, groups) and (not _transliterated(span) or len(joined) < SKELETON_MIN_SYLLABLES):
+                continue  # 台灣珍珠, 商品照: Chinese words run together, not a foreign name's; 马卡龙 is one word
+            elif kind in ("kana", "hangul") and not _sound_alike(forms, span, groups, kind):
+                continue  # kana and Hangul spell every vowel: ジャッキー・チュン is not Jackie Chan
             if evidence >= 0 and evidence >= len(joined) - 1 + crowded or not crowded and not short:
                 self._hit(found, i, " ".join(t[0] for t in span), "skeleton")
 
