@@ -778,7 +778,7 @@ def _indic(word: str) -> str:
         if (unicodedata.category(ch) == "Lo" and (0x15 <= ord(ch) % 0x80 <= 0x39 or 0x58 <= ord(ch) % 0x80 <= 0x5F)
                 and nxt and (unicodedata.category(nxt) == "Lo" or ord(nxt) % 0x80 in (0x01, 0x02, 0x03))):
             out.append("a")
-    return "".join(out)
+    return re.sub(r"c(?!h)", "ch", "".join(out))  # anyascii's c is च, ச, చ: ch (चैन is Chan)
 
 
 def _ascii_fold(text: str) -> str:
