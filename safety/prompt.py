@@ -464,7 +464,8 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
             if va and vb:
                 if va != vb:
                     return False
-            elif va and kind not in ("word", "indic") or vb and (kind not in ("kana", "hangul", "han") or b.startswith("a")):
+            elif va and kind not in ("word", "indic") or vb and (kind not in ("kana", "hangul", "han") or b.startswith("a")) and not (
+                    kind == "indic" and b == "a"):  # an inherent a not said between consonants (রোনালদো)
                 return False  # an added vowel is a high or mid one (ク, 크, 克), not an a: マカロン is not マクロン
         j, w = j + n_toks, w + n_words
     return True

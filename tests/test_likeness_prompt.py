@@ -540,3 +540,53 @@ def test_common_words_come_from_wordfreq_lists_loaded_only_for_a_foreign_match()
             "i.find('a cat on a sofa'); i.find('Кот спит на диване'); print('msgpack' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"  # no list read for a Latin prompt, nor for one matching no name
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("툰베리는 점토 인형", "10"), ("비욘세가 무대에서 노래한다", "19"), ("메르켈총리와 사진", "8"), ("오바마에게는 꽃다발", "1"),
+    ("지하철 역의 시진핑이 모자이크", "6"), ("재키 찬 포스터", "12"), ("카멀라 해리스가 보트를 타는 그림", "15"),
+])
+def test_attack_korean_particle_title_or_run_together_words_hide_no_name(index, prompt, pid):
+    """가, 는, 를 follow a vowel (they were never read as particles); particles of two syllables and
+    titles written onto the name end it; a short name in whole Hangul words; 카멀라's eo is any vowel."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("俄罗斯总统普京撑着伞", "7"), ("前总统奥巴马在划船", "1"), ("默克尔总理在划船", "8"), ("乌克兰总统泽连斯基骑自行车", "14"),
+    ("巴拉克奥巴马在划船", "1"), ("泰勒斯威夫特在唱歌", "0"), ("卡玛拉·哈里斯 fishing on a lake", "15"), ("肖尔茨总理的漫画", "13"),
+    ("羅納度在划船", "18"), ("道恩·强森在雪中", "5"), ("德韦恩·约翰逊的漫画", "5"), ("馬克宏總統的粘土人偶", "9"),
+])
+def test_attack_chinese_name_inside_running_text_is_found(index, prompt, pid):
+    """No space parts a Chinese name from its title or verb: the text is segmented on common words;
+    Taiwan's forms (羅納度, 馬克宏), pinyin q (强), the glide of xiao (肖), Jo- as 约."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", [
+    "澳门葡京酒店的夜景", "贵州普定县的风景", "星巴克的拿铁", "一杯珍珠奶茶放在木桌上的商品照", "台灣珍珠奶茶", "马卡龙和咖啡",
+    "메론 빙수", "普通话课本", "罗纳河的夕阳",
+])
+def test_chinese_or_korean_words_sounding_like_a_name_pass(index, prompt):
+    """A Chinese short form or run-together name is written in the characters foreign names are spelt
+    with (葡京 is a casino, 普定 a county, 商品照 a product photo); 빙수 lacks Beyoncé's second syllable."""
+    assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("لأوباما يرسم سياجا", "1"), ("a clay figurine of لميركل", "8"), ("لشولتس يرسم سياجا", "13"), ("ציור גיר של למרקל", "8"),
+    ("ומקרון painting a fence", "9"), ("ציור גיר של לבטהובן", "24"), ("a clay figurine of Путінові", "7"),
+    ("রোনালদোর — chalk drawing", "18"), ("a clay figurine of పుతిన్‌తో", "7"), ("ওবামার ছবি", "1"), ("जैकी चैन कुंग फू करते हुए", "12"),
+    ("ロナウド選手がボートを漕いでいる", "18"), ("ソン・フンミン選手がボートを漕いでいる", "23"),
+])
+def test_attack_prefix_suffix_or_case_ending_written_onto_a_name_is_read_off(index, prompt, pid):
+    """Arabic and Hebrew write and/to/by onto a word's front, Indic scripts case endings and
+    postpositions onto its end (after a zero-width non-joiner in Telugu), Ukrainian the dative -ові;
+    katakana writes a Portuguese l as u and Korean eu as u; Indic c is ch."""
+    assert pid in index.find(prompt)
+
+
+def test_persian_suffix_parted_by_a_zero_width_non_joiner_is_not_part_of_the_word(index):
+    """رنگ‌های (colours): the non-joiner parts the plural ending; رنگ alone is no Rihanna."""
+    assert index.find("بازار تجریش با رنگ‌های زنده") == {}
+    assert [t[4] for t in foreign_tokens("رنگ‌های") if t] == ["رنگ", "های"]
