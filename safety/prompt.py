@@ -1332,11 +1332,13 @@ class NameIndex:
             if p.person_id in found or len(by_word) < len(p.words):
                 continue
             span = self._span(p, by_word, toks)
-            if span is not None:
-                hit(i, " ".join(toks[span[0]:span[1] + 1]), "words")
+            # the name's own words decide whether it was read only in syllables, not the words between
+            # them (ムハンマド・アリのボクシングの試合: "no" and "shi" are syllables, ボクシング a katakana word)
+            if span is not None and (p.native or not syllables or not {toks[q] for q in span[2]} <= syllables):
+                self._hit(found, i, " ".join(toks[span[0]:span[1] + 1]), "words")
 
     @staticmethod
-    def _span(p: _Pattern, by_word: dict[int, dict[int, int]], toks: tuple[str, ...]) -> tuple[int, int] | None:
+    def _span(p: _Pattern, by_word: dict[int, dict[int, int]], toks: tuple[str, ...]) -> tuple[int, int, tuple[int, ...]] | None:
         """The first placement of the name's words on distinct prompt words within the window
         (in order and adjacent for a name written in another script); a word matched only by the
         sound of a short word needs another word matched by its letters, and a name matched by sound
@@ -1353,9 +1355,9 @@ class NameIndex:
                 continue
             if p.native:
                 if list(placement) == list(range(placement[0], placement[0] + n)):
-                    return lo, hi
+                    return lo, hi, placement
             elif hi - lo + 1 <= n + WINDOW_EXTRA:
-                return lo, hi
+                return lo, hi, placement
         return None
 
 

@@ -590,3 +590,12 @@ def test_persian_suffix_parted_by_a_zero_width_non_joiner_is_not_part_of_the_wor
     """رنگ‌های (colours): the non-joiner parts the plural ending; رنگ alone is no Rihanna."""
     assert index.find("بازار تجریش با رنگ‌های زنده") == {}
     assert [t[4] for t in foreign_tokens("رنگ‌های") if t] == ["رنگ", "های"]
+
+
+def test_name_of_syllables_is_not_read_across_a_katakana_word_in_japanese_text():
+    """A name made of words that are also kana syllables ("No Shi") is not found in Japanese text
+    where only its words are syllables (の, 式) and a katakana word stands between them."""
+    index = NameIndex({"p": (("No Shi",), ()), "q": (("Shi No",), ())})
+    assert index.find("黒板のテイラー展開の式") == {}
+    assert index.find("ムハンマド・アリのボクシングの試合の絵") == {}
+    assert "p" in index.find("a portrait of No Shi")
