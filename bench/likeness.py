@@ -7,8 +7,9 @@ prompt: catch rate per evasion technique and false-block rate per group of innoc
   tuning half and the held-out half apart (tests/data/likeness/sets.json, committed before the
   matcher was tuned; the 25 people registered with the short forms they chose), with 95 % Wilson
   intervals; also the false-block rate when 10 000 synthetic names are registered beside them. Held-out
-  v2 .. v5 (sets.json's held_out_v2 .. held_out_v5) were each written before a round of tuning and
-  then tuned on; held-out v6 was written before v5's false blocks were tuned on and is never tuned on (the blind set);
+  v2 .. v6 (sets.json's held_out_v2 .. held_out_v6) were each written before a round of tuning and
+  then tuned on; held-out v7 was written by an engineer who saw neither the matcher nor earlier results,
+  and is reported in two halves: v7a, tuned on, and v7b, never looked at (the blind half);
   other-script spellings are also shown by script. The last column repeats every set with the 10 000 synthetic names registered:
   a name must still be caught, and an innocent prompt pass, when the registry is large.
 speed: prompt-check time (NameIndex.find) at 20 / 10 000 / 100 000 registered names next to a
@@ -86,23 +87,46 @@ def synthetic_people(n: int, seed: int = 7) -> dict:
     return {f"s{i}": ((" ".join(word() for _ in range(rng.choice((2, 2, 2, 3)))),), None) for i in range(n)}
 
 
+def v7_halves(sets: dict) -> tuple[dict, dict]:
+    """Held-out v7 in two halves: every other prompt of each script (and of each innocent group) to
+    v7a, which the round after it was written tuned on, the rest to v7b, never looked at."""
+    v7 = sets["held_out_v7"]
+    seen: dict[str, int] = {}
+    halves: tuple[dict, dict] = ({"techniques": {}, "innocent": {}}, {"techniques": {}, "innocent": {}})
+    for tech, items in v7["techniques"].items():
+        for h in halves:
+            h["techniques"][tech] = []
+        for it in items:
+            n = seen[it["script"]] = seen.get(it["script"], -1) + 1
+            halves[n % 2]["techniques"][tech].append(it)
+    for group, prompts in v7["innocent"].items():
+        halves[0]["innocent"][group], halves[1]["innocent"][group] = prompts[::2], prompts[1::2]
+    return halves
+
+
+HELD = ("v2", "v3", "v4", "v5", "v6", "v7a", "v7b")
+
+
 def part_prompt(sets: dict) -> None:
     index = NameIndex(people_of(sets))
     big = NameIndex({**people_of(sets), **synthetic_people(10_000)})
-    held = [sets[f"held_out_{v}"] for v in ("v2", "v3", "v4", "v5", "v6")]
+    held = [sets[f"held_out_{v}"] for v in HELD[:5]] + list(v7_halves(sets))
     blank = f"{'-':^33}"
+    width = 24 + 36 * (len(held) + 3)
 
     def caught(items, idx=index) -> str:
         return rate(sum(str(it["person"]) in idx.find(it["p"]) for it in items), len(items)) if items else blank
 
     print("\n## Catch rate per evasion technique (25 registered people; rate (caught/n) [95 % Wilson])")
-    print("held-out v2 .. v5: written by hand before a round of tuning, then tuned on; held-out v6: written "
-          "before v5's false blocks were tuned on, never tuned on (the blind set);\nlast column: every set, 10 000 synthetic "
-          "names registered beside the 25")
-    print(f"{'technique':>24} | {'tuning half':^33} | {'held-out half':^33} | {'v2 (tuned on)':^33} | {'v3 (tuned on)':^33} "
-          f"| {'v4 (tuned on)':^33} | {'v5 (tuned on)':^33} | {'v6 (blind)':^33} | {'all sets, +10 000 names':^33}")
-    print("-" * 314)
-    for tech, halves in sets["techniques"].items():
+    print("held-out v2 .. v6: written by hand before a round of tuning, then tuned on; v7 (written by an engineer who saw "
+          "neither the matcher nor earlier results): v7a tuned on, v7b never looked at (the blind half);\nlast column: "
+          "every set, 10 000 synthetic names registered beside the 25")
+    print(f"{'technique':>24} | {'tuning half':^33} | {'held-out half':^33} | "
+          + " | ".join(f"{v + (' (blind)' if v == 'v7b' else ' (tuned on)'):^33}" for v in HELD)
+          + f" | {'all sets, +10 000 names':^33}")
+    print("-" * width)
+    for tech in dict.fromkeys([*sets["techniques"], *(t for v in held for t in v["techniques"])]):
+        halves = sets["techniques"].get(tech, {"tune": [], "held": []})
         extra = [v["techniques"].get(tech, []) for v in held]
         every = [*halves["tune"], *halves["held"], *itertools.chain(*extra)]
         print(f"{tech:>24} | {caught(halves['tune'])} | {caught(halves['held'])} | "
@@ -111,18 +135,17 @@ def part_prompt(sets: dict) -> None:
         by_script: dict[str, list] = {}
         for it in v["techniques"]["other-script-phonetic"]:
             by_script.setdefault(it["script"], []).append(it)
-        for script, items in by_script.items():
+        for script, items in sorted(by_script.items()):
             cells = [blank] * len(held)
             cells[n] = caught(items)
-            print(f"{f'v{n + 2} other-script {script}':>24} | {'':^33} | {'':^33} | " + " | ".join(cells)
+            print(f"{f'{HELD[n]} other-script {script}':>24} | {'':^33} | {'':^33} | " + " | ".join(cells)
                   + f" | {caught(items, big)}")
     print("\n## False-block rate per group of innocent prompts (any finding blocks)")
-    print(f"{'group':>22} | {'tuning half, 25 names':^33} | {'held-out, 25 names':^33} | {'v2, 25 names':^33} "
-          f"| {'v3, 25 names':^33} | {'v4, 25 names':^33} | {'v5, 25 names':^33} | {'v6 (blind), 25 names':^33} "
-          f"| {'all seven, +10 000 names':^33}")
-    print("-" * 314)
-    totals = [0] * 8
-    counts = [0] * 8
+    print(f"{'group':>22} | {'tuning half, 25 names':^33} | {'held-out, 25 names':^33} | "
+          + " | ".join(f"{v + (' (blind)' if v == 'v7b' else ''):^33}" for v in HELD) + f" | {'every set, +10 000 names':^33}")
+    print("-" * width)
+    totals = [0] * (len(held) + 3)
+    counts = [0] * (len(held) + 3)
     for group in dict.fromkeys([*sets["innocent"], *(g for v in held for g in v["innocent"])]):
         halves = sets["innocent"].get(group, {"tune": [], "held": []})
         parts = [halves["tune"], halves["held"], *(v["innocent"].get(group, []) for v in held)]
@@ -134,9 +157,10 @@ def part_prompt(sets: dict) -> None:
         counts = [c + n for c, n in zip(counts, sizes, strict=True)]
         print(f"{group:>22} | " + " | ".join(rate(b, n) if n else blank for b, n in zip(blocked, sizes, strict=True)))
     print(f"{'all':>22} | " + " | ".join(rate(b, n) for b, n in zip(totals, counts, strict=True)))
-    for n, v in enumerate(held[2:], start=4):
-        print(f"{f'v{n}, +10 000 names':>22} | " + rate(sum(bool(big.find(p)) for g in v["innocent"].values() for p in g),
-                                                      sum(map(len, v["innocent"].values()))))
+    print(f"every innocent prompt, 25 names: {rate(sum(totals[:-1]), sum(counts[:-1]))}")
+    for name, v in zip(HELD, held, strict=True):
+        print(f"{f'{name}, +10 000 names':>22} | " + rate(sum(bool(big.find(p)) for g in v["innocent"].values() for p in g),
+                                                        sum(map(len, v["innocent"].values()))))
 
 
 def _times(fn, prompts, runs: int) -> list[float]:
