@@ -291,9 +291,9 @@ SWEDISH_BERG = (r"(?<=r)g$", "i")  # as the name's language says it: Thunberg �
 # 호날두); Arabic and Hebrew g as j (Egyptian ج is g: جريتا); katakana writes the article "the" ザ.
 SCRIPT_READINGS = {script: [(re.compile(a), b) for a, b in rules] for script, rules in {
     "kana": (SILENT_R, SWEDISH_BERG, VOCAL_L, (r"eu", "u"), (r"mm", "nm"), (r"^the$", "za"), (r"[eo]r(?=[^aeiouy]|$)", "a"), (r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f")),
-    "han": (SILENT_R, SWEDISH_BERG, (r"(?<=[aeiou])l(?=[^aeiouy])", ""), (r"^j(?=o)", "y"), (r"t(?=i)", "j"), (r"k(?=[iy])", "j"), (r"(?<=[bcdfgkpt])r", "")),
+    "han": (SILENT_R, SWEDISH_BERG, (r"mm", "nm"), (r"(?<=[aeiou])l(?=[^aeiouy])", ""), (r"^j(?=o)", "y"), (r"t(?=i)", "j"), (r"k(?=[iy])", "j"), (r"(?<=[bcdfgkpt])r", "")),
     "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou])", "h")),
-    "word": ((r"g", "j"),),
+    "word": ((r"g", "j"), (r"kh", "k")),
 }.items()}
 NAME_READINGS_MAX = 64  # readings kept per name (the product over its words)
 
@@ -361,6 +361,13 @@ def _vowel_letter(slot: str, kind: str = "") -> str:
     if slot.startswith("au"):
         return "o"
     return slot[:1]
+
+
+def _pinyin_vowel(slot: str) -> str:
+    """A pinyin final as the vowel it sounds: a glide i or u before a vowel left out (多 duo, 肖 xiao),
+    ao an o (奥巴马)."""
+    slot = re.sub(r"^[iu](?=[aeiou])", "", slot)
+    return "o" + slot[2:] if slot.startswith("ao") else slot
 
 
 def _fine_alike(a: str, b: str, kind: str) -> bool:
@@ -449,8 +456,10 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
         if kind in SPELT_VOWELS and mine[-1] not in ("", "e") and not (_vowel_letter(theirs[-1], kind) not in ("", "+")
                                                       and _fine_alike(mine[-1], theirs[-1], kind)):
             return False
+        if kind == "han" and mine[-1] not in ("", "e") and not _fine_alike(mine[-1], _pinyin_vowel(theirs[-1]), kind):
+            return False  # Chinese writes a name's last vowel too: 罗纳尔多 is Ronaldo, 罗纳尔迪(尼奥) is not
         spelt = _slots("".join(forms[w:w + n_words]), part_y=True)
-        for a, b, fine in zip(mine[:-1], theirs[:-1], spelt, strict=False):
+        for k, (a, b, fine) in enumerate(zip(mine[:-1], theirs[:-1], spelt, strict=False)):
             if kind in SPELT_VOWELS and not _fine_alike(fine, b, kind):
                 return False
             if kind in SPELT_VOWELS and "y" in fine[1:-1] and not _fine_alike(fine[-1], b[-1:], kind):
@@ -465,7 +474,7 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
                 if va != vb:
                     return False
             elif va and kind not in ("word", "indic") or vb and (kind not in ("kana", "hangul", "han") or b.startswith("a")) and not (
-                    kind == "indic" and b == "a"):  # an inherent a not said between consonants (রোনালদো)
+                    kind == "indic" and b == "a" and theirs[k + 1]):  # an inherent a not said before a vowel's consonant (রোনালদো, not ਸੂਰਜ)
                 return False  # an added vowel is a high or mid one (ク, 크, 克), not an a: マカロン is not マクロン
         j, w = j + n_toks, w + n_words
     return True
@@ -612,7 +621,7 @@ HAN_TRANSLITERATION = frozenset(
     "尔热日荣茹瑞若让任儿"
     "扬耶尤约娅"
     "伍武温乌"
-    "丝斯黛娃翠萝妲龙强逊度咸宏童翰永咏琵"
+    "丝斯黛娃翠萝妲龙强逊度咸宏童翰永咏琵罕美奴"
 )
 
 
@@ -624,28 +633,45 @@ def _transliterated(span: list[tuple[str, bool, str, bool, str]]) -> bool:
 HAN_WORD_MAX = 4  # characters in the longest common word the segmentation looks for
 
 
-def _han_word_starts(toks: list[tuple[str, bool, str, bool, str] | None]) -> set[int]:
-    """Where a word begins in running Chinese text, which puts no space between a name and its
-    neighbours (俄罗斯总统普京撑着伞): the starts of a forward longest-match segmentation on the common
-    words of Chinese (wordfreq's list, traditional characters read as simplified). 总统 and 撑着 are
-    words, so 普京 begins one; a character that begins no common word begins a word of its own."""
-    out: set[int] = set()
+def _han_segments(toks: list[tuple[str, bool, str, bool, str] | None]) -> tuple[set[int], dict[int, tuple[int, int]]]:
+    """Words in running Chinese text, which puts no space between a name and its neighbours
+    (俄罗斯总统普京撑着伞): a forward longest-match segmentation on the common words of Chinese
+    (wordfreq's list, traditional characters read as simplified). Returns where words begin (总统 and
+    撑着 are words, so 普京 begins one; a character that begins no common word is a word of its own)
+    and, for each token in a foreign name, the first and last token of that name: the longest run of
+    words written only in the characters foreign names are spelt with (``HAN_TRANSLITERATION``), so
+    that 利亚尼 is read as part of 莫迪利亚尼 (Modigliani), not as Rihanna, while 夫人 after 普京 is a word."""
+    starts: set[int] = set()
+    runs: dict[int, tuple[int, int]] = {}
     i = 0
     while i < len(toks):
         if toks[i] is None or toks[i][2] != "han":
             i += 1
             continue
-        j = i
-        while j < len(toks) and toks[j] is not None and toks[j][2] == "han":
+        j = i + 1  # up to the next word break written in the text: a space, a middle dot (弗拉基米尔·普京)
+        while j < len(toks) and toks[j] is not None and toks[j][2] == "han" and not toks[j][1]:
             j += 1
         text = "".join(t[4] for t in toks[i:j]).translate(_simplified())
-        words = _common_words("zh")
-        k = 0
+        words = _common_words("zh")  # loaded for the first prompt with Chinese in it
+        k, run = 0, None
         while k < len(text):
-            out.add(i + k)
-            k += next((n for n in range(min(HAN_WORD_MAX, len(text) - k), 1, -1) if text[k:k + n] in words), 1)
+            starts.add(i + k)
+            n = next((n for n in range(min(HAN_WORD_MAX, len(text) - k), 1, -1) if text[k:k + n] in words), 1)
+            if all(ch in HAN_TRANSLITERATION for ch in text[k:k + n]):
+                run = (run[0] if run else i + k, i + k + n - 1)
+                for q in range(run[0], run[1] + 1):
+                    runs[q] = run
+            else:
+                run = None
+            k += n
         i = j
-    return out
+    return starts, runs
+
+
+def _han_common_at(toks: list[tuple[str, bool, str, bool, str] | None], i: int) -> bool:
+    """A common Chinese word of two characters or more begins at token ``i``."""
+    text = "".join(t[4] if t is not None and t[2] == "han" else " " for t in toks[i:i + HAN_WORD_MAX]).translate(_simplified())
+    return any(text[:n] in _common_words("zh") for n in range(2, len(text.split(" ")[0]) + 1))
 
 
 def _run_together(span: list[tuple[str, bool, str, bool, str]], groups: tuple[tuple[int, int], ...]) -> bool:
@@ -727,7 +753,7 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
                     for a, b in GREEK_DIGRAPHS:
                         run = run.replace(a, b)
                 vowels = script == "greek" or "\u0400" <= run[0] <= "\u04ff"
-                out.append((_indic(run) if "\u0900" <= run[0] <= "\u0dff" else anyascii(run.translate(NASAL_SIGNS).replace("ј", "y")), True,
+                out.append((_indic(run) if "\u0900" <= run[0] <= "\u0dff" else anyascii(run.translate(NASAL_SIGNS).translate(ARABIC_KH).replace("ј", "y")), True,
                             "vowels" if vowels else "indic" if "\u0900" <= run[0] <= "\u0dff" else "word", vowels and capital, written))
                 first = False
 
@@ -966,6 +992,8 @@ def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordere
 # Letters written onto the front of an Arabic-script or Hebrew word (and, to, by, like, the, that):
 # لأوباما, وماكرون, بالرياض; ולמרקל, שפוטין, הנשיא. Up to two, the rest at least three letters long.
 ARABIC_PROCLITICS = frozenset("وفلبك")
+# Arabic-script kh is a velar no foreign name's h is written with (پختن, cooking, is not Putin): a k.
+ARABIC_KH = str.maketrans({"خ": "ک"})
 HEBREW_PROCLITICS = frozenset("והלבמשכ")
 # Case endings and postpositions Indic scripts write onto a name (Bengali -র/-এর/-কে, Marathi -ला/-चे/-ंचे,
 # Tamil -இன்/-ஐ/-க்கு, Telugu -తో/-కి/-ను, Gujarati -નો/-ની/-ને, Kannada -ನ, Malayalam -ന്റെ), longest first.
@@ -978,6 +1006,7 @@ INDIC_SUFFIXES = tuple(sorted((
     "ನ", "ನನ್ನು", "ರ", "ರನ್ನು", "ಗೆ",
     "ന്റെ", "ിനെ", "ിന്റെ",
     "ਦਾ", "ਦੀ", "ਦੇ", "ਨੂੰ",
+    "ભાઈ", "भाई", "জী", "जी",  # honorifics written onto a name: નરેન્દ્રભાઈ
 ), key=len, reverse=True))
 
 
@@ -1000,8 +1029,12 @@ def _token_keys(tok: tuple[str, bool, str, bool]) -> list[tuple[str, str]]:
             if len(written) - n < 3 or written[n - 1] not in clitics:
                 break
             rest = written[n:]
-            letters = _hebrew(rest.lower()) if hebrew else anyascii(rest.translate(NASAL_SIGNS)).lower()
+            letters = _hebrew(rest.lower()) if hebrew else anyascii(rest.translate(NASAL_SIGNS).translate(ARABIC_KH)).lower()
             out.append((skeleton(letters), letters))
+        if not hebrew:  # Persian and Urdu write v with و (بتهوون): also read as v
+            for letters in [t for _, t in out]:
+                if "w" in letters[1:]:
+                    out.append((skeleton(letters[0] + letters[1:].replace("w", "v")), letters[0] + letters[1:].replace("w", "v")))
     elif tok[2] == "indic":
         for suffix in INDIC_SUFFIXES:
             if written.endswith(suffix) and len(written) - len(suffix) >= 2:
@@ -1185,7 +1218,7 @@ class NameIndex:
         (``dotted``) right before. In a Japanese prompt (``japanese``: it has kana) Chinese characters
         are Japanese words (盆栽), and foreign short forms are written in katakana."""
         keys = [None if t is None else _token_keys(t) for t in toks]
-        soft = set() if japanese else _han_word_starts(toks)
+        soft, foreign = (set(), {}) if japanese else _han_segments(toks)
         for start, tok in enumerate(toks):
             if tok is None or (tok[2] == "hangul" and not tok[1]):
                 continue
@@ -1201,6 +1234,9 @@ class NameIndex:
                 paths = dict(itertools.islice(nxt.items(), 8))
                 ends_word = (end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
                              or end + 1 in soft)
+                if kind == "han" and not (foreign.get(start, (-1,))[0] == start and all(q in foreign for q in range(start, end + 1))
+                                          and (foreign[end][1] == end or end + 1 in soft and _han_common_at(toks, end + 1))):
+                    continue  # Chinese: a foreign name is whole runs of the characters foreign names are spelt with (a common word may follow: 马赛克)
                 for joined, texts in paths.items():
                     span = [(text, *t[1:]) for text, t in zip(texts, toks[start:end + 1], strict=True)]
                     # in syllables a short skeleton is any run of them, but a Hangul name is written in whole words
@@ -1222,7 +1258,8 @@ class NameIndex:
         crowded = crowd.get(len(joined), 0)
         for i, words, vowels, reordered, forms, first, script, short in index.get(joined, ()):
             if (self.patterns[i].person_id in found or script and kind != script
-                    or kind in ("vowels", "kana") and _first_vowel(span[0][0]) != vowels[0]):
+                    or kind in ("vowels", "kana") and _first_vowel(span[0][0]) != vowels[0]
+                    or reordered and kind in ("word", "indic")):  # family name first: CJK and Cyrillic custom, not Arabic's or Hindi's
                 continue
             groups = _aligned(words, [skeleton(t[0]) for t in span], [t[1] for t in span], kind)
             if groups is None:
