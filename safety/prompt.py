@@ -148,7 +148,7 @@ HEBREW_GERESH = {"ג": "j", "ז": "zh", "צ": "ch", "ת": "th"}
 
 
 def _hebrew(word: str) -> str:
-    """One Hebrew word in Latin letters: "אובמה" → "aobma", "סוויפט" → "svift", "טיילור" → "tailor"."""
+    """One Hebrew word in Latin letters: "אובמה" → "obma", "סוויפט" → "svift", "טיילור" → "tailor"."""
     word = word.replace("\u05f4", "").replace('"', "")
     out, i = [], 0
     while i < len(word):
@@ -158,6 +158,9 @@ def _hebrew(word: str) -> str:
             i += 2
             continue
         if ch in "\u05f3'":
+            i += 1
+            continue
+        if ch == "א" and i == 0 and nxt in ("ו", "י"):  # an alef carrying the vowel after it is silent: אובמה "obma"
             i += 1
             continue
         if ch == "ו" and (i == 0 or nxt == "ו"):  # a vav at the start or doubled is a consonant
@@ -255,7 +258,7 @@ SKELETON_CROWDED = 0.01
 SKELETON_SPAN = 12  # prompt tokens (syllables for Chinese and Korean) one name may take
 SKELETON_GROUP = {"word": 3, "indic": 3, "vowels": 3, "kana": 1, "han": 6, "hangul": 6}  # tokens one word of a name may take
 GREEK_DIGRAPHS = [("μπ", "b"), ("ντ", "d"), ("γκ", "g"), ("γγ", "ng"), ("τζ", "j"), ("τσ", "ts"), ("χ", "h"),
-                  ("ου", "u")]
+                  ("ου", "u"), ("γι", "y"), ("γε", "ye"), ("γη", "y")]  # γ before a front vowel is a y: Μπιγιονσέ, Γιώργος
 # Anusvara and the like as n: Devanagari, Bengali, Gurmukhi (bindi, tippi: ਨਰਿੰਦਰ), Gujarati, Oriya, Telugu,
 # Kannada, Malayalam (anyascii spells some as m).
 NASAL_SIGNS = str.maketrans(dict.fromkeys("\u0901\u0902\u0981\u0982\u0a02\u0a70\u0a82\u0b02\u0c02\u0c82\u0d02", "n"))
@@ -370,6 +373,11 @@ def _pinyin_vowel(slot: str) -> str:
     return "o" + slot[2:] if slot.startswith("ao") else slot
 
 
+def _letter_vowels(slot: str) -> set[str]:
+    """The vowel classes the letters of an Arabic or Hebrew vowel slot may stand for (y: front, w: back)."""
+    return {"front" if ch in "aeiy" else "back" for ch in slot if ch in "aeiouyw"}
+
+
 def _fine_alike(a: str, b: str, kind: str) -> bool:
     """The name's vowel slot ``a`` and the written one ``b`` agree letter by letter (``WRITTEN_VOWELS``)."""
     va, vb = _vowel_letter(a), _vowel_letter(b, kind)
@@ -468,6 +476,8 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
             if kind == "han" and re.match(r"i[aeou]", b):
                 b = b[1:]  # pinyin i before a vowel is a glide: 肖 xiao has the o of Scholz
             va, vb = _first_vowel(fine if a else a), "back" if kind == "han" and b.startswith("ao") else _first_vowel(b)
+            if kind == "word" and va and b and va in _letter_vowels(b):
+                vb = va  # Arabic ي and و are vowels or glides: بيونسيه "bywnsyh" has the e of Beyoncé
             if kind == "hangul" and b.startswith("eo") or kind == "han" and a and b and _vowel_letter(fine) == "e":
                 vb = va  # Hangul eo is any unstressed vowel (카멀라, 버락); Chinese writes an e with any vowel (默克尔)
             if va and vb:
@@ -797,7 +807,9 @@ def _hangul_word_end(word: str) -> int:
 
 def _indic(word: str) -> str:
     """An Indic word in Latin letters with its inherent vowels (anyascii leaves them out: पतंग →
-    "ptmg"): an a after a consonant that has no vowel sign or virama, except at the end."""
+    "ptmg"): an a after a consonant that has no vowel sign or virama, except at the end. Tamil writes
+    f and z with the aytham before p and j (ஸ்விஃப்ட்): read as Devanagari's फ़ and ज़."""
+    word = word.replace("ஃப", "\u095e").replace("ஃஜ", "\u095b")
     out = []
     for k, ch in enumerate(word):
         out.append(anyascii(ch.translate(NASAL_SIGNS)))
@@ -1223,21 +1235,20 @@ class NameIndex:
             if tok is None or (tok[2] == "hangul" and not tok[1]):
                 continue
             kind = tok[2]
-            paths: dict[str, tuple[str, ...]] = {"": ()}  # skeleton so far → the tokens as read
+            paths: dict[tuple[str, tuple[str, ...]], None] = {("", ()): None}  # (skeleton so far, the tokens as read)
             for end in range(start, min(len(toks), start + SKELETON_SPAN)):
                 if keys[end] is None or toks[end][2] != kind:
                     break
-                nxt: dict[str, tuple[str, ...]] = {}
-                for joined, texts in paths.items():
-                    for key, text in keys[end]:
-                        nxt.setdefault(_collapse((joined, key)), (*texts, text))
-                paths = dict(itertools.islice(nxt.items(), 8))
+                # every reading of every token kept apart: Илоном read as "ilonom" and as "ilon" give one skeleton
+                # with Маском, but only the second aligns with Elon Musk word for word
+                nxt = {(_collapse((joined, key)), (*texts, text)): None for joined, texts in paths for key, text in keys[end]}
+                paths = dict(itertools.islice(nxt.items(), 16))
                 ends_word = (end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
                              or end + 1 in soft)
                 if kind == "han" and not (foreign.get(start, (-1,))[0] == start and all(q in foreign for q in range(start, end + 1))
                                           and (foreign[end][1] == end or end + 1 in soft and _han_common_at(toks, end + 1))):
                     continue  # Chinese: a foreign name is whole runs of the characters foreign names are spelt with (a common word may follow: 马赛克)
-                for joined, texts in paths.items():
+                for joined, texts in paths:
                     span = [(text, *t[1:]) for text, t in zip(texts, toks[start:end + 1], strict=True)]
                     # in syllables a short skeleton is any run of them, but a Hangul name is written in whole words
                     # (시진핑, 재키 찬), which must then sound alike

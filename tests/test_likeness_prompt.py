@@ -203,7 +203,7 @@ def test_readings_and_keys():
     assert phonetic_key("svift") == phonetic_key("swift") and phonetic_key("dzhonson") == phonetic_key("johnson")
     assert phonetic_key("made") == phonetic_key("modi")  # hence the vowel check for two-letter keys
     assert ("teirar", "suwifuto") in readings("テイラー・スウィフト") and ("fi", "ti") in readings("フィ ティ")
-    assert ("brk", "aobma") in readings("ברק אובמה") and ("svift",) in readings("סוויפט")
+    assert ("brk", "obma") in readings("ברק אובמה") and ("svift",) in readings("סוויפט")
 
 
 BELOW_TARGET: dict[str, float] = {}
@@ -599,3 +599,29 @@ def test_name_of_syllables_is_not_read_across_a_katakana_word_in_japanese_text()
     assert index.find("黒板のテイラー展開の式") == {}
     assert index.find("ムハンマド・アリのボクシングの試合の絵") == {}
     assert "p" in index.find("a portrait of No Shi")
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("ציור של אובמה על חוף הים", "1"), ("لوحة زيتية لبيونسيه", "19"), ("πορτρέτο της Μπιγιονσέ", "19"),
+    ("டெய்லர் ஸ்விஃப்ட் ஓவியம்", "0"), ("портрет с Илоном Маском", "16"), ("фото с Лионелем Месси", "17"),
+    ("نقاشی بتهوون در باران", "24"), ("નરેન્દ્રભાઈ મોદીનું પોસ્ટર", "4"), ("穆罕默德·本·萨勒曼的油画", "22"),
+    ("博物馆里的格蕾塔·通貝里马赛克", "10"),
+])
+def test_attack_vowel_carrier_glide_or_case_ending_spelling_is_found(index, prompt, pid):
+    """A Hebrew alef carrying the vowel after it is silent; Arabic ي and و are vowels; Greek γ before
+    a front vowel is a y; Tamil writes f as ஃப; a Cyrillic case ending is read off each word of a full
+    name; Persian و is a v; Gujarati honorific ભાઈ; Chinese 罕 for the first m of Mohammed; a
+    Chinese common word after the name (马赛克, mosaic) does not join it."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", [
+    "莫迪利亚尼风格的女人肖像", "罗纳尔迪尼奥风格的少年", "天星小輪駛過海港", "مادربزرگ در حال پختن نان",
+    "ਸੂਰਜ ਚੜ੍ਹਦਾ ਹੈ", "رجل ماسك بالونًا أزرق", "ಮೆಸ್ ಹಾಲ್‌ನಲ್ಲಿ ಊಟ",
+])
+def test_attack_word_inside_a_longer_foreign_name_or_a_local_word_is_not_a_registered_name(index, prompt):
+    """利亚尼 in Modigliani is not Rihanna nor 罗纳尔迪 in Ronaldinho Ronaldo (a Chinese foreign name is a
+    whole run of transliteration characters, its last vowel written); 小輪 is no transliteration; Persian
+    خ is a k (پختن, cooking, is not Putin); an Indic inherent a before a final consonant is said (ਸੂਰਜ);
+    Arabic and Kannada put no family name first (ماسك بالون, ಮೆಸ್ ಹಾಲ್)."""
+    assert index.find(prompt) == {}
