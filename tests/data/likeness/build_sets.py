@@ -1101,7 +1101,14 @@ def build() -> dict:
         # written by another engineer who saw neither the matcher nor the earlier sets' results,
         # committed before the matcher was tuned again (the blind set)
         "held_out_v7": json.loads(Path(__file__).with_name("held_out_v7.json").read_text(encoding="utf-8")),
+        # the same, by another engineer, committed before the matcher was tuned on v7's second half;
+        # its innocent prompts carry the script and, for near-collisions, whom they resemble: kept as text here
+        "held_out_v8": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v8.json").read_text(encoding="utf-8"))),
     }
+
+
+def _plain_innocent(held: dict) -> dict:
+    return {**held, "innocent": {g: [x["p"] if isinstance(x, dict) else x for x in v] for g, v in held["innocent"].items()}}
 
 
 if __name__ == "__main__":
