@@ -426,6 +426,15 @@ def _stops_alike(name_word: str, written: str, kind: str, dentals_only: bool = F
 FINAL_VOWEL_LETTERS = frozenset("اآأةىيیےوۍهהויא")
 
 
+CYRILLIC_GREEK_VOWELS = frozenset("аеёиоуыэюяіїєўйαεηιουωάέήίόύώϊϋΐΰ")
+
+
+def _written_ending(written: str) -> str:
+    """Whether a Cyrillic or Greek word ends in a vowel letter (й too: Обамой) or a consonant (Рональд)."""
+    letters = [ch for ch in written.lower() if ch.isalpha() and ch not in "ьъ"]
+    return "vowel" if letters and letters[-1] in CYRILLIC_GREEK_VOWELS else "consonant"
+
+
 def _ends_in_vowel(written: str) -> bool:
     letters = [ch for ch in written if unicodedata.category(ch)[0] == "L"]
     return bool(letters) and letters[-1] in FINAL_VOWEL_LETTERS
@@ -459,6 +468,11 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
             return False
         if kind in ("kana", "hangul", "han") and not mine[0] and theirs[0]:
             return False  # these scripts add vowels after a consonant, never before the first (衣服上 is not 普京)
+        if (kind == "vowels" and mine[-1] not in ("", "e") and _written_ending(span[j + n_toks - 1][4]) == "consonant"
+                and not CASE_ENDING.search(re.sub(r"[^a-z]", "", anyascii(span[j + n_toks - 1][4]).lower()))):
+            return False  # Cyrillic and Greek end a name with its vowel or a case ending (Роналдом): Рональд is Ronald, not Ronaldo
+        if kind == "word" and "ng" in letters and not re.search(r"n[gkc]", "".join(forms[w:w + n_words])):
+            return False  # Arabic script writes a name's ng as نگ or نغ: پتنگ (kite) and رنگ are not Putin and Rihanna
         if kind == "word" and n_toks == 1 and mine[-1] != "e" and bool(mine[-1]) != _ends_in_vowel(span[j][4]):
             return False  # Arabic and Hebrew write a final vowel: ريحان is not Rihanna, מקרוני not Macron
         if kind in SPELT_VOWELS and mine[-1] not in ("", "e") and not (_vowel_letter(theirs[-1], kind) not in ("", "+")
@@ -678,12 +692,6 @@ def _han_segments(toks: list[tuple[str, bool, str, bool, str] | None]) -> tuple[
     return starts, runs
 
 
-def _han_common_at(toks: list[tuple[str, bool, str, bool, str] | None], i: int) -> bool:
-    """A common Chinese word of two characters or more begins at token ``i``."""
-    text = "".join(t[4] if t is not None and t[2] == "han" else " " for t in toks[i:i + HAN_WORD_MAX]).translate(_simplified())
-    return any(text[:n] in _common_words("zh") for n in range(2, len(text.split(" ")[0]) + 1))
-
-
 def _run_together(span: list[tuple[str, bool, str, bool, str]], groups: tuple[tuple[int, int], ...]) -> bool:
     """A word of the name after the first begins inside a word of the prompt (巴拉克奥巴马, 시진핑)."""
     j = 0
@@ -763,7 +771,8 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
                     for a, b in GREEK_DIGRAPHS:
                         run = run.replace(a, b)
                 vowels = script == "greek" or "\u0400" <= run[0] <= "\u04ff"
-                out.append((_indic(run) if "\u0900" <= run[0] <= "\u0dff" else anyascii(run.translate(NASAL_SIGNS).translate(ARABIC_KH).replace("ј", "y")), True,
+                out.append((_indic(run) if "\u0900" <= run[0] <= "\u0dff" else _arabic_script(run) if "\u0600" <= run[0] <= "\u06ff"
+                            else anyascii(run.translate(NASAL_SIGNS).replace("ј", "y")), True,
                             "vowels" if vowels else "indic" if "\u0900" <= run[0] <= "\u0dff" else "word", vowels and capital, written))
                 first = False
 
@@ -777,6 +786,11 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
             flush()
     flush()
     return out
+
+
+def _arabic_script(word: str) -> str:
+    """An Arabic-script word in Latin letters, خ as k (``ARABIC_KH``)."""
+    return anyascii(word.translate(ARABIC_KH)).lower()
 
 
 def _zwnj_parts(before: str, after: str) -> bool:
@@ -1038,10 +1052,10 @@ def _token_keys(tok: tuple[str, bool, str, bool]) -> list[tuple[str, str]]:
         hebrew = written[0] >= "\u05d0" and written[0] <= "\u05ea"
         clitics = HEBREW_PROCLITICS if hebrew else ARABIC_PROCLITICS
         for n in (1, 2):
-            if len(written) - n < 3 or written[n - 1] not in clitics:
-                break
+            if len(written) - n < 3 or written[n - 1] not in clitics or common_word(written) and not common_word(written[n:]):
+                break  # a common word whose rest is none is itself: Urdu بریانی (biryani) is not ب + Rihanna
             rest = written[n:]
-            letters = _hebrew(rest.lower()) if hebrew else anyascii(rest.translate(NASAL_SIGNS).translate(ARABIC_KH)).lower()
+            letters = _hebrew(rest.lower()) if hebrew else _arabic_script(rest)
             out.append((skeleton(letters), letters))
         if not hebrew:  # Persian and Urdu write v with و (بتهوون): also read as v
             for letters in [t for _, t in out]:
@@ -1246,8 +1260,8 @@ class NameIndex:
                 ends_word = (end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
                              or end + 1 in soft)
                 if kind == "han" and not (foreign.get(start, (-1,))[0] == start and all(q in foreign for q in range(start, end + 1))
-                                          and (foreign[end][1] == end or end + 1 in soft and _han_common_at(toks, end + 1))):
-                    continue  # Chinese: a foreign name is whole runs of the characters foreign names are spelt with (a common word may follow: 马赛克)
+                                          and (foreign[end][1] == end or end + 1 in soft)):
+                    continue  # Chinese: a foreign name begins a run of the characters foreign names are spelt with, and ends a word (马赛克, 提 may follow)
                 for joined, texts in paths:
                     span = [(text, *t[1:]) for text, t in zip(texts, toks[start:end + 1], strict=True)]
                     # in syllables a short skeleton is any run of them, but a Hangul name is written in whole words
@@ -1352,7 +1366,8 @@ class NameIndex:
             if len(tok) >= FUZZY_MIN_LEN - 1:
                 for i in self._single_phonetic.get(phonetic_key(tok), ()):
                     word = pats[i].words[0]
-                    if tok[0] == word[0] and jellyfish.jaro_winkler_similarity(tok, word) >= SINGLE_SOUND_SIMILARITY:
+                    if (tok[0] == word[0] and jellyfish.jaro_winkler_similarity(tok, word) >= SINGLE_SOUND_SIMILARITY
+                            and (tok not in ordinary or _osa1(tok, word))):  # a park bench is not Beyoncé
                         hit(i, tok, "single")
             # Names written as one word: this word alone, or up to three words joined exactly.
             for n in (1, 2, 3):

@@ -625,3 +625,23 @@ def test_attack_word_inside_a_longer_foreign_name_or_a_local_word_is_not_a_regis
     خ is a k (پختن, cooking, is not Putin); an Indic inherent a before a final consonant is said (ਸੂਰਜ);
     Arabic and Kannada put no family name first (ماسك بالون, ಮೆಸ್ ಹಾಲ್)."""
     assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt", [
+    "two friends on a park bench", "بریانی اور رائتہ کی پلیٹ", "بچے پتنگ اڑا رہے ہیں", "Рональд в красном костюме",
+    "一盘意大利面",
+])
+def test_attack_ordinary_word_or_local_spelling_sounding_like_a_name_passes(index, prompt):
+    """An English word is not a one-word alias by sound (bench, Beyoncé); an Urdu common word is not
+    a prefix and a name (بریانی); Arabic script's نگ is an n and a g, as no name without ng is written
+    (پتنگ, a kite); a Cyrillic word ending in a consonant is not a name ending in a vowel (Рональд)."""
+    assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("朔尔茨提着公文包走进办公室", "13"), ("скульптура с Роналдом", "18"), ("شی جین‌پینگ و یک پاندا", "6"),
+])
+def test_attack_name_before_a_verb_or_with_a_case_ending_is_still_found(index, prompt, pid):
+    """A Chinese name ends where a word begins even if that character spells foreign names too (提);
+    a Cyrillic case ending adds a consonant (Роналдом); Persian writes Jinping's ng as نگ."""
+    assert pid in index.find(prompt)
