@@ -281,7 +281,8 @@ def skeleton(word: str) -> str:
 # hu as fu (Heung-min: フンミン).
 NAME_READINGS = [(re.compile(a), b) for a, b in (
     (r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s"), (r"u(?=[^aeiouy]{2}|[^aeiouy]$)", "a"),
-    (r"^the$", "de"))]  # the article's voiced th: 더 록
+    (r"^the$", "de"),  # the article's voiced th: 더 록
+    (r"^moh?amm?e?d$", "muhammad"))]  # the Arabic original's vowels: ムハンマド, 무함마드, 穆罕默德
 # An r before a consonant or at the end silent, as English names are written in kana, Hangul and
 # Chinese (Martin: マーティン, 마틴, 马丁), not in Hebrew or Arabic (מקרר is not Merkel).
 SILENT_R = (r"(?<=[aeiou])r(?=[^aeiouy]|$)", "")
@@ -295,7 +296,7 @@ SWEDISH_BERG = (r"(?<=r)g$", "i")  # as the name's language says it: Thunberg �
 SCRIPT_READINGS = {script: [(re.compile(a), b) for a, b in rules] for script, rules in {
     "kana": (SILENT_R, SWEDISH_BERG, VOCAL_L, (r"eu", "u"), (r"mm", "nm"), (r"^the$", "za"), (r"[eo]r(?=[^aeiouy]|$)", "a"), (r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f")),
     "han": (SILENT_R, SWEDISH_BERG, (r"mm", "nm"), (r"(?<=[aeiou])l(?=[^aeiouy])", ""), (r"^j(?=o)", "y"), (r"t(?=i)", "j"), (r"k(?=[iy])", "j"), (r"(?<=[bcdfgkpt])r", "")),
-    "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou])", "h")),
+    "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou])", "h"), (r"o(?=ck$)", "a")),  # American rock: 락
     "word": ((r"g", "j"), (r"kh", "k")),
 }.items()}
 NAME_READINGS_MAX = 64  # readings kept per name (the product over its words)
