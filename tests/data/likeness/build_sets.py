@@ -1104,6 +1104,8 @@ def build() -> dict:
         # the same, by another engineer, committed before the matcher was tuned on v7's second half;
         # its innocent prompts carry the script and, for near-collisions, whom they resemble: kept as text here
         "held_out_v8": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v8.json").read_text(encoding="utf-8"))),
+        # and again, committed before the matcher was tuned on v8
+        "held_out_v9": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v9.json").read_text(encoding="utf-8"))),
     }
 
 
