@@ -764,6 +764,9 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
                     first = False
                 else:
                     run += ch
+            if run and "\u0e00" <= run[0] <= "\u0e7f":
+                out.extend((letters, True, "indic", False, word) for word, letters in _thai_words(run))
+                run = ""
             if run:
                 script, capital, written = _letters_script(run[0]), run[0].isupper(), run
                 run = run.lower()
@@ -787,6 +790,25 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
             flush()
     flush()
     return out
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _thai_words(run: str) -> tuple[tuple[str, str], ...]:
+    """A run of Thai text, which puts no space between words, as its words (pythainlp's dictionary
+    segmentation; a foreign name it does not know comes out in syllables, ลิ โอ เนล) each in Latin
+    letters (the Royal Institute's romanisation, which the Thai spelling of a foreign name follows:
+    ปูติน "putin", โรนัลโด้ "ronando"), its aspirated kh, ph, th written as the plain stops
+    they stand for in a foreign name. Imported for the first Thai prompt only."""
+    from pythainlp.tokenize import word_tokenize
+    from pythainlp.transliterate import romanize
+
+    out = []
+    for word in word_tokenize(run, engine="newmm", keep_whitespace=False):
+        letters = re.sub(r"[^a-z]", "", romanize(word, engine="royin").lower())
+        letters = letters.replace("kh", "k").replace("ph", "p").replace("th", "t")
+        if letters:
+            out.append((word, letters))
+    return tuple(out)
 
 
 def _arabic_script(word: str) -> str:
@@ -1062,6 +1084,15 @@ def _token_keys(tok: tuple[str, bool, str, bool]) -> list[tuple[str, str]]:
             for letters in [t for _, t in out]:
                 if "w" in letters[1:]:
                     out.append((skeleton(letters[0] + letters[1:].replace("w", "v")), letters[0] + letters[1:].replace("w", "v")))
+    elif tok[2] == "indic" and "\u0e00" <= written[:1] <= "\u0e7f":
+        # Thai says a syllable's final l as n and its final s as t (โรนัลโด้ "ronando" is Ronaldo)
+        finals = [m.start() for m in re.finditer(r"[nt](?=[^aeiouy]|$)", tok[0])][:3]
+        for mask in range(1, 1 << len(finals)):
+            letters = list(tok[0])
+            for bit, at in enumerate(finals):
+                if mask >> bit & 1:
+                    letters[at] = "l" if letters[at] == "n" else "s"
+            out.append((skeleton("".join(letters)), "".join(letters)))
     elif tok[2] == "indic":
         for suffix in INDIC_SUFFIXES:
             if written.endswith(suffix) and len(written) - len(suffix) >= 2:

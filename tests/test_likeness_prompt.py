@@ -645,3 +645,17 @@ def test_attack_name_before_a_verb_or_with_a_case_ending_is_still_found(index, p
     """A Chinese name ends where a word begins even if that character spells foreign names too (提);
     a Cyrillic case ending adds a consonant (Роналдом); Persian writes Jinping's ng as نگ."""
     assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("ภาพวาดปูตินขี่ม้า", "7"), ("โรนัลโด้ยิงประตู", "18"), ("ภาพโอบามายิ้ม", "1"), ("เบโธเฟนนั่งเล่นเปียโน", "24"),
+])
+def test_attack_name_inside_running_thai_text_is_found(index, prompt, pid):
+    """Thai puts no space between words: it is segmented (pythainlp) and romanised as the Royal
+    Institute does, and a syllable's final n and t may be an l and an s (โรนัลโด้ "ronando")."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["แมวนอนบนโซฟา", "ตลาดน้ำยามเช้า", "ส้มตำไก่ย่าง", "ทะเลที่ภูเก็ต"])
+def test_ordinary_thai_prompts_pass(index, prompt):
+    assert index.find(prompt) == {}
