@@ -474,6 +474,8 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
             return False  # Cyrillic and Greek end a name with its vowel or a case ending (Роналдом): Рональд is Ronald, not Ronaldo
         if kind == "word" and "ng" in letters and not re.search(r"n[gkc]", "".join(forms[w:w + n_words])):
             return False  # Arabic script writes a name's ng as نگ or نغ: پتنگ (kite) and رنگ are not Putin and Rihanna
+        if kind == "word" and mine[0] and span[j][0][:1] not in tuple("aeiouyw'`"):
+            return False  # Arabic and Hebrew write a name's first vowel (אובמה, أوباما): במה (a stage) is not Obama
         if kind == "word" and n_toks == 1 and mine[-1] != "e" and bool(mine[-1]) != _ends_in_vowel(span[j][4]):
             return False  # Arabic and Hebrew write a final vowel: ريحان is not Rihanna, מקרוני not Macron
         if kind in SPELT_VOWELS and mine[-1] not in ("", "e") and not (_vowel_letter(theirs[-1], kind) not in ("", "+")
@@ -1059,6 +1061,16 @@ INDIC_SUFFIXES = tuple(sorted((
 ), key=len, reverse=True))
 
 
+def _function_word_group(span: list, groups: tuple[tuple[int, int], ...]) -> bool:
+    """Some word of the name is matched by function words of the prompt's language alone ("в", "در")."""
+    j = 0
+    for _, n in groups:
+        if all((t[0], t[2]) in _function_words() for t in span[j:j + n]):
+            return True
+        j += n
+    return False
+
+
 def _token_keys(tok: tuple[str, bool, str, bool]) -> list[tuple[str, str]]:
     """(skeleton, letters) readings of a foreign token: itself, a Cyrillic or Greek word without a
     case ending that adds a consonant (Путиным → "putin", Зеленського → "zelensk"), an Arabic or
@@ -1322,6 +1334,8 @@ class NameIndex:
             if groups is None:
                 continue
             evidence = _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word, forms)
+            if kind in ("word", "indic", "vowels") and _function_word_group(span, groups):
+                continue  # no word of a name is written as a function word: Persian در سبد is not Taylor Swift
             if short:  # a short form: whole words, sounding alike, after its initial, not function words
                 j = 0
                 for _, n in groups:
