@@ -661,7 +661,7 @@ def test_ordinary_thai_prompts_pass(index, prompt):
     assert index.find(prompt) == {}
 
 
-@pytest.mark.parametrize("prompt", ["זמרת רוקדת על במה גדולה", "سبد میوه در آشپزخانه"])
+@pytest.mark.parametrize("prompt", ["זמרת רוקדת על במה גדולה", "دسته گل در سبد"])
 def test_attack_local_word_without_the_names_first_vowel_or_made_of_function_words_passes(index, prompt):
     """Arabic and Hebrew write a name's first vowel (אובמה): במה, a stage, is not Obama; no word of a
     full name is a function word (Persian در, in, is not Taylor)."""
