@@ -360,8 +360,8 @@ def _vowel_letter(slot: str, kind: str = "") -> str:
         return "+"
     if kind == "hangul" and slot.startswith("eo"):
         return "*"
-    if slot.startswith(("eu", "eo")):  # a Korean name's own vowels: Heung (フン)
-        return "u" if slot[1] == "u" else "o"
+    if slot.startswith("eu"):  # a Korean name's own vowel: Heung (フン); an eo is an e and an o (Leo, Leonardo)
+        return "u"
     if slot.startswith("au"):
         return "o"
     return slot[:1]
@@ -481,7 +481,7 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
         if kind in SPELT_VOWELS and mine[-1] not in ("", "e") and not (_vowel_letter(theirs[-1], kind) not in ("", "+")
                                                       and _fine_alike(mine[-1], theirs[-1], kind)):
             return False
-        if kind == "han" and mine[-1] not in ("", "e") and not _fine_alike(mine[-1], _pinyin_vowel(theirs[-1]), kind):
+        if kind == "han" and mine[-1] not in ("", "e") and not _fine_alike(mine[-1][-1], _pinyin_vowel(theirs[-1]), kind):
             return False  # Chinese writes a name's last vowel too: 罗纳尔多 is Ronaldo, 罗纳尔迪(尼奥) is not
         spelt = _slots("".join(forms[w:w + n_words]), part_y=True)
         for k, (a, b, fine) in enumerate(zip(mine[:-1], theirs[:-1], spelt, strict=False)):
@@ -1050,7 +1050,7 @@ HEBREW_PROCLITICS = frozenset("והלבמשכ")
 # Tamil -இன்/-ஐ/-க்கு, Telugu -తో/-కి/-ను, Gujarati -નો/-ની/-ને, Kannada -ನ, Malayalam -ന്റെ), longest first.
 INDIC_SUFFIXES = tuple(sorted((
     "ের", "র", "কে", "তে", "য়ের", "ও",
-    "ला", "ले", "ने", "चे", "ची", "चा", "ांचे", "ंचे", "ांनी", "ंनी", "को", "का", "की", "के",
+    "ला", "ले", "ने", "चे", "ची", "चा", "ांचे", "ंचे", "ांचा", "ंचा", "ांची", "ंची", "ांनी", "ंनी", "को", "का", "की", "के",
     "ின்", "இன்", "ை", "க்கு", "உடன்", "ுடன்", "ிடம்", "ின",
     "తో", "కి", "కు", "ను", "ని", "లో", "ది",
     "નો", "ની", "નું", "ને", "ના",

@@ -666,3 +666,9 @@ def test_attack_local_word_without_the_names_first_vowel_or_made_of_function_wor
     """Arabic and Hebrew write a name's first vowel (אובמה): במה, a stage, is not Obama; no word of a
     full name is a function word (Persian در, in, is not Taylor)."""
     assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [("লিও মেসির প্রতিকৃতি", "17"), ("नरेंद्र मोदींचा पुतळा", "4"), ("里奥·梅西的海报", "17")])
+def test_attack_latin_eo_or_marathi_genitive_is_read(index, prompt, pid):
+    """A Latin name's eo is an e and an o (Leo), not Korean eo; Marathi writes -ंचा onto a name."""
+    assert pid in index.find(prompt)
