@@ -206,7 +206,29 @@ def part_speed(sets: dict, runs: int) -> None:
         else:
             lin = f"{'~' + format(last_linear[1] * n / last_linear[0], '.0f'):>16} | {'(scaled)':>7}"
         print(f"{n:>8} | {build:>13.2f} | {statistics.median(fast):>15.3f} | {fast[int(0.99 * (len(fast) - 1))]:>7.2f} | {lin}")
+        if n == 10_000:
+            long_prompts(index, runs)
         del index
+
+
+LONG_PROMPT = 4000  # the longest prompt the OpenAI-compatible endpoint takes (core/app/openai_api.py MAX_PROMPT)
+
+
+def long_prompts(index: NameIndex, runs: int) -> None:
+    """The check's worst case a requester controls: a prompt of the longest length taken, made of
+    foreign words that spell registered names, so every run of them is a candidate (10 000 names)."""
+    rng = random.Random(3)
+    words = {"Chinese": list("普京奥巴马默克尔泽连斯基马克龙斯威夫特罗纳尔多梅西贝多芬"), "Thai": ["ปูติน", "โรนัลโด้", "เบโธเฟน"],
+             "Hangul": ["푸틴 ", "메르켈 ", "마크롱 "], "Arabic": ["لأوباما ", "وميركل ", "بيونسيه "],
+             "Cyrillic": ["Путиным ", "Меркель ", "Макроном "], "Latin": ["taylor ", "swift ", "barack ", "obama "]}
+    print(f"{'':>8}   {LONG_PROMPT}-character prompt of registered names, 10 000 names (median of {runs}):", end="")
+    for script, pool in words.items():
+        text = ""
+        while len(text) < LONG_PROMPT:
+            text += rng.choice(pool)
+        times = sorted(_times(index.find, [text[:LONG_PROMPT]], runs))
+        print(f" {script} {statistics.median(times) / 1000:.2f} s", end=";")
+    print()
 
 
 def photos() -> dict[str, Path]:

@@ -1183,6 +1183,10 @@ class NameIndex:
         self._crowd = _crowding(self._skeleton)
         self._crowd_short = _crowding(self._short_skeleton)
         self._crowd_initial = _crowding(self._initial_skeleton)
+        # every beginning of a registered skeleton: a run of foreign words whose skeleton begins no
+        # registered one is not extended (a 4 000-character Arabic or Thai prompt stays well under a second)
+        self._skeleton_prefixes = frozenset(key[:n] for index in (self._skeleton, self._short_skeleton, self._initial_skeleton)
+                                            for key in index for n in range(len(key) + 1))
 
     def __len__(self) -> int:
         return len(self.patterns)
@@ -1300,7 +1304,9 @@ class NameIndex:
                 # every reading of every token kept apart: Илоном read as "ilonom" and as "ilon" give one skeleton
                 # with Маском, but only the second aligns with Elon Musk word for word
                 nxt = {(_collapse((joined, key)), (*texts, text)): None for joined, texts in paths for key, text in keys[end]}
-                paths = dict(itertools.islice(nxt.items(), 16))
+                paths = {p: None for p in itertools.islice(nxt, 16) if p[0] in self._skeleton_prefixes}
+                if not paths:
+                    break
                 ends_word = (end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
                              or end + 1 in soft)
                 if kind == "han" and not (foreign.get(start, (-1,))[0] == start and all(q in foreign for q in range(start, end + 1))
