@@ -255,8 +255,9 @@ HANGUL_TITLES = ("대통령", "전대통령", "총리", "주석", "위원장", "
 HAN_BOUNDARIES = frozenset("的在和与是了跟把被给对")
 # A skeleton length is crowded when more than this share of its possible skeletons is registered.
 SKELETON_CROWDED = 0.01
+SYLLABLES = ("han", "hangul", "thai")  # kinds whose tokens are syllables or short words, a name's word taking several
 SKELETON_SPAN = 12  # prompt tokens (syllables for Chinese and Korean) one name may take
-SKELETON_GROUP = {"word": 3, "indic": 3, "vowels": 3, "kana": 1, "han": 6, "hangul": 6}  # tokens one word of a name may take
+SKELETON_GROUP = {"word": 3, "indic": 3, "vowels": 3, "kana": 1, "han": 6, "hangul": 6, "thai": 6}  # tokens one word of a name may take
 GREEK_DIGRAPHS = [("μπ", "b"), ("ντ", "d"), ("γκ", "g"), ("γγ", "ng"), ("τζ", "j"), ("τσ", "ts"), ("χ", "h"),
                   ("ου", "u"), ("γι", "y"), ("γε", "ye"), ("γη", "y")]  # γ before a front vowel is a y: Μπιγιονσέ, Γιώργος
 # Anusvara and the like as n: Devanagari, Bengali, Gurmukhi (bindi, tippi: ਨਰਿੰਦਰ), Gujarati, Oriya, Telugu,
@@ -298,8 +299,19 @@ SCRIPT_READINGS = {script: [(re.compile(a), b) for a, b in rules] for script, ru
     "han": (SILENT_R, SWEDISH_BERG, (r"mm", "nm"), (r"(?<=[aeiou])l(?=[^aeiouy])", ""), (r"^j(?=o)", "y"), (r"t(?=i)", "j"), (r"k(?=[iy])", "j"), (r"(?<=[bcdfgkpt])r", "")),
     "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou])", "h"), (r"o(?=ck$)", "a")),  # American rock: 락
     "word": ((r"g", "j"), (r"kh", "k")),
+    "thai": (),  # ``_thai_form``
 }.items()}
 NAME_READINGS_MAX = 64  # readings kept per name (the product over its words)
+
+
+def _thai_form(word: str) -> str:
+    """A word of a name as Thai spells it, in the Royal Institute's letters: an r after a vowel
+    silent, g as k, z as s, v as w; at a syllable's end l as n, s as t, f and v as p, and of two
+    consonants only the first (Swift สวิฟต์ "swip", Musk มัสก์ "mat", Ronaldo โรนัลโด้ "ronando")."""
+    w = re.sub(r"(?<=[aeiou])r(?=[^aeiouy]|$)", "", word)
+    w = w.replace("g", "k").replace("z", "s").replace("v", "w").replace("ph", "p").replace("th", "t").replace("ck", "k")
+    w = re.sub(r"(?<=[aeiou][^aeiouy])[^aeiouy]+$", "", w)
+    return re.sub(r"(?<=[aeiouy])[lsfw](?=[^aeiouy]|$)", lambda m: {"l": "n", "s": "t", "f": "p", "w": "p"}[m.group(0)], w)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # computed once per word and script, not once per name
@@ -308,6 +320,8 @@ def _word_readings(word: str, script: str = "") -> tuple[tuple[str, str, str], .
     forms = {word}
     for pattern, repl in NAME_READINGS + SCRIPT_READINGS.get(script, []):
         forms |= {pattern.sub(repl, f) for f in forms}
+    if script == "thai":
+        forms |= {_thai_form(f) for f in forms}
     return tuple((skeleton(f), _first_vowel(f), f) for f in sorted(forms))
 
 
@@ -348,7 +362,7 @@ def _slots(word: str, part_y: bool = False) -> tuple[str, ...]:
 # with: an a as a or e (テイラー, 해리스), an e as e or i (ベートーヴェン, 베토벤; in Indic scripts also a: मर्केल),
 # an i as i or e, an o as o or u, an u as u, a or o (マスク, 머스크), a y as i or e.
 WRITTEN_VOWELS = {"a": "ae", "e": "ei", "i": "ie", "o": "ou", "u": "uao", "y": "ie"}
-SPELT_VOWELS = ("kana", "hangul", "indic")
+SPELT_VOWELS = ("kana", "hangul", "indic", "thai")
 VOICED, VOICELESS = frozenset("bdg"), frozenset("ptkcq")
 
 
@@ -356,6 +370,8 @@ def _vowel_letter(slot: str, kind: str = "") -> str:
     """The vowel a slot is written with, as one letter: Korean eu (the vowel Hangul adds after a
     consonant) is "+" (added), eo (English u, er: 머스크, 버락) is "*" (any), ae is e; Indic ai is a
     (हैरिस), au is o; "" for none."""
+    if kind == "thai" and slot.startswith(("oe", "ue", "ae")):  # Thai เ-อ is any unstressed vowel (เทย์เลอร์), แ- an e
+        return {"oe": "*", "ue": "u", "ae": "e"}[slot[:2]]
     if kind == "hangul" and slot.startswith("eu"):
         return "+"
     if kind == "hangul" and slot.startswith("eo"):
@@ -467,7 +483,7 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
         if (kind in ("kana", "indic", "vowels") and not tamil or kind == "word") and not _stops_alike(
                 "".join(forms[w:w + n_words]), letters, kind, dentals_only=kind == "word"):
             return False
-        if kind in ("kana", "hangul", "han") and not mine[0] and theirs[0]:
+        if kind in ("kana", "hangul", "han", "thai") and not mine[0] and theirs[0]:
             return False  # these scripts add vowels after a consonant, never before the first (衣服上 is not 普京)
         if (kind == "vowels" and mine[-1] not in ("", "e") and _written_ending(span[j + n_toks - 1][4]) == "consonant"
                 and not CASE_ENDING.search(re.sub(r"[^a-z]", "", anyascii(span[j + n_toks - 1][4]).lower()))):
@@ -572,7 +588,7 @@ def _strictly_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, boo
         mine, theirs = _slots(name, part_y=True), _slots(letters)
         tamil = any("\u0b80" <= ch <= "\u0bff" for ch in span[j][4])
         neutral = kind == "hangul" and any(re.search(r"(?<!n)[kgtdpb]$", t[0]) for t in span[j:j + n_toks])  # 록: a final stop, unreleased
-        if kind != "han" and not tamil and not neutral and not _stops_alike(name, letters, kind):
+        if kind not in ("han", "thai") and not tamil and not neutral and not _stops_alike(name, letters, kind):
             return False
         if kind != "word" and bool(mine[0]) != bool(theirs[0]):
             return False
@@ -608,7 +624,7 @@ def _aligned(words: tuple[str, ...], keys: list[str], starts: list[bool], kind: 
     def split(i: int, j: int) -> tuple[tuple[int, int], ...] | None:
         if i == len(words) or j == len(keys):
             return () if i == len(words) and j == len(keys) else None
-        if j and not starts[j] and kind not in ("han", "hangul"):  # syllables: 시진핑, 巴拉克奥巴马 run the words together
+        if j and not starts[j] and kind not in SYLLABLES:  # syllables: 시진핑, 巴拉克奥巴马 run the words together
             return None
         for a in range(1, len(words) - i + 1 if kind == "kana" else 2):
             for b in range(1, min(most, len(keys) - j) + 1 if a == 1 else 2):
@@ -767,7 +783,7 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
                 else:
                     run += ch
             if run and "\u0e00" <= run[0] <= "\u0e7f":
-                out.extend((letters, True, "indic", False, word) for word, letters in _thai_words(run))
+                out.extend((letters, start, "thai", False, word) for word, letters, start in _thai_words(run))
                 run = ""
             if run:
                 script, capital, written = _letters_script(run[0]), run[0].isupper(), run
@@ -795,7 +811,7 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
 
 
 @functools.lru_cache(maxsize=1 << 12)
-def _thai_words(run: str) -> tuple[tuple[str, str], ...]:
+def _thai_words(run: str) -> tuple[tuple[str, str, bool], ...]:
     """A run of Thai text, which puts no space between words, as its words (pythainlp's dictionary
     segmentation; a foreign name it does not know comes out in syllables, ลิ โอ เนล) each in Latin
     letters (the Royal Institute's romanisation, which the Thai spelling of a foreign name follows:
@@ -804,13 +820,32 @@ def _thai_words(run: str) -> tuple[tuple[str, str], ...]:
     from pythainlp.tokenize import word_tokenize
     from pythainlp.transliterate import romanize
 
-    out = []
+    from pythainlp.corpus import thai_words
+
+    out, known = [], thai_words()
+    run = run.replace("\u0e4d\u0e32", "\u0e33")  # NFKC splits sara am (น้ำ); the dictionary writes it whole
     for word in word_tokenize(run, engine="newmm", keep_whitespace=False):
         letters = re.sub(r"[^a-z]", "", romanize(word, engine="royin").lower())
         letters = letters.replace("kh", "k").replace("ph", "p").replace("th", "t")
-        if letters:
-            out.append((word, letters))
+        if letters:  # a word begins at a known word and after one; an unknown one comes in syllables (บี ยอน เซ่)
+            out.append((word, letters, not out or word in known or out[-1][0] in known))
     return tuple(out)
+
+
+THAI_COMMON_COUNT = 5000  # times in the Thai National Corpus (pythainlp): a frequent word, not a name's syllable
+
+
+@functools.cache
+def _thai_frequencies() -> dict[str, int]:
+    from pythainlp.corpus import tnc
+
+    return dict(tnc.word_freqs())
+
+
+def _thai_common(word: str) -> bool:
+    """A frequent Thai word (สูง, เล่น); the syllables Thai spells foreign names with are rarer (ริ, ยอน),
+    and the names themselves are not in the corpus' list."""
+    return _thai_frequencies().get(word, 0) >= THAI_COMMON_COUNT
 
 
 def _arabic_script(word: str) -> str:
@@ -1031,13 +1066,13 @@ def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordere
         mine = _first_vowel(span[j][0])
         alike = alike and mine in (vowels[w_i], "" if kind in ("word", "indic") else vowels[w_i])  # short vowels unwritten
         seen.append(mine)
-        if kind in ("han", "hangul"):  # syllables: a group is one whole word of the prompt
+        if kind in SYLLABLES:  # syllables: a group is one whole word of the prompt
             whole = whole and not any(t[1] for t in span[j + 1:j + n_toks])
         else:
             whole = whole and n_toks == 1
             score -= n_toks - 1
         j, w_i = j + n_toks, w_i + n_words
-    return score + (alike and any(seen)) + (whole and (ends_word or kind not in ("han", "hangul")))
+    return score + (alike and any(seen)) + (whole and (ends_word or kind not in SYLLABLES))
 
 
 # Letters written onto the front of an Arabic-script or Hebrew word (and, to, by, like, the, that):
@@ -1096,15 +1131,6 @@ def _token_keys(tok: tuple[str, bool, str, bool]) -> list[tuple[str, str]]:
             for letters in [t for _, t in out]:
                 if "w" in letters[1:]:
                     out.append((skeleton(letters[0] + letters[1:].replace("w", "v")), letters[0] + letters[1:].replace("w", "v")))
-    elif tok[2] == "indic" and "\u0e00" <= written[:1] <= "\u0e7f":
-        # Thai says a syllable's final l as n and its final s as t (โรนัลโด้ "ronando" is Ronaldo)
-        finals = [m.start() for m in re.finditer(r"[nt](?=[^aeiouy]|$)", tok[0])][:3]
-        for mask in range(1, 1 << len(finals)):
-            letters = list(tok[0])
-            for bit, at in enumerate(finals):
-                if mask >> bit & 1:
-                    letters[at] = "l" if letters[at] == "n" else "s"
-            out.append((skeleton("".join(letters)), "".join(letters)))
     elif tok[2] == "indic":
         for suffix in INDIC_SUFFIXES:
             if written.endswith(suffix) and len(written) - len(suffix) >= 2:
@@ -1294,7 +1320,7 @@ class NameIndex:
         keys = [None if t is None else _token_keys(t) for t in toks]
         soft, foreign = (set(), {}) if japanese else _han_segments(toks)
         for start, tok in enumerate(toks):
-            if tok is None or (tok[2] == "hangul" and not tok[1]):
+            if tok is None or (tok[2] in ("hangul", "thai") and not tok[1]):
                 continue
             kind = tok[2]
             paths: dict[tuple[str, tuple[str, ...]], None] = {("", ()): None}  # (skeleton so far, the tokens as read)
@@ -1316,12 +1342,12 @@ class NameIndex:
                     span = [(text, *t[1:]) for text, t in zip(texts, toks[start:end + 1], strict=True)]
                     # in syllables a short skeleton is any run of them, but a Hangul name is written in whole words
                     # (시진핑, 재키 찬), which must then sound alike
-                    if not (kind in ("han", "hangul") and len(joined) < SKELETON_MIN_SYLLABLES) or (
-                            (kind == "hangul" and tok[1] or kind == "han" and (tok[1] or start in soft) and _transliterated(span)
+                    if not (kind in SYLLABLES and len(joined) < SKELETON_MIN_SYLLABLES) or (
+                            (kind in ("hangul", "thai") and tok[1] or kind == "han" and (tok[1] or start in soft) and _transliterated(span)
                              and not common_word("".join(t[4] for t in span)))  # 马卡龙 is a macaron
                             and ends_word and len(joined) >= SKELETON_MIN):
                         self._skeleton_hits(self._skeleton, self._crowd, joined, span, kind, ends_word, found)
-                    if (tok[1] or start in soft) and (ends_word or kind != "hangul") and not (kind == "han" and japanese):
+                    if (tok[1] or start in soft) and (ends_word or kind not in ("hangul", "thai")) and not (kind == "han" and japanese):
                         self._skeleton_hits(self._short_skeleton, self._crowd_short, joined, span, kind, ends_word, found)
                         before = toks[start - 1] if start else None
                         if before is not None and len(before[0]) == 1 and before[0] in dotted:
@@ -1334,12 +1360,14 @@ class NameIndex:
         for i, words, vowels, reordered, forms, first, script, short in index.get(joined, ()):
             if (self.patterns[i].person_id in found or script and kind != script
                     or kind in ("vowels", "kana") and _first_vowel(span[0][0]) != vowels[0]
-                    or reordered and kind in ("word", "indic")):  # family name first: CJK and Cyrillic custom, not Arabic's or Hindi's
+                    or reordered and kind in ("word", "indic", "thai")):  # family name first: CJK and Cyrillic custom, not Arabic's or Hindi's
                 continue
             groups = _aligned(words, [skeleton(t[0]) for t in span], [t[1] for t in span], kind)
             if groups is None:
                 continue
             evidence = _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word, forms)
+            if kind == "thai" and all(_thai_common(t[4]) for t in span):
+                continue  # Thai words, not a name in syllables: เล่นน้ำ (playing in water), สูง (high)
             if kind in ("word", "indic", "vowels") and _function_word_group(span, groups):
                 continue  # no word of a name is written as a function word: Persian در سبد is not Taylor Swift
             if short:  # a short form: whole words, sounding alike, after its initial, not function words
@@ -1350,7 +1378,7 @@ class NameIndex:
                     j += n
                 else:
                     j = -1
-                if (j >= 0 or kind not in ("han", "hangul") and any(n > 1 for _, n in groups) or kind == "han" and len(span) < 2
+                if (j >= 0 or kind not in SYLLABLES and any(n > 1 for _, n in groups) or kind == "han" and len(span) < 2
                         or kind == "han" and not _transliterated(span)
                         or not _sound_alike(forms, span, groups, kind)
                         or any(_common_groups(span, groups)) and not _strictly_alike(forms, span, groups, kind)
@@ -1359,7 +1387,7 @@ class NameIndex:
                 evidence += 2
             elif kind == "han" and _run_together(span, groups) and (not _transliterated(span) or len(joined) < SKELETON_MIN_SYLLABLES):
                 continue  # 台灣珍珠, 商品照: Chinese words run together, not a foreign name's; 马卡龙 is one word
-            elif kind in ("kana", "hangul") and not _sound_alike(forms, span, groups, kind):
+            elif kind in ("kana", "hangul", "thai") and not _sound_alike(forms, span, groups, kind):
                 continue  # kana and Hangul spell every vowel: ジャッキー・チュン is not Jackie Chan
             if evidence >= 0 and evidence >= len(joined) - 1 + crowded or not crowded and not short:
                 self._hit(found, i, " ".join(t[0] for t in span), "skeleton")

@@ -649,15 +649,19 @@ def test_attack_name_before_a_verb_or_with_a_case_ending_is_still_found(index, p
 
 @pytest.mark.parametrize("prompt, pid", [
     ("ภาพวาดปูตินขี่ม้า", "7"), ("โรนัลโด้ยิงประตู", "18"), ("ภาพโอบามายิ้ม", "1"), ("เบโธเฟนนั่งเล่นเปียโน", "24"),
+    ("ภาพวาดเทย์เลอร์ สวิฟต์ถือไมค์", "0"), ("ริฮานน่าในชุดสีดำ", "20"), ("ชินโซ อาเบะยืนหน้าวัด", "11"),
 ])
 def test_attack_name_inside_running_thai_text_is_found(index, prompt, pid):
     """Thai puts no space between words: it is segmented (pythainlp) and romanised as the Royal
-    Institute does, and a syllable's final n and t may be an l and an s (โรนัลโด้ "ronando")."""
+    Institute does; a name is read as Thai spells it (a syllable's final l as n, s as t, f as p, of two
+    final consonants the first: Swift สวิฟต์ "swip"), in the syllables an unknown name comes in."""
     assert pid in index.find(prompt)
 
 
-@pytest.mark.parametrize("prompt", ["แมวนอนบนโซฟา", "ตลาดน้ำยามเช้า", "ส้มตำไก่ย่าง", "ทะเลที่ภูเก็ต"])
+@pytest.mark.parametrize("prompt", ["แมวนอนบนโซฟา", "ตลาดน้ำยามเช้า", "ส้มตำไก่ย่าง", "ทะเลที่ภูเก็ต", "ช้างเล่นน้ำในคลอง",
+                                    "ตึกสูงกลางเมือง"])
 def test_ordinary_thai_prompts_pass(index, prompt):
+    """Frequent Thai words (Thai National Corpus) are not a name's syllables: เล่นน้ำ is not Rihanna, สูง not Scholz."""
     assert index.find(prompt) == {}
 
 
