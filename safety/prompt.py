@@ -244,12 +244,12 @@ CASE_ENDING = re.compile(r"(?:[oe]go|[oe]mu|y?ami|[yi]m|[oe]m|[yi]?akh|[yi]kh|[o
 # Korean particles written onto the word before them (푸틴이, 메르켈의, 툰베리는, 비욘세와) and Chinese function characters
 # (的, 在): a word may end before them and begin after them. Each particle: True after a final
 # consonant, False after a vowel, None after either. One syllable that also ends names (로: 폴로, 도:
-# 올랜도, 나: 리한나) is left out. Titles written onto a name (시진핑주석, 손흥민선수) end it too, and a
+# 올랜도, 나: 리한나, 만: 살만) is left out. Titles written onto a name (시진핑주석, 손흥민선수) end it too, and a
 # particle may follow a particle or a title (메르켈총리와, 오바마에게는).
 HANGUL_PARTICLES = {"이": True, "은": True, "을": True, "과": True, "으로": True, "이랑": True, "이와": True,
                     "가": False, "는": False, "를": False, "와": False, "랑": False,
                     "의": None, "에": None, "에서": None, "에게": None, "한테": None, "께서": None, "까지": None,
-                    "부터": None, "처럼": None, "보다": None, "하고": None, "만": None, "만의": None, "에게는": None}
+                    "부터": None, "처럼": None, "보다": None, "하고": None, "에게는": None}
 HANGUL_TITLES = ("대통령", "전대통령", "총리", "주석", "위원장", "국무위원장", "선수", "감독", "여사", "왕세자", "총재",
                  "씨", "님")
 HAN_BOUNDARIES = frozenset("的在和与是了跟把被给对")
@@ -1086,7 +1086,7 @@ HEBREW_PROCLITICS = frozenset("והלבמשכ")
 INDIC_SUFFIXES = tuple(sorted((
     "ের", "র", "কে", "তে", "য়ের", "ও",
     "ला", "ले", "ने", "चे", "ची", "चा", "ांचे", "ंचे", "ांचा", "ंचा", "ांची", "ंची", "ांनी", "ंनी", "को", "का", "की", "के",
-    "ின்", "இன்", "ை", "க்கு", "உடன்", "ுடன்", "ிடம்", "ின",
+    "ின்", "இன்", "ை", "க்கு", "உடன்", "ுடன்", "ிடம்", "ின", "வின்", "வை", "வுக்கு", "வுடன்",
     "తో", "కి", "కు", "ను", "ని", "లో", "ది",
     "નો", "ની", "નું", "ને", "ના",
     "ನ", "ನನ್ನು", "ರ", "ರನ್ನು", "ಗೆ",
@@ -1132,11 +1132,11 @@ def _token_keys(tok: tuple[str, bool, str, bool]) -> list[tuple[str, str]]:
                 if "w" in letters[1:]:
                     out.append((skeleton(letters[0] + letters[1:].replace("w", "v")), letters[0] + letters[1:].replace("w", "v")))
     elif tok[2] == "indic":
-        for suffix in INDIC_SUFFIXES:
+        for suffix in INDIC_SUFFIXES:  # every one that fits: ओबामांचे is ओबामा + ंचे, not ओबाम + ांचे
             if written.endswith(suffix) and len(written) - len(suffix) >= 2:
                 letters = _indic(written[:-len(suffix)])
-                out.append((skeleton(letters), letters))
-                break
+                if (skeleton(letters), letters) not in out:
+                    out.append((skeleton(letters), letters))
     return out
 
 

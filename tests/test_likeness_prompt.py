@@ -676,3 +676,10 @@ def test_attack_local_word_without_the_names_first_vowel_or_made_of_function_wor
 def test_attack_latin_eo_or_marathi_genitive_is_read(index, prompt, pid):
     """A Latin name's eo is an e and an o (Leo), not Korean eo; Marathi writes -ंचा onto a name."""
     assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, pid", [("무함마드 빈 살만 왕세자의 초상", "22"), ("ताजमहालासमोर ओबामांचे चित्र", "1"), ("ஒபாமாவின் புகைப்படம்", "1")])
+def test_attack_name_ending_like_a_particle_or_with_a_long_case_ending_is_found(index, prompt, pid):
+    """살만 ends in 만 (only), which is no particle here; every Indic ending that fits is tried (ओबामा + ंचे),
+    and Tamil's -வின் after a vowel."""
+    assert pid in index.find(prompt)
