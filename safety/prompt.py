@@ -500,9 +500,12 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
         if kind == "han" and mine[-1] not in ("", "e") and not _fine_alike(mine[-1][-1], _pinyin_vowel(theirs[-1]), kind):
             return False  # Chinese writes a name's last vowel too: 罗纳尔多 is Ronaldo, 罗纳尔迪(尼奥) is not
         spelt = _slots("".join(forms[w:w + n_words]), part_y=True)
+        cyrillic = kind == "vowels" and "\u0400" <= span[j][4][:1] <= "\u04ff"
         for k, (a, b, fine) in enumerate(zip(mine[:-1], theirs[:-1], spelt, strict=False)):
             if kind in SPELT_VOWELS and not _fine_alike(fine, b, kind):
                 return False
+            if cyrillic and {_vowel_letter(fine), b[:1]} == {"o", "u"}:
+                return False  # Cyrillic keeps a name's o and u apart: Шульц is Schulz, not Scholz (Шольц)
             if kind in SPELT_VOWELS and "y" in fine[1:-1] and not _fine_alike(fine[-1], b[-1:], kind):
                 return False  # two vowels a y parts are two syllables, both written: 비욘세 is Beyoncé, 빙수 is not
             # the name's vowel as spelt: beyonce's e is front (a y parts it from the o, it is no Korean eo)

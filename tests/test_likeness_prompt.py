@@ -683,3 +683,9 @@ def test_attack_name_ending_like_a_particle_or_with_a_long_case_ending_is_found(
     """살만 ends in 만 (only), which is no particle here; every Indic ending that fits is tried (ओबामा + ंचे),
     and Tamil's -வின் after a vowel."""
     assert pid in index.find(prompt)
+
+
+def test_attack_cyrillic_surname_with_the_other_back_vowel_is_another_person(index):
+    """Шульц is Schulz, not Scholz (Шольц): Cyrillic keeps a name's o and u apart (not its last vowel: Роналду)."""
+    assert index.find("Мартин Шульц на трибуне") == {}
+    assert "13" in index.find("Шольц на трибуне") and "18" in index.find("Роналду забивает гол")
