@@ -338,6 +338,7 @@ def _name_skeletons(words: tuple[str, ...], script: str = "") -> set[tuple[tuple
     return out
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure, and called for every candidate span
 def _slots(word: str, part_y: bool = False) -> tuple[str, ...]:
     """The vowels around a word's consonant classes, one slot before, between and after them (so
     one more than its skeleton is long): "putin" → ("", "u", "i", ""), "obama" → ("o", "a", "a").
@@ -408,7 +409,8 @@ def _voicing_alike(name_word: str, written: str) -> bool:
     return not (a in VOICED | VOICELESS and b in VOICED | VOICELESS) or (a in VOICED) == (b in VOICED)
 
 
-def _consonants(word: str) -> list[str]:
+@functools.lru_cache(maxsize=1 << 16)  # pure, and called for every candidate span
+def _consonants(word: str) -> tuple[str, ...]:
     """The letter that begins each consonant class of a word's skeleton: "pudina" → p, d, n."""
     w = re.sub(r"[^a-z]", "", word.lower())
     for pattern, repl in SKELETON_RULES:
@@ -419,7 +421,7 @@ def _consonants(word: str) -> list[str]:
         if cls and cls != last:
             out.append(ch)
             last = cls
-    return out
+    return tuple(out)
 
 
 def _stops_alike(name_word: str, written: str, kind: str, dentals_only: bool = False) -> bool:
@@ -983,6 +985,7 @@ def phonetic_key(word: str) -> str:
     return "".join(k for k, _ in itertools.groupby(key))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure, and called for every candidate span
 def _first_vowel(word: str) -> str:
     """The class of a word's first vowel: front/open (a, e, i, y) or back (o, u, Korean's eu and eo,
     and a w after a consonant: "dwayne" sounds as "duane", "eun" as "un"); a y before a vowel is a
