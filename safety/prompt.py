@@ -298,7 +298,7 @@ SCRIPT_READINGS = {script: [(re.compile(a), b) for a, b in rules] for script, ru
     "kana": (SILENT_R, SWEDISH_BERG, VOCAL_L, (r"eu", "u"), (r"mm", "nm"), (r"^the$", "za"), (r"[eo]r(?=[^aeiouy]|$)", "a"), (r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f")),
     "han": (SILENT_R, SWEDISH_BERG, (r"mm", "nm"), (r"(?<=[aeiou])l(?=[^aeiouy])", ""), (r"^j(?=o)", "y"), (r"t(?=i)", "j"), (r"k(?=[iy])", "j"), (r"(?<=[bcdfgkpt])r", "")),
     "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou])", "h"), (r"o(?=ck$)", "a")),  # American rock: 락
-    "word": ((r"g", "j"), (r"kh", "k")),
+    "word": ((r"g", "j"), (r"kh", "k"), SWEDISH_BERG),
     "thai": (),  # ``_thai_form``
 }.items()}
 NAME_READINGS_MAX = 64  # readings kept per name (the product over its words)
@@ -755,7 +755,9 @@ def foreign_tokens(text: str) -> list[tuple[str, bool, str, bool, str] | None]:
         chunk = "".join(word)
         word.clear()
         if not any(ch.isalpha() and _letters_script(ch) != "latin" for ch in chunk):
-            out.append(None)
+            # a Latin initial may stand before a surname in another script (K·哈里斯, T.스위프트, E・マスク)
+            out.append((chunk.lower(), True, "initial", False, chunk) if len(chunk) == 1 and chunk.isascii() and chunk.isalpha()
+                       else None)
             return
         if any("\u05d0" <= ch <= "\u05ea" for ch in chunk):
             out.append((_hebrew(chunk.lower()), True, "word", False, chunk))
@@ -1127,7 +1129,7 @@ def _token_keys(tok: tuple[str, bool, str, bool]) -> list[tuple[str, str]]:
     elif tok[2] == "word" and written[:1] and ("\u0600" <= written[0] <= "\u06ff" or "\u05d0" <= written[0] <= "\u05ea"):
         hebrew = written[0] >= "\u05d0" and written[0] <= "\u05ea"
         clitics = HEBREW_PROCLITICS if hebrew else ARABIC_PROCLITICS
-        for n in (1, 2):
+        for n in (1, 2, 3):  # וכשפוטין: and + when + Putin
             if len(written) - n < 3 or written[n - 1] not in clitics or common_word(written) and not common_word(written[n:]):
                 break  # a common word whose rest is none is itself: Urdu بریانی (biryani) is not ب + Rihanna
             rest = written[n:]
@@ -1308,7 +1310,7 @@ class NameIndex:
         for words in readings(prompt):
             self._find_in(words, found, capitalised, syllables)
         if not prompt.isascii():
-            dotted = frozenset(anyascii(m).lower() for m in re.findall(r"(?<!\w)(\w)\.", unicodedata.normalize("NFKC", prompt)))
+            dotted = frozenset(anyascii(m).lower() for m in re.findall(r"(?<!\w)(\w)[.·・]", unicodedata.normalize("NFKC", prompt)))
             self._find_skeletons(foreign_tokens(prompt), found, dotted, any("\u3040" <= ch <= "\u30ff" for ch in prompt))
         return found
 
@@ -1326,7 +1328,7 @@ class NameIndex:
         keys = [None if t is None else _token_keys(t) for t in toks]
         soft, foreign = (set(), {}) if japanese else _han_segments(toks)
         for start, tok in enumerate(toks):
-            if tok is None or (tok[2] in ("hangul", "thai") and not tok[1]):
+            if tok is None or tok[2] == "initial" or (tok[2] in ("hangul", "thai") and not tok[1]):
                 continue
             kind = tok[2]
             paths: dict[tuple[str, tuple[str, ...]], None] = {("", ()): None}  # (skeleton so far, the tokens as read)

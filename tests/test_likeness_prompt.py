@@ -689,3 +689,18 @@ def test_attack_cyrillic_surname_with_the_other_back_vowel_is_another_person(ind
     """Шульц is Schulz, not Scholz (Шольц): Cyrillic keeps a name's o and u apart (not its last vowel: Роналду)."""
     assert index.find("Мартин Шульц на трибуне") == {}
     assert "13" in index.find("Шольц на трибуне") and "18" in index.find("Роналду забивает гол")
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("K·哈里斯的波普海报", "15"), ("T.스위프트 화보", "0"), ("E・マスクの肖像", "16"), ("L. 메시 초상화", "17"), ("וכשפוטין נכנס", "7"),
+])
+def test_attack_latin_initial_before_a_surname_in_another_script_is_found(index, prompt, pid):
+    """"Initial. Surname" with a Latin initial and a dot or a middle dot before a surname in another
+    script; Hebrew writes up to three letters onto a word's front (וכש, and when)."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["K·哈里斯", "Plan B 哈里斯"])
+def test_latin_letter_without_its_dot_or_a_surname_alone_is_not_the_initial_form(index, prompt):
+    """Kamala Harris registered "Initial. Surname" only: 哈里斯 alone, or after a letter that is no initial, is someone else."""
+    assert ("15" in index.find(prompt)) == prompt.startswith("K·")
