@@ -252,6 +252,7 @@ HANGUL_PARTICLES = {"이": True, "은": True, "을": True, "과": True, "으로"
                     "부터": None, "처럼": None, "보다": None, "하고": None, "에게는": None}
 HANGUL_TITLES = ("대통령", "전대통령", "총리", "주석", "위원장", "국무위원장", "선수", "감독", "여사", "왕세자", "총재",
                  "씨", "님")
+HANGUL_SUFFIXES = tuple(sorted((*HANGUL_PARTICLES, *HANGUL_TITLES), key=len, reverse=True))  # longest first
 HAN_BOUNDARIES = frozenset("的在和与是了跟把被给对")
 # A skeleton length is crowded when more than this share of its possible skeletons is registered.
 SKELETON_CROWDED = 0.01
@@ -673,11 +674,6 @@ HAN_TRANSLITERATION = frozenset(
 )
 
 
-def _transliterated(span: list[tuple[str, bool, str, bool, str]]) -> bool:
-    """Every character of a Chinese span is one foreign names are spelt with (``HAN_TRANSLITERATION``)."""
-    return all(t[4].translate(_simplified()) in HAN_TRANSLITERATION for t in span)
-
-
 HAN_WORD_MAX = 4  # characters in the longest common word the segmentation looks for
 
 
@@ -872,7 +868,7 @@ def _hangul_word_end(word: str) -> int:
     "메르켈총리와" → 3, "로이" → 2 (이 after a vowel is no particle)."""
     end = len(word)
     for _ in range(3):
-        for suffix in sorted((*HANGUL_PARTICLES, *HANGUL_TITLES), key=len, reverse=True):
+        for suffix in HANGUL_SUFFIXES:
             if end - len(suffix) < 1 or word[end - len(suffix):end] != suffix:
                 continue
             before = word[end - len(suffix) - 1]
@@ -1343,15 +1339,19 @@ class NameIndex:
                     break
                 ends_word = (end + 1 == len(toks) or toks[end + 1] is None or toks[end + 1][1] or toks[end + 1][2] != kind
                              or end + 1 in soft)
+                # Chinese: a foreign name begins a run of the characters foreign names are spelt with (so every
+                # Chinese check after this one holds only such characters: 葡京, 商品照, 台灣珍珠 never get here), and
+                # ends a word (马赛克, 提 may follow). In a Japanese prompt there are no such runs: Chinese
+                # characters are Japanese words, and Japanese writes foreign names in katakana.
                 if kind == "han" and not (foreign.get(start, (-1,))[0] == start and all(q in foreign for q in range(start, end + 1))
                                           and (foreign[end][1] == end or end + 1 in soft)):
-                    continue  # Chinese: a foreign name begins a run of the characters foreign names are spelt with, and ends a word (马赛克, 提 may follow)
+                    continue
                 for joined, texts in paths:
                     span = [(text, *t[1:]) for text, t in zip(texts, toks[start:end + 1], strict=True)]
                     # in syllables a short skeleton is any run of them, but a Hangul name is written in whole words
                     # (시진핑, 재키 찬), which must then sound alike
                     if not (kind in SYLLABLES and len(joined) < SKELETON_MIN_SYLLABLES) or (
-                            (kind in ("hangul", "thai") and tok[1] or kind == "han" and (tok[1] or start in soft) and _transliterated(span)
+                            (kind in ("hangul", "thai") and tok[1] or kind == "han" and (tok[1] or start in soft)
                              and not common_word("".join(t[4] for t in span)))  # 马卡龙 is a macaron
                             and ends_word and len(joined) >= SKELETON_MIN):
                         self._skeleton_hits(self._skeleton, self._crowd, joined, span, kind, ends_word, found)
@@ -1379,22 +1379,14 @@ class NameIndex:
             if kind in ("word", "indic", "vowels") and _function_word_group(span, groups):
                 continue  # no word of a name is written as a function word: Persian در سبد is not Taylor Swift
             if short:  # a short form: whole words, sounding alike, after its initial, not function words
-                j = 0
-                for _, n in groups:
-                    if all((t[0], t[2]) in _function_words() for t in span[j:j + n]):
-                        break
-                    j += n
-                else:
-                    j = -1
-                if (j >= 0 or kind not in SYLLABLES and any(n > 1 for _, n in groups) or kind == "han" and len(span) < 2
-                        or kind == "han" and not _transliterated(span)
-                        or not _sound_alike(forms, span, groups, kind)
+                if (_function_word_group(span, groups) or kind not in SYLLABLES and any(n > 1 for _, n in groups)
+                        or kind == "han" and len(span) < 2 or not _sound_alike(forms, span, groups, kind)
                         or any(_common_groups(span, groups)) and not _strictly_alike(forms, span, groups, kind)
                         or first and not (skeleton(first) == skeleton(initial) and (skeleton(first) or initial in "aeiouy"))):
                     continue
                 evidence += 2
-            elif kind == "han" and _run_together(span, groups) and (not _transliterated(span) or len(joined) < SKELETON_MIN_SYLLABLES):
-                continue  # 台灣珍珠, 商品照: Chinese words run together, not a foreign name's; 马卡龙 is one word
+            elif kind == "han" and _run_together(span, groups) and len(joined) < SKELETON_MIN_SYLLABLES:
+                continue  # 马卡龙 is one word, not Marko Roraan
             elif kind in ("kana", "hangul", "thai") and not _sound_alike(forms, span, groups, kind):
                 continue  # kana and Hangul spell every vowel: ジャッキー・チュン is not Jackie Chan
             if evidence >= 0 and evidence >= len(joined) - 1 + crowded or not crowded and not short:
