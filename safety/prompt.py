@@ -282,8 +282,8 @@ def skeleton(word: str) -> str:
 # マスク); Japanese and Mandarin syllables: ti and di as chi and ji (Putin: プーチン, 普京), tu as tsu,
 # hu as fu (Heung-min: フンミン).
 NAME_READINGS = [(re.compile(a), b) for a, b in (
-    (r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"th", "s"), (r"u(?=[^aeiouy]{2}|[^aeiouy]$)", "a"),
-    (r"^the$", "de"),  # the article's voiced th: 더 록
+    (r"g(?=[eiy])", "j"), (r"w", "v"), (r"ng(?=[aeiou])", "nk"), (r"(?!^the$)th", "s"), (r"u(?=[^aeiouy]{2}|[^aeiouy]$)", "a"),
+    (r"^the$", "de"),  # the article's voiced th, never an s: 더 록 (수학, mathematics, is not The Rock)
     (r"^moh?amm?e?d$", "muhammad"))]  # the Arabic original's vowels: ムハンマド, 무함마드, 穆罕默德
 # An r before a consonant or at the end silent, as English names are written in kana, Hangul and
 # Chinese (Martin: マーティン, 마틴, 马丁), not in Hebrew or Arabic (מקרר is not Merkel).
@@ -294,11 +294,11 @@ SWEDISH_BERG = (r"(?<=r)g$", "i")  # as the name's language says it: Thunberg �
 # Readings of one script only: katakana ti, di, tu, hu as チ, ヂ, ツ, フ (Putin: プーチン, Heung-min:
 # フンミン), an -er or -or as the a of a long mark (テイラー, ルーサー); Mandarin ti, ki as ji (Putin: 普京, Zelensky: 泽连斯基) and an r after a consonant left out
 # (Macron: 馬克宏); Korean as the name's own language says it: a Portuguese initial r as h (Ronaldo:
-# 호날두); Arabic and Hebrew g as j (Egyptian ج is g: جريتا); katakana writes the article "the" ザ.
+# 호날두, a Romance name ending in a vowel: Rock is 록, never 학); Arabic and Hebrew g as j (Egyptian ج is g: جريتا); katakana writes the article "the" ザ.
 SCRIPT_READINGS = {script: [(re.compile(a), b) for a, b in rules] for script, rules in {
     "kana": (SILENT_R, SWEDISH_BERG, VOCAL_L, (r"eu", "u"), (r"mm", "nm"), (r"^the$", "za"), (r"[eo]r(?=[^aeiouy]|$)", "a"), (r"t(?=i)", "ch"), (r"d(?=i)", "j"), (r"t(?=u)", "ts"), (r"h(?=u)", "f")),
     "han": (SILENT_R, SWEDISH_BERG, (r"mm", "nm"), (r"(?<=[aeiou])l(?=[^aeiouy])", ""), (r"^j(?=o)", "y"), (r"t(?=i)", "j"), (r"k(?=[iy])", "j"), (r"(?<=[bcdfgkpt])r", "")),
-    "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou])", "h"), (r"o(?=ck$)", "a")),  # American rock: 락
+    "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou].*[aeiou]$)", "h"), (r"o(?=ck$)", "a")),  # American rock: 락
     "word": ((r"g", "j"), (r"kh", "k"), SWEDISH_BERG),
     "thai": (),  # ``_thai_form``
 }.items()}
@@ -482,6 +482,12 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
             return False
         if kind in ("kana", "hangul", "han") and not _voicing_alike(forms[w], span[j][0]):
             return False
+        if kind in ("kana", "hangul") and re.match(r"[^aeiouy]+y[aeiou]", forms[w]) and not re.match(
+                r"[^aeiouy]*(y|i(?=[aeiou]))", span[j][0]):
+            return False  # both write a glide after a consonant (뇽오, ニョンゴ, 리옹): 녹고 is not Nyong'o
+        if kind == "thai" and re.search(r"ng(?![aeiou])", letters) and not re.search(
+                r"n[gkc]|[aeo]n$", "".join(forms[w:w + n_words])):
+            return False  # Thai writes a final n (น) and ng (ง) apart, ง for a name's n only as French nasal (มาครง): พุดดิ้ง is not Putin
         tamil = any("\u0b80" <= ch <= "\u0bff" for ch in span[j][4])
         if (kind in ("kana", "indic", "vowels") and not tamil or kind == "word") and not _stops_alike(
                 "".join(forms[w:w + n_words]), letters, kind, dentals_only=kind == "word"):
@@ -497,6 +503,8 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
             return False  # Arabic and Hebrew write a name's first vowel (אובמה, أوباما): במה (a stage) is not Obama
         if kind == "word" and n_toks == 1 and mine[-1] != "e" and bool(mine[-1]) != _ends_in_vowel(span[j][4]):
             return False  # Arabic and Hebrew write a final vowel: ريحان is not Rihanna, מקרוני not Macron
+        if kind == "word" and mine[-1][-1:] == "a" and span[j + n_toks - 1][4][-1:] in ("\u0629", "\u0647"):
+            return False  # a foreign name's final a is an alif (ريهانا, اوباما); ة and Persian ه end native words: ريحانة, ریحانه
         if kind in SPELT_VOWELS and mine[-1] not in ("", "e") and not (_vowel_letter(theirs[-1], kind) not in ("", "+")
                                                       and _fine_alike(mine[-1], theirs[-1], kind)):
             return False
@@ -509,6 +517,8 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
                 return False
             if cyrillic and {_vowel_letter(fine), b[:1]} == {"o", "u"}:
                 return False  # Cyrillic keeps a name's o and u apart: Шульц is Schulz, not Scholz (Шольц)
+            if kind == "hangul" and fine == "o" and b.lstrip("y")[:1] == "u":
+                return False  # so does Hangul but at a name's end (호날두): 슐츠 is Schulz, Scholz is 숄츠
             if kind in SPELT_VOWELS and "y" in fine[1:-1] and not _fine_alike(fine[-1], b[-1:], kind):
                 return False  # two vowels a y parts are two syllables, both written: 비욘세 is Beyoncé, 빙수 is not
             # the name's vowel as spelt: beyonce's e is front (a y parts it from the o, it is no Korean eo)
@@ -571,6 +581,34 @@ def _simplified() -> dict[int, str]:
         return msgpack.unpack(f, raw=False, strict_map_key=False)
 
 
+# A registered Chinese alias inside a longer set phrase of the language is part of that phrase:
+# 望子成龙 ("hoping one's son becomes a dragon") holds 成龙 (Jackie Chan), and means no one. The
+# phrases are jieba's dictionary (shipped in wordfreq's data) of IDIOM_MIN_EXTRA characters more
+# than the alias or longer; a phrase only one character longer (和普京, 柳成龙) may be a word
+# stuck to the name or another person, so it hides nothing.
+IDIOM_MIN_EXTRA = 2
+IDIOM_MAX_LEN = 8
+
+
+@functools.cache
+def _chinese_phrases() -> frozenset[str]:
+    """jieba's dictionary words of four characters or more, simplified."""
+    with open(_wordfreq_data("jieba_zh_orig.txt"), encoding="utf-8") as f:
+        return frozenset(w for w in (line.split(" ", 1)[0] for line in f) if 4 <= len(w) <= IDIOM_MAX_LEN)
+
+
+def _han_alias_in_phrases_only(alias: str, prompt: str) -> bool:
+    """Every occurrence of a Chinese ``alias`` in ``prompt`` lies inside a set phrase at least
+    ``IDIOM_MIN_EXTRA`` characters longer (both simplified). False where it does not occur as written
+    (a homophone spelling is still the name)."""
+    text, phrases, n = prompt.translate(_simplified()), _chinese_phrases(), len(alias)
+    starts = [m.start() for m in re.finditer(re.escape(alias), text)]
+    return bool(starts) and all(
+        any(text[a:b] in phrases for a in range(max(0, at - IDIOM_MAX_LEN + n), at + 1)
+            for b in range(max(at + n, a + n + IDIOM_MIN_EXTRA), min(len(text), a + IDIOM_MAX_LEN) + 1))
+        for at in starts)
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def common_word(written: str) -> bool:
     """A common word of a language its script writes ("布丁", "פודינג", "젤리"; also "Путин")."""
@@ -596,6 +634,8 @@ def _strictly_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, boo
         neutral = kind == "hangul" and any(re.search(r"(?<!n)[kgtdpb]$", t[0]) for t in span[j:j + n_toks])  # 록: a final stop, unreleased
         if kind not in ("han", "thai") and not tamil and not neutral and not _stops_alike(name, letters, kind):
             return False
+        if kind == "word" and _sibilants_apart(name, letters):
+            return False
         if kind != "word" and bool(mine[0]) != bool(theirs[0]):
             return False
         if kind == "indic" and mine[-1] != "e" and bool(mine[-1]) != bool(theirs[-1]):
@@ -604,6 +644,13 @@ def _strictly_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, boo
             return False
         j, w = j + n_toks, w + n_words
     return True
+
+
+def _sibilants_apart(name_word: str, written: str) -> bool:
+    """Arabic script and Hebrew write a j (ج, ג׳) and an s (س, ס) with different letters, which the
+    skeleton's one class for both does not tell apart: نسائية (women's) is not Nyong'o read as نيونجو."""
+    mine, theirs = _consonants(name_word), _consonants(written)
+    return len(mine) == len(theirs) and any({a, b} == {"j", "s"} for a, b in zip(mine, theirs, strict=True))
 
 
 def _common_groups(span: list[tuple[str, bool, str, bool, str]], groups: tuple[tuple[int, int], ...]) -> list[bool]:
@@ -1189,6 +1236,7 @@ class NameIndex:
         # "Initial. Surname" (the surname's skeleton → ..., the initial)
         self._short_skeleton: dict[str, list[tuple]] = defaultdict(list)
         self._initial_skeleton: dict[str, list[tuple]] = defaultdict(list)
+        self._han_aliases: dict[int, str] = {}  # pattern of a name written in Chinese characters → it, simplified
         for person_id, (names, forms) in people.items():
             display = names[0] if names else ""
             chosen = default_forms(display) if forms is None else forms
@@ -1241,6 +1289,7 @@ class NameIndex:
         if not native and re.search(r"\w-\w", name):  # "Heung-min" is also two words: "son hung min"
             self._add_name(person_id, re.sub(r"(?<=\w)-(?=\w)", " ", name), short)
         words = _core(all_words) or all_words
+        han = name.strip() if all("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in name.strip()) else ""
         if not native:
             self._add_skeletons(person_id, name, tuple(words), tuple(all_words))
             # an alias or nickname (not "MBS", "CR7", nor "T-Swift" joined: its "ts" is no affricate): also shorter
@@ -1249,6 +1298,8 @@ class NameIndex:
         if len(words) == 1:
             phrase = tuple(all_words) if len(all_words) > 1 else ()
             i = self._pattern(person_id, name, words, phrase, native)
+            if han:
+                self._han_aliases[i] = han.translate(_simplified())
             self._add_single(i, words[0])
             if not native and not phrase and len(words[0]) >= FUZZY_MIN_LEN:
                 self._single_phonetic[phonetic_key(words[0])].append(i)
@@ -1256,6 +1307,8 @@ class NameIndex:
                 self._joined["".join(phrase)].append(i)  # "#TheRock"
             return
         i = self._pattern(person_id, name, words, "", native)
+        if han:
+            self._han_aliases[i] = han.translate(_simplified())
         for w_i, word in enumerate(words):
             self._exact[word].append((i, w_i))
             key = phonetic_key(word)
@@ -1304,7 +1357,7 @@ class NameIndex:
         capitalised = _capitalised(prompt) if getattr(self, "_cased", False) else frozenset()
         syllables = frozenset(anyascii(ch).lower() for ch in prompt if _is_cjk(ch) and not "\u30a0" <= ch <= "\u30ff")
         for words in readings(prompt):
-            self._find_in(words, found, capitalised, syllables)
+            self._find_in(words, found, capitalised, syllables, prompt)
         if not prompt.isascii():
             dotted = frozenset(anyascii(m).lower() for m in re.findall(r"(?<!\w)(\w)[.·・]", unicodedata.normalize("NFKC", prompt)))
             self._find_skeletons(foreign_tokens(prompt), found, dotted, any("\u3040" <= ch <= "\u30ff" for ch in prompt))
@@ -1397,15 +1450,19 @@ class NameIndex:
         found.setdefault(p.person_id, NameMatch(p.name, text, how))
 
     def _find_in(self, toks: tuple[str, ...], found: dict[str, NameMatch], capitalised=frozenset(),
-                 syllables=frozenset()) -> None:
+                 syllables=frozenset(), prompt: str = "") -> None:
         """Matches on one reading. ``syllables``: the prompt's Chinese, Korean and hiragana characters
         in Latin letters, one syllable each; a Latin name found only in them is found by its consonant
         skeleton (``_find_skeletons``) or written as one word ("xi jin ping"), not by its words: "shi"
-        and "no" (富士山の) are any short syllables, and two of them are some name among thousands."""
+        and "no" (富士山の) are any short syllables, and two of them are some name among thousands.
+        A name in Chinese characters written only inside a longer set phrase is not found (望子成龙)."""
         pats = self.patterns
 
+        def in_phrase(i: int) -> bool:
+            return i in self._han_aliases and _han_alias_in_phrases_only(self._han_aliases[i], prompt)
+
         def hit(i: int, text: str, how: str) -> None:
-            if how == "joined" or pats[i].native or not syllables or not set(text.split()) <= syllables:
+            if (how == "joined" or pats[i].native or not syllables or not set(text.split()) <= syllables) and not in_phrase(i):
                 self._hit(found, i, text, how)
         ordinary = ordinary_words()
         # pattern → word index → prompt position → strength (STRONG: exact or one edit; SOUND:
@@ -1477,7 +1534,7 @@ class NameIndex:
             span = self._span(p, by_word, toks)
             # the name's own words decide whether it was read only in syllables, not the words between
             # them (ムハンマド・アリのボクシングの試合: "no" and "shi" are syllables, ボクシング a katakana word)
-            if span is not None and (p.native or not syllables or not {toks[q] for q in span[2]} <= syllables):
+            if span is not None and (p.native or not syllables or not {toks[q] for q in span[2]} <= syllables) and not in_phrase(i):
                 self._hit(found, i, " ".join(toks[span[0]:span[1] + 1]), "words")
 
     @staticmethod

@@ -704,3 +704,37 @@ def test_attack_latin_initial_before_a_surname_in_another_script_is_found(index,
 def test_latin_letter_without_its_dot_or_a_surname_alone_is_not_the_initial_form(index, prompt):
     """Kamala Harris registered "Initial. Surname" only: 哈里斯 alone, or after a letter that is no initial, is someone else."""
     assert ("15" in index.find(prompt)) == prompt.startswith("K·")
+
+
+@pytest.mark.parametrize("prompt", ["国画：望子成龙，鲤鱼跃龙门", "望子成龍的書法作品掛在客廳牆上", "成龙配套的茶具"])
+def test_chinese_alias_inside_a_set_phrase_is_not_the_name(index, prompt):
+    """望子成龙 (hoping one's son becomes a dragon) holds the alias 成龙 and names no one."""
+    assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt", ["望子成龙的海报旁边站着成龙", "和成龙合影", "柳成龙像", "画成龙打拳", "成隆在拍电影"])
+def test_attack_chinese_alias_beside_a_word_or_phrase_is_still_found(index, prompt):
+    """Only an alias wholly inside a phrase two characters longer is hidden: one character stuck to it
+    (和, 画) or another occurrence outside the phrase, or a homophone spelling, is still the name."""
+    assert "12" in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", [
+    "테일러 급수가 적힌 칠판과 수학 선생님",  # 수학 (mathematics) read as "the rock": the article is 더, Rock never 학
+    "올라프가 여름 해변에서 녹고 있는 그림",  # 녹고 (melting) as Nyong'o: Hangul writes the glide, 뇽오
+    "بوتيك ملابس نسائية في دبي",  # نسائية (women's) as نيونجو: Arabic writes j and s apart
+    "พุดดิ้งคาราเมลในถ้วยแก้ว",  # pudding as Putin: Thai writes a final n and ng apart
+    "فتاة اسمها ريحانة تقطف الزهور", "دختری به نام ریحانه در باغ",  # the name Rayhana, not ريهانا
+    "찰스 슐츠의 피너츠 만화 같은 강아지 그림",  # Schulz, not Scholz (숄츠)
+])
+def test_words_of_other_languages_misread_as_short_forms_pass(index, prompt):
+    assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("더 록 주연 영화 포스터", "5"), ("호날두 골 세리머니", "18"), ("루피타 뇽오의 초상화", "3"), ("صورة نيونجو على السجادة الحمراء", "3"),
+    ("ภาพปูตินขี่ม้า", "7"), ("ภาพมาครงยิ้ม", "9"), ("صورة ريهانا", "20"), ("عکس ریحانا روی صحنه", "20"),
+    ("숄츠 총리 사진", "13"), ("عکس بیانسه", "19"),
+])
+def test_attack_other_script_forms_next_to_those_words_are_still_found(index, prompt, pid):
+    assert pid in index.find(prompt)
