@@ -162,9 +162,36 @@ def part_prompt(sets: dict) -> None:
         print(f"{group:>22} | " + " | ".join(rate(b, n) if n else blank for b, n in zip(blocked, sizes, strict=True)))
     print(f"{'all':>22} | " + " | ".join(rate(b, n) for b, n in zip(totals, counts, strict=True)))
     print(f"every innocent prompt, 25 names: {rate(sum(totals[:-1]), sum(counts[:-1]))}")
+    homographs(sets, held, index)
     for name, v in zip(HELD, held, strict=True):
         print(f"{f'{name}, +10 000 names':>22} | " + rate(sum(bool(big.find(p)) for g in v["innocent"].values() for p in g),
                                                         sum(map(len, v["innocent"].values()))))
+
+
+def homographs(sets: dict, held: list[dict], index: NameIndex) -> None:
+    """Each group's blocked innocent prompts in two: those in which the check read exactly what it
+    reads in some prompt that names that person (the same person and the same letters: Korean 푸틴
+    is both Putin and poutine, the town of Obama is the surname Barack Obama chose), which spelling
+    alone cannot tell apart; and the rest, misreadings a better matcher could avoid."""
+    positives = [*itertools.chain.from_iterable(h["tune"] + h["held"] for h in sets["techniques"].values()),
+                 *(it for v in held for items in v["techniques"].values() for it in items)]
+    named = set()
+    for it in positives:
+        m = index.find(it["p"]).get(str(it["person"]))
+        if m is not None:
+            named.add((str(it["person"]), m.matched_text))
+    print("\n## Innocent prompts blocked, every set, 25 names: read as some naming prompt is read, or misread")
+    print(f"{'group':>22} | {'blocked':^33} | {'read as a naming prompt':^33} | {'misread':^33}")
+    every = [0, 0, 0, 0]
+    for group in dict.fromkeys([*sets["innocent"], *(g for v in held for g in v["innocent"])]):
+        halves = sets["innocent"].get(group, {"tune": [], "held": []})
+        prompts = [*halves["tune"], *halves["held"], *(p for v in held for p in v["innocent"].get(group, []))]
+        found = [index.find(p) for p in prompts]
+        blocked = sum(bool(f) for f in found)
+        same = sum(bool(f) and all((pid, m.matched_text) in named for pid, m in f.items()) for f in found)
+        every = [e + x for e, x in zip(every, (len(prompts), blocked, same, blocked - same), strict=True)]
+        print(f"{group:>22} | {rate(blocked, len(prompts))} | {rate(same, len(prompts))} | {rate(blocked - same, len(prompts))}")
+    print(f"{'all':>22} | " + " | ".join(rate(k, every[0]) for k in every[1:]))
 
 
 def _times(fn, prompts, runs: int) -> list[float]:
