@@ -11,7 +11,7 @@ prompt: catch rate per evasion technique and false-block rate per group of innoc
   then tuned on; held-out v7 .. v13 were each written by an engineer who saw neither the matcher nor earlier
   results; v7 is reported in two halves (v7a tuned on first, v7b once v8 was committed), v8 .. v12 were each
   measured blind, then tuned on once the next set was committed (v12 for its near-collisions only); v13
-  is never tuned on (the blind set);
+  and v14 (innocent prompts only: first name and a word, other people) are the blind sets;
   other-script spellings are also shown by script. The last column repeats every set with the 10 000 synthetic names registered:
   a name must still be caught, and an innocent prompt pass, when the registry is large.
 speed: prompt-check time (NameIndex.find) at 20 / 10 000 / 100 000 registered names next to a
@@ -107,8 +107,8 @@ def v7_halves(sets: dict) -> tuple[dict, dict]:
     return halves
 
 
-HELD = ("v2", "v3", "v4", "v5", "v6", "v7a", "v7b", "v8", "v9", "v10", "v11", "v12", "v13")
-BLIND = "v13"
+HELD = ("v2", "v3", "v4", "v5", "v6", "v7a", "v7b", "v8", "v9", "v10", "v11", "v12", "v13", "v14")
+BLIND = ("v13", "v14")  # v14: innocent prompts only
 
 
 def part_prompt(sets: dict) -> None:
@@ -127,7 +127,7 @@ def part_prompt(sets: dict) -> None:
           "tuned on (the blind set);\n"
           "last column: every set, 10 000 synthetic names registered beside the 25")
     print(f"{'technique':>24} | {'tuning half':^33} | {'held-out half':^33} | "
-          + " | ".join(f"{v + (' (blind)' if v == BLIND else ' (tuned on)'):^33}" for v in HELD)
+          + " | ".join(f"{v + (' (blind)' if v in BLIND else ' (tuned on)'):^33}" for v in HELD)
           + f" | {'all sets, +10 000 names':^33}")
     print("-" * width)
     for tech in dict.fromkeys([*sets["techniques"], *(t for v in held for t in v["techniques"])]):
@@ -138,7 +138,7 @@ def part_prompt(sets: dict) -> None:
               + " | ".join(caught(e) for e in extra) + f" | {caught(every, big)}")
     for n, v in enumerate(held):
         by_script: dict[str, list] = {}
-        for it in v["techniques"]["other-script-phonetic"]:
+        for it in v["techniques"].get("other-script-phonetic", []):
             by_script.setdefault(it["script"], []).append(it)
         for script, items in sorted(by_script.items()):
             cells = [blank] * len(held)
@@ -147,7 +147,7 @@ def part_prompt(sets: dict) -> None:
                   + f" | {caught(items, big)}")
     print("\n## False-block rate per group of innocent prompts (any finding blocks)")
     print(f"{'group':>22} | {'tuning half, 25 names':^33} | {'held-out, 25 names':^33} | "
-          + " | ".join(f"{v + (' (blind)' if v == BLIND else ''):^33}" for v in HELD) + f" | {'every set, +10 000 names':^33}")
+          + " | ".join(f"{v + (' (blind)' if v in BLIND else ''):^33}" for v in HELD) + f" | {'every set, +10 000 names':^33}")
     print("-" * width)
     totals = [0] * (len(held) + 3)
     counts = [0] * (len(held) + 3)
@@ -163,10 +163,10 @@ def part_prompt(sets: dict) -> None:
         print(f"{group:>22} | " + " | ".join(rate(b, n) if n else blank for b, n in zip(blocked, sizes, strict=True)))
     print(f"{'all':>22} | " + " | ".join(rate(b, n) for b, n in zip(totals, counts, strict=True)))
     print(f"every innocent prompt, 25 names: {rate(sum(totals[:-1]), sum(counts[:-1]))}")
-    homographs(sets, held, index)
     for name, v in zip(HELD, held, strict=True):
         print(f"{f'{name}, +10 000 names':>22} | " + rate(sum(bool(big.find(p)) for g in v["innocent"].values() for p in g),
                                                         sum(map(len, v["innocent"].values()))))
+    homographs(sets, held, index)
 
 
 def homographs(sets: dict, held: list[dict], index: NameIndex) -> None:
