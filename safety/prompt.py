@@ -70,9 +70,13 @@ JOINED_MIN_LEN = 7  # a name written as one word is looked for only when this lo
 JOINED_FUZZY_MIN_LEN = 10
 WINDOW_EXTRA = 6
 WEAK, SOUND, STRONG = 0, 1, 2
+# Words between a name's words that do not split it: its particles as the user spells them ("ben" for "bin").
+JOINING = frozenset({"van", "von", "vom", "der", "den", "de", "da", "di", "du", "del", "bin", "ben", "ibn", "bint", "al", "el",
+                     "la", "le", "jr", "sr"})
 # A one-word alias found by its sound must also look like it (same first letter, Jaro-Winkler):
 # "reeanna" is Rihanna, "reunion" (the same Metaphone key) is not, nor "swift" T-Swift.
-SINGLE_SOUND_SIMILARITY = 0.8  # other words allowed between and around the words of one name
+SINGLE_SOUND_SIMILARITY = 0.8
+SINGLE_SOUND_LONGER = 3  # and be at most this many letters longer: зеленщика (greengrocer's) is no Zelensky  # other words allowed between and around the words of one name
 # Not part of a name's fuzzy budget nor required: "The Rock", "Ludwig van Beethoven", "Mohammed bin Salman".
 PARTICLES = frozenset({"the", "van", "von", "der", "den", "de", "da", "di", "du", "del", "bin", "ibn", "al", "el",
                        "la", "le", "jr", "sr", "of"})
@@ -477,6 +481,7 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
     for n_words, n_toks in groups:
         mine = _slots("".join(forms[w:w + n_words]))
         letters = "".join(t[0] for t in span[j:j + n_toks])
+        cyrillic_word = kind == "vowels" and "\u0400" <= span[j][4][:1] <= "\u04ff"
         theirs = _slots(letters)
         if len(mine) != len(theirs):
             return False
@@ -494,6 +499,12 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
             return False
         if kind in ("kana", "hangul", "han", "thai") and not mine[0] and theirs[0]:
             return False  # these scripts add vowels after a consonant, never before the first (衣服上 is not 普京)
+        if kind in ("kana", "hangul", "vowels") and not mine[-1] and re.match(r"i[aeou]", theirs[-1]):
+            return False  # a name ending in a consonant takes one added vowel or a case ending, not -ia: Тунбергия, ツンベルギア (a plant)
+        if kind == "word" and _sibilants_apart("".join(forms[w:w + n_words]), letters):
+            return False  # نحاسية (copper) is not Nyong'o read as نيونجو
+        if cyrillic_word and _hushing_apart("".join(forms[w:w + n_words]), span[j:j + n_toks]):
+            return False
         if (kind == "vowels" and mine[-1] not in ("", "e") and _written_ending(span[j + n_toks - 1][4]) == "consonant"
                 and not CASE_ENDING.search(re.sub(r"[^a-z]", "", anyascii(span[j + n_toks - 1][4]).lower()))):
             return False  # Cyrillic and Greek end a name with its vowel or a case ending (Роналдом): Рональд is Ronald, not Ronaldo
@@ -644,6 +655,26 @@ def _strictly_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, boo
             return False
         j, w = j + n_toks, w + n_words
     return True
+
+
+def _group_starts(groups: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """(first word of the name, first token of the prompt) of each group of ``_aligned``."""
+    out, w, j = [], 0, 0
+    for n_words, n_toks in groups:
+        out.append((w, j))
+        w, j = w + n_words, j + n_toks
+    return out
+
+
+# Cyrillic letters of hushing sounds, which no plain s or z of a name is written with
+CYRILLIC_HUSHING = frozenset("шщчжђџћ")
+
+
+def _hushing_apart(name_word: str, span: list) -> bool:
+    """Cyrillic writes sh, shch, ch, zh with letters of their own, never a name's plain s or z:
+    зеленщика (greengrocer's) is not Зеленского."""
+    return (any(ch in CYRILLIC_HUSHING for t in span for ch in t[4].lower())
+            and not re.search(r"sh|ch|zh|x|j|g(?=[eiy])|t[sz]|cz", name_word))
 
 
 def _sibilants_apart(name_word: str, written: str) -> bool:
@@ -1442,6 +1473,10 @@ class NameIndex:
                 continue  # 马卡龙 is one word, not Marko Roraan
             elif kind in ("kana", "hangul", "thai") and not _sound_alike(forms, span, groups, kind):
                 continue  # kana and Hangul spell every vowel: ジャッキー・チュン is not Jackie Chan
+            elif kind == "vowels" and (not all(_voicing_alike(forms[w], span[j][0]) for w, j in _group_starts(groups))
+                                       or any(_hushing_apart(forms[w], span[j:j + 1]) for w, j in _group_starts(groups)
+                                              if "\u0400" <= span[j][4][:1] <= "\u04ff")):
+                continue  # Cyrillic and Greek write a word's first consonant voiced or not (Тунбергия крылатая is not Greta Thunberg), Cyrillic its hushing sounds apart
             if evidence >= 0 and evidence >= len(joined) - 1 + crowded or not crowded and not short:
                 self._hit(found, i, " ".join(t[0] for t in span), "skeleton")
 
@@ -1457,6 +1492,12 @@ class NameIndex:
         and "no" (富士山の) are any short syllables, and two of them are some name among thousands.
         A name in Chinese characters written only inside a longer set phrase is not found (望子成龙)."""
         pats = self.patterns
+        cased: list[frozenset[str]] = []
+
+        def capitalised_words() -> frozenset[str]:  # computed for the first split name only
+            if not cased:
+                cased.append(capitalised or _capitalised(prompt))
+            return cased[0]
 
         def in_phrase(i: int) -> bool:
             return i in self._han_aliases and _han_alias_in_phrases_only(self._han_aliases[i], prompt)
@@ -1485,7 +1526,7 @@ class NameIndex:
                 for d in _deletions(tok):
                     for i, w_i in self._fuzzy.get(d, ()):
                         if _osa1(tok, pats[i].words[w_i]):
-                            hits[i][w_i][pos] = STRONG
+                            hits[i][w_i][pos] = max(hits[i][w_i].get(pos, WEAK), STRONG)
             # One-word names, aliases and surnames; one with particles needs them around it as written.
             for i in self._single.get(tok, ()):
                 p = pats[i]
@@ -1504,6 +1545,7 @@ class NameIndex:
                 for i in self._single_phonetic.get(phonetic_key(tok), ()):
                     word = pats[i].words[0]
                     if (tok[0] == word[0] and jellyfish.jaro_winkler_similarity(tok, word) >= SINGLE_SOUND_SIMILARITY
+                            and len(tok) <= len(word) + SINGLE_SOUND_LONGER
                             and (tok not in ordinary or _osa1(tok, word))):  # a park bench is not Beyoncé
                         hit(i, tok, "single")
             # Names written as one word: this word alone, or up to three words joined exactly.
@@ -1531,18 +1573,22 @@ class NameIndex:
             p = pats[i]
             if p.person_id in found or len(by_word) < len(p.words):
                 continue
-            span = self._span(p, by_word, toks)
+            span = self._span(p, by_word, toks, ordinary, capitalised_words)
             # the name's own words decide whether it was read only in syllables, not the words between
             # them (ムハンマド・アリのボクシングの試合: "no" and "shi" are syllables, ボクシング a katakana word)
             if span is not None and (p.native or not syllables or not {toks[q] for q in span[2]} <= syllables) and not in_phrase(i):
                 self._hit(found, i, " ".join(toks[span[0]:span[1] + 1]), "words")
 
     @staticmethod
-    def _span(p: _Pattern, by_word: dict[int, dict[int, int]], toks: tuple[str, ...]) -> tuple[int, int, tuple[int, ...]] | None:
+    def _span(p: _Pattern, by_word: dict[int, dict[int, int]], toks: tuple[str, ...], ordinary=frozenset(),
+              capitalised=lambda: frozenset()) -> tuple[int, int, tuple[int, ...]] | None:
         """The first placement of the name's words on distinct prompt words within the window
         (in order and adjacent for a name written in another script); a word matched only by the
         sound of a short word needs another word matched by its letters, and a name matched by sound
-        alone must stand as written: adjacent words, each of three Metaphone letters or more."""
+        alone must stand as written: adjacent words, each of three Metaphone letters or more. A name
+        split by other words ("Taylor, in a red dress, Swift") has each word as spelt, an ordinary word
+        among them capitalised as a name is: "Taylor sweeps the porch while a swift circles", "Leo makes
+        a mess", "Mohammed grills salmon" name no one."""
         n = len(p.words)
         options = [sorted(by_word[w])[:8] for w in range(n)]
         for placement in itertools.product(*options):
@@ -1550,8 +1596,12 @@ class NameIndex:
                 continue
             lo, hi = min(placement), max(placement)
             strengths = [by_word[w][pos] for w, pos in enumerate(placement)]
-            if STRONG not in strengths and (WEAK in strengths or hi - lo + 1 > n
+            if max(strengths) < STRONG and (WEAK in strengths or hi - lo + 1 > n
                                             or any(len(jellyfish.metaphone(toks[pos])) < 3 for pos in placement)):
+                continue
+            split = any(toks[q] not in JOINING for q in range(lo, hi + 1) if q not in placement)
+            if split and not all(toks[pos] == word and (word not in ordinary or word in capitalised())
+                                 for word, pos in zip(p.words, placement, strict=True)):
                 continue
             if p.native:
                 if list(placement) == list(range(placement[0], placement[0] + n)):
