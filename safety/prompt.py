@@ -71,8 +71,11 @@ JOINED_FUZZY_MIN_LEN = 10
 WINDOW_EXTRA = 6
 WEAK, SOUND, STRONG = 0, 1, 2
 # Words between a name's words that do not split it: its particles as the user spells them ("ben" for "bin").
-JOINING = frozenset({"van", "von", "vom", "der", "den", "de", "da", "di", "du", "del", "bin", "ben", "ibn", "bint", "al", "el",
-                     "la", "le", "jr", "sr"})
+JOINING = frozenset({"van", "von", "vom", "fon", "fan", "der", "den", "de", "da", "di", "du", "del", "bin", "ben", "ibn", "bint",
+                     "al", "el", "la", "le", "jr", "sr"})
+# A name matched by sound alone: its words' phonetic keys this long in all, none shorter than 2
+# ("eelon musck", "leeonel messee"); a single word of one key letter matches any short word.
+SOUND_NAME_MIN_KEY = 5
 # A one-word alias found by its sound must also look like it (same first letter, Jaro-Winkler):
 # "reeanna" is Rihanna, "reunion" (the same Metaphone key) is not, nor "swift" T-Swift.
 SINGLE_SOUND_SIMILARITY = 0.8
@@ -675,6 +678,22 @@ def _hushing_apart(name_word: str, span: list) -> bool:
     зеленщика (greengrocer's) is not Зеленского."""
     return (any(ch in CYRILLIC_HUSHING for t in span for ch in t[4].lower())
             and not re.search(r"sh|ch|zh|x|j|g(?=[eiy])|t[sz]|cz", name_word))
+
+
+# Latin-script languages whose common words (wordfreq) are not a slip of a name's word: "Elon muss".
+LATIN_COMMON_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "tr", "id", "pl", "sv")
+
+
+def latin_common_word(word: str) -> bool:
+    return any(word in _common_words(lang) for lang in LATIN_COMMON_LANGUAGES)
+
+
+def _sounds_as_written(words: tuple[str, ...], toks: tuple[str, ...], placement: tuple[int, ...]) -> bool:
+    """A name found by sound alone, its words in order, each beginning with the name word's letter
+    and keyed by two letters or more, SOUND_NAME_MIN_KEY in all: "eelon musck", "leeonel messee"."""
+    keys = [len(phonetic_key(toks[pos])) for pos in placement]
+    return (list(placement) == sorted(placement) and min(keys) >= 2 and sum(keys) >= SOUND_NAME_MIN_KEY
+            and all(toks[pos][:1] == word[:1] for word, pos in zip(words, placement, strict=True)))
 
 
 def _sibilants_apart(name_word: str, written: str) -> bool:
@@ -1534,6 +1553,10 @@ class NameIndex:
                 if not p.phrase or (start >= 0 and toks[start:start + len(p.phrase)] == p.phrase
                                     and (not p.cased or tok in capitalised)):
                     hit(i, tok, "single")
+            if tok.endswith("s") and len(tok) > 4 and tok not in ordinary:  # "the obamas", "two putins"
+                for i in self._single.get(tok[:-1], ()):
+                    if not pats[i].phrase:
+                        hit(i, tok, "single")
             if len(tok) >= FUZZY_MIN_LEN - 1:
                 for d in _deletions(tok):
                     for i in self._single_fuzzy.get(d, ()):
@@ -1571,6 +1594,8 @@ class NameIndex:
                                 hit(i, f"{initial} {tok}", "initial-surname")
         for i, by_word in hits.items():
             p = pats[i]
+            if len(by_word) == len(p.words) - 1 and not p.native and p.person_id not in found:
+                self._one_slip(p, by_word, toks, ordinary)
             if p.person_id in found or len(by_word) < len(p.words):
                 continue
             span = self._span(p, by_word, toks, ordinary, capitalised_words)
@@ -1580,15 +1605,33 @@ class NameIndex:
                 self._hit(found, i, " ".join(toks[span[0]:span[1] + 1]), "words")
 
     @staticmethod
+    def _one_slip(p: _Pattern, by_word: dict[int, dict[int, int]], toks: tuple[str, ...], ordinary: frozenset[str]) -> None:
+        """The one word of a name not found, when its other words are there as spelt: the prompt word
+        next to them, one edit from it however short, is that word ("taylor swif", "narendra mdi",
+        "Martin Luther Kign"), unless it is a common word ("Elon must go home", "Elon muss ...")."""
+        (w,) = set(range(len(p.words))) - set(by_word)
+        word = p.words[w]
+        if len(word) < 3 or not all(toks[pos] == p.words[k] and len(toks[pos]) >= 3 for k, at in by_word.items() for pos in at):
+            return  # the words found as spelt, none of two letters ("to", "no": some name among thousands has them)
+        near = [pos + 1 for pos in by_word.get(w - 1, {})] + [pos - 1 for pos in by_word.get(w + 1, {})]
+        for q in near:
+            if (0 <= q < len(toks) and len(toks[q]) >= 2 and toks[q] not in ordinary and _osa1(toks[q], word)
+                    and not latin_common_word(toks[q])):
+                by_word[w] = {q: STRONG}
+                return
+
+    @staticmethod
     def _span(p: _Pattern, by_word: dict[int, dict[int, int]], toks: tuple[str, ...], ordinary=frozenset(),
               capitalised=lambda: frozenset()) -> tuple[int, int, tuple[int, ...]] | None:
         """The first placement of the name's words on distinct prompt words within the window
         (in order and adjacent for a name written in another script); a word matched only by the
         sound of a short word needs another word matched by its letters, and a name matched by sound
-        alone must stand as written: adjacent words, each of three Metaphone letters or more. A name
-        split by other words ("Taylor, in a red dress, Swift") has each word as spelt, an ordinary word
-        among them capitalised as a name is: "Taylor sweeps the porch while a swift circles", "Leo makes
-        a mess", "Mohammed grills salmon" name no one."""
+        alone must stand as written: adjacent words (or joined by particles, "ludvig fon baytoven"), each
+        of three Metaphone letters or more, or in order beginning with the name's letters
+        (``_sounds_as_written``: "eelon musck"). A name split by other words ("Taylor, in a red dress,
+        Swift") has each word as spelt, and its later words are not all ordinary lowercase words: "Taylor
+        sweeps the porch while a swift circles", "Leo makes a mess", "Mohammed grills salmon" name no one,
+        "jackie jumping between rooftops, last name chan" does."""
         n = len(p.words)
         options = [sorted(by_word[w])[:8] for w in range(n)]
         for placement in itertools.product(*options):
@@ -1596,12 +1639,13 @@ class NameIndex:
                 continue
             lo, hi = min(placement), max(placement)
             strengths = [by_word[w][pos] for w, pos in enumerate(placement)]
-            if max(strengths) < STRONG and (WEAK in strengths or hi - lo + 1 > n
-                                            or any(len(jellyfish.metaphone(toks[pos])) < 3 for pos in placement)):
-                continue
             split = any(toks[q] not in JOINING for q in range(lo, hi + 1) if q not in placement)
-            if split and not all(toks[pos] == word and (word not in ordinary or word in capitalised())
-                                 for word, pos in zip(p.words, placement, strict=True)):
+            if max(strengths) < STRONG and (WEAK in strengths or split or not (
+                    all(len(jellyfish.metaphone(toks[pos])) >= 3 for pos in placement) or _sounds_as_written(p.words, toks, placement))):
+                continue
+            later = sorted(placement)[1:]
+            if split and (any(toks[pos] != word for word, pos in zip(p.words, placement, strict=True))
+                          or all(toks[pos] in ordinary and toks[pos] not in capitalised() for pos in later)):
                 continue
             if p.native:
                 if list(placement) == list(range(placement[0], placement[0] + n)):

@@ -749,7 +749,7 @@ def test_attack_other_script_forms_next_to_those_words_are_still_found(index, pr
     "Angela reads a merkle proof tutorial on her laptop",
     "Jackie the beagle sniffs at a chain-link fence",
     "Emmanuel fa una foto macro a una coccinella",
-    "Martin Luther nails his theses while the king watches",
+    "Taylor and the swift boat crew pose for a photo on the dock",
     "Jackie sells chain mail at the fair", "Lionel's cat made a mess of the yarn",
 ])
 def test_first_name_and_a_word_like_the_surname_elsewhere_in_the_prompt_pass(index, prompt):
@@ -786,3 +786,23 @@ def test_words_derived_from_or_sounding_like_a_surname_in_another_script_pass(in
 ])
 def test_attack_surnames_with_case_endings_and_hushing_sounds_are_still_found(index, prompt, pid):
     assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("eelon musck standing on mars", "16"), ("leeonel messee dribbling past defenders", "17"),
+    ("ludvig fon baytoven composing at a piano", "24"),
+    ("taylor swif riding a carousel", "0"), ("narendra mdi meditating in a cave", "4"), ("vladimir putim playing hockey", "7"),
+    ("Martin Luther Kign marching across a bridge", "21"),
+    ("the obamas dancing at a ball", "1"), ("two putins arguing in a mirror maze", "7"), ("nyong'o's portrait in renaissance style", "3"),
+    ("jackie jumping between rooftops, last name chan", "12"), ("son on a football pitch — heung-min — celebrating", "23"),
+])
+def test_attack_sound_spellings_short_slips_plurals_and_lowercase_splits_are_found(index, prompt, pid):
+    """Found by sound in order from the name's letters; one slip in a short word beside the rest as
+    spelt; the surname in the plural; a split name whose later word is no ordinary English word."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["Elon must go home", "Elon muss seine Hausaufgaben machen", "Kim Jong-il portrait",
+                                    "Taylor swam across the lake"])
+def test_first_name_and_a_common_word_one_slip_from_the_surname_pass(index, prompt):
+    assert index.find(prompt) == {}
