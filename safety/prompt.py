@@ -76,6 +76,7 @@ JOINING = frozenset({"van", "von", "vom", "fon", "fan", "der", "den", "de", "da"
 # A name matched by sound alone: its words' phonetic keys this long in all, none shorter than 2
 # ("eelon musck", "leeonel messee"); a single word of one key letter matches any short word.
 SOUND_NAME_MIN_KEY = 5
+SHORT_PARTNER_MIN_KEY = 5
 # A one-word alias found by its sound must also look like it (same first letter, Jaro-Winkler):
 # "reeanna" is Rihanna, "reunion" (the same Metaphone key) is not, nor "swift" T-Swift.
 SINGLE_SOUND_SIMILARITY = 0.8
@@ -694,6 +695,14 @@ def _sounds_as_written(words: tuple[str, ...], toks: tuple[str, ...], placement:
     keys = [len(phonetic_key(toks[pos])) for pos in placement]
     return (list(placement) == sorted(placement) and min(keys) >= 2 and sum(keys) >= SOUND_NAME_MIN_KEY
             and all(toks[pos][:1] == word[:1] for word, pos in zip(words, placement, strict=True)))
+
+
+def _short_beside_long(strengths: list[int], toks: tuple[str, ...], placement: tuple[int, ...]) -> bool:
+    """A short word of a name by sound ("shee" for Xi) counts beside its other words by sound when they
+    are in order and each of the others has a key of SHORT_PARTNER_MIN_KEY letters: "shee jinpeng"."""
+    others = [pos for s, pos in zip(strengths, placement, strict=True) if s != WEAK]
+    return bool(others) and list(placement) == sorted(placement) and all(
+        len(phonetic_key(toks[pos])) >= SHORT_PARTNER_MIN_KEY for pos in others)
 
 
 def _sibilants_apart(name_word: str, written: str) -> bool:
@@ -1362,7 +1371,7 @@ class NameIndex:
         for w_i, word in enumerate(words):
             self._exact[word].append((i, w_i))
             key = phonetic_key(word)
-            if not native and len(key) >= 2:
+            if not native and (len(key) >= 2 or key and len(word) <= 2):  # "xi" by its one letter: "shee", "hsi"
                 self._phonetic[key].append((i, w_i))
                 if len(word) >= FUZZY_MIN_LEN:
                     for d in _deletions(word):
@@ -1640,7 +1649,8 @@ class NameIndex:
             lo, hi = min(placement), max(placement)
             strengths = [by_word[w][pos] for w, pos in enumerate(placement)]
             split = any(toks[q] not in JOINING for q in range(lo, hi + 1) if q not in placement)
-            if max(strengths) < STRONG and (WEAK in strengths or split or not (
+            if max(strengths) < STRONG and (split or not (
+                    _short_beside_long(strengths, toks, placement) if WEAK in strengths else
                     all(len(jellyfish.metaphone(toks[pos])) >= 3 for pos in placement) or _sounds_as_written(p.words, toks, placement))):
                 continue
             later = sorted(placement)[1:]

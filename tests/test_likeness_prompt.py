@@ -806,3 +806,15 @@ def test_attack_sound_spellings_short_slips_plurals_and_lowercase_splits_are_fou
                                     "Taylor swam across the lake"])
 def test_first_name_and_a_common_word_one_slip_from_the_surname_pass(index, prompt):
     assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt", ["close-up of shee jinping laughing", "xee jinping baking bread", "shi jinpeeng holding an umbrella"])
+def test_attack_one_syllable_family_name_spelt_by_sound_is_found(index, prompt):
+    """Xi by its sound alone ("shee", "xee", "shi") beside Jinping as spelt or by sound, in order."""
+    assert "6" in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["Mi hijo juega al fútbol", "पुतली का खेल", "a tay-sachs awareness ribbon"])
+def test_short_words_by_sound_alone_are_not_a_name_of_two_short_words(crowded, prompt):
+    """Among 8 000 names of short words ("Mi Gi", "Ka Ra", "Ta Sa"), two short words by sound are none of them."""
+    assert crowded.find(prompt) == {}
