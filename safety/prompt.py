@@ -69,6 +69,10 @@ FUZZY_MIN_LEN = 6  # a name's word of fewer letters never matches by edit distan
 JOINED_MIN_LEN = 7  # a name written as one word is looked for only when this long ("liking" ≠ "Li King")
 JOINED_FUZZY_MIN_LEN = 10
 WINDOW_EXTRA = 6
+# A name split by other words with every word as spelt may spread this far ("Taylor performing in a
+# sparkly outfit, last name Swift"), and a word right after one of NAME_CUES counts as written as a name.
+WINDOW_WIDE = 16
+NAME_CUES = frozenset({"name", "surname", "named", "called", "aka", "nee", "nickname", "firstname", "lastname"})
 WEAK, SOUND, STRONG = 0, 1, 2
 # Words between a name's words that do not split it: its particles as the user spells them ("ben" for "bin").
 JOINING = frozenset({"van", "von", "vom", "fon", "fan", "der", "den", "de", "da", "di", "du", "del", "bin", "ben", "ibn", "bint",
@@ -703,6 +707,21 @@ def _short_beside_long(strengths: list[int], toks: tuple[str, ...], placement: t
     others = [pos for s, pos in zip(strengths, placement, strict=True) if s != WEAK]
     return bool(others) and list(placement) == sorted(placement) and all(
         len(phonetic_key(toks[pos])) >= SHORT_PARTNER_MIN_KEY for pos in others)
+
+
+def _written_as_names(placement: tuple[int, ...], toks: tuple[str, ...], ordinary: frozenset[str], capitalised) -> bool:
+    """Each piece of a split name (a run of its words side by side) reads as a name: it holds a word
+    that is no ordinary English word, or one capitalised or presented as a name ("last name swift"), or
+    it is the given name opening the name ("jackie ..., last name chan"). "Taylor sweeps the porch while
+    a swift circles" and "a swift perched where Taylor feeds the hens" name no one."""
+    pieces: list[list[tuple[int, int]]] = []
+    for w, pos in sorted(enumerate(placement), key=lambda x: x[1]):
+        if pieces and pieces[-1][-1][1] == pos - 1:
+            pieces[-1].append((w, pos))
+        else:
+            pieces.append([(w, pos)])
+    return all(any(toks[pos] not in ordinary or toks[pos] in capitalised() for _, pos in piece)
+               or n == 0 and piece[0][0] == 0 for n, piece in enumerate(pieces))
 
 
 def _sibilants_apart(name_word: str, written: str) -> bool:
@@ -1523,8 +1542,9 @@ class NameIndex:
         cased: list[frozenset[str]] = []
 
         def capitalised_words() -> frozenset[str]:  # computed for the first split name only
-            if not cased:
-                cased.append(capitalised or _capitalised(prompt))
+            if not cased:  # and the words presented as names: "last name swift"
+                cased.append((capitalised or _capitalised(prompt))
+                             | {toks[q + 1] for q in range(len(toks) - 1) if toks[q] in NAME_CUES})
             return cased[0]
 
         def in_phrase(i: int) -> bool:
@@ -1615,16 +1635,25 @@ class NameIndex:
 
     @staticmethod
     def _one_slip(p: _Pattern, by_word: dict[int, dict[int, int]], toks: tuple[str, ...], ordinary: frozenset[str]) -> None:
-        """The one word of a name not found, when its other words are there as spelt: the prompt word
-        next to them, one edit from it however short, is that word ("taylor swif", "narendra mdi",
-        "Martin Luther Kign"), unless it is a common word ("Elon must go home", "Elon muss ...")."""
+        """The one word of a name not found, when its other words are there as spelt (or one edit from a
+        long word): the prompt word next to them, one edit from it however short, is that word ("taylor
+        swif", "narendra mdi", "Martin Luther Kign", "Tsylor Swigt", "Khim Jong Un"), unless it is a
+        common word of a Latin-script language: a first name and an ordinary word are no name ("Elon
+        must go home", "Elon muss ...", "Shinzo ate breakfast"). A name's word of two letters only beside
+        six letters of uncommon ones ("Xy Jinping")."""
         (w,) = set(range(len(p.words))) - set(by_word)
         word = p.words[w]
-        if len(word) < 3 or not all(toks[pos] == p.words[k] and len(toks[pos]) >= 3 for k, at in by_word.items() for pos in at):
-            return  # the words found as spelt, none of two letters ("to", "no": some name among thousands has them)
-        near = [pos + 1 for pos in by_word.get(w - 1, {})] + [pos - 1 for pos in by_word.get(w + 1, {})]
+        found = {k: [pos for pos, s in at.items() if toks[pos] == p.words[k] or s == STRONG and len(p.words[k]) >= FUZZY_MIN_LEN]
+                 for k, at in by_word.items()}
+        spelt = [toks[at[0]] for at in found.values() if at]
+        if len(spelt) < len(found) or max(map(len, spelt), default=0) < 3:
+            return  # the words found, not all of two letters ("to", "no": some name among thousands has them)
+        uncommon = sum(len(t) for t in spelt if t not in ordinary)
+        if len(word) < 2 or len(word) == 2 and uncommon < 6:
+            return
+        near = [pos + 1 for pos in found.get(w - 1, [])] + [pos - 1 for pos in found.get(w + 1, [])]
         for q in near:
-            if (0 <= q < len(toks) and len(toks[q]) >= 2 and toks[q] not in ordinary and _osa1(toks[q], word)
+            if (0 <= q < len(toks) and len(toks[q]) >= 2 and _osa1(toks[q], word) and toks[q] not in ordinary
                     and not latin_common_word(toks[q])):
                 by_word[w] = {q: STRONG}
                 return
@@ -1653,14 +1682,13 @@ class NameIndex:
                     _short_beside_long(strengths, toks, placement) if WEAK in strengths else
                     all(len(jellyfish.metaphone(toks[pos])) >= 3 for pos in placement) or _sounds_as_written(p.words, toks, placement))):
                 continue
-            later = sorted(placement)[1:]
             if split and (any(toks[pos] != word for word, pos in zip(p.words, placement, strict=True))
-                          or all(toks[pos] in ordinary and toks[pos] not in capitalised() for pos in later)):
+                          or not _written_as_names(placement, toks, ordinary, capitalised)):
                 continue
             if p.native:
                 if list(placement) == list(range(placement[0], placement[0] + n)):
                     return lo, hi, placement
-            elif hi - lo + 1 <= n + WINDOW_EXTRA:
+            elif hi - lo + 1 <= n + (WINDOW_WIDE if split else WINDOW_EXTRA):
                 return lo, hi, placement
         return None
 

@@ -803,7 +803,7 @@ def test_attack_sound_spellings_short_slips_plurals_and_lowercase_splits_are_fou
 
 
 @pytest.mark.parametrize("prompt", ["Elon must go home", "Elon muss seine Hausaufgaben machen", "Kim Jong-il portrait",
-                                    "Taylor swam across the lake"])
+                                    "Taylor swam across the lake", "Shinzo ate breakfast", "Martin Luther Kin Street"])
 def test_first_name_and_a_common_word_one_slip_from_the_surname_pass(index, prompt):
     assert index.find(prompt) == {}
 
@@ -818,3 +818,21 @@ def test_attack_one_syllable_family_name_spelt_by_sound_is_found(index, prompt):
 def test_short_words_by_sound_alone_are_not_a_name_of_two_short_words(crowded, prompt):
     """Among 8 000 names of short words ("Mi Gi", "Ka Ra", "Ta Sa"), two short words by sound are none of them."""
     assert crowded.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("draw taylor performing in a sparkly outfit, last name swift", "0"),
+    ("Narendra doing yoga at dawn, the prime minister, Modi", "4"),
+    ("heung-min doing the camera celebration, family name son", "23"),
+    ("Tsylor Swigt in a red dress", "0"), ("Khim Jong Un at a factory", "2"),
+])
+def test_attack_name_spread_over_a_long_prompt_or_slipped_twice_is_found(index, prompt, pid):
+    """Every word as spelt may spread over WINDOW_WIDE words; a word right after "name" is presented as
+    a name; one slip in a short word beside a long word with its own slip, or beside a two-letter word."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["a barn swallow and a swift perched on a fence where my neighbor Taylor feeds the hens",
+                                    "Taylor's neighbour keeps bees; in the evening a swift hunts over the meadow"])
+def test_surname_as_an_ordinary_word_before_or_far_from_the_first_name_passes(index, prompt):
+    assert index.find(prompt) == {}
