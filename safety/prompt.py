@@ -61,6 +61,7 @@ HOMOGLYPHS = str.maketrans({
 })
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b",
                       "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "£": "l"})
+LEET_L = str.maketrans({"1": "l"})  # a second reading of 1, as l: "M3rk31", "5ch01z"
 LEET_SYMBOLS = set("@$!|+€£")
 INVISIBLE = {"\u00ad", "\u034f", "\u061c", "\u115f", "\u1160", "\u17b4", "\u17b5", "\u180e", "\u3164", "\uffa0"}
 # Runs of three or more single characters separated by spacing punctuation: "j a n e", "j.a.n.e".
@@ -71,8 +72,9 @@ JOINED_FUZZY_MIN_LEN = 10
 WINDOW_EXTRA = 6
 # A name split by other words with every word as spelt may spread this far ("Taylor performing in a
 # sparkly outfit, last name Swift"), and a word right after one of NAME_CUES counts as written as a name.
-WINDOW_WIDE = 16
-NAME_CUES = frozenset({"name", "surname", "named", "called", "aka", "nee", "nickname", "firstname", "lastname"})
+WINDOW_WIDE = 40
+NAME_CUES = frozenset({"name", "surname", "named", "called", "aka", "nee", "nickname", "firstname", "lastname",
+                       "apellido", "nombre", "nom", "cognome", "sobrenome", "nachname", "vorname", "soyadi", "soyad"})
 WEAK, SOUND, STRONG = 0, 1, 2
 # Words between a name's words that do not split it: its particles as the user spells them ("ben" for "bin").
 JOINING = frozenset({"van", "von", "vom", "fon", "fan", "der", "den", "de", "da", "di", "du", "del", "bin", "ben", "ibn", "bint",
@@ -720,8 +722,11 @@ def _written_as_names(placement: tuple[int, ...], toks: tuple[str, ...], ordinar
             pieces[-1].append((w, pos))
         else:
             pieces.append([(w, pos)])
-    return all(any(toks[pos] not in ordinary or toks[pos] in capitalised() for _, pos in piece)
+    common = ordinary_words()
+    return all(any(toks[pos] not in common or toks[pos] in capitalised() for _, pos in piece)
                or n == 0 and piece[0][0] == 0 for n, piece in enumerate(pieces))
+
+
 
 
 def _sibilants_apart(name_word: str, written: str) -> bool:
@@ -1065,7 +1070,7 @@ def readings(text: str) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for folded in {_transliterate(_ascii_fold(base.translate(HOMOGLYPHS))), _transliterate(_ascii_fold(base))}:
         joined = _join_spaced(folded.lower())
-        for form in (joined, joined.translate(LEET)):
+        for form in (joined, joined.translate(LEET), *((joined.translate(LEET_L).translate(LEET),) if "1" in joined else ())):
             for words in (_split(form), _squeeze(form)):
                 if words and words not in out:
                     out.append(words)
@@ -1640,7 +1645,7 @@ class NameIndex:
         swif", "narendra mdi", "Martin Luther Kign", "Tsylor Swigt", "Khim Jong Un"), unless it is a
         common word of a Latin-script language: a first name and an ordinary word are no name ("Elon
         must go home", "Elon muss ...", "Shinzo ate breakfast"). A name's word of two letters only beside
-        six letters of uncommon ones ("Xy Jinping")."""
+        four letters of uncommon ones ("Kim Jong Uj")."""
         (w,) = set(range(len(p.words))) - set(by_word)
         word = p.words[w]
         found = {k: [pos for pos, s in at.items() if toks[pos] == p.words[k] or s == STRONG and len(p.words[k]) >= FUZZY_MIN_LEN]
@@ -1649,7 +1654,7 @@ class NameIndex:
         if len(spelt) < len(found) or max(map(len, spelt), default=0) < 3:
             return  # the words found, not all of two letters ("to", "no": some name among thousands has them)
         uncommon = sum(len(t) for t in spelt if t not in ordinary)
-        if len(word) < 2 or len(word) == 2 and uncommon < 6:
+        if len(word) < 2 or len(word) == 2 and uncommon < 4:
             return
         near = [pos + 1 for pos in found.get(w - 1, [])] + [pos - 1 for pos in found.get(w + 1, [])]
         for q in near:

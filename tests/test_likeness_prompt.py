@@ -762,7 +762,7 @@ def test_first_name_and_a_word_like_the_surname_elsewhere_in_the_prompt_pass(ind
     ("Taylor, in a red dress, Swift", "0"), ("photo of Martin Luther eating noodles, King", "21"),
     ("Kim at the beach with a dog, Jong Un style portrait", "2"), ("Johnson on a horse, first name Dwayne", "5"),
     ("mohammad ben salman holding an umbrella", "22"), ("ludvig van bethoven reading a newspaper", "24"),
-    ("elon in a red dress musk", "16"), ("Olaf at the beach with a dog, Scholz style portrait", "13"),
+    ("elon in a red dress, last name musk", "16"), ("Olaf at the beach with a dog, Scholz style portrait", "13"),
 ])
 def test_attack_name_split_across_the_prompt_is_still_found(index, prompt, pid):
     """Split by other words: each word as spelt (an ordinary one capitalised); particles the user
@@ -836,3 +836,14 @@ def test_attack_name_spread_over_a_long_prompt_or_slipped_twice_is_found(index, 
                                     "Taylor's neighbour keeps bees; in the evening a swift hunts over the meadow"])
 def test_surname_as_an_ordinary_word_before_or_far_from_the_first_name_passes(index, prompt):
     assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("Kamala, wearing pearls and a navy pantsuit, laughing while eating a corn dog at the Iowa state fair, the politician "
+     "Harris from California", "15"),
+    ("comic book panel: M3rk31 shouting into a walkie-talkie", "8"), ("5ch01z painting a white picket fence", "13"),
+    ("jackie fighting with a ladder, apellido chan, película de acción", "12"),
+])
+def test_attack_far_split_names_and_leet_one_as_l_are_found(index, prompt, pid):
+    """A split name as spelt may spread over WINDOW_WIDE words; leetspeak's 1 is also read as l."""
+    assert pid in index.find(prompt)
