@@ -1552,8 +1552,14 @@ class NameIndex:
                              | {toks[q + 1] for q in range(len(toks) - 1) if toks[q] in NAME_CUES})
             return cased[0]
 
-        def in_phrase(i: int) -> bool:
-            return i in self._han_aliases and _han_alias_in_phrases_only(self._han_aliases[i], prompt)
+        phrase_only: dict[int, bool] = {}
+
+        def in_phrase(i: int) -> bool:  # once per alias and reading: a long prompt may repeat it
+            if i not in self._han_aliases:
+                return False
+            if i not in phrase_only:
+                phrase_only[i] = _han_alias_in_phrases_only(self._han_aliases[i], prompt)
+            return phrase_only[i]
 
         def hit(i: int, text: str, how: str) -> None:
             if (how == "joined" or pats[i].native or not syllables or not set(text.split()) <= syllables) and not in_phrase(i):
@@ -1628,7 +1634,8 @@ class NameIndex:
                                 hit(i, f"{initial} {tok}", "initial-surname")
         for i, by_word in hits.items():
             p = pats[i]
-            if len(by_word) == len(p.words) - 1 and not p.native and p.person_id not in found:
+            if (len(by_word) == len(p.words) - 1 and not p.native and p.person_id not in found
+                    and any(STRONG in at.values() for at in by_word.values())):
                 self._one_slip(p, by_word, toks, ordinary)
             if p.person_id in found or len(by_word) < len(p.words):
                 continue
@@ -1648,18 +1655,25 @@ class NameIndex:
         four letters of uncommon ones ("Kim Jong Uj")."""
         (w,) = set(range(len(p.words))) - set(by_word)
         word = p.words[w]
-        found = {k: [pos for pos, s in at.items() if toks[pos] == p.words[k] or s == STRONG and len(p.words[k]) >= FUZZY_MIN_LEN]
-                 for k, at in by_word.items()}
-        spelt = [toks[at[0]] for at in found.values() if at]
-        if len(spelt) < len(found) or max(map(len, spelt), default=0) < 3:
-            return  # the words found, not all of two letters ("to", "no": some name among thousands has them)
-        uncommon = sum(len(t) for t in spelt if t not in ordinary)
-        if len(word) < 2 or len(word) == 2 and uncommon < 4:
+        if len(word) < 2:
             return
-        near = [pos + 1 for pos in found.get(w - 1, [])] + [pos - 1 for pos in found.get(w + 1, [])]
+        # the candidates first (most patterns with a word missing have none): a prompt word beside a found one
+        near = [q for q in [*(pos + 1 for pos in by_word.get(w - 1, {})), *(pos - 1 for pos in by_word.get(w + 1, {}))]
+                if 0 <= q < len(toks) and len(toks[q]) >= 2 and _osa1(toks[q], word)]
+        if not near:
+            return
+        spelt = []
+        for k, at in by_word.items():
+            pos = next((q for q, s in at.items() if toks[q] == p.words[k] or s == STRONG and len(p.words[k]) >= FUZZY_MIN_LEN), None)
+            if pos is None:
+                return
+            spelt.append(toks[pos])
+        if max(map(len, spelt)) < 3:
+            return  # the words found, not all of two letters ("to", "no": some name among thousands has them)
+        if len(word) == 2 and sum(len(t) for t in spelt if t not in ordinary) < 4:
+            return
         for q in near:
-            if (0 <= q < len(toks) and len(toks[q]) >= 2 and _osa1(toks[q], word) and toks[q] not in ordinary
-                    and not latin_common_word(toks[q])):
+            if toks[q] not in ordinary and not latin_common_word(toks[q]):
                 by_word[w] = {q: STRONG}
                 return
 
