@@ -59,6 +59,13 @@ HOMOGLYPHS = str.maketrans({
     "ɡ": "g", "һ": "h", "ӏ": "l", "ο": "o", "α": "a", "ρ": "p", "ν": "v", "τ": "t", "ι": "i", "κ": "k",
     "χ": "x", "υ": "u", "ε": "e", "β": "b", "γ": "y", "ω": "w", "η": "n", "μ": "u", "ϲ": "c", "ℓ": "l",
 })
+# Capitals of Greek and Cyrillic that look like Latin ones but whose small letters do not: Greek Ν is
+# an N (its ν would read v), Η an H (η: n), Ρ a P, Β a B; Cyrillic В a B, Н an H. Read before case folding.
+CAPITAL_HOMOGLYPHS = str.maketrans({
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P",
+    "Τ": "T", "Υ": "Y", "Χ": "X", "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
+    "С": "C", "Т": "T", "Х": "X", "І": "I", "Ѕ": "S", "Ј": "J",
+})
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b",
                       "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "£": "l"})
 LEET_L = str.maketrans({"1": "l"})  # a second reading of 1, as l: "M3rk31", "5ch01z"
@@ -1067,8 +1074,12 @@ def _capitalised(text: str) -> frozenset[str]:
 def readings(text: str) -> list[tuple[str, ...]]:
     """The prompt's normalised readings, each a tuple of lowercase ASCII words."""
     base = _clean(text)
+    forms = {_transliterate(_ascii_fold(base.translate(HOMOGLYPHS))), _transliterate(_ascii_fold(base))}
+    if any(chr(o) in text for o in CAPITAL_HOMOGLYPHS):
+        forms.add(_transliterate(_ascii_fold(_clean(unicodedata.normalize("NFKC", text).translate(CAPITAL_HOMOGLYPHS))
+                                             .translate(HOMOGLYPHS))))
     out: list[tuple[str, ...]] = []
-    for folded in {_transliterate(_ascii_fold(base.translate(HOMOGLYPHS))), _transliterate(_ascii_fold(base))}:
+    for folded in forms:
         joined = _join_spaced(folded.lower())
         for form in (joined, joined.translate(LEET), *((joined.translate(LEET_L).translate(LEET),) if "1" in joined else ())):
             for words in (_split(form), _squeeze(form)):

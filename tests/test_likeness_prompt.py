@@ -847,3 +847,9 @@ def test_surname_as_an_ordinary_word_before_or_far_from_the_first_name_passes(in
 def test_attack_far_split_names_and_leet_one_as_l_are_found(index, prompt, pid):
     """A split name as spelt may spread over WINDOW_WIDE words; leetspeak's 1 is also read as l."""
     assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, pid", [("МОНАММЕD ВІΝ ЅАLМАΝ as a medieval knight", "22"), ("ΤΑΥLΟR ЅWΙFΤ on stage", "0")])
+def test_attack_greek_and_cyrillic_capitals_that_look_latin_are_read_before_case_folding(index, prompt, pid):
+    """Greek Ν folds to ν, which the lower-case table reads as v: the capitals are read as the Latin ones they look like."""
+    assert pid in index.find(prompt)
