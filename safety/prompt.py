@@ -1715,6 +1715,9 @@ class NameIndex:
             if split and (any(toks[pos] != word for word, pos in zip(p.words, placement, strict=True))
                           or not _written_as_names(placement, toks, ordinary, capitalised)):
                 continue
+            if any(toks[pos] == word + "s" and toks[after] in ordinary and toks[after] not in capitalised()
+                   for word, pos, after in zip(p.words, placement, placement[1:])):
+                continue  # a possessive, then an ordinary word: "Taylor's swift canoe", "Lionel's messy room"
             if p.native:
                 if list(placement) == list(range(placement[0], placement[0] + n)):
                     return lo, hi, placement

@@ -853,3 +853,8 @@ def test_attack_far_split_names_and_leet_one_as_l_are_found(index, prompt, pid):
 def test_attack_greek_and_cyrillic_capitals_that_look_latin_are_read_before_case_folding(index, prompt, pid):
     """Greek Ν folds to ν, which the lower-case table reads as v: the capitals are read as the Latin ones they look like."""
     assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["Taylor's swift canoe glides through morning mist", "Lionel's messy room with clothes everywhere"])
+def test_possessive_first_name_and_an_ordinary_word_pass(index, prompt):
+    assert index.find(prompt) == {}
