@@ -93,7 +93,7 @@ SHORT_PARTNER_MIN_KEY = 5
 # A one-word alias found by its sound must also look like it (same first letter, Jaro-Winkler):
 # "reeanna" is Rihanna, "reunion" (the same Metaphone key) is not, nor "swift" T-Swift.
 SINGLE_SOUND_SIMILARITY = 0.8
-SINGLE_SOUND_LONGER = 3  # and be at most this many letters longer: зеленщика (greengrocer's) is no Zelensky  # other words allowed between and around the words of one name
+SINGLE_SOUND_LONGER = 3  # and be at most this many letters longer: зеленщика (greengrocer's) is no Zelensky
 # Not part of a name's fuzzy budget nor required: "The Rock", "Ludwig van Beethoven", "Mohammed bin Salman".
 PARTICLES = frozenset({"the", "van", "von", "der", "den", "de", "da", "di", "du", "del", "bin", "ibn", "al", "el",
                        "la", "le", "jr", "sr", "of"})
@@ -699,6 +699,7 @@ LATIN_COMMON_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "tr", "id", 
 
 
 def latin_common_word(word: str) -> bool:
+    """A word seen at least once per million in one of ``LATIN_COMMON_LANGUAGES`` (wordfreq)."""
     return any(word in _common_words(lang) for lang in LATIN_COMMON_LANGUAGES)
 
 
@@ -732,8 +733,6 @@ def _written_as_names(placement: tuple[int, ...], toks: tuple[str, ...], ordinar
     common = ordinary_words()
     return all(any(toks[pos] not in common or toks[pos] in capitalised() for _, pos in piece)
                or n == 0 and piece[0][0] == 0 for n, piece in enumerate(pieces))
-
-
 
 
 def _sibilants_apart(name_word: str, written: str) -> bool:
