@@ -32,6 +32,7 @@ calibrate: true-match and false-match rates per threshold with 95 % Wilson inter
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import math
@@ -113,14 +114,15 @@ BLIND = ("v18",)  # v14: innocent prompts only; v15 .. v18: Latin-script techniq
 
 
 def part_prompt(sets: dict) -> None:
-    index = NameIndex(people_of(sets))
-    big = NameIndex({**people_of(sets), **synthetic_people(10_000)})
+    # each prompt is checked once per registry: the tables below and the homograph split share the findings
+    find = functools.cache(NameIndex(people_of(sets)).find)
+    find_big = functools.cache(NameIndex({**people_of(sets), **synthetic_people(10_000)}).find)
     held = [sets[f"held_out_{v}"] for v in HELD[:5]] + list(v7_halves(sets)) + [sets[f"held_out_{v}"] for v in HELD[7:]]
     blank = f"{'-':^33}"
     width = 24 + 36 * (len(held) + 3)
 
-    def caught(items, idx=index) -> str:
-        return rate(sum(str(it["person"]) in idx.find(it["p"]) for it in items), len(items)) if items else blank
+    def caught(items, finder=find) -> str:
+        return rate(sum(str(it["person"]) in finder(it["p"]) for it in items), len(items)) if items else blank
 
     print("\n## Catch rate per evasion technique (25 registered people; rate (caught/n) [95 % Wilson])")
     print("held-out v2 .. v6: written by hand before a round of tuning, then tuned on; v7 .. v13, each written by an engineer "
@@ -136,7 +138,7 @@ def part_prompt(sets: dict) -> None:
         extra = [v["techniques"].get(tech, []) for v in held]
         every = [*halves["tune"], *halves["held"], *itertools.chain(*extra)]
         print(f"{tech:>24} | {caught(halves['tune'])} | {caught(halves['held'])} | "
-              + " | ".join(caught(e) for e in extra) + f" | {caught(every, big)}")
+              + " | ".join(caught(e) for e in extra) + f" | {caught(every, find_big)}")
     for n, v in enumerate(held):
         by_script: dict[str, list] = {}
         for it in v["techniques"].get("other-script-phonetic", []):
@@ -145,7 +147,7 @@ def part_prompt(sets: dict) -> None:
             cells = [blank] * len(held)
             cells[n] = caught(items)
             print(f"{f'{HELD[n]} other-script {script}':>24} | {'':^33} | {'':^33} | " + " | ".join(cells)
-                  + f" | {caught(items, big)}")
+                  + f" | {caught(items, find_big)}")
     print("\n## False-block rate per group of innocent prompts (any finding blocks)")
     print(f"{'group':>22} | {'tuning half, 25 names':^33} | {'held-out, 25 names':^33} | "
           + " | ".join(f"{v + (' (blind)' if v in BLIND else ''):^33}" for v in HELD) + f" | {'every set, +10 000 names':^33}")
@@ -155,9 +157,9 @@ def part_prompt(sets: dict) -> None:
     for group in dict.fromkeys([*sets["innocent"], *(g for v in held for g in v["innocent"])]):
         halves = sets["innocent"].get(group, {"tune": [], "held": []})
         parts = [halves["tune"], halves["held"], *(v["innocent"].get(group, []) for v in held)]
-        blocked = [sum(bool(index.find(p)) for p in part) for part in parts]
+        blocked = [sum(bool(find(p)) for p in part) for part in parts]
         every = [p for part in parts for p in part]
-        blocked.append(sum(bool(big.find(p)) for p in every))
+        blocked.append(sum(bool(find_big(p)) for p in every))
         sizes = [*map(len, parts), len(every)]
         totals = [t + b for t, b in zip(totals, blocked, strict=True)]
         counts = [c + n for c, n in zip(counts, sizes, strict=True)]
@@ -165,12 +167,12 @@ def part_prompt(sets: dict) -> None:
     print(f"{'all':>22} | " + " | ".join(rate(b, n) for b, n in zip(totals, counts, strict=True)))
     print(f"every innocent prompt, 25 names: {rate(sum(totals[:-1]), sum(counts[:-1]))}")
     for name, v in zip(HELD, held, strict=True):
-        print(f"{f'{name}, +10 000 names':>22} | " + rate(sum(bool(big.find(p)) for g in v["innocent"].values() for p in g),
+        print(f"{f'{name}, +10 000 names':>22} | " + rate(sum(bool(find_big(p)) for g in v["innocent"].values() for p in g),
                                                         sum(map(len, v["innocent"].values()))))
-    homographs(sets, held, index)
+    homographs(sets, held, find)
 
 
-def homographs(sets: dict, held: list[dict], index: NameIndex) -> None:
+def homographs(sets: dict, held: list[dict], find) -> None:
     """Each group's blocked innocent prompts in two: those in which the check read exactly what it
     reads in some prompt that names that person (the same person and the same letters: Korean 푸틴
     is both Putin and poutine, the town of Obama is the surname Barack Obama chose), which spelling
@@ -179,7 +181,7 @@ def homographs(sets: dict, held: list[dict], index: NameIndex) -> None:
                  *(it for v in held for items in v["techniques"].values() for it in items)]
     named = set()
     for it in positives:
-        m = index.find(it["p"]).get(str(it["person"]))
+        m = find(it["p"]).get(str(it["person"]))
         if m is not None:
             named.add((str(it["person"]), m.matched_text))
     print("\n## Innocent prompts blocked, every set, 25 names: read as some naming prompt is read, or misread")
@@ -188,7 +190,7 @@ def homographs(sets: dict, held: list[dict], index: NameIndex) -> None:
     for group in dict.fromkeys([*sets["innocent"], *(g for v in held for g in v["innocent"])]):
         halves = sets["innocent"].get(group, {"tune": [], "held": []})
         prompts = [*halves["tune"], *halves["held"], *(p for v in held for p in v["innocent"].get(group, []))]
-        found = [index.find(p) for p in prompts]
+        found = [find(p) for p in prompts]
         blocked = sum(bool(f) for f in found)
         same = sum(bool(f) and all((pid, m.matched_text) in named for pid, m in f.items()) for f in found)
         every = [e + x for e, x in zip(every, (len(prompts), blocked, same, blocked - same), strict=True)]

@@ -498,7 +498,7 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
     for n_words, n_toks in groups:
         mine = _slots("".join(forms[w:w + n_words]))
         letters = "".join(t[0] for t in span[j:j + n_toks])
-        cyrillic_word = kind == "vowels" and "\u0400" <= span[j][4][:1] <= "\u04ff"
+        cyrillic = kind == "vowels" and "\u0400" <= span[j][4][:1] <= "\u04ff"
         theirs = _slots(letters)
         if len(mine) != len(theirs):
             return False
@@ -520,7 +520,7 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
             return False  # a name ending in a consonant takes one added vowel or a case ending, not -ia: Тунбергия, ツンベルギア (a plant)
         if kind == "word" and _sibilants_apart("".join(forms[w:w + n_words]), letters):
             return False  # نحاسية (copper) is not Nyong'o read as نيونجو
-        if cyrillic_word and _hushing_apart("".join(forms[w:w + n_words]), span[j:j + n_toks]):
+        if cyrillic and _hushing_apart("".join(forms[w:w + n_words]), span[j:j + n_toks]):
             return False
         if (kind == "vowels" and mine[-1] not in ("", "e") and _written_ending(span[j + n_toks - 1][4]) == "consonant"
                 and not CASE_ENDING.search(re.sub(r"[^a-z]", "", anyascii(span[j + n_toks - 1][4]).lower()))):
@@ -539,7 +539,6 @@ def _sound_alike(forms: tuple[str, ...], span: list[tuple[str, bool, str, bool]]
         if kind == "han" and mine[-1] not in ("", "e") and not _fine_alike(mine[-1][-1], _pinyin_vowel(theirs[-1]), kind):
             return False  # Chinese writes a name's last vowel too: 罗纳尔多 is Ronaldo, 罗纳尔迪(尼奥) is not
         spelt = _slots("".join(forms[w:w + n_words]), part_y=True)
-        cyrillic = kind == "vowels" and "\u0400" <= span[j][4][:1] <= "\u04ff"
         for k, (a, b, fine) in enumerate(zip(mine[:-1], theirs[:-1], spelt, strict=False)):
             if kind in SPELT_VOWELS and not _fine_alike(fine, b, kind):
                 return False
@@ -1074,7 +1073,7 @@ def readings(text: str) -> list[tuple[str, ...]]:
     """The prompt's normalised readings, each a tuple of lowercase ASCII words."""
     base = _clean(text)
     forms = {_transliterate(_ascii_fold(base.translate(HOMOGLYPHS))), _transliterate(_ascii_fold(base))}
-    if any(chr(o) in text for o in CAPITAL_HOMOGLYPHS):
+    if not text.isascii() and any(chr(o) in text for o in CAPITAL_HOMOGLYPHS):
         forms.add(_transliterate(_ascii_fold(_clean(unicodedata.normalize("NFKC", text).translate(CAPITAL_HOMOGLYPHS))
                                              .translate(HOMOGLYPHS))))
     out: list[tuple[str, ...]] = []
@@ -1306,6 +1305,24 @@ class _Pattern:
     cased: bool = False  # a phrase of particles and an ordinary word ("The Rock"): its word capitalised
 
 
+class _PromptMemo:
+    """What one prompt's readings share, computed once and only when a reading needs it: the
+    prompt's capitalised words, and whether a Chinese alias lies only inside set phrases."""
+
+    def __init__(self, prompt: str, capitals: frozenset[str] | None):
+        self.prompt, self._capitals, self._phrases = prompt, capitals, {}
+
+    def capitals(self) -> frozenset[str]:
+        if self._capitals is None:
+            self._capitals = _capitalised(self.prompt)
+        return self._capitals
+
+    def in_phrases_only(self, alias: str) -> bool:
+        if alias not in self._phrases:
+            self._phrases[alias] = _han_alias_in_phrases_only(alias, self.prompt)
+        return self._phrases[alias]
+
+
 class NameIndex:
     """Every registered person's names, aliases and short forms, keyed for look-up by word.
 
@@ -1449,8 +1466,9 @@ class NameIndex:
         found: dict[str, NameMatch] = {}
         capitalised = _capitalised(prompt) if getattr(self, "_cased", False) else frozenset()
         syllables = frozenset(anyascii(ch).lower() for ch in prompt if _is_cjk(ch) and not "\u30a0" <= ch <= "\u30ff")
+        memo = _PromptMemo(prompt, capitalised if getattr(self, "_cased", False) else None)
         for words in readings(prompt):
-            self._find_in(words, found, capitalised, syllables, prompt)
+            self._find_in(words, found, capitalised, syllables, prompt, memo)
         if not prompt.isascii():
             dotted = frozenset(anyascii(m).lower() for m in re.findall(r"(?<!\w)(\w)[.·・]", unicodedata.normalize("NFKC", prompt)))
             self._find_skeletons(foreign_tokens(prompt), found, dotted, any("\u3040" <= ch <= "\u30ff" for ch in prompt))
@@ -1547,29 +1565,23 @@ class NameIndex:
         found.setdefault(p.person_id, NameMatch(p.name, text, how))
 
     def _find_in(self, toks: tuple[str, ...], found: dict[str, NameMatch], capitalised=frozenset(),
-                 syllables=frozenset(), prompt: str = "") -> None:
+                 syllables=frozenset(), prompt: str = "", memo: _PromptMemo | None = None) -> None:
         """Matches on one reading. ``syllables``: the prompt's Chinese, Korean and hiragana characters
         in Latin letters, one syllable each; a Latin name found only in them is found by its consonant
         skeleton (``_find_skeletons``) or written as one word ("xi jin ping"), not by its words: "shi"
         and "no" (富士山の) are any short syllables, and two of them are some name among thousands.
         A name in Chinese characters written only inside a longer set phrase is not found (望子成龙)."""
         pats = self.patterns
+        memo = memo or _PromptMemo(prompt, None)
         cased: list[frozenset[str]] = []
 
         def capitalised_words() -> frozenset[str]:  # computed for the first split name only
-            if not cased:  # and the words presented as names: "last name swift"
-                cased.append((capitalised or _capitalised(prompt))
-                             | {toks[q + 1] for q in range(len(toks) - 1) if toks[q] in NAME_CUES})
+            if not cased:  # and the words presented as names in this reading: "last name swift"
+                cased.append(memo.capitals() | {toks[q + 1] for q in range(len(toks) - 1) if toks[q] in NAME_CUES})
             return cased[0]
 
-        phrase_only: dict[int, bool] = {}
-
-        def in_phrase(i: int) -> bool:  # once per alias and reading: a long prompt may repeat it
-            if i not in self._han_aliases:
-                return False
-            if i not in phrase_only:
-                phrase_only[i] = _han_alias_in_phrases_only(self._han_aliases[i], prompt)
-            return phrase_only[i]
+        def in_phrase(i: int) -> bool:
+            return i in self._han_aliases and memo.in_phrases_only(self._han_aliases[i])
 
         def hit(i: int, text: str, how: str) -> None:
             if (how == "joined" or pats[i].native or not syllables or not set(text.split()) <= syllables) and not in_phrase(i):
