@@ -614,6 +614,10 @@ def _simplified() -> dict[int, str]:
 # than the alias or longer; a phrase only one character longer (和普京, 柳成龙) may be a word
 # stuck to the name or another person, so it hides nothing.
 IDIOM_MIN_EXTRA = 2
+# A Chinese name of fewer characters than this is found by characters of the same sound only where they
+# are words of their own (成隆 for 成龙): any two syllables of a sentence are some name among thousands
+# (竹林里 sounds as 林丽, 浮世絵 holds 史辉's "shi hui").
+HAN_HOMOPHONE_MIN = 3
 IDIOM_MAX_LEN = 8
 
 
@@ -831,20 +835,44 @@ def _han_segments(toks: list[tuple[str, bool, str, bool, str] | None]) -> tuple[
         while j < len(toks) and toks[j] is not None and toks[j][2] == "han" and not toks[j][1]:
             j += 1
         text = "".join(t[4] for t in toks[i:j]).translate(_simplified())
-        words = _common_words("zh")  # loaded for the first prompt with Chinese in it
-        k, run = 0, None
-        while k < len(text):
+        run = None
+        for k, n in _chinese_words(text):
             starts.add(i + k)
-            n = next((n for n in range(min(HAN_WORD_MAX, len(text) - k), 1, -1) if text[k:k + n] in words), 1)
             if all(ch in HAN_TRANSLITERATION for ch in text[k:k + n]):
                 run = (run[0] if run else i + k, i + k + n - 1)
                 for q in range(run[0], run[1] + 1):
                     runs[q] = run
             else:
                 run = None
-            k += n
         i = j
     return starts, runs
+
+
+def _chinese_words(text: str) -> list[tuple[int, int]]:
+    """(start, length) of each word of a run of simplified Chinese: forward longest match on the
+    common words of Chinese (wordfreq's list, loaded for the first prompt with Chinese in it)."""
+    words, out, k = _common_words("zh"), [], 0
+    while k < len(text):
+        n = next((n for n in range(min(HAN_WORD_MAX, len(text) - k), 1, -1) if text[k:k + n] in words), 1)
+        out.append((k, n))
+        k += n
+    return out
+
+
+def _heard_as_words(alias: str, prompt: str) -> bool:
+    """A Chinese ``alias`` (simplified) sounded by other characters that stand as words of their own in
+    the prompt's Chinese: 成隆在拍电影 (成 and 隆 are no part of a longer word) is 成龙 misspelt, while
+    竹林里 (林 is inside 竹林) and 实验室里研究 sound like 林丽 and 李燕 but hold no such name. Not in
+    Japanese (the prompt has kana), whose characters are Japanese words (浮世絵)."""
+    if any("\u3040" <= ch <= "\u30ff" for ch in prompt):
+        return False
+    sound = [anyascii(ch).lower() for ch in alias]
+    for run in re.findall(r"[\u3400-\u9fff\uf900-\ufaff]+", prompt.translate(_simplified())):
+        bounds = {k for k, _ in _chinese_words(run)} | {len(run)}
+        for k in range(len(run) - len(alias) + 1):
+            if k in bounds and k + len(alias) in bounds and [anyascii(ch).lower() for ch in run[k:k + len(alias)]] == sound:
+                return True
+    return False
 
 
 def _run_together(span: list[tuple[str, bool, str, bool, str]], groups: tuple[tuple[int, int], ...]) -> bool:
@@ -1183,7 +1211,7 @@ def _function_words() -> frozenset[tuple[str, str]]:
 
 def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordered: bool,
                        span: list[tuple[str, bool, str, bool, str]], groups: tuple[tuple[int, int], ...], kind: str,
-                       ends_word: bool, forms: tuple[str, ...] = ()) -> int:
+                       ends_word: bool, forms: tuple[str, ...] = (), crowded: int = 0) -> int:
     """What besides its length makes a skeleton match unlikely to be chance, in units of about one
     consonant class, or -1 for none: the classes of the name's words of two classes or more (a word
     of one class, "Mi", "Ka", matches any short word: "bit al him", "putli ka khel"); in a script
@@ -1237,6 +1265,21 @@ INDIC_SUFFIXES = tuple(sorted((
     "ਦਾ", "ਦੀ", "ਦੇ", "ਨੂੰ",
     "ભાઈ", "भाई", "জী", "जी",  # honorifics written onto a name: નરેન્દ્રભાઈ
 ), key=len, reverse=True))
+
+
+# Arabic letters of sounds no foreign name's letters are written with (pharyngeals, emphatics, q):
+# a word holding one is an Arabic word unless it also sounds like the name (محمد, ريحانا do).
+ARABIC_NATIVE_SOUNDS = frozenset("عحصضطظق")
+
+
+def _unforeign_letters(span: list, crowded: int) -> bool:
+    """The span is written with letters that make a skeleton match doubtful without the sound: an
+    Arabic word with ``ARABIC_NATIVE_SOUNDS``, or, among many registered names (``crowded``), a word of a
+    script that writes its vowels (Ethiopic, Armenian, Khmer...) which the skeleton does not compare."""
+    written = "".join(t[4] for t in span)
+    if any(ch in ARABIC_NATIVE_SOUNDS for ch in written):
+        return True
+    return bool(crowded) and not any("\u0590" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" for ch in written)
 
 
 def _function_word_group(span: list, groups: tuple[tuple[int, int], ...]) -> bool:
@@ -1310,12 +1353,19 @@ class _PromptMemo:
     prompt's capitalised words, and whether a Chinese alias lies only inside set phrases."""
 
     def __init__(self, prompt: str, capitals: frozenset[str] | None):
-        self.prompt, self._capitals, self._phrases = prompt, capitals, {}
+        self.prompt, self._capitals, self._phrases, self._written = prompt, capitals, {}, {}
 
     def capitals(self) -> frozenset[str]:
         if self._capitals is None:
             self._capitals = _capitalised(self.prompt)
         return self._capitals
+
+    def writes(self, alias: str) -> bool:
+        """The prompt holds a Chinese ``alias`` as written (both simplified), or sounds it with
+        characters that are words of their own (``_heard_as_words``)."""
+        if alias not in self._written:
+            self._written[alias] = alias in self.prompt.translate(_simplified()) or _heard_as_words(alias, self.prompt)
+        return self._written[alias]
 
     def in_phrases_only(self, alias: str) -> bool:
         if alias not in self._phrases:
@@ -1537,7 +1587,7 @@ class NameIndex:
             groups = _aligned(words, [skeleton(t[0]) for t in span], [t[1] for t in span], kind)
             if groups is None:
                 continue
-            evidence = _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word, forms)
+            evidence = _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word, forms, crowded)
             if kind == "thai" and all(_thai_common(t[4]) for t in span):
                 continue  # Thai words, not a name in syllables: เล่นน้ำ (playing in water), สูง (high)
             if kind in ("word", "indic", "vowels") and _function_word_group(span, groups):
@@ -1553,6 +1603,8 @@ class NameIndex:
                 continue  # 马卡龙 is one word, not Marko Roraan
             elif kind in ("kana", "hangul", "thai") and not _sound_alike(forms, span, groups, kind):
                 continue  # kana and Hangul spell every vowel: ジャッキー・チュン is not Jackie Chan
+            elif kind == "word" and _unforeign_letters(span, crowded) and not _sound_alike(forms, span, groups, kind):
+                continue  # يلعب كرة (plays ball) has the skeleton of Elif Kohl, not its sound
             elif kind == "vowels" and (not all(_voicing_alike(forms[w], span[j][0]) for w, j in _group_starts(groups))
                                        or any(_hushing_apart(forms[w], span[j:j + 1]) for w, j in _group_starts(groups)
                                               if "\u0400" <= span[j][4][:1] <= "\u04ff")):
@@ -1583,8 +1635,14 @@ class NameIndex:
         def in_phrase(i: int) -> bool:
             return i in self._han_aliases and memo.in_phrases_only(self._han_aliases[i])
 
+        def heard_only(i: int, words) -> bool:
+            alias = self._han_aliases.get(i)
+            return (alias is not None and len(alias) < HAN_HOMOPHONE_MIN and bool(syllables) and set(words) <= syllables
+                    and not memo.writes(alias))
+
         def hit(i: int, text: str, how: str) -> None:
-            if (how == "joined" or pats[i].native or not syllables or not set(text.split()) <= syllables) and not in_phrase(i):
+            if ((how == "joined" or pats[i].native or not syllables or not set(text.split()) <= syllables) and not in_phrase(i)
+                    and not heard_only(i, text.split())):
                 self._hit(found, i, text, how)
         ordinary = ordinary_words()
         # pattern → word index → prompt position → strength (STRONG: exact or one edit; SOUND:
@@ -1664,7 +1722,8 @@ class NameIndex:
             span = self._span(p, by_word, toks, ordinary, capitalised_words)
             # the name's own words decide whether it was read only in syllables, not the words between
             # them (ムハンマド・アリのボクシングの試合: "no" and "shi" are syllables, ボクシング a katakana word)
-            if span is not None and (p.native or not syllables or not {toks[q] for q in span[2]} <= syllables) and not in_phrase(i):
+            if (span is not None and (p.native or not syllables or not {toks[q] for q in span[2]} <= syllables) and not in_phrase(i)
+                    and not heard_only(i, [toks[q] for q in span[2]])):
                 self._hit(found, i, " ".join(toks[span[0]:span[1] + 1]), "words")
 
     @staticmethod

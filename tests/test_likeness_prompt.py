@@ -858,3 +858,61 @@ def test_attack_greek_and_cyrillic_capitals_that_look_latin_are_read_before_case
 @pytest.mark.parametrize("prompt", ["Taylor's swift canoe glides through morning mist", "Lionel's messy room with clothes everywhere"])
 def test_possessive_first_name_and_an_ordinary_word_pass(index, prompt):
     assert index.find(prompt) == {}
+
+
+@pytest.fixture(scope="module")
+def namesakes():
+    """People registered in Chinese characters and Latin names whose Arabic spelling shares its
+    consonants with ordinary Arabic words."""
+    names = ["林丽", "王飞", "史辉", "李燕", "Elif Kohl", "Livia Ghoerle", "Rabih Akar", "Sára Orbán", "Emin Zorlu"]
+    return NameIndex({n: ((n,), None) for n in names})
+
+
+@pytest.mark.parametrize("prompt", [
+    "一位穿汉服的女孩在竹林里弹古筝",  # 林里 sounds as 林丽
+    "熊猫宝宝在竹林里打滚",
+    "富士山と新幹線、浮世絵風",  # 世絵 read in pinyin is "shi hui"
+    "默克公司的实验室里研究人员在做实验",  # 里研 is "li yan"
+])
+def test_attack_chinese_words_sounding_like_a_two_character_name_pass(namesakes, prompt):
+    """A Chinese name of two characters is found as written: read by sound, any two syllables of a
+    Chinese or Japanese sentence are some registered name among thousands."""
+    assert namesakes.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("林丽在竹林里散步", "林丽"), ("王飛的照片", "王飞"), ("Lin Li at the beach", "林丽"),
+    ("王菲在舞台上唱歌", "王飞"),  # 王菲 stands as a word and sounds as 王飞: spelling cannot tell it from a disguise
+])
+def test_two_character_chinese_names_are_found_as_written_or_as_words(namesakes, prompt, pid):
+    assert pid in namesakes.find(prompt)
+
+
+def test_three_character_chinese_name_is_still_found_by_its_sound(index):
+    assert "6" in index.find("习进平在开会")  # 进 for 近: the same syllables
+
+
+@pytest.mark.parametrize("prompt", [
+    "طفل يلعب كرة القدم في زقاق ضيق",  # يلعب كرة (plays ball): Elif Kohl's skeleton
+    "رائد فضاء يزرع الزهور على القمر",
+    "قارب صيد خشبي في ميناء صغير عند الفجر",
+    "أريد صورة لغلاف كتاب أطفال: أرنب صغير يقرأ كتابا تحت شجرة",
+])
+def test_attack_arabic_words_with_the_skeleton_of_a_foreign_name_pass(namesakes, prompt):
+    """Arabic words written with sounds a foreign name has not (ع, ح, ص, ض, ط, ظ, ق) are no
+    skeleton match unless they also sound like the name."""
+    assert namesakes.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("ليفيا غورله في الحديقة", "Livia Ghoerle"), ("صورة إليف كول على الشاطئ", "Elif Kohl"),
+])
+def test_foreign_names_in_arabic_script_are_still_found(namesakes, prompt, pid):
+    assert pid in namesakes.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("صورة لمحمد بن سلمان يركب الخيل", "22"), ("ریحانا با لباس زرد در مت گالا", "20"),
+])
+def test_names_written_with_arabic_sounds_are_found_by_their_sound(index, prompt, pid):
+    assert pid in index.find(prompt)
