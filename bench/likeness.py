@@ -6,14 +6,15 @@ Run:  OMP_NUM_THREADS=1 .venv/bin/python bench/likeness.py [--part prompt,speed,
 prompt: catch rate per evasion technique and false-block rate per group of innocent prompts, the
   tuning half and the held-out half apart (tests/data/likeness/sets.json, committed before the
   matcher was tuned; the 25 people registered with the short forms they chose), with 95 % Wilson
-  intervals; also the false-block rate when 10 000 synthetic names are registered beside them. Held-out
+  intervals; also both when 10 000 more names are registered beside them (synthetic, or Faker's). Held-out
   v2 .. v6 (sets.json's held_out_v2 .. held_out_v6) were each written before a round of tuning and
   then tuned on; held-out v7 .. v13 were each written by an engineer who saw neither the matcher nor earlier
   results; v7 is reported in two halves (v7a tuned on first, v7b once v8 was committed), v8 .. v12 were each
   measured blind, then tuned on once the next set was committed (v12 for its near-collisions only; v14
   holds innocent prompts only: first name and a word, other people; v15 every Latin-script technique
-  and four innocent groups, as v16 and v17); v18 (as v15) is never tuned on (the blind set);
-  other-script spellings are also shown by script. The last column repeats every set with the 10 000 synthetic names registered:
+  and four innocent groups, as v16, v17 and v18, whose homoglyphs alone were tuned on); v19 (as v15) is
+  never tuned on (the blind set);
+  other-script spellings are also shown by script. The last columns repeat every set with 10 000 more names registered:
   a name must still be caught, and an innocent prompt pass, when the registry is large.
 speed: prompt-check time (NameIndex.find) at 20 / 10 000 / 100 000 registered names next to a
   linear scan (one small index per person, every one searched), 1 thread, with the load average.
@@ -49,6 +50,7 @@ from hostinfo import cpu_name
 from PIL import Image
 
 from pocketstudio.safety.prompt import NameIndex, ShortForm, readings
+from tests.registries import faker_people, synthetic_people
 
 SETS = Path(__file__).resolve().parents[1] / "tests" / "data" / "likeness" / "sets.json"
 
@@ -77,20 +79,6 @@ def people_of(sets: dict) -> dict:
             for i, p in enumerate(sets["people"])}
 
 
-SYLLABLES = ["ka", "li", "mo", "ra", "ne", "to", "su", "vi", "da", "ren", "mar", "lo", "shi", "an", "el", "bo", "ti",
-             "ja", "no", "ve", "ku", "sa", "mi", "or", "lan", "zu", "pe", "ha", "gi", "ro", "ben", "ta", "fe", "ni", "ko"]
-
-
-def synthetic_people(n: int, seed: int = 7) -> dict:
-    """``n`` made-up people (2 or 3 words of 1-3 syllables; default short forms), seeded."""
-    rng = random.Random(seed)
-
-    def word() -> str:
-        return "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((1, 2, 2, 3)))).capitalize()
-
-    return {f"s{i}": ((" ".join(word() for _ in range(rng.choice((2, 2, 2, 3)))),), None) for i in range(n)}
-
-
 def v7_halves(sets: dict) -> tuple[dict, dict]:
     """Held-out v7 in two halves: every other prompt of each script (and of each innocent group) to
     v7a, which the round after it was written tuned on, the rest to v7b, tuned on only once v8 was
@@ -109,36 +97,39 @@ def v7_halves(sets: dict) -> tuple[dict, dict]:
     return halves
 
 
-HELD = ("v2", "v3", "v4", "v5", "v6", "v7a", "v7b", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", "v16", "v17", "v18")
-BLIND = ("v18",)  # v14: innocent prompts only; v15 .. v18: Latin-script techniques and innocent prompts
+HELD = ("v2", "v3", "v4", "v5", "v6", "v7a", "v7b", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", "v16", "v17", "v18",
+        "v19")
+BLIND = ("v19",)  # v14: innocent prompts only; v15 .. v19: Latin-script techniques and innocent prompts
 
 
 def part_prompt(sets: dict) -> None:
     # each prompt is checked once per registry: the tables below and the homograph split share the findings
     find = functools.cache(NameIndex(people_of(sets)).find)
     find_big = functools.cache(NameIndex({**people_of(sets), **synthetic_people(10_000)}).find)
+    find_faker = functools.cache(NameIndex({**people_of(sets), **faker_people(10_000)}).find)
     held = [sets[f"held_out_{v}"] for v in HELD[:5]] + list(v7_halves(sets)) + [sets[f"held_out_{v}"] for v in HELD[7:]]
     blank = f"{'-':^33}"
-    width = 24 + 36 * (len(held) + 3)
+    width = 24 + 36 * (len(held) + 4)
 
     def caught(items, finder=find) -> str:
         return rate(sum(str(it["person"]) in finder(it["p"]) for it in items), len(items)) if items else blank
 
     print("\n## Catch rate per evasion technique (25 registered people; rate (caught/n) [95 % Wilson])")
     print("held-out v2 .. v6: written by hand before a round of tuning, then tuned on; v7 .. v13, each written by an engineer "
-          "who saw neither the matcher nor earlier results: v7a .. v17 each measured blind, then tuned on; v18 never "
-          "tuned on (the blind set);\n"
-          "last column: every set, 10 000 synthetic names registered beside the 25")
+          "who saw neither the matcher nor earlier results: v7a .. v18 each measured blind, then tuned on (v18: its "
+          "homoglyphs only); v19 never tuned on (the blind set);\n"
+          "last columns: every set, 10 000 synthetic names (tests/registries.py: 1-3 common syllables a word, the densest "
+          "case) or 10 000 Faker names of 37 locales in their scripts (closest to a real registry) registered beside the 25")
     print(f"{'technique':>24} | {'tuning half':^33} | {'held-out half':^33} | "
           + " | ".join(f"{v + (' (blind)' if v in BLIND else ' (tuned on)'):^33}" for v in HELD)
-          + f" | {'all sets, +10 000 names':^33}")
+          + f" | {'all sets, +10 000 synthetic':^33} | {'all sets, +10 000 Faker':^33}")
     print("-" * width)
     for tech in dict.fromkeys([*sets["techniques"], *(t for v in held for t in v["techniques"])]):
         halves = sets["techniques"].get(tech, {"tune": [], "held": []})
         extra = [v["techniques"].get(tech, []) for v in held]
         every = [*halves["tune"], *halves["held"], *itertools.chain(*extra)]
         print(f"{tech:>24} | {caught(halves['tune'])} | {caught(halves['held'])} | "
-              + " | ".join(caught(e) for e in extra) + f" | {caught(every, find_big)}")
+              + " | ".join(caught(e) for e in extra) + f" | {caught(every, find_big)} | {caught(every, find_faker)}")
     for n, v in enumerate(held):
         by_script: dict[str, list] = {}
         for it in v["techniques"].get("other-script-phonetic", []):
@@ -147,28 +138,31 @@ def part_prompt(sets: dict) -> None:
             cells = [blank] * len(held)
             cells[n] = caught(items)
             print(f"{f'{HELD[n]} other-script {script}':>24} | {'':^33} | {'':^33} | " + " | ".join(cells)
-                  + f" | {caught(items, find_big)}")
+                  + f" | {caught(items, find_big)} | {caught(items, find_faker)}")
     print("\n## False-block rate per group of innocent prompts (any finding blocks)")
     print(f"{'group':>22} | {'tuning half, 25 names':^33} | {'held-out, 25 names':^33} | "
-          + " | ".join(f"{v + (' (blind)' if v in BLIND else ''):^33}" for v in HELD) + f" | {'every set, +10 000 names':^33}")
+          + " | ".join(f"{v + (' (blind)' if v in BLIND else ''):^33}" for v in HELD)
+          + f" | {'every set, +10 000 synthetic':^33} | {'every set, +10 000 Faker':^33}")
     print("-" * width)
-    totals = [0] * (len(held) + 3)
-    counts = [0] * (len(held) + 3)
+    totals = [0] * (len(held) + 4)
+    counts = [0] * (len(held) + 4)
     for group in dict.fromkeys([*sets["innocent"], *(g for v in held for g in v["innocent"])]):
         halves = sets["innocent"].get(group, {"tune": [], "held": []})
         parts = [halves["tune"], halves["held"], *(v["innocent"].get(group, []) for v in held)]
         blocked = [sum(bool(find(p)) for p in part) for part in parts]
         every = [p for part in parts for p in part]
         blocked.append(sum(bool(find_big(p)) for p in every))
-        sizes = [*map(len, parts), len(every)]
+        blocked.append(sum(bool(find_faker(p)) for p in every))
+        sizes = [*map(len, parts), len(every), len(every)]
         totals = [t + b for t, b in zip(totals, blocked, strict=True)]
         counts = [c + n for c, n in zip(counts, sizes, strict=True)]
         print(f"{group:>22} | " + " | ".join(rate(b, n) if n else blank for b, n in zip(blocked, sizes, strict=True)))
     print(f"{'all':>22} | " + " | ".join(rate(b, n) for b, n in zip(totals, counts, strict=True)))
-    print(f"every innocent prompt, 25 names: {rate(sum(totals[:-1]), sum(counts[:-1]))}")
+    print(f"every innocent prompt, 25 names: {rate(sum(totals[:-2]), sum(counts[:-2]))}")
     for name, v in zip(HELD, held, strict=True):
-        print(f"{f'{name}, +10 000 names':>22} | " + rate(sum(bool(find_big(p)) for g in v["innocent"].values() for p in g),
-                                                        sum(map(len, v["innocent"].values()))))
+        prompts = [p for g in v["innocent"].values() for p in g]
+        print(f"{f'{name}, +10 000':>22} | synthetic {rate(sum(bool(find_big(p)) for p in prompts), len(prompts))} | "
+              f"Faker {rate(sum(bool(find_faker(p)) for p in prompts), len(prompts))}")
     homographs(sets, held, find)
 
 
@@ -213,15 +207,16 @@ def part_speed(sets: dict, runs: int) -> None:
     prompts += [p for halves in sets["innocent"].values() for p in halves["held"]][::9]
     print(f"\n## Prompt-check time ({len(prompts)} prompts x {runs} runs; 1 thread; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")
-    print(f"{'names':>8} | {'index build s':>13} | {'index median ms':>15} | {'p99 ms':>7} | {'linear median ms':>16} | {'p99 ms':>7}")
-    print("-" * 84)
-    for n in (20, 10_000, 100_000):
-        people = {**people_of(sets), **synthetic_people(max(0, n - 25))} if n > 25 else dict(list(people_of(sets).items())[:n])
+    print(f"{'names':>14} | {'index build s':>13} | {'index median ms':>15} | {'p99 ms':>7} | {'linear median ms':>16} | {'p99 ms':>7}")
+    print("-" * 90)
+    for n, kind in ((20, ""), (10_000, "synthetic"), (100_000, "synthetic"), (10_000, "Faker")):
+        more = (synthetic_people if kind == "synthetic" else faker_people)(max(0, n - 25)) if n > 25 else {}
+        people = {**people_of(sets), **more} if n > 25 else dict(list(people_of(sets).items())[:n])
         t0 = time.perf_counter()
         index = NameIndex(people)
         build = time.perf_counter() - t0
         fast = sorted(_times(index.find, prompts, runs))
-        if n <= 10_000:
+        if n <= 10_000 and kind != "Faker":
             singles = [NameIndex({pid: entry}) for pid, entry in people.items()]
 
             def linear(p, singles=singles):
@@ -236,8 +231,8 @@ def part_speed(sets: dict, runs: int) -> None:
             last_linear = (n, statistics.median(slow))
         else:
             lin = f"{'~' + format(last_linear[1] * n / last_linear[0], '.0f'):>16} | {'(scaled)':>7}"
-        print(f"{n:>8} | {build:>13.2f} | {statistics.median(fast):>15.3f} | {fast[int(0.99 * (len(fast) - 1))]:>7.2f} | {lin}")
-        if n == 10_000:
+        print(f"{n:>8} {kind[:5]:<5} | {build:>13.2f} | {statistics.median(fast):>15.3f} | {fast[int(0.99 * (len(fast) - 1))]:>7.2f} | {lin}")
+        if n == 10_000 and kind == "synthetic":
             long_prompts(index, runs)
         del index
 

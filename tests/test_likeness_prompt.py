@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from pocketstudio.core.app.cli import app
 from pocketstudio.safety.prompt import (FormError, NameIndex, ShortForm, _aligned, common_word, default_forms, foreign_tokens,
                                        phonetic_key, readings, skeleton)
+from tests.registries import faker_people, synthetic_people
 
 SETS = Path(__file__).parent / "data" / "likeness" / "sets.json"
 NOW = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
@@ -26,8 +27,7 @@ def sets():
 @pytest.fixture(scope="module")
 def index(sets):
     """The 25 registered people of the evaluation sets, with the short forms they chose."""
-    return NameIndex({str(i): ((p["name"], *p["aliases"]), tuple(ShortForm.parse(f) for f in p["forms"]))
-                      for i, p in enumerate(sets["people"])})
+    return NameIndex(_people(sets))
 
 
 def _who(index, sets, prompt):
@@ -283,25 +283,22 @@ def test_index_keeps_no_state_between_prompts(index, sets):
 
 
 # -- a large registry ------------------------------------------------------------------------------
-SYLLABLES = ["ka", "li", "mo", "ra", "ne", "to", "su", "vi", "da", "ren", "mar", "lo", "shi", "an", "el", "bo", "ti",
-             "ja", "no", "ve", "ku", "sa", "mi", "or", "lan", "zu", "pe", "ha", "gi", "ro", "ben", "ta", "fe", "ni", "ko"]
-
-
 @pytest.fixture(scope="module")
 def crowded(sets):
     """The 25 people and 8 000 made-up ones (2 or 3 words of 1-3 common syllables, seeded, as the
     bench's): so many short names that most four-consonant skeletons belong to someone."""
-    import random
+    return NameIndex({**_people(sets), **synthetic_people(8_000)})
 
-    rng = random.Random(7)
 
-    def word() -> str:
-        return "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((1, 2, 2, 3)))).capitalize()
+@pytest.fixture(scope="module")
+def faker_crowd(sets):
+    """The 25 people and 10 000 named as people of 37 locales are (Faker), in their own scripts."""
+    return NameIndex({**_people(sets), **faker_people(10_000)})
 
-    people = {str(i): ((p["name"], *p["aliases"]), tuple(ShortForm.parse(f) for f in p["forms"]))
-              for i, p in enumerate(sets["people"])}
-    people |= {f"s{i}": ((" ".join(word() for _ in range(rng.choice((2, 2, 2, 3)))),), None) for i in range(8_000)}
-    return NameIndex(people)
+
+def _people(sets) -> dict:
+    return {str(i): ((p["name"], *p["aliases"]), tuple(ShortForm.parse(f) for f in p["forms"]))
+            for i, p in enumerate(sets["people"])}
 
 
 @pytest.mark.parametrize("prompt", [
@@ -916,3 +913,20 @@ def test_foreign_names_in_arabic_script_are_still_found(namesakes, prompt, pid):
 ])
 def test_names_written_with_arabic_sounds_are_found_by_their_sound(index, prompt, pid):
     assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", [
+    "የኢትዮጵያ ቡና ሥነ ሥርዓት በባህላዊ ጀበና",  # Amharic: the skeletons of Gerrit van de Wal, Charity Abiola
+    "طفل يلعب كرة القدم في حارة ضيقة", "حصان عربي أبيض يركض على الشاطئ", "مینیاتور ایرانی از یک شاعر زیر درخت",
+    "熊猫宝宝在竹林里打滚，高清摄影", "忍者が屋根の上を走っている、浮世絵風",
+])
+def test_attack_foreign_sentence_is_not_one_of_ten_thousand_real_looking_names(faker_crowd, prompt):
+    assert faker_crowd.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("Тейлор Свифт на пляже", "0"), ("تايلور سويفت على الشاطئ", "0"), ("ליאו מסי מאכיל יונים בכיכר", "17"),
+    ("नरेंद्र मोदी योग करते हुए", "4"), ("Ким Чен Ын на параде", "2"), ("成隆在拍电影", "12"), ("習近平", "6"),
+])
+def test_names_in_other_scripts_are_still_found_among_ten_thousand_real_looking_names(faker_crowd, prompt, pid):
+    assert pid in faker_crowd.find(prompt)
