@@ -66,6 +66,39 @@ CAPITAL_HOMOGLYPHS = str.maketrans({
     "Τ": "T", "Υ": "Y", "Χ": "X", "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
     "С": "C", "Т": "T", "Х": "X", "І": "I", "Ѕ": "S", "Ј": "J",
 })
+# A word mixing Latin letters with others is read with Unicode's confusables (TR39, as shipped by
+# confusable-homoglyphs) of one Latin letter: Armenian ո, օ, ս in "Rihաոոa", "Nyoոg'о". Only such
+# words: a word wholly in another script is a word of that script (Cyrillic г is not an r in "город").
+MIXED_WORD = re.compile(r"\S*[A-Za-z]\S*")
+
+
+@functools.cache
+def _confusables() -> dict[int, str]:
+    """Character → the one lowercase Latin letter it is confusable with (TR39), besides ``HOMOGLYPHS``."""
+    import confusable_homoglyphs
+
+    with open(Path(confusable_homoglyphs.__file__).with_name("confusables.json"), encoding="utf-8") as f:
+        data = json.load(f)
+    out = {}
+    for ch, alikes in data.items():
+        letters = {a["c"] for a in alikes if len(a["c"]) == 1 and "a" <= a["c"] <= "z"}
+        if len(ch) == 1 and not ch.isascii() and len(letters) == 1 and not unicodedata.normalize("NFKC", ch).isascii():
+            out[ord(ch)] = letters.pop()
+    return {**out, **HOMOGLYPHS}
+
+
+def _foreign_words(text: str) -> frozenset[str]:
+    """The words of ``text``'s readings that come from words written wholly in a non-Latin script."""
+    chunks = [c for c in text.split() if not any("a" <= ch.lower() <= "z" for ch in c)
+              and any(ch.isalpha() and ord(ch) > 0x24F and not 0x1E00 <= ord(ch) <= 0x1EFF for ch in c)]
+    return frozenset(w for c in chunks for r in readings(c) for w in r) if chunks else frozenset()
+
+
+def _unconfused(text: str) -> str:
+    """``text`` with the look-alike letters of words mixing Latin and other letters read as Latin."""
+    return MIXED_WORD.sub(lambda m: m[0].translate(_confusables()) if not m[0].isascii() else m[0], text)
+
+
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b",
                       "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "£": "l"})
 LEET_L = str.maketrans({"1": "l"})  # a second reading of 1, as l: "M3rk31", "5ch01z"
@@ -90,6 +123,8 @@ JOINING = frozenset({"van", "von", "vom", "fon", "fan", "der", "den", "de", "da"
 # ("eelon musck", "leeonel messee"); a single word of one key letter matches any short word.
 SOUND_NAME_MIN_KEY = 5
 SHORT_PARTNER_MIN_KEY = 5
+RESPELT_MIN = 4  # consonant classes of a Latin name found by its skeleton alone ("jacky chen": SK SN)
+RESPELT_SPAN = 4  # prompt words a name found so may take (each word of the name one word)
 # A one-word alias found by its sound must also look like it (same first letter, Jaro-Winkler):
 # "reeanna" is Rihanna, "reunion" (the same Metaphone key) is not, nor "swift" T-Swift.
 SINGLE_SOUND_SIMILARITY = 0.8
@@ -1100,7 +1135,7 @@ def _capitalised(text: str) -> frozenset[str]:
 def readings(text: str) -> list[tuple[str, ...]]:
     """The prompt's normalised readings, each a tuple of lowercase ASCII words."""
     base = _clean(text)
-    forms = {_transliterate(_ascii_fold(base.translate(HOMOGLYPHS))), _transliterate(_ascii_fold(base))}
+    forms = {_transliterate(_ascii_fold(_unconfused(base).translate(HOMOGLYPHS))), _transliterate(_ascii_fold(base))}
     if not text.isascii() and any(chr(o) in text for o in CAPITAL_HOMOGLYPHS):
         forms.add(_transliterate(_ascii_fold(_clean(unicodedata.normalize("NFKC", text).translate(CAPITAL_HOMOGLYPHS))
                                              .translate(HOMOGLYPHS))))
@@ -1517,12 +1552,44 @@ class NameIndex:
         capitalised = _capitalised(prompt) if getattr(self, "_cased", False) else frozenset()
         syllables = frozenset(anyascii(ch).lower() for ch in prompt if _is_cjk(ch) and not "\u30a0" <= ch <= "\u30ff")
         memo = _PromptMemo(prompt, capitalised if getattr(self, "_cased", False) else None)
+        foreign = _foreign_words(prompt)
         for words in readings(prompt):
             self._find_in(words, found, capitalised, syllables, prompt, memo)
+            self._find_respelt(words, found, foreign)
         if not prompt.isascii():
             dotted = frozenset(anyascii(m).lower() for m in re.findall(r"(?<!\w)(\w)[.·・]", unicodedata.normalize("NFKC", prompt)))
             self._find_skeletons(foreign_tokens(prompt), found, dotted, any("\u3040" <= ch <= "\u30ff" for ch in prompt))
         return found
+
+    def _find_respelt(self, toks: tuple[str, ...], found: dict[str, NameMatch], foreign=frozenset()) -> None:
+        """A Latin name respelt in Latin letters as another language spells its sounds ("lootvig van
+        beetoven", "Jacky Tschän", "Loodvig van Baytoven"): its words in order and side by side, each
+        with the consonant skeleton of the name's word (as a Cyrillic spelling is found) and its first
+        vowel, each the name's word as spelt or no common word of a Latin-script language (particles
+        aside), RESPELT_MIN consonant classes in all and, among many registered names, as many more as
+        a foreign script's match needs (``_crowding``). Words of other scripts (``foreign``) are left
+        to ``_find_skeletons``, which knows how each script writes."""
+        keys = [skeleton(t) if t not in foreign else "" for t in toks]
+        ordinary = ordinary_words()
+        for start in range(len(toks)):
+            joined = ""
+            for end in range(start, min(len(toks), start + RESPELT_SPAN)):
+                if not keys[end]:
+                    break
+                joined = _collapse((joined, keys[end]))
+                if joined not in self._skeleton_prefixes:
+                    break
+                span = toks[start:end + 1]
+                if len(joined) < RESPELT_MIN + self._crowd.get(len(joined), 0):
+                    continue
+                for i, words, vowels, reordered, forms, _first, script, short in self._skeleton.get(joined, ()):
+                    if (script or reordered or short or len(words) != len(span) or self.patterns[i].person_id in found
+                            or any(keys[start + k] != w or _first_vowel(t) != v
+                                   for k, (t, w, v) in enumerate(zip(span, words, vowels, strict=True)))
+                            or any(t != f and t not in JOINING and (t in ordinary or latin_common_word(t))
+                                   for t, f in zip(span, forms, strict=True))):
+                        continue
+                    self._hit(found, i, " ".join(span), "respelt")
 
     def _find_skeletons(self, toks: list[tuple[str, bool, str, bool] | None], found: dict[str, NameMatch],
                         dotted: frozenset[str] = frozenset(), japanese: bool = False) -> None:
