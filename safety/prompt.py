@@ -66,10 +66,10 @@ CAPITAL_HOMOGLYPHS = str.maketrans({
     "Τ": "T", "Υ": "Y", "Χ": "X", "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
     "С": "C", "Т": "T", "Х": "X", "І": "I", "Ѕ": "S", "Ј": "J",
 })
-# A word mixing Latin letters with others is read with Unicode's confusables (TR39, as shipped by
-# confusable-homoglyphs) of one Latin letter: Armenian ո, օ, ս in "Rihաոոa", "Nyoոg'о". Only such
-# words: a word wholly in another script is a word of that script (Cyrillic г is not an r in "город").
-MIXED_WORD = re.compile(r"\S*[A-Za-z]\S*")
+# A word mixing the letters of two scripts (Latin and Armenian ո, օ in "Rihաոոa"; Greek, Cyrillic
+# and Armenian in "Εӏοո Μսѕκ") is read with Unicode's confusables (TR39, as shipped by
+# confusable-homoglyphs) of one Latin letter. Only such words: a word wholly in one script is a word
+# of that script (Cyrillic г is not an r in "город").
 
 
 @functools.cache
@@ -79,11 +79,17 @@ def _confusables() -> dict[int, str]:
 
     with open(Path(confusable_homoglyphs.__file__).with_name("confusables.json"), encoding="utf-8") as f:
         data = json.load(f)
-    out = {}
+    out: dict[int, str] = {}
     for ch, alikes in data.items():
-        letters = {a["c"] for a in alikes if len(a["c"]) == 1 and "a" <= a["c"] <= "z"}
+        letters = {a["c"].lower() for a in alikes if len(a["c"]) == 1 and a["c"].isascii() and a["c"].isalpha()}
         if len(ch) == 1 and not ch.isascii() and len(letters) == 1 and not unicodedata.normalize("NFKC", ch).isascii():
             out[ord(ch)] = letters.pop()
+    # the prompt is case-folded first: a capital's small letter reads as the capital does (Cherokee Ꮮ, ꮮ),
+    # unless it looks like a letter of its own (Greek Ν is an N, its ν a v)
+    for o, letter in list(out.items()):
+        small = chr(o).casefold()
+        if len(small) == 1 and not small.isascii():
+            out.setdefault(ord(small), letter)
     return {**out, **HOMOGLYPHS}
 
 
@@ -94,9 +100,16 @@ def _foreign_words(text: str) -> frozenset[str]:
     return frozenset(w for c in chunks for r in readings(c) for w in r) if chunks else frozenset()
 
 
+def _scripts(word: str) -> set[str]:
+    """The scripts of a word's letters, by their Unicode names' first word (LATIN, CYRILLIC, GREEK...)."""
+    return {unicodedata.name(ch, "?").split(" ", 1)[0] for ch in word if ch.isalpha()}
+
+
 def _unconfused(text: str) -> str:
-    """``text`` with the look-alike letters of words mixing Latin and other letters read as Latin."""
-    return MIXED_WORD.sub(lambda m: m[0].translate(_confusables()) if not m[0].isascii() else m[0], text)
+    """``text`` with the look-alike letters of words mixing scripts read as Latin."""
+    if text.isascii():
+        return text
+    return " ".join(w.translate(_confusables()) if not w.isascii() and len(_scripts(w)) > 1 else w for w in text.split(" "))
 
 
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b",

@@ -938,6 +938,8 @@ def test_names_in_other_scripts_are_still_found_among_ten_thousand_real_looking_
     ("courtroom sketch of kim јong uո testifying", "2"),  # Armenian ո for n, Cyrillic ј
     ("Rihаոոa eating a gigantic hot dog at a county fair", "20"),
     ("тhuոbеrg at karaoke night, disco ball", "10"),
+    ("affiche de film avec јαсκіе сһаո en super-héros", "12"),  # no Latin letter, but Cyrillic, Greek and Armenian
+    ("ukiyo-e woodblock print of Ꮮіօոеⅼ Мҽѕѕι surfing", "17"),  # Cherokee Ꮮ
 ])
 def test_attack_respelt_and_unicode_confusable_names_are_found(index, prompt, pid):
     """A name respelt as another language spells its sounds is found by its consonant skeleton;
