@@ -1865,8 +1865,8 @@ class NameIndex:
             if split and (any(toks[pos] != word for word, pos in zip(p.words, placement, strict=True))
                           or not _written_as_names(placement, toks, ordinary, capitalised)):
                 continue
-            if any(toks[pos] == word + "s" and toks[after] in ordinary and toks[after] not in capitalised()
-                   for word, pos, after in zip(p.words, placement, placement[1:])):
+            if any(toks[pos] == word + "s" and (toks[after] in ordinary or toks[after] != nxt) and toks[after] not in capitalised()
+                   for word, nxt, pos, after in zip(p.words, p.words[1:], placement, placement[1:])):
                 continue  # a possessive, then an ordinary word: "Taylor's swift canoe", "Lionel's messy room"
             if p.native:
                 if list(placement) == list(range(placement[0], placement[0] + n)):

@@ -954,3 +954,20 @@ def test_attack_respelt_and_unicode_confusable_names_are_found(index, prompt, pi
 ])
 def test_respelt_reading_passes_ordinary_words_and_other_scripts(faker_crowd, prompt):
     assert faker_crowd.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt", [
+    "Jackie's chana masala food truck, street photo", "Kamala's harissa chicken, food blog photo",
+    "Emmanuel's macro photo of a ladybug on a leaf",
+])
+def test_possessive_first_name_then_a_word_like_the_surname_passes(index, prompt):
+    """A first name in the possessive, then a lowercase word that is not the surname as spelt, names a
+    dish or a photo of someone else ("Kamala's harissa")."""
+    assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("Jackie's Chan impression at a party", "12"), ("Kamala's Harriss portrait", "15"), ("kamala harris's portrait", "15"),
+])
+def test_attack_possessive_with_the_surname_as_written_or_capitalised_is_found(index, prompt, pid):
+    assert pid in index.find(prompt)
