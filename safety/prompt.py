@@ -1259,7 +1259,7 @@ def _function_words() -> frozenset[tuple[str, str]]:
 
 def _skeleton_evidence(words: tuple[str, ...], vowels: tuple[str, ...], reordered: bool,
                        span: list[tuple[str, bool, str, bool, str]], groups: tuple[tuple[int, int], ...], kind: str,
-                       ends_word: bool, forms: tuple[str, ...] = (), crowded: int = 0) -> int:
+                       ends_word: bool, forms: tuple[str, ...] = ()) -> int:
     """What besides its length makes a skeleton match unlikely to be chance, in units of about one
     consonant class, or -1 for none: the classes of the name's words of two classes or more (a word
     of one class, "Mi", "Ka", matches any short word: "bit al him", "putli ka khel"); in a script
@@ -1565,7 +1565,7 @@ class NameIndex:
         capitalised = _capitalised(prompt) if getattr(self, "_cased", False) else frozenset()
         syllables = frozenset(anyascii(ch).lower() for ch in prompt if _is_cjk(ch) and not "\u30a0" <= ch <= "\u30ff")
         memo = _PromptMemo(prompt, capitalised if getattr(self, "_cased", False) else None)
-        foreign = _foreign_words(prompt)
+        foreign = functools.cache(lambda: _foreign_words(prompt))  # only once a respelt name is in sight
         for words in readings(prompt):
             self._find_in(words, found, capitalised, syllables, prompt, memo)
             self._find_respelt(words, found, foreign)
@@ -1574,15 +1574,15 @@ class NameIndex:
             self._find_skeletons(foreign_tokens(prompt), found, dotted, any("\u3040" <= ch <= "\u30ff" for ch in prompt))
         return found
 
-    def _find_respelt(self, toks: tuple[str, ...], found: dict[str, NameMatch], foreign=frozenset()) -> None:
+    def _find_respelt(self, toks: tuple[str, ...], found: dict[str, NameMatch], foreign=frozenset) -> None:
         """A Latin name respelt in Latin letters as another language spells its sounds ("lootvig van
         beetoven", "Jacky Tschän", "Loodvig van Baytoven"): its words in order and side by side, each
         with the consonant skeleton of the name's word (as a Cyrillic spelling is found) and its first
         vowel, each the name's word as spelt or no common word of a Latin-script language (particles
         aside), RESPELT_MIN consonant classes in all and, among many registered names, as many more as
-        a foreign script's match needs (``_crowding``). Words of other scripts (``foreign``) are left
+        a foreign script's match needs (``_crowding``). Words of other scripts (``foreign()``) are left
         to ``_find_skeletons``, which knows how each script writes."""
-        keys = [skeleton(t) if t not in foreign else "" for t in toks]
+        keys = [skeleton(t) for t in toks]
         ordinary = ordinary_words()
         for start in range(len(toks)):
             joined = ""
@@ -1600,7 +1600,8 @@ class NameIndex:
                             or any(keys[start + k] != w or _first_vowel(t) != v
                                    for k, (t, w, v) in enumerate(zip(span, words, vowels, strict=True)))
                             or any(t != f and t not in JOINING and (t in ordinary or latin_common_word(t))
-                                   for t, f in zip(span, forms, strict=True))):
+                                   for t, f in zip(span, forms, strict=True))
+                            or any(t in foreign() for t in span)):
                         continue
                     self._hit(found, i, " ".join(span), "respelt")
 
@@ -1667,7 +1668,7 @@ class NameIndex:
             groups = _aligned(words, [skeleton(t[0]) for t in span], [t[1] for t in span], kind)
             if groups is None:
                 continue
-            evidence = _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word, forms, crowded)
+            evidence = _skeleton_evidence(words, vowels, reordered, span, groups, kind, ends_word, forms)
             if kind == "thai" and all(_thai_common(t[4]) for t in span):
                 continue  # Thai words, not a name in syllables: เล่นน้ำ (playing in water), สูง (high)
             if kind in ("word", "indic", "vowels") and _function_word_group(span, groups):
