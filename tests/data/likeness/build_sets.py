@@ -1103,39 +1103,44 @@ def build() -> dict:
         "held_out_v7": json.loads(Path(__file__).with_name("held_out_v7.json").read_text(encoding="utf-8")),
         # the same, by another engineer, committed before the matcher was tuned on v7's second half;
         # its innocent prompts carry the script and, for near-collisions, whom they resemble: kept as text here
-        "held_out_v8": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v8.json").read_text(encoding="utf-8"))),
+        "held_out_v8": _held_out("v8"),
         # and again, committed before the matcher was tuned on v8
-        "held_out_v9": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v9.json").read_text(encoding="utf-8"))),
+        "held_out_v9": _held_out("v9"),
         # and another, committed after the last change to the matcher then, to measure it
-        "held_out_v10": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v10.json").read_text(encoding="utf-8"))),
+        "held_out_v10": _held_out("v10"),
         # v10 was tuned on for Thai and near-collisions; v11, committed after the matcher's changes then, measured it
-        "held_out_v11": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v11.json").read_text(encoding="utf-8"))),
+        "held_out_v11": _held_out("v11"),
         # v11 was tuned on for Latin initials; v12, committed after the last change to the matcher, measures it
-        "held_out_v12": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v12.json").read_text(encoding="utf-8"))),
+        "held_out_v12": _held_out("v12"),
         # v12's false blocks were then looked at (near-collisions); v13, committed after that change, measures it
-        "held_out_v13": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v13.json").read_text(encoding="utf-8"))),
+        "held_out_v13": _held_out("v13"),
         # innocent prompts only, in the two Latin groups the earlier sets kept small (first name and a
         # word, other people), by an eighth engineer, committed before the matcher was measured on them
-        "held_out_v14": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v14.json").read_text(encoding="utf-8"))),
+        "held_out_v14": _held_out("v14"),
         # v13 and v14 were then tuned on; v15 (every Latin-script technique and four innocent groups), by a
         # ninth engineer, committed after the last change to the matcher, measures it
-        "held_out_v15": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v15.json").read_text(encoding="utf-8"))),
+        "held_out_v15": _held_out("v15"),
         # v15 was then tuned on; v16 (the same techniques and groups), by a tenth engineer, committed after
         # the last change to the matcher, measures it
-        "held_out_v16": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v16.json").read_text(encoding="utf-8"))),
+        "held_out_v16": _held_out("v16"),
         # v16 was then tuned on; v17 (the same techniques and groups), by an eleventh engineer, committed
         # after the last change to the matcher, measures it
-        "held_out_v17": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v17.json").read_text(encoding="utf-8"))),
+        "held_out_v17": _held_out("v17"),
         # v17 was then tuned on; v18 (the same techniques and groups), by a twelfth engineer, committed
         # after the last change to the matcher, measures it
-        "held_out_v18": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v18.json").read_text(encoding="utf-8"))),
+        "held_out_v18": _held_out("v18"),
         # v18 was measured blind and only its homoglyphs tuned on; v19 (the same techniques and groups), by a
         # thirteenth engineer, written while the matcher was changed for large registries
-        "held_out_v19": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v19.json").read_text(encoding="utf-8"))),
+        "held_out_v19": _held_out("v19"),
         # v19 was measured blind, then its homoglyphs and phonetic spellings tuned on; v20 (the same techniques
         # and groups), by a fourteenth engineer, committed before the last change measured here
-        "held_out_v20": _plain_innocent(json.loads(Path(__file__).with_name("held_out_v20.json").read_text(encoding="utf-8"))),
+        "held_out_v20": _held_out("v20"),
     }
+
+
+def _held_out(version: str) -> dict:
+    """A held-out set as written (held_out_VERSION.json), its innocent prompts as plain text."""
+    return _plain_innocent(json.loads(Path(__file__).with_name(f"held_out_{version}.json").read_text(encoding="utf-8")))
 
 
 def _plain_innocent(held: dict) -> dict:
