@@ -146,6 +146,15 @@ SINGLE_SOUND_LONGER = 3  # and be at most this many letters longer: зеленщ
 PARTICLES = frozenset({"the", "van", "von", "der", "den", "de", "da", "di", "du", "del", "bin", "ibn", "al", "el",
                        "la", "le", "jr", "sr", "of"})
 FORM_KINDS = ("initial-surname", "surname", "nickname")
+# A one-word name or short form the prompt itself gives another referent is not the person's:
+# "the town of Obama" (PLACE_NOUNS, then "of"), "the Rock of Gibraltar" (an ordinary-word nickname
+# followed by "of" and a proper noun), "Alcatraz, known as The Rock" (an appositive naming another
+# proper noun: APPOSITIVE_CUES), "Marina Bay Sands (MBS)" (an acronym spelt out beside it).
+PLACE_NOUNS = frozenset({"town", "city", "village", "hamlet", "port", "harbor", "harbour", "island", "isle", "islands",
+                         "prefecture", "province", "county", "district", "region", "municipality", "borough", "commune",
+                         "oblast", "canton", "valley", "river", "lake", "bay", "gulf", "cape", "mount", "peninsula",
+                         "straits", "strait", "coast", "shores"})
+APPOSITIVE_CUES = (("known", "as"), ("nicknamed",), ("called",), ("aka",), ("dubbed",))
 # Letters that are words of their own: "a merkle tree" is not "A. Merkel" unless the surname is exact.
 WORD_LETTERS = frozenset("aio")
 # An ordinary English word: seen at least this often in pyspellchecker's English frequency list
@@ -747,6 +756,11 @@ def _hushing_apart(name_word: str, span: list) -> bool:
 
 # Latin-script languages whose common words (wordfreq) are not a slip of a name's word: "Elon muss".
 LATIN_COMMON_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "tr", "id", "pl", "sv")
+
+
+def _ordinary_inflected(word: str, ordinary: frozenset[str]) -> bool:
+    """An ordinary English word, or one's plural ("bayonets", "boxes")."""
+    return word in ordinary or (word.endswith("s") and (word[:-1] in ordinary or word.endswith("es") and word[:-2] in ordinary))
 
 
 def latin_common_word(word: str) -> bool:
@@ -1396,12 +1410,85 @@ class _Pattern:
     cased: bool = False  # a phrase of particles and an ordinary word ("The Rock"): its word capitalised
 
 
+ACRONYM = re.compile(r"[A-Z]{2,5}")
+_WORD = re.compile(r"[^\W\d_][\w'’]*")  # hyphens part words: Mercedes-Benz Stadium (MBS)
+
+
+def _acronym_spelt_out(acronym: str, prompt: str) -> bool:
+    """The prompt says what the capitals of a registered acronym stand for here, beside it in
+    brackets either way round: "Marina Bay Sands (MBS)", "MBS (Marina Bay Sands)". The person's
+    own name spelt out ("Mohammed bin Salman (MBS)") is found as that name anyway."""
+    letters = acronym.casefold()
+
+    def spells(words: list[str]) -> bool:
+        initials = [w[0].casefold() for w in words]
+        content = [w[0].casefold() for w in words if w.casefold() not in PARTICLES | {"and", "&"}]
+        return "".join(initials) == letters or "".join(content) == letters
+
+    text = unicodedata.normalize("NFKC", prompt)
+    for m in re.finditer(rf"(?<!\w){re.escape(acronym)}(?!\w)", text):
+        before, after = text[:m.start()].rstrip(), text[m.end():].lstrip()
+        if before.endswith("(") and after.startswith(")"):
+            words = _WORD.findall(before[:-1])
+            if any(len(words) >= k and spells(words[-k:]) for k in range(len(letters), len(letters) + 3)):
+                return True
+        if after.startswith("(") and ")" in after and spells(_WORD.findall(after[1:after.index(")")])):
+            return True
+    return False
+
+
+NAME_DOTS = "・·‧･•"  # part a foreign name's words in Chinese and Japanese: ロナルド・マクドナルド, 查尔斯·舒尔茨
+
+
+def _in_longer_foreign_name(written: list[str], prompt: str, own: frozenset[str]) -> bool:
+    """Every place a Japanese prompt writes ``written`` (a short form in katakana) a name dot and
+    another katakana word follow, not one of the person's own names by its skeleton (``own``): it
+    is the given name of a longer foreign name, which Japanese writes given name first, as ロナルド・
+    マクドナルド is Ronald McDonald, not Ronaldo (ビヨンセ・ノウルズ is still Beyoncé). After a dot
+    it may still be the person's own surname (ウラジーミル・プーチン: katakana spells given names too
+    loosely to tell another's apart), so that side is not looked at."""
+    text = unicodedata.normalize("NFKC", prompt)
+    dots = re.escape(NAME_DOTS)
+    theirs = {skeleton(w) for w in own}
+    seen = False
+    for m in re.finditer(rf"[\s{dots}]*".join(re.escape(w) for w in written), text):
+        seen = True
+        nxt = re.match(rf"[{dots}]({KATAKANA_RUN.pattern})", text[m.end():])
+        key = skeleton(_katakana(nxt.group(1), long_mark_r=False)) if nxt else ""
+        if not key or any(key == k or _osa1(key, k) for k in theirs):
+            return False
+    return seen
+
+
+def _named_otherwise(toks: tuple[str, ...], start: int, end: int, cased: bool, prompt: str,
+                     capitals: frozenset[str], own: frozenset[str]) -> bool:
+    """The one-word name or short form at ``toks[start:end]`` names a place or thing here: "the
+    town of Obama", "the Rock of Gibraltar" (a nickname of ordinary words, ``cased``, then "of" and
+    a capitalised word, not an acronym: "The Rock of WWE" is the wrestler), "Alcatraz, known as
+    The Rock" (another proper noun, perhaps with a place noun, right before an appositive cue).
+    ``own``: the person's own name words, which never make the referent someone else."""
+    if start >= 2 and toks[start - 1] == "of" and toks[start - 2] in PLACE_NOUNS:
+        return True
+    if (cased and end + 1 < len(toks) and toks[end] == "of" and toks[end + 1] in capitals
+            and toks[end + 1] not in own and re.search(rf"\b{re.escape(toks[end + 1].capitalize())}\b", prompt)):
+        return True
+    for cue in APPOSITIVE_CUES:
+        at = start - len(cue)
+        if at >= 1 and toks[at:start] == cue:
+            before = toks[at - 1]
+            if before in PLACE_NOUNS and at >= 2:
+                before = toks[at - 2]
+            if before in capitals and before not in own and before not in PLACE_NOUNS:
+                return True
+    return False
+
+
 class _PromptMemo:
     """What one prompt's readings share, computed once and only when a reading needs it: the
     prompt's capitalised words, and whether a Chinese alias lies only inside set phrases."""
 
     def __init__(self, prompt: str, capitals: frozenset[str] | None):
-        self.prompt, self._capitals, self._phrases, self._written = prompt, capitals, {}, {}
+        self.prompt, self._capitals, self._phrases, self._written, self._acronyms = prompt, capitals, {}, {}, {}
 
     def capitals(self) -> frozenset[str]:
         if self._capitals is None:
@@ -1414,6 +1501,11 @@ class _PromptMemo:
         if alias not in self._written:
             self._written[alias] = alias in self.prompt.translate(_simplified()) or _heard_as_words(alias, self.prompt)
         return self._written[alias]
+
+    def acronym_spelt_out(self, acronym: str) -> bool:
+        if acronym not in self._acronyms:
+            self._acronyms[acronym] = _acronym_spelt_out(acronym, self.prompt)
+        return self._acronyms[acronym]
 
     def in_phrases_only(self, alias: str) -> bool:
         if alias not in self._phrases:
@@ -1466,6 +1558,9 @@ class NameIndex:
                     if len(words[-1]) >= FUZZY_MIN_LEN:
                         for d in _deletions(words[-1]):
                             self._initial_fuzzy[d].append((i, words[0][0]))
+        self._own_words: dict[str, frozenset[str]] = {}  # person id → the words of all their names
+        for p in self.patterns:
+            self._own_words[p.person_id] = self._own_words.get(p.person_id, frozenset()) | set(p.words) | set(p.phrase)
         self._crowd = _crowding(self._skeleton)
         self._crowd_short = _crowding(self._short_skeleton)
         self._crowd_initial = _crowding(self._initial_skeleton)
@@ -1571,7 +1666,7 @@ class NameIndex:
             self._find_respelt(words, found, foreign)
         if not prompt.isascii():
             dotted = frozenset(anyascii(m).lower() for m in re.findall(r"(?<!\w)(\w)[.·・]", unicodedata.normalize("NFKC", prompt)))
-            self._find_skeletons(foreign_tokens(prompt), found, dotted, any("\u3040" <= ch <= "\u30ff" for ch in prompt))
+            self._find_skeletons(foreign_tokens(prompt), found, dotted, any("\u3040" <= ch <= "\u30ff" for ch in prompt), prompt)
         return found
 
     def _find_respelt(self, toks: tuple[str, ...], found: dict[str, NameMatch], foreign=frozenset) -> None:
@@ -1606,7 +1701,7 @@ class NameIndex:
                     self._hit(found, i, " ".join(span), "respelt")
 
     def _find_skeletons(self, toks: list[tuple[str, bool, str, bool] | None], found: dict[str, NameMatch],
-                        dotted: frozenset[str] = frozenset(), japanese: bool = False) -> None:
+                        dotted: frozenset[str] = frozenset(), japanese: bool = False, prompt: str = "") -> None:
         """A registered Latin name spelt in another script: a run of foreign tokens of one kind whose
         consonant skeleton is the name's, word for word; where the script writes vowels (Cyrillic,
         Greek, kana) the first word's first vowel is also alike ("Кинг-конг" is not "Kuni Gino").
@@ -1651,14 +1746,15 @@ class NameIndex:
                             and ends_word and len(joined) >= SKELETON_MIN):
                         self._skeleton_hits(self._skeleton, self._crowd, joined, span, kind, ends_word, found)
                     if (tok[1] or start in soft) and (ends_word or kind not in ("hangul", "thai")) and not (kind == "han" and japanese):
-                        self._skeleton_hits(self._short_skeleton, self._crowd_short, joined, span, kind, ends_word, found)
+                        self._skeleton_hits(self._short_skeleton, self._crowd_short, joined, span, kind, ends_word, found,
+                                            prompt=prompt)
                         before = toks[start - 1] if start else None
                         if before is not None and len(before[0]) == 1 and before[0] in dotted:
                             self._skeleton_hits(self._initial_skeleton, self._crowd_initial, joined, span, kind, ends_word,
                                                 found, before[0])
 
     def _skeleton_hits(self, index: dict, crowd: dict[int, int], joined: str, span: list, kind: str, ends_word: bool,
-                       found: dict[str, NameMatch], initial: str = "") -> None:
+                       found: dict[str, NameMatch], initial: str = "", prompt: str = "") -> None:
         crowded = crowd.get(len(joined), 0)
         for i, words, vowels, reordered, forms, first, script, short in index.get(joined, ()):
             if (self.patterns[i].person_id in found or script and kind != script
@@ -1677,7 +1773,9 @@ class NameIndex:
                 if (_function_word_group(span, groups) or kind not in SYLLABLES and any(n > 1 for _, n in groups)
                         or kind == "han" and len(span) < 2 or not _sound_alike(forms, span, groups, kind)
                         or any(_common_groups(span, groups)) and not _strictly_alike(forms, span, groups, kind)
-                        or first and not (skeleton(first) == skeleton(initial) and (skeleton(first) or initial in "aeiouy"))):
+                        or first and not (skeleton(first) == skeleton(initial) and (skeleton(first) or initial in "aeiouy"))
+                        or kind == "kana" and not initial and prompt
+                        and _in_longer_foreign_name([t[4] for t in span], prompt, self._own_words[self.patterns[i].person_id])):
                     continue
                 evidence += 2
             elif kind == "han" and _run_together(span, groups) and len(joined) < SKELETON_MIN_SYLLABLES:
@@ -1721,6 +1819,15 @@ class NameIndex:
             return (alias is not None and len(alias) < HAN_HOMOPHONE_MIN and bool(syllables) and set(words) <= syllables
                     and not memo.writes(alias))
 
+        def elsewhere(i: int, start: int, end: int) -> bool:
+            """A one-word name or short form the prompt gives another referent (``_named_otherwise``)."""
+            p = pats[i]
+            if len(p.words) != 1:
+                return False
+            if ACRONYM.fullmatch(p.name) and memo.acronym_spelt_out(p.name):
+                return True
+            return _named_otherwise(toks, start, end, p.cased, memo.prompt, memo.capitals(), self._own_words[p.person_id])
+
         def hit(i: int, text: str, how: str) -> None:
             if ((how == "joined" or pats[i].native or not syllables or not set(text.split()) <= syllables) and not in_phrase(i)
                     and not heard_only(i, text.split())):
@@ -1751,32 +1858,35 @@ class NameIndex:
             for i in self._single.get(tok, ()):
                 p = pats[i]
                 start = pos - p.phrase.index(tok) if p.phrase else pos
-                if not p.phrase or (start >= 0 and toks[start:start + len(p.phrase)] == p.phrase
-                                    and (not p.cased or tok in capitalised)):
+                if (not p.phrase or (start >= 0 and toks[start:start + len(p.phrase)] == p.phrase
+                                     and (not p.cased or tok in capitalised))) and not elsewhere(i, start, start + len(p.phrase or (tok,))):
                     hit(i, tok, "single")
             if tok.endswith("s") and len(tok) > 4 and tok not in ordinary:  # "the obamas", "two putins"
                 for i in self._single.get(tok[:-1], ()):
-                    if not pats[i].phrase:
+                    if not pats[i].phrase and not elsewhere(i, pos, pos + 1):
                         hit(i, tok, "single")
             if len(tok) >= FUZZY_MIN_LEN - 1:
                 for d in _deletions(tok):
                     for i in self._single_fuzzy.get(d, ()):
                         p = pats[i]
                         if (not p.native and not p.phrase and not p.exact_only and len(tok) >= FUZZY_MIN_LEN
-                                and _osa1(tok, p.words[0])):
+                                and _osa1(tok, p.words[0]) and not elsewhere(i, pos, pos + 1)):
                             hit(i, tok, "single")
             if len(tok) >= FUZZY_MIN_LEN - 1:
                 for i in self._single_phonetic.get(phonetic_key(tok), ()):
                     word = pats[i].words[0]
                     if (tok[0] == word[0] and jellyfish.jaro_winkler_similarity(tok, word) >= SINGLE_SOUND_SIMILARITY
                             and len(tok) <= len(word) + SINGLE_SOUND_LONGER
-                            and (tok not in ordinary or _osa1(tok, word))):  # a park bench is not Beyoncé
+                            and not (word[-1] in "aeiou" and tok[-1] not in "aeiouyh")  # Rhiannon is not Rihanna
+                            and (not _ordinary_inflected(tok, ordinary) or _osa1(tok, word))  # a park bench is not Beyoncé,
+                            and not elsewhere(i, pos, pos + 1)):                                 # nor are bayonets
                         hit(i, tok, "single")
             # Names written as one word: this word alone, or up to three words joined exactly.
             for n in (1, 2, 3):
                 solid = "".join(toks[pos:pos + n]) if pos + n <= len(toks) else ""
                 for i in self._joined.get(solid, ()):
-                    if n == 1 or not pats[i].cased or pats[i].words[0] in capitalised:  # "#therock", "The Rock"
+                    if ((n == 1 or not pats[i].cased or pats[i].words[0] in capitalised)  # "#therock", "The Rock"
+                            and not elsewhere(i, pos, pos + n)):
                         hit(i, " ".join(toks[pos:pos + n]), "joined")
             if len(tok) >= JOINED_FUZZY_MIN_LEN - 1:
                 for d in _deletions(tok):

@@ -971,3 +971,28 @@ def test_possessive_first_name_then_a_word_like_the_surname_passes(index, prompt
 ])
 def test_attack_possessive_with_the_surname_as_written_or_capitalised_is_found(index, prompt, pid):
     assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", [
+    "the port city of Obama in Fukui at dawn, fishing boats", "the Rock of Cashel under storm clouds, Ireland",
+    "Alcatraz, nicknamed The Rock, seen from the bay", "Alcatraz island, known as the Rock, in the fog",
+    "MBS (Mainichi Broadcasting System) studio building in Osaka", "Mercedes-Benz Stadium (MBS) from the air at night",
+    "antique bayonets mounted on a wall", "Rhiannon riding a white horse, Welsh myth illustration",
+    "ロナルド・レーガンの肖像画", "ロナルド・マクドナルドの人形が店の前に立っている",
+])
+def test_short_form_the_prompt_gives_another_referent_passes(index, prompt):
+    """A surname, nickname or acronym the prompt itself makes a place, a landmark, another name's
+    given name or an acronym spelt out, and an ordinary word's plural that sounds like an alias."""
+    assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("The Rock of WWE fame flexing in a gym", "5"), ("the wrestler, known as The Rock, smiling", "5"),
+    ("Dwayne, known as The Rock, on a boat", "5"), ("MBS giving a speech at a summit", "22"),
+    ("Mohammed bin Salman (MBS) at a summit", "22"), ("Obama in the city of Chicago giving a speech", "1"),
+    ("ロナウドのポスター", "18"), ("C・ロナウドのポスター", "18"), ("クリスティアーノ・ロナウドの写真", "18"),
+    ("ビヨンセ・ノウルズの写真", "19"), ("ウラジーミル・プーチンの肖像", "7"), ("beyonse dancing on stage", "19"),
+    ("rihannah on a red carpet", "20"), ("reeanna at the beach", "20"),
+])
+def test_attack_short_form_next_to_another_referent_is_still_found(index, prompt, pid):
+    assert pid in index.find(prompt)
