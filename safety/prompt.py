@@ -116,6 +116,14 @@ LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "6": "g"
                       "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "£": "l"})
 LEET_L = str.maketrans({"1": "l"})  # a second reading of 1, as l: "M3rk31", "5ch01z"
 LEET_SYMBOLS = set("@$!|+€£")
+# Letters drawn with several symbols ("|\/|" m, "()" o, "|_|" u, "/-\\" a), and the currency signs
+# read as letters before transliteration would spell them out ("€" is not "EUR" but e): read as the
+# letters they draw in one more reading of the prompt, longest first.
+LEET_DRAWN = {"|\\/|": "m", "/\\/\\": "m", "|\\|": "n", "/\\/": "n", "\\/\\/": "w", "\\^/": "w", "|_|": "u", "|-|": "h",
+              "]-[": "h", "}{": "h", ")-(": "h", "/-\\": "a", "/\\": "a", "()": "o", "[]": "o", "|<": "k", "|{": "k", "|2": "r",
+              "|3": "b", "|)": "d", "|>": "d", "[)": "d", "|^": "p", "|*": "p", "|=": "f", "|_": "l", "_|": "j", "\\/": "v",
+              "><": "x", "'/": "y", "`/": "y", "€": "e", "£": "l", "¥": "y", "©": "c", "®": "r"}
+LEET_DRAWN_RE = re.compile("|".join(re.escape(k) for k in sorted(LEET_DRAWN, key=len, reverse=True)))
 INVISIBLE = {"\u00ad", "\u034f", "\u061c", "\u115f", "\u1160", "\u17b4", "\u17b5", "\u180e", "\u3164", "\uffa0"}
 # Runs of three or more single characters separated by spacing punctuation: "j a n e", "j.a.n.e".
 SPACED = re.compile(r"(?<!\w)(?:\w[\s.\-_*~·•]+){2,}\w(?!\w)")
@@ -1163,6 +1171,9 @@ def readings(text: str) -> list[tuple[str, ...]]:
     """The prompt's normalised readings, each a tuple of lowercase ASCII words."""
     base = _clean(text)
     forms = {_transliterate(_ascii_fold(_unconfused(base).translate(HOMOGLYPHS))), _transliterate(_ascii_fold(base))}
+    if LEET_DRAWN_RE.search(text):
+        drawn = _clean(LEET_DRAWN_RE.sub(lambda m: LEET_DRAWN[m.group(0)], text))
+        forms |= {_transliterate(_ascii_fold(_unconfused(drawn).translate(HOMOGLYPHS))), _transliterate(_ascii_fold(drawn))}
     if not text.isascii() and any(chr(o) in text for o in CAPITAL_HOMOGLYPHS):
         forms.add(_transliterate(_ascii_fold(_clean(unicodedata.normalize("NFKC", text).translate(CAPITAL_HOMOGLYPHS))
                                              .translate(HOMOGLYPHS))))

@@ -996,3 +996,20 @@ def test_short_form_the_prompt_gives_another_referent_passes(index, prompt):
 ])
 def test_attack_short_form_next_to_another_referent_is_still_found(index, prompt, pid):
     assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("|<im J()ng |_|n in a prison cell", "2"), ("pencil sketch of D\\/\\/ay|\\|e J()h|\\|so|\\| on a train", "5"),
+    ("/-\\ng3la |\\/|er|<el playing chess", "8"), ("S|-|inz() Ab3 as a knight", "11"), ("8€y0ncé Kn0w1€$ on stage", "19"),
+    ("robyn f€nty with an umbrella", "20"), ("portrait of |_udw!9 v@n 8€€th0v€n at the piano", "24"),
+])
+def test_attack_leetspeak_letters_drawn_with_several_symbols_are_read(index, prompt, pid):
+    """Letters drawn with several symbols ("|\\/|" m, "()" o) and currency signs read as letters (€ e,
+    not the "EUR" transliteration spells)."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["a function call f() in a code editor, dark theme", "ASCII art of a cat: /\\_/\\ ( o.o )",
+                                    "a price tag reading €5 on a loaf of bread", "emoticons :-) |-| and <3 on a sticky note"])
+def test_symbols_that_draw_no_name_pass(index, prompt):
+    assert index.find(prompt) == {}
