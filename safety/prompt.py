@@ -387,6 +387,7 @@ SCRIPT_READINGS = {script: [(re.compile(a), b) for a, b in rules] for script, ru
     "hangul": (SILENT_R, SWEDISH_BERG, (r"^r(?=[aeiou].*[aeiou]$)", "h"), (r"o(?=ck$)", "a")),  # American rock: 락
     "word": ((r"g", "j"), (r"kh", "k"), SWEDISH_BERG),
     "thai": (),  # ``_thai_form``
+    "latin": (SILENT_R, SWEDISH_BERG, (r"[eo]r$", "a")),  # respelt in Latin letters as said: "Marteen Lutha", "Tunberi"
 }.items()}
 NAME_READINGS_MAX = 64  # readings kept per name (the product over its words)
 
@@ -1171,6 +1172,8 @@ def readings(text: str) -> list[tuple[str, ...]]:
     """The prompt's normalised readings, each a tuple of lowercase ASCII words."""
     base = _clean(text)
     forms = {_transliterate(_ascii_fold(_unconfused(base).translate(HOMOGLYPHS))), _transliterate(_ascii_fold(base))}
+    if "ł" in text or "Ł" in text:  # Polish ł is a w ("Tejlor Słift"), which folding would make an l
+        forms.add(_transliterate(_ascii_fold(base.replace("ł", "w"))))
     if LEET_DRAWN_RE.search(text):
         drawn = _clean(LEET_DRAWN_RE.sub(lambda m: LEET_DRAWN[m.group(0)], text))
         forms |= {_transliterate(_ascii_fold(_unconfused(drawn).translate(HOMOGLYPHS))), _transliterate(_ascii_fold(drawn))}
@@ -1419,6 +1422,31 @@ class _Pattern:
     native: bool  # written in a non-Latin script: must appear as written, in order
     exact_only: bool = False  # a surname alone: "a merkle tree" is not "Merkel"
     cased: bool = False  # a phrase of particles and an ordinary word ("The Rock"): its word capitalised
+
+
+# How other Latin orthographies spell sounds English spells otherwise, read back for a respelt name
+# ("Tejlor", "Dżonson", "Schi Dschinping", "Olaf Szolc", "djeki tchane", "Ouladimir", "Betowen",
+# "yonson"): each rule applied or not, in this order, to each prompt word (``_respellings``).
+ORTHOGRAPHIES = [(re.compile(a), b) for a, b in (
+    (r"j", "y"), (r"^y(?=[aeiou])", "j"),                                 # German, Polish, Nordic j; Spanish y
+    (r"tsch", "ch"), (r"dsch", "j"), (r"sch", "sh"),                      # German
+    (r"sz", "sh"), (r"cz", "ch"), (r"dz", "j"),                           # Polish (ż and ł are read before folding)
+    (r"dj", "j"), (r"tch", "ch"), (r"^ou(?=[aeiy])", "w"), (r"ou", "u"), (r"^ch", "sh"),  # French
+    (r"w", "v"), (r"c$", "ts"),                                           # German, Polish w; Polish, Czech c
+    (r"(?<=[^aeiou])y$", "ie"))]                                           # English -y and -ie alike (Jacky)
+RESPELLINGS_MAX = 8  # spellings kept per word
+RESPELT_SCRIPTS = ("", "latin")  # the name's readings a respelt name may take (SCRIPT_READINGS["latin"])
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _respellings(word: str) -> tuple[tuple[str, str], ...]:
+    """(spelling, skeleton) of a prompt word as written and as ``ORTHOGRAPHIES`` read it, as written first."""
+    forms = [word]
+    for pattern, repl in ORTHOGRAPHIES:
+        forms += [f2 for f2 in (pattern.sub(repl, f) for f in forms) if f2 not in forms]
+        if len(forms) >= RESPELLINGS_MAX:
+            break
+    return tuple((f, skeleton(f)) for f in forms[:RESPELLINGS_MAX])
 
 
 ACRONYM = re.compile(r"[A-Z]{2,5}")
@@ -1688,28 +1716,37 @@ class NameIndex:
         aside), RESPELT_MIN consonant classes in all and, among many registered names, as many more as
         a foreign script's match needs (``_crowding``). Words of other scripts (``foreign()``) are left
         to ``_find_skeletons``, which knows how each script writes."""
-        keys = [skeleton(t) for t in toks]
+        alts = [_respellings(t) for t in toks]
         ordinary = ordinary_words()
         for start in range(len(toks)):
-            joined = ""
+            paths: dict[tuple[str, tuple[str, ...]], None] = {("", ()): None}  # (skeleton so far, the words as read)
             for end in range(start, min(len(toks), start + RESPELT_SPAN)):
-                if not keys[end]:
-                    break
-                joined = _collapse((joined, keys[end]))
-                if joined not in self._skeleton_prefixes:
+                nxt = {(_collapse((joined, key)), (*forms, form)): None for joined, forms in paths for form, key in alts[end] if key}
+                paths = {p: None for p in itertools.islice(nxt, 16) if p[0] in self._skeleton_prefixes}
+                if not paths:
                     break
                 span = toks[start:end + 1]
-                if len(joined) < RESPELT_MIN + self._crowd.get(len(joined), 0):
-                    continue
-                for i, words, vowels, reordered, forms, _first, script, short in self._skeleton.get(joined, ()):
-                    if (script or reordered or short or len(words) != len(span) or self.patterns[i].person_id in found
-                            or any(keys[start + k] != w or _first_vowel(t) != v
-                                   for k, (t, w, v) in enumerate(zip(span, words, vowels, strict=True)))
-                            or any(t != f and t not in JOINING and (t in ordinary or latin_common_word(t))
-                                   for t, f in zip(span, forms, strict=True))
-                            or any(t in foreign() for t in span)):
+                for joined, forms in paths:
+                    needed = RESPELT_MIN + self._crowd.get(len(joined), 0)
+                    if len(joined) + len(span) < needed:
                         continue
-                    self._hit(found, i, " ".join(span), "respelt")
+                    for i, words, vowels, reordered, name_forms, _first, script, short in self._skeleton.get(joined, ()):
+                        if (script not in RESPELT_SCRIPTS or reordered or short or len(words) != len(span)
+                                or self.patterns[i].person_id in found
+                                # each word of the name as written is one more unit of evidence ("kim tschong un")
+                                or len(joined) + sum(t == f for t, f in zip(span, name_forms, strict=True)) < needed
+                                or any(skeleton(t) != w or _first_vowel(t) != v
+                                       for t, w, v in zip(forms, words, vowels, strict=True))
+                                # a common word is no respelt name's word, unless one of another language read back as
+                                # it ("Ludwik", "Dzong"; one under four letters beside a word as written: "Gim Jong Un");
+                                # English words never ("in" for "un", "Jonathan" for "Jonathon")
+                                or any(t != f and t not in JOINING and (t in ordinary or latin_common_word(t) and not (
+                                           (len(t) >= 4 or any(a == b for a, b in zip(span, name_forms, strict=True)))
+                                           and any(_osa1(r, f) for r, _ in _respellings(t))))
+                                       for t, f in zip(span, name_forms, strict=True))
+                                or any(t in foreign() for t in span)):
+                            continue
+                        self._hit(found, i, " ".join(span), "respelt")
 
     def _find_skeletons(self, toks: list[tuple[str, bool, str, bool] | None], found: dict[str, NameMatch],
                         dotted: frozenset[str] = frozenset(), japanese: bool = False, prompt: str = "") -> None:

@@ -1013,3 +1013,26 @@ def test_attack_leetspeak_letters_drawn_with_several_symbols_are_read(index, pro
                                     "a price tag reading €5 on a loaf of bread", "emoticons :-) |-| and <3 on a sticky note"])
 def test_symbols_that_draw_no_name_pass(index, prompt):
     assert index.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("Tejlor Słift jako astronautka, grafika", "0"), ("Dwejn Dżonson skacze ze spadochronem", "5"),
+    ("kim tschong un bei einer Teezeremonie", "2"), ("Olaf Szolc na wystawie, figurka lego", "13"),
+    ("Ludwik van Betowen przy fortepianie", "24"), ("duéin yónson levantando pesas", "5"),
+    ("marteen lootha king giving a speech", "21"), ("greta tunberi on a sailing boat", "10"),
+    ("Gim Jong Un eating noodles at a summit dinner", "2"), ("Xy Jinping at a state banquet", "6"),
+])
+def test_attack_name_respelt_in_another_latin_orthography_is_found(index, prompt, pid):
+    """Polish (j, ł, dż, sz, c), German (tsch, w), Spanish (y) and French spellings of a name's sounds,
+    a non-rhotic or Swedish reading of it (Lutha, Tunberi), and a short word read back beside a word
+    of the name as written."""
+    assert pid in index.find(prompt)
+
+
+@pytest.mark.parametrize("prompt", [
+    "Kim Soo-hyun in a hanbok in a palace courtyard, historical drama", "Narendra mows the lawn on a Sunday",
+    "Jonathan Swift's Gulliver tied down by Lilliputians, classic illustration", "złota jesień w parku, liście na ławce",
+    "tschechische Schwarzwälder Kirschtorte auf einem Teller", "un yacht à Monaco au coucher du soleil",
+])
+def test_orthography_readings_pass_ordinary_words_and_other_people(faker_crowd, index, prompt):
+    assert index.find(prompt) == {} and faker_crowd.find(prompt) == {}
