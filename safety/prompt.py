@@ -1992,8 +1992,13 @@ class NameIndex:
             return  # the words found, not all of two letters ("to", "no": some name among thousands has them)
         if len(word) == 2 and sum(len(t) for t in spelt if t not in ordinary) < 4:
             return
+        # a common word slipped into a name all the same when two of its words are there as spelt ("Kin
+        # Jong Un"), or one long, uncommon one ("Xu Jinping"; not in English: "Shinzo ate")
+        distinct = any(len(t) >= FUZZY_MIN_LEN and t not in ordinary and not latin_common_word(t) for t in spelt)
         for q in near:
-            if toks[q] not in ordinary and not latin_common_word(toks[q]):
+            t = toks[q]
+            if (t not in ordinary and (not latin_common_word(t) or distinct)
+                    or len(spelt) >= 2 and len(t) >= 3):
                 by_word[w] = {q: STRONG}
                 return
 

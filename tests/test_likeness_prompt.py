@@ -800,7 +800,7 @@ def test_attack_sound_spellings_short_slips_plurals_and_lowercase_splits_are_fou
 
 
 @pytest.mark.parametrize("prompt", ["Elon must go home", "Elon muss seine Hausaufgaben machen", "Kim Jong-il portrait",
-                                    "Taylor swam across the lake", "Shinzo ate breakfast", "Martin Luther Kin Street"])
+                                    "Taylor swam across the lake", "Shinzo ate breakfast"])
 def test_first_name_and_a_common_word_one_slip_from_the_surname_pass(index, prompt):
     assert index.find(prompt) == {}
 
@@ -1036,3 +1036,14 @@ def test_attack_name_respelt_in_another_latin_orthography_is_found(index, prompt
 ])
 def test_orthography_readings_pass_ordinary_words_and_other_people(faker_crowd, index, prompt):
     assert index.find(prompt) == {} and faker_crowd.find(prompt) == {}
+
+
+@pytest.mark.parametrize("prompt, pid", [
+    ("Kin Jong Un riding a white horse in the snow", "2"), ("Martin Luther Kin at a march with signs", "21"),
+    ("Shinzo Abr dressed as a plumber", "11"), ("Som Heung-min lifting a trophy", "23"), ("Lupita Nyongi on a red carpet", "3"),
+])
+def test_attack_common_word_slipped_into_a_name_beside_its_other_words_is_found(index, prompt, pid):
+    """One word of a name slipped to a common word, when two of its other words are there as spelt or
+    one long uncommon one is ("Martin Luther Kin Street", once an innocent example here, is now read as
+    the name: it is one slip from "Martin Luther King Street", which was always blocked)."""
+    assert pid in index.find(prompt)
