@@ -98,8 +98,8 @@ def v7_halves(sets: dict) -> tuple[dict, dict]:
 
 
 HELD = ("v2", "v3", "v4", "v5", "v6", "v7a", "v7b", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", "v16", "v17", "v18",
-        "v19", "v20", "v21")
-BLIND = ("v21",)  # v14: innocent prompts only; v15 .. v21: Latin-script techniques and innocent prompts
+        "v19", "v20", "v21", "v22")
+BLIND = ("v22",)  # v14: innocent prompts only; v15 .. v22: Latin-script techniques and innocent prompts
 
 
 def part_prompt(sets: dict) -> None:

@@ -1927,7 +1927,9 @@ class NameIndex:
                             and len(tok) <= len(word) + SINGLE_SOUND_LONGER
                             and not (word[-1] in "aeiou" and tok[-1] not in "aeiouyh")  # Rhiannon is not Rihanna
                             and (not _ordinary_inflected(tok, ordinary) or _osa1(tok, word))  # a park bench is not Beyoncé,
-                            and not elsewhere(i, pos, pos + 1)):                                 # nor are bayonets
+                            # nor are bayonets; a word of another language only written as a name (abelha rainha, Riana)
+                            and (_osa1(tok, word) or not latin_common_word(tok) or tok in memo.capitals())
+                            and not elsewhere(i, pos, pos + 1)):
                         hit(i, tok, "single")
             # Names written as one word: this word alone, or up to three words joined exactly.
             for n in (1, 2, 3):

@@ -978,6 +978,7 @@ def test_attack_possessive_with_the_surname_as_written_or_capitalised_is_found(i
     "Alcatraz, nicknamed The Rock, seen from the bay", "Alcatraz island, known as the Rock, in the fog",
     "MBS (Mainichi Broadcasting System) studio building in Osaka", "Mercedes-Benz Stadium (MBS) from the air at night",
     "antique bayonets mounted on a wall", "Rhiannon riding a white horse, Welsh myth illustration",
+    "uma abelha rainha cercada de operárias no favo",
     "ロナルド・レーガンの肖像画", "ロナルド・マクドナルドの人形が店の前に立っている",
 ])
 def test_short_form_the_prompt_gives_another_referent_passes(index, prompt):
@@ -992,7 +993,7 @@ def test_short_form_the_prompt_gives_another_referent_passes(index, prompt):
     ("Mohammed bin Salman (MBS) at a summit", "22"), ("Obama in the city of Chicago giving a speech", "1"),
     ("ロナウドのポスター", "18"), ("C・ロナウドのポスター", "18"), ("クリスティアーノ・ロナウドの写真", "18"),
     ("ビヨンセ・ノウルズの写真", "19"), ("ウラジーミル・プーチンの肖像", "7"), ("beyonse dancing on stage", "19"),
-    ("rihannah on a red carpet", "20"), ("reeanna at the beach", "20"),
+    ("rihannah on a red carpet", "20"), ("reeanna at the beach", "20"), ("Riana Fenti as a fashion doll", "20"),
 ])
 def test_attack_short_form_next_to_another_referent_is_still_found(index, prompt, pid):
     assert pid in index.find(prompt)
