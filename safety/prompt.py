@@ -1425,8 +1425,8 @@ class _Pattern:
 
 
 # How other Latin orthographies spell sounds English spells otherwise, read back for a respelt name
-# ("Tejlor", "Dżonson", "Schi Dschinping", "Olaf Szolc", "djeki tchane", "Ouladimir", "Betowen",
-# "yonson"): each rule applied or not, in this order, to each prompt word (``_respellings``).
+# ("Tejlor", "Dżonson", "kim tschong un", "Olaf Szolc", "Betowen", "yonson"): each rule applied or
+# not, in this order, to each prompt word (``_respellings``).
 ORTHOGRAPHIES = [(re.compile(a), b) for a, b in (
     (r"j", "y"), (r"^y(?=[aeiou])", "j"),                                 # German, Polish, Nordic j; Spanish y
     (r"tsch", "ch"), (r"dsch", "j"), (r"sch", "sh"),                      # German
@@ -1476,7 +1476,7 @@ def _acronym_spelt_out(acronym: str, prompt: str) -> bool:
     return False
 
 
-NAME_DOTS = "・·‧･•"  # part a foreign name's words in Chinese and Japanese: ロナルド・マクドナルド, 查尔斯·舒尔茨
+NAME_DOTS = "・·‧･•"  # part a foreign name's words in Japanese (and Chinese): ロナルド・マクドナルド
 
 
 def _in_longer_foreign_name(written: list[str], prompt: str, own: frozenset[str]) -> bool:
