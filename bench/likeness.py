@@ -12,8 +12,9 @@ prompt: catch rate per evasion technique and false-block rate per group of innoc
   results; v7 is reported in two halves (v7a tuned on first, v7b once v8 was committed), v8 .. v12 were each
   measured blind, then tuned on once the next set was committed (v12 for its near-collisions only; v14
   holds innocent prompts only: first name and a word, other people; v15 every Latin-script technique
-  and four innocent groups, as v16, v17 and v18, whose homoglyphs alone were tuned on, and v19); v20 (as
-  v15) is never tuned on (the blind set);
+  and four innocent groups, as v16, v17 and v18, whose homoglyphs alone were tuned on, and v19 .. v21); v22
+  (as v15; the blind set) was measured blind at ae7afa8 and one change made after it (a Portuguese word
+  read as Rihanna);
   other-script spellings are also shown by script. The last columns repeat every set with 10 000 more names registered:
   a name must still be caught, and an innocent prompt pass, when the registry is large.
 speed: prompt-check time (NameIndex.find) at 20 / 10 000 / 100 000 registered names next to a
@@ -117,7 +118,8 @@ def part_prompt(sets: dict) -> None:
     print("\n## Catch rate per evasion technique (25 registered people; rate (caught/n) [95 % Wilson])")
     print("held-out v2 .. v6: written by hand before a round of tuning, then tuned on; v7 .. v13, each written by an engineer "
           "who saw neither the matcher nor earlier results: v7a .. v18 each measured blind, then tuned on (v18: its "
-          "homoglyphs only); v19 measured blind, then tuned on; v20 never tuned on (the blind set);\n"
+          "homoglyphs only); v19 .. v21 measured blind, then tuned on; v22 measured blind at ae7afa8, then one innocent "
+          "prompt's fix (the blind set);\n"
           "last columns: every set, 10 000 synthetic names (tests/registries.py: 1-3 common syllables a word, the densest "
           "case) or 10 000 Faker names of 37 locales in their scripts (closest to a real registry) registered beside the 25")
     print(f"{'technique':>24} | {'tuning half':^33} | {'held-out half':^33} | "
