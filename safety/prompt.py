@@ -1714,36 +1714,44 @@ class NameIndex:
         with the consonant skeleton of the name's word (as a Cyrillic spelling is found) and its first
         vowel, each the name's word as spelt or no common word of a Latin-script language (particles
         aside), RESPELT_MIN consonant classes in all and, among many registered names, as many more as
-        a foreign script's match needs (``_crowding``). Words of other scripts (``foreign()``) are left
-        to ``_find_skeletons``, which knows how each script writes."""
+        a foreign script's match needs (``_crowding``), each word of the name as written counting as one
+        more. Each prompt word is also read as other Latin orthographies spell (``_respellings``: "Tejlor",
+        "kim tschong un"). Words of other scripts (``foreign()``) are left to ``_find_skeletons``, which
+        knows how each script writes."""
         alts = [_respellings(t) for t in toks]
         ordinary = ordinary_words()
+
+        def vetoed(t: str, f: str, exact: int) -> bool:
+            """A common word is no respelt name's word, unless one of another language read back as it
+            ("Ludwik", "Dzong"; one under four letters beside a word as written: "Gim Jong Un"); English
+            words always are ("in" for "un", "Jonathan" for "Jonathon")."""
+            if t == f or t in JOINING:
+                return False
+            return t in ordinary or latin_common_word(t) and not (
+                (len(t) >= 4 or exact) and any(_osa1(r, f) for r, _ in _respellings(t)))
+
         for start in range(len(toks)):
-            paths: dict[tuple[str, tuple[str, ...]], None] = {("", ()): None}  # (skeleton so far, the words as read)
+            # (skeleton so far, the words as read, their skeletons)
+            paths: dict[tuple[str, tuple[str, ...], tuple[str, ...]], None] = {("", (), ()): None}
             for end in range(start, min(len(toks), start + RESPELT_SPAN)):
-                nxt = {(_collapse((joined, key)), (*forms, form)): None for joined, forms in paths for form, key in alts[end] if key}
+                nxt = {(_collapse((joined, key)), (*forms, form), (*keys, key)): None
+                       for joined, forms, keys in paths for form, key in alts[end] if key}
                 paths = {p: None for p in itertools.islice(nxt, 16) if p[0] in self._skeleton_prefixes}
                 if not paths:
                     break
                 span = toks[start:end + 1]
-                for joined, forms in paths:
+                for joined, forms, keys in paths:
                     needed = RESPELT_MIN + self._crowd.get(len(joined), 0)
                     if len(joined) + len(span) < needed:
                         continue
                     for i, words, vowels, reordered, name_forms, _first, script, short in self._skeleton.get(joined, ()):
                         if (script not in RESPELT_SCRIPTS or reordered or short or len(words) != len(span)
-                                or self.patterns[i].person_id in found
-                                # each word of the name as written is one more unit of evidence ("kim tschong un")
-                                or len(joined) + sum(t == f for t, f in zip(span, name_forms, strict=True)) < needed
-                                or any(skeleton(t) != w or _first_vowel(t) != v
-                                       for t, w, v in zip(forms, words, vowels, strict=True))
-                                # a common word is no respelt name's word, unless one of another language read back as
-                                # it ("Ludwik", "Dzong"; one under four letters beside a word as written: "Gim Jong Un");
-                                # English words never ("in" for "un", "Jonathan" for "Jonathon")
-                                or any(t != f and t not in JOINING and (t in ordinary or latin_common_word(t) and not (
-                                           (len(t) >= 4 or any(a == b for a, b in zip(span, name_forms, strict=True)))
-                                           and any(_osa1(r, f) for r, _ in _respellings(t))))
-                                       for t, f in zip(span, name_forms, strict=True))
+                                or self.patterns[i].person_id in found):
+                            continue
+                        exact = sum(t == f for t, f in zip(span, name_forms, strict=True))
+                        if (len(joined) + exact < needed or keys != words
+                                or any(_first_vowel(t) != v for t, v in zip(forms, vowels, strict=True))
+                                or any(vetoed(t, f, exact) for t, f in zip(span, name_forms, strict=True))
                                 or any(t in foreign() for t in span)):
                             continue
                         self._hit(found, i, " ".join(span), "respelt")
